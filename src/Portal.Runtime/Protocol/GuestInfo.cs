@@ -1,0 +1,69 @@
+using System.Buffers.Binary;
+using System.Text;
+using Portal.Abi;
+
+namespace Portal.Protocol;
+
+/// <summary>Optional guest capabilities (docs/protocol.md §4.4).</summary>
+[Flags]
+public enum GuestFeatures : uint
+{
+    /// <summary>Nothing optional.</summary>
+    None = 0,
+    /// <summary>Verdicts may carry memory writes.</summary>
+    VerdictWrites = 1,
+    /// <summary>The BATCH extension.</summary>
+    Batch = 2,
+}
+
+/// <summary>What a guest says about itself (GUEST_INFO).</summary>
+/// <param name="ProtocolVersion">Protocol version the guest speaks.</param>
+/// <param name="Abi">The guest's ABI.</param>
+/// <param name="CpuSlots">Number of vCPU slots (the control slot is not counted).</param>
+/// <param name="MaxHooks">How many hooks the guest can hold at once.</param>
+/// <param name="Features">Optional capabilities.</param>
+/// <param name="KernelRelease">The guest kernel's release string (<c>uname -r</c>).</param>
+public sealed record GuestInfo(int ProtocolVersion, GuestAbi Abi, int CpuSlots, int MaxHooks, GuestFeatures Features, string KernelRelease)
+{
+    /// <summary>The protocol version this host speaks.</summary>
+    public const int SupportedProtocolVersion = 1;
+
+    internal const int RecordLength = 96;
+
+    internal static GuestInfo Decode(ReadOnlySpan<byte> region)
+    {
+        var result = ResponseReader.ExtResult(region, PortalOp.GuestInfo);
+        if (!result.Ok)
+            throw new PortalProtocolException($"Guest refused GuestInfo with errno {result.Errno}.");
+        ResponseReader.Require(result.DataLength >= RecordLength, PortalOp.GuestInfo, Region.Op(region), $"record of {result.DataLength} bytes is shorter than {RecordLength}");
+        var data = Region.Data(region);
+        var version = BinaryPrimitives.ReadUInt32LittleEndian(data);
+        var abiId = BinaryPrimitives.ReadUInt32LittleEndian(data[4..]);
+        var pointerSize = BinaryPrimitives.ReadUInt32LittleEndian(data[8..]);
+        var bigEndian = BinaryPrimitives.ReadUInt32LittleEndian(data[12..]);
+        var pageSize = BinaryPrimitives.ReadUInt32LittleEndian(data[16..]);
+        var cpuSlots = BinaryPrimitives.ReadUInt32LittleEndian(data[20..]);
+        var maxHooks = BinaryPrimitives.ReadUInt32LittleEndian(data[24..]);
+        var features = BinaryPrimitives.ReadUInt32LittleEndian(data[28..]);
+
+        var op = Region.Op(region);
+        void Check(bool ok, string problem) => ResponseReader.Require(ok, PortalOp.GuestInfo, op, problem);
+        Check(version == SupportedProtocolVersion, $"protocol version {version}; this host speaks {SupportedProtocolVersion}");
+        Check(Enum.IsDefined(typeof(GuestAbiId), (int)abiId), $"unknown ABI id {abiId}");
+        var abi = GuestAbi.FromId((GuestAbiId)abiId);
+        Check(pointerSize == abi.PointerSize, $"pointer size {pointerSize} does not match {abi.Name}");
+        Check(bigEndian == (abi.IsBigEndian ? 1u : 0u), $"big_endian {bigEndian} does not match {abi.Name}");
+        Check(pageSize == (uint)abi.PageSize, $"page size {pageSize}; Portal supports {abi.PageSize}");
+        Check(cpuSlots is > 0 and <= 4096, $"cpu slot count {cpuSlots} is out of range");
+        Check(maxHooks is > 0 and <= 65536, $"hook capacity {maxHooks} is out of range");
+        return new GuestInfo((int)version, abi, (int)cpuSlots, (int)maxHooks, (GuestFeatures)features,
+            DecodeCString(data.Slice(32, 64)));
+    }
+
+    /// <summary>Bytes up to the first NUL (or all of them), as UTF-8.</summary>
+    internal static string DecodeCString(ReadOnlySpan<byte> field)
+    {
+        var end = field.IndexOf((byte)0);
+        return Encoding.UTF8.GetString(end < 0 ? field : field[..end]);
+    }
+}

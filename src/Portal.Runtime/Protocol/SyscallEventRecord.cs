@@ -1,0 +1,75 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using Portal.Abi;
+using Portal.Hypersyscalls;
+
+namespace Portal.Protocol;
+
+/// <summary>Six syscall argument registers, stored inline.</summary>
+[InlineArray(SyscallEventRecord.ArgumentCount)]
+internal struct SyscallArgumentValues
+{
+    private ulong _element;
+}
+
+/// <summary>A decoded and validated EVENT (docs/protocol.md §4.1).</summary>
+internal readonly struct SyscallEventRecord
+{
+    public const int ArgumentCount = 6;
+    public const int RecordLength = 96;
+
+    public ulong EventId { get; init; }
+    public uint HookId { get; init; }
+    public SyscallPhase Phase { get; init; }
+    public long Number { get; init; }
+    public SyscallArgumentValues Arguments { get; init; }
+    public long Retval { get; init; }
+    public int Pid { get; init; }
+    public int Tid { get; init; }
+    public string Comm { get; init; }
+
+    public static SyscallEventRecord Decode(ReadOnlySpan<byte> region, GuestAbi abi)
+    {
+        Region.RequireWhole(region.Length);
+        var op = Region.Op(region);
+        if (op != (ulong)PortalResponse.Event)
+            throw new PortalProtocolException($"Expected an Event on a held slot, found {Region.Describe(op)}.");
+        var size = Region.Size(region);
+        void Check(bool ok, string problem)
+        {
+            if (!ok)
+                throw new PortalProtocolException($"Guest sent a malformed Event: {problem}.");
+        }
+        Check(size is >= RecordLength and <= RegionLayout.DataCapacity, $"record length {size} is not between {RecordLength} and {RegionLayout.DataCapacity}");
+
+        var data = Region.Data(region);
+        var phase = BinaryPrimitives.ReadUInt32LittleEndian(data[4..]);
+        Check(phase is 1 or 2, $"phase {phase} is neither 1 (enter) nor 2 (return)");
+        var number = (long)BinaryPrimitives.ReadUInt64LittleEndian(data[8..]);
+        var arguments = new SyscallArgumentValues();
+        for (var i = 0; i < ArgumentCount; i++)
+        {
+            var value = BinaryPrimitives.ReadUInt64LittleEndian(data[(16 + 8 * i)..]);
+            Check(abi.TruncateToRegister(value) == value, $"argument {i} = 0x{value:x} is wider than a {abi.Name} register");
+            arguments[i] = value;
+        }
+        var retval = (long)BinaryPrimitives.ReadUInt64LittleEndian(data[64..]);
+        Check(abi.SignExtendRegister((ulong)retval) == retval, $"return value {retval} is not a sign-extended {abi.Name} register");
+        var pid = BinaryPrimitives.ReadUInt32LittleEndian(data[72..]);
+        var tid = BinaryPrimitives.ReadUInt32LittleEndian(data[76..]);
+        Check(pid is > 0 and <= int.MaxValue && tid is > 0 and <= int.MaxValue, $"pid {pid} / tid {tid} out of range");
+
+        return new SyscallEventRecord
+        {
+            EventId = Region.Address(region),
+            HookId = BinaryPrimitives.ReadUInt32LittleEndian(data),
+            Phase = (SyscallPhase)phase,
+            Number = number,
+            Arguments = arguments,
+            Retval = retval,
+            Pid = (int)pid,
+            Tid = (int)tid,
+            Comm = GuestInfo.DecodeCString(data.Slice(80, 16)),
+        };
+    }
+}
