@@ -1,0 +1,17 @@
+namespace Portal.Testing;
+
+/// <summary>Options of an <see cref="EmulatedGuest"/>.</summary>
+public sealed class EmulatedGuestOptions
+{
+    /// <summary>Number of vCPUs (slots); a syscall held by the host occupies one.</summary>
+    public int CpuCount { get; init; } = 1;
+
+    /// <summary>How many hooks the guest's table holds.</summary>
+    public int HookCapacity { get; init; } = 64;
+
+    /// <summary>How long a held syscall waits for the host's verdict before continuing unmodified.</summary>
+    public TimeSpan HostTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The kernel release the guest reports.</summary>
+    public string KernelRelease { get; init; } = "6.1.0-portal-emulated";
+}

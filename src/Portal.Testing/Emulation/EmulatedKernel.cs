@@ -1,0 +1,255 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Text;
+using Portal.Abi;
+using Portal.Testing.Processes;
+using static Portal.Testing.Emulation.GuestWire;
+
+namespace Portal.Testing.Emulation;
+
+/// <summary>
+/// The emulated guest kernel: vCPU slots, the hook table, event delivery and verdicts (what
+/// <c>guest/portal.ko</c> does), plus the syscalls the guest programs use.
+/// </summary>
+internal sealed partial class EmulatedKernel : IDisposable
+{
+    private readonly EmulatedSlot[] _cpus;
+    private readonly ConcurrentStack<EmulatedSlot> _idleCpus;
+    private readonly SemaphoreSlim _freeCpus;
+    private readonly OpServer _ops;
+    private readonly TimeSpan _hostTimeout;
+    private int _nextPid = 100;
+    private int _nextInode = 10_000;
+
+    public EmulatedKernel(GuestAbi abi, EmulatedGuestOptions options)
+    {
+        Abi = abi;
+        KernelRelease = options.KernelRelease;
+        _hostTimeout = options.HostTimeout;
+        Hooks = new GuestHookTable(options.HookCapacity);
+        ControlSlot = new EmulatedSlot(this, 0);
+        _cpus = [.. Enumerable.Range(1, options.CpuCount).Select(i => new EmulatedSlot(this, i))];
+        _idleCpus = new ConcurrentStack<EmulatedSlot>(_cpus.Reverse());
+        _freeCpus = new SemaphoreSlim(options.CpuCount, options.CpuCount);
+        _ops = new OpServer(this);
+        Connection = new EmulatedConnection(this);
+    }
+
+    public GuestAbi Abi { get; }
+
+    public string KernelRelease { get; }
+
+    public int CpuCount => _cpus.Length;
+
+    public GuestHookTable Hooks { get; }
+
+    public GuestCounters Counters { get; } = new();
+
+    public EmulatedSlot ControlSlot { get; }
+
+    public EmulatedConnection Connection { get; }
+
+    public Dictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
+
+    public void Dispose() => _freeCpus.Dispose();
+
+    public void Serve(EmulatedSlot slot) => _ops.Serve(slot.GuestView, slot.Held);
+
+    public EmulatedProcess CreateProcess(IReadOnlyList<string> arguments, IReadOnlyList<string> environment) =>
+        new(Interlocked.Increment(ref _nextPid), Abi, arguments, environment);
+
+    /// <summary>
+    /// A syscall from a guest program: enter hooks, the syscall itself (unless skipped), return hooks.
+    /// Returns the kernel's result (negative = −errno, guest numbering).
+    /// </summary>
+    public async ValueTask<long> SyscallAsync(EmulatedProcess process, int number, ulong[] args, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < args.Length; i++)
+            args[i] = Abi.TruncateToRegister(args[i]);
+
+        await _freeCpus.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _idleCpus.TryPop(out var cpu);
+        try
+        {
+            var (skipped, result) = await RunHooksAsync(cpu!, process, GuestHook.PhaseEnter, number, args, 0, cancellationToken).ConfigureAwait(false);
+            if (skipped)
+                return result;   // a skipped syscall produces no return events (the kernel sees no syscall to exit from)
+            result = Abi.SignExtendRegister((ulong)Execute(process, number, args));
+            (_, result) = await RunHooksAsync(cpu!, process, GuestHook.PhaseReturn, number, args, result, cancellationToken).ConfigureAwait(false);
+            return result;
+        }
+        finally
+        {
+            _idleCpus.Push(cpu!);
+            _freeCpus.Release();
+        }
+    }
+
+    /// <summary>Evaluates the hooks of one phase in registration order; one event per matching hook.</summary>
+    private async ValueTask<(bool Skipped, long Result)> RunHooksAsync(EmulatedSlot cpu, EmulatedProcess process, int phase,
+        int number, ulong[] args, long result, CancellationToken cancellationToken)
+    {
+        var watched = false;
+        var matched = false;
+        foreach (var hook in Hooks.Snapshot)
+        {
+            if (hook.Number != number || hook.Phase != phase)
+                continue;
+            watched = true;
+            if (!hook.Matches(number, phase, args, result, process.Comm, process.Pid, Abi))
+                continue;
+            matched = true;
+            var verdict = await DeliverAsync(cpu, hook, process, phase, number, args, result, cancellationToken).ConfigureAwait(false);
+            if (verdict is null)
+                continue;
+            Apply(verdict, process);
+            if (phase == GuestHook.PhaseEnter)
+            {
+                for (var i = 0; i < 6; i++)
+                {
+                    if ((verdict.ArgMask & (1u << i)) != 0 && (verdict.Flags & 4) != 0)
+                        args[i] = Abi.TruncateToRegister(verdict.Args[i]);
+                }
+                if ((verdict.Flags & 2) != 0)
+                    return (true, Abi.SignExtendRegister((ulong)verdict.Retval));
+            }
+            else if ((verdict.Flags & 1) != 0)
+            {
+                result = Abi.SignExtendRegister((ulong)verdict.Retval);
+            }
+        }
+        if (watched && !matched)
+            Counters.FilteredOut();
+        return (false, result);
+    }
+
+    /// <summary>Hands an EVENT to the host and waits (bounded) for its verdict.</summary>
+    private async ValueTask<ParsedVerdict?> DeliverAsync(EmulatedSlot cpu, GuestHook hook, EmulatedProcess process, int phase,
+        int number, ulong[] args, long result, CancellationToken cancellationToken)
+    {
+        var sink = Connection.Sink;
+        if (sink is null)
+            return null;    // no host attached: the syscall continues as if the host had timed out, without the wait
+        if (cpu.AbandonedEventId != 0)
+        {
+            Counters.EventDropped();
+            return null;
+        }
+
+        var eventId = ++cpu.LastEventId;
+        WriteEvent(cpu.GuestView, eventId, hook, phase, number, args, result, process);
+        var posted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cpu.VerdictPosted = posted;
+        cpu.Held = process;
+        cpu.HostOwns = true;
+        Counters.EventSent();
+
+        var handling = sink.OnEventAsync(cpu, cancellationToken);
+        if (!posted.Task.IsCompleted)
+        {
+            var handlerTask = handling.AsTask();
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var deadline = Task.Delay(_hostTimeout, timeout.Token);
+            var first = await Task.WhenAny(posted.Task, handlerTask, deadline).ConfigureAwait(false);
+            await timeout.CancelAsync().ConfigureAwait(false);
+            if (first == handlerTask && !posted.Task.IsCompleted)
+            {
+                await handlerTask.ConfigureAwait(false);    // a faulted sink surfaces here
+                throw new InvalidOperationException($"The host's event sink returned without handing slot {cpu.Slot} back with a verdict.");
+            }
+            if (!posted.Task.IsCompleted)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                cpu.AbandonedEventId = eventId;   // the host owns the region until it acknowledges (§5.3)
+                cpu.Held = null;
+                Counters.HostTimeout();
+                return null;
+            }
+        }
+        cpu.Held = null;
+        return ReadVerdict(cpu.GuestView, eventId);
+    }
+
+    private static void WriteEvent(Span<byte> region, ulong eventId, GuestHook hook, int phase, int number, ulong[] args, long result,
+        EmulatedProcess process)
+    {
+        var data = Data(region);
+        data[..96].Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(data, hook.Id);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[4..], (uint)phase);
+        BinaryPrimitives.WriteUInt64LittleEndian(data[8..], (ulong)(long)number);
+        for (var i = 0; i < 6; i++)
+            BinaryPrimitives.WriteUInt64LittleEndian(data[(16 + 8 * i)..], args[i]);
+        BinaryPrimitives.WriteUInt64LittleEndian(data[64..], phase == GuestHook.PhaseReturn ? (ulong)result : 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[72..], (uint)process.Pid);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[76..], (uint)process.Pid);
+        var comm = Encoding.UTF8.GetBytes(process.Comm);
+        comm.AsSpan(0, Math.Min(15, comm.Length)).CopyTo(data[80..]);
+        Respond(region, Event, eventId, 96);
+    }
+
+    private sealed record ParsedVerdict(uint Flags, uint ArgMask, long Retval, ulong[] Args, (ulong Address, byte[] Data)[] Writes);
+
+    /// <summary>Validates a verdict as docs/protocol.md §4.2 says; a bad one is rejected whole.</summary>
+    private ParsedVerdict? ReadVerdict(Span<byte> region, ulong eventId)
+    {
+        if (Op(region) != OpVerdict)
+        {
+            Counters.BadVerdict();
+            return null;
+        }
+        if (Addr(region) != eventId)
+        {
+            Counters.StaleVerdict();
+            return null;
+        }
+        var size = Size(region);
+        if (size is < 72 or > DataCapacity)
+        {
+            Counters.BadVerdict();
+            return null;
+        }
+        var data = Data(region)[..(int)size];
+        var flags = BinaryPrimitives.ReadUInt32LittleEndian(data);
+        var argMask = BinaryPrimitives.ReadUInt32LittleEndian(data[4..]);
+        var count = BinaryPrimitives.ReadUInt32LittleEndian(data[64..]);
+        if ((flags & ~7u) != 0 || (argMask & ~0x3fu) != 0 || count > DataCapacity / 16)
+        {
+            Counters.BadVerdict();
+            return null;
+        }
+        var args = new ulong[6];
+        for (var i = 0; i < 6; i++)
+            args[i] = BinaryPrimitives.ReadUInt64LittleEndian(data[(16 + 8 * i)..]);
+        var writes = new (ulong, byte[])[count];
+        var offset = 72;
+        for (var i = 0; i < count; i++)
+        {
+            if (offset + 16 > data.Length)
+            {
+                Counters.BadVerdict();
+                return null;
+            }
+            var length = BinaryPrimitives.ReadUInt32LittleEndian(data[(offset + 8)..]);
+            var entry = 16L + ((length + 7L) & ~7L);
+            if (length > DataCapacity || offset + entry > data.Length)
+            {
+                Counters.BadVerdict();
+                return null;
+            }
+            writes[i] = (BinaryPrimitives.ReadUInt64LittleEndian(data[offset..]), data.Slice(offset + 16, (int)length).ToArray());
+            offset += (int)entry;
+        }
+        return new ParsedVerdict(flags, argMask, (long)BinaryPrimitives.ReadUInt64LittleEndian(data[8..]), args, writes);
+    }
+
+    private void Apply(ParsedVerdict verdict, EmulatedProcess process)
+    {
+        foreach (var (address, bytes) in verdict.Writes)
+        {
+            if (process.Memory.CopyToUser(address, bytes) != bytes.Length)
+                Counters.VerdictWriteFault();
+        }
+        Counters.VerdictApplied();
+    }
+}

@@ -1,0 +1,100 @@
+using Portal.Channels;
+using Portal.Testing.Processes;
+
+namespace Portal.Testing.Emulation;
+
+/// <summary>
+/// One slot of the emulated guest: its region and who owns it. An exchange executes the request
+/// right away (the emulated guest serves it synchronously, byte for byte, in the region).
+/// </summary>
+internal sealed class EmulatedSlot : IGuestChannel
+{
+    private readonly byte[] _region = new byte[GuestWire.RegionSize];
+    private readonly EmulatedKernel _kernel;
+
+    public EmulatedSlot(EmulatedKernel kernel, int slot)
+    {
+        _kernel = kernel;
+        Slot = slot;
+        HostOwns = slot == 0;   // the control slot starts host-owned, vCPU slots guest-owned (protocol.md §5.2)
+    }
+
+    public int Slot { get; }
+
+    /// <summary>True between an EVENT and its VERDICT (always, for the control slot).</summary>
+    public bool HostOwns { get; set; }
+
+    /// <summary>The process whose syscall this slot holds, or null.</summary>
+    public EmulatedProcess? Held { get; set; }
+
+    /// <summary>The event the guest gave up on and the host has not acknowledged (0 = none).</summary>
+    public ulong AbandonedEventId { get; set; }
+
+    public ulong LastEventId { get; set; }
+
+    /// <summary>Completed when the host hands the region back with a verdict.</summary>
+    public TaskCompletionSource? VerdictPosted { get; set; }
+
+    /// <summary>The region as the guest sees it (no ownership check).</summary>
+    public Span<byte> GuestView => _region;
+
+    public Span<byte> Region => HostOwns
+        ? _region
+        : throw new InvalidOperationException($"Slot {Slot}'s region belongs to the guest: the host may not touch it now.");
+
+    public ValueTask ExchangeAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (AbandonedEventId != 0)
+            throw new GuestTimeoutException(
+                $"The guest gave up waiting for the host on event {AbandonedEventId} (slot {Slot}); that syscall continued unmodified.");
+        if (!HostOwns)
+            throw new InvalidOperationException($"Exchange on slot {Slot}, whose region belongs to the guest.");
+        _kernel.Serve(this);
+        return ValueTask.CompletedTask;
+    }
+
+    public void ReleaseToGuest()
+    {
+        if (AbandonedEventId != 0)
+        {
+            // The late verdict is dropped; handing the region back acknowledges the abandonment (§5.3).
+            AbandonedEventId = 0;
+            HostOwns = false;
+            return;
+        }
+        if (Slot == 0 || !HostOwns)
+            throw new InvalidOperationException($"Slot {Slot} holds no event to hand back.");
+        HostOwns = false;
+        VerdictPosted?.TrySetResult();
+    }
+}
+
+/// <summary>The host side of the emulated guest's regions.</summary>
+internal sealed class EmulatedConnection(EmulatedKernel kernel) : IGuestConnection
+{
+    private IGuestEventSink? _sink;
+
+    public IGuestChannel Control => kernel.ControlSlot;
+
+    public IGuestEventSink? Sink => Volatile.Read(ref _sink);
+
+    public IDisposable Attach(IGuestEventSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        if (Interlocked.CompareExchange(ref _sink, sink, null) is not null)
+            throw new InvalidOperationException("Another Portal session is attached to this guest; dispose it first.");
+        return new Detach(this, sink);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Volatile.Write(ref _sink, null);
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed class Detach(EmulatedConnection connection, IGuestEventSink sink) : IDisposable
+    {
+        public void Dispose() => Interlocked.CompareExchange(ref connection._sink, null, sink);
+    }
+}

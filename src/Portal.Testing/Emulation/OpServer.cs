@@ -1,0 +1,159 @@
+using System.Buffers.Binary;
+using System.Text;
+using Portal.Abi;
+using Portal.Testing.Processes;
+using static Portal.Testing.Emulation.GuestWire;
+
+namespace Portal.Testing.Emulation;
+
+/// <summary>
+/// Executes one host request in a region, in the context of the held process, the way the kernel
+/// module does (docs/protocol.md §3). Never throws on what the host sends: every size and offset is
+/// checked, and anything invalid gets the op's failure response.
+/// </summary>
+internal sealed class OpServer(EmulatedKernel kernel)
+{
+    private GuestAbi Abi => kernel.Abi;
+
+    public void Serve(Span<byte> region, EmulatedProcess? held)
+    {
+        var op = Op(region);
+        var addr = Addr(region);
+        var size = Size(region);
+        var data = Data(region);
+        kernel.Counters.OpServed();
+        switch (op)
+        {
+            case OpRead: ServeRead(region, data, held, addr, size); break;
+            case OpWrite: ServeWrite(region, data, held, addr, size); break;
+            case OpReadStr: ServeReadStr(region, data, held, addr, size); break;
+            case OpReadFdName: ServeFdName(region, data, held, addr, size); break;
+            case OpReadProcArgs: ServeBlock(region, data, held, addr, size, p => p.Arguments); break;
+            case OpReadProcEnv: ServeBlock(region, data, held, addr, size, p => p.Environment); break;
+            case OpReadProcPid:
+                if (held is null)
+                    Respond(region, ReadFail, Errno(GuestErrno.ESRCH), 0);
+                else
+                    Respond(region, ReadNum, (ulong)held.Pid, (ulong)held.Pid);
+                break;
+            case OpGuestInfo: ServeGuestInfo(region, data); break;
+            case OpHookRegister:
+                var id = size > DataCapacity ? -(long)Errno(GuestErrno.EINVAL) : kernel.Hooks.Register(data, (int)size, Abi);
+                Respond(region, id > 0 ? ExtOk : ExtFail, id > 0 ? (ulong)id : (ulong)-id, 0);
+                break;
+            case OpHookUnregister:
+                if (kernel.Hooks.Unregister(addr))
+                    Respond(region, ExtOk, addr, 0);
+                else
+                    Respond(region, ExtFail, Errno(GuestErrno.ENOENT), 0);
+                break;
+            case OpHookReset:
+                Respond(region, ExtOk, (ulong)kernel.Hooks.Reset(), 0);
+                break;
+            case OpPing:
+                Respond(region, ExtOk, addr, 0);
+                break;
+            case OpStats:
+                var counters = kernel.Counters.Snapshot();
+                for (var i = 0; i < counters.Length; i++)
+                    BinaryPrimitives.WriteUInt64LittleEndian(data[(8 * i)..], (ulong)counters[i]);
+                Respond(region, ExtOk, 0, (ulong)(8 * counters.Length));
+                break;
+            case OpVerdict:
+                // A verdict is handed back, not exchanged; sent as an exchange it is a host error.
+                Respond(region, ExtFail, Errno(GuestErrno.EINVAL), 0);
+                break;
+            default:
+                Respond(region, ExtFail, Errno(GuestErrno.ENOSYS), 0);
+                break;
+        }
+    }
+
+    private void ServeRead(Span<byte> region, Span<byte> data, EmulatedProcess? held, ulong addr, ulong size)
+    {
+        if (held is null) { Respond(region, ReadFail, Errno(GuestErrno.ESRCH), 0); return; }
+        if (size > DataCapacity) { Respond(region, ReadFail, Errno(GuestErrno.EINVAL), 0); return; }
+        var copied = held.Memory.CopyFromUser(addr, data[..(int)size]);
+        if (copied == (int)size)
+            Respond(region, ReadOk, addr, size);
+        else if (copied > 0)
+            Respond(region, ReadPartial, Errno(GuestErrno.EFAULT), (ulong)copied);
+        else
+            Respond(region, ReadFail, Errno(GuestErrno.EFAULT), 0);
+    }
+
+    private void ServeWrite(Span<byte> region, Span<byte> data, EmulatedProcess? held, ulong addr, ulong size)
+    {
+        if (held is null) { Respond(region, WriteFail, Errno(GuestErrno.ESRCH), 0); return; }
+        if (size > DataCapacity) { Respond(region, WriteFail, Errno(GuestErrno.EINVAL), 0); return; }
+        var copied = held.Memory.CopyToUser(addr, data[..(int)size]);
+        if (copied == (int)size)
+            Respond(region, WriteOk, addr, size);
+        else
+            Respond(region, WriteFail, Errno(GuestErrno.EFAULT), (ulong)copied);
+    }
+
+    private void ServeReadStr(Span<byte> region, Span<byte> data, EmulatedProcess? held, ulong addr, ulong size)
+    {
+        if (held is null) { Respond(region, ReadFail, Errno(GuestErrno.ESRCH), 0); return; }
+        if (size is 0 or > DataCapacity) { Respond(region, ReadFail, Errno(GuestErrno.EINVAL), 0); return; }
+        var window = data[..(int)size];
+        var copied = held.Memory.CopyFromUser(addr, window);
+        var nul = window[..copied].IndexOf((byte)0);
+        if (nul >= 0)
+            Respond(region, ReadOk, addr, (ulong)nul);
+        else if (copied == (int)size)
+            Respond(region, ReadOk, addr, size);             // no NUL in the window: the host continues
+        else if (copied > 0)
+            Respond(region, ReadPartial, Errno(GuestErrno.EFAULT), (ulong)copied);
+        else
+            Respond(region, ReadFail, Errno(GuestErrno.EFAULT), 0);
+    }
+
+    private void ServeFdName(Span<byte> region, Span<byte> data, EmulatedProcess? held, ulong addr, ulong size)
+    {
+        if (held is null) { Respond(region, ReadFail, Errno(GuestErrno.ESRCH), 0); return; }
+        if (size is 0 or > DataCapacity) { Respond(region, ReadFail, Errno(GuestErrno.EINVAL), 0); return; }
+        var fd = (long)addr;
+        OpenFile? file = null;
+        lock (held.Files)
+        {
+            if (fd is >= 0 and <= int.MaxValue)
+                held.Files.TryGetValue((int)fd, out file);
+        }
+        if (file is null) { Respond(region, ReadFail, Errno(GuestErrno.EBADF), 0); return; }
+        var name = Encoding.UTF8.GetBytes(file.Path);
+        var count = Math.Min(name.Length, (int)size);
+        name.AsSpan(0, count).CopyTo(data);
+        Respond(region, count == name.Length ? ReadOk : ReadPartial, count == name.Length ? addr : Errno(GuestErrno.ENAMETOOLONG), (ulong)count);
+    }
+
+    private void ServeBlock(Span<byte> region, Span<byte> data, EmulatedProcess? held, ulong offset, ulong size,
+        Func<EmulatedProcess, IEnumerable<string>> strings)
+    {
+        if (held is null) { Respond(region, ReadFail, Errno(GuestErrno.ESRCH), 0); return; }
+        var block = EmulatedProcess.Block(strings(held));
+        if (size is 0 or > DataCapacity || offset > (ulong)block.Length) { Respond(region, ReadFail, Errno(GuestErrno.EINVAL), 0); return; }
+        var count = (int)Math.Min(size, (ulong)block.Length - offset);
+        block.AsSpan((int)offset, count).CopyTo(data);
+        Respond(region, ReadOk, (ulong)block.Length, (ulong)count);
+    }
+
+    private void ServeGuestInfo(Span<byte> region, Span<byte> data)
+    {
+        data[..96].Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(data, 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[4..], (uint)Abi.Id);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[8..], (uint)Abi.PointerSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[12..], Abi.IsBigEndian ? 1u : 0u);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[16..], (uint)Abi.PageSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[20..], (uint)kernel.CpuCount);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[24..], (uint)kernel.Hooks.Capacity);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], 1);   // verdict writes
+        var release = Encoding.UTF8.GetBytes(kernel.KernelRelease);
+        release.AsSpan(0, Math.Min(63, release.Length)).CopyTo(data[32..]);
+        Respond(region, ExtOk, 0, 96);
+    }
+
+    private ulong Errno(GuestErrno errno) => (ulong)Abi.ToNativeErrno(errno);
+}

@@ -1,0 +1,161 @@
+using System.Globalization;
+using Portal.Testing.Processes;
+
+namespace Portal.Testing.Programs;
+
+/// <summary>
+/// <c>portal-selftest</c>: the conformance suite's guest program (docs/guest-programs.md). The C
+/// twin is <c>guest/programs/portal-selftest.c</c>; both must print the same lines.
+/// </summary>
+public static class PortalSelfTest
+{
+    /// <summary>The program's name.</summary>
+    public const string Name = "portal-selftest";
+
+    /// <summary>Default ioctl command of <c>desc</c>.</summary>
+    public const ulong DescCommand = 0x7470;
+
+    /// <summary>The descriptor's <c>magic</c>.</summary>
+    public const ulong Magic = 0x504c5445535431;
+
+    /// <summary>Size of <c>buf</c>.</summary>
+    public const int BufferSize = 16384;
+
+    /// <summary>Length of <c>long_str</c> (without its NUL).</summary>
+    public const int LongStringLength = 9000;
+
+    /// <summary>Offsets of the descriptor's u64 fields.</summary>
+    public static class Desc
+    {
+        /// <summary>Offset of <c>magic</c>.</summary>
+        public const int Magic = 0;
+        /// <summary>Offset of <c>buf</c>.</summary>
+        public const int Buf = 8;
+        /// <summary>Offset of <c>buf_size</c>.</summary>
+        public const int BufSize = 16;
+        /// <summary>Offset of <c>ro</c>.</summary>
+        public const int ReadOnly = 24;
+        /// <summary>Offset of <c>unmapped</c>.</summary>
+        public const int Unmapped = 32;
+        /// <summary>Offset of <c>str</c>.</summary>
+        public const int Str = 40;
+        /// <summary>Offset of <c>long_str</c>.</summary>
+        public const int LongStr = 48;
+        /// <summary>Offset of <c>int32_at</c>.</summary>
+        public const int Int32At = 56;
+        /// <summary>Offset of <c>int64_at</c>.</summary>
+        public const int Int64At = 64;
+        /// <summary>Offset of <c>ptr_at</c>.</summary>
+        public const int PtrAt = 72;
+        /// <summary>Offset of <c>fd</c>.</summary>
+        public const int Fd = 80;
+        /// <summary>Offset of <c>pid</c>.</summary>
+        public const int Pid = 88;
+        /// <summary>Size of the descriptor.</summary>
+        public const int Size = 96;
+    }
+
+    /// <summary>The program.</summary>
+    public static async ValueTask<int> RunAsync(GuestProgramContext context)
+    {
+        var args = context.Arguments.Skip(1).ToList();
+        if (args.Count >= 2 && args[0] == "--comm")
+        {
+            await context.SetNameAsync(args[1]).ConfigureAwait(false);
+            args.RemoveRange(0, 2);
+        }
+        if (args.Count == 0)
+            return Usage(context);
+        var devnull = (int)await context.OpenAsync("/dev/null").ConfigureAwait(false);
+        switch (args[0])
+        {
+            case "desc":
+                return await DescAsync(context, devnull, args.Count > 1 ? ParseNumber(context, args[1]) : DescCommand).ConfigureAwait(false);
+            case "ioctl" when args.Count >= 3 && args.Count % 2 == 1:
+                for (var i = 1; i < args.Count; i += 2)
+                {
+                    var (command, argument) = (ParseNumber(context, args[i]), ParseNumber(context, args[i + 1]));
+                    var (rc, errno) = GuestProgramContext.Libc(await context.IoctlAsync(devnull, command, argument).ConfigureAwait(false));
+                    context.PrintLine(Invariant($"ioctl cmd=0x{command:x} arg=0x{argument:x} rc={rc} errno={errno}"));
+                }
+                return 0;
+            case "write" when args.Count >= 2:
+                var buffer = (ulong)await context.MmapAsync(4096, PageProtection.ReadWrite).ConfigureAwait(false);
+                foreach (var countText in args.Skip(1))
+                {
+                    var count = Math.Min(ParseNumber(context, countText), 4096);
+                    var (rc, errno) = GuestProgramContext.Libc(await context.WriteAsync(devnull, buffer, count).ConfigureAwait(false));
+                    context.PrintLine(Invariant($"write n={count} rc={rc} errno={errno}"));
+                }
+                return 0;
+            case "getpid":
+                context.PrintLine(Invariant($"pid={await context.GetPidAsync().ConfigureAwait(false)}"));
+                return 0;
+            default:
+                return Usage(context);
+        }
+    }
+
+    private static async ValueTask<int> DescAsync(GuestProgramContext context, int devnull, ulong command)
+    {
+        var memory = context.Memory;
+        var page = (ulong)context.Abi.PageSize;
+        async ValueTask<ulong> MapAsync(ulong length) => (ulong)await context.MmapAsync(length, PageProtection.ReadWrite).ConfigureAwait(false);
+
+        // buf, followed by an unmapped page
+        var buf = await MapAsync(BufferSize + page).ConfigureAwait(false);
+        await context.MunmapAsync(buf + BufferSize, page).ConfigureAwait(false);
+        memory.Write(buf, SelfTestPattern.Bytes(0, BufferSize));
+        // ro: pattern, then read-only
+        var ro = await MapAsync(page).ConfigureAwait(false);
+        memory.Write(ro, SelfTestPattern.Bytes(0, (int)page));
+        await context.MprotectAsync(ro, page, PageProtection.Read).ConfigureAwait(false);
+        // long_str
+        var longStr = await MapAsync(LongStringLength + 1).ConfigureAwait(false);
+        memory.Write(longStr, [.. Enumerable.Range(0, LongStringLength).Select(i => (byte)('a' + i % 26)), 0]);
+        // small items and the descriptor share a page
+        var misc = await MapAsync(page).ConfigureAwait(false);
+        var (str, int32At, int64At, ptrAt, desc) = (misc, misc + 64, misc + 72, misc + 80, misc + 128);
+        memory.WriteCString(str, "portal-selftest");
+        memory.WriteUInt32(int32At, 0x11223344);
+        memory.WriteUInt64(int64At, 0x1122334455667788);
+        memory.WritePointer(ptrAt, buf);
+        var pid = await context.GetPidAsync().ConfigureAwait(false);
+        ulong[] fields = [Magic, buf, BufferSize, ro, buf + BufferSize, str, longStr, int32At, int64At, ptrAt, (ulong)devnull, (ulong)pid];
+        for (var i = 0; i < fields.Length; i++)
+            memory.WriteUInt64(desc + (ulong)(8 * i), fields[i]);
+
+        context.PrintLine(Invariant($"desc=0x{desc:x}"));
+        var (rc, errno) = GuestProgramContext.Libc(await context.IoctlAsync(devnull, command, desc).ConfigureAwait(false));
+        context.PrintLine(Invariant($"rc={rc} errno={errno}"));
+        var strBytes = memory.Read(str, 63);
+        var strEnd = Array.IndexOf(strBytes, (byte)0);
+        context.PrintLine("str=" + System.Text.Encoding.UTF8.GetString(strBytes, 0, strEnd < 0 ? 63 : strEnd));
+        context.PrintLine(Invariant($"int32=0x{memory.ReadUInt32(int32At):x8}"));
+        context.PrintLine(Invariant($"int64=0x{memory.ReadUInt64(int64At):x16}"));
+        context.PrintLine(Invariant($"ptr=0x{memory.ReadPointer(ptrAt):x}"));
+        context.PrintLine(Invariant($"buf_crc=0x{SelfTestPattern.Crc32(memory.Read(buf, BufferSize)):x8}"));
+        context.PrintLine(Invariant($"ro_crc=0x{SelfTestPattern.Crc32(memory.Read(ro, (int)page)):x8}"));
+        return 0;
+    }
+
+    /// <summary>Like <c>strtoul(text, NULL, 0)</c> at the guest's register width.</summary>
+    private static ulong ParseNumber(GuestProgramContext context, string text)
+    {
+        var negative = text.StartsWith('-');
+        var digits = negative ? text[1..] : text;
+        var value = digits.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? ulong.Parse(digits[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture)
+            : digits.Length > 1 && digits[0] == '0' ? Convert.ToUInt64(digits, 8)
+            : ulong.Parse(digits, CultureInfo.InvariantCulture);
+        return context.Abi.TruncateToRegister(negative ? unchecked(0 - value) : value);
+    }
+
+    private static int Usage(GuestProgramContext context)
+    {
+        context.PrintLine("usage: portal-selftest [--comm NAME] desc [CMD] | ioctl CMD ARG [CMD ARG]... | write N... | getpid");
+        return 2;
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,12 @@
+namespace Portal.Testing.Programs;
+
+/// <summary>The programs every emulated guest has, by name (the C# twins of guest/programs/).</summary>
+public static class StandardPrograms
+{
+    /// <summary>Name and entry point of each standard program.</summary>
+    public static IReadOnlyList<(string Name, GuestProgram Program)> All { get; } =
+    [
+        (PortalSelfTest.Name, PortalSelfTest.RunAsync),
+        (IoctlInteraction.Name, IoctlInteraction.RunAsync),
+    ];
+}
