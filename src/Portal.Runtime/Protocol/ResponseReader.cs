@@ -61,7 +61,7 @@ internal static class ResponseReader
                 Require(size == (ulong)requested, PortalOp.Write, op, $"size {size} but {requested} bytes were written");
                 return new(TransferStatus.Complete, requested, 0);
             case PortalResponse.WriteFail:
-                Require(size < (ulong)requested || requested == 0, PortalOp.Write, op, $"size {size} is not below {requested}");
+                Require(size < (ulong)requested || size == 0, PortalOp.Write, op, $"size {size} is not below {requested}");
                 return new(size == 0 ? TransferStatus.Failed : TransferStatus.Partial, (int)size, Errno(address, PortalOp.Write, op));
             default:
                 throw Unexpected(PortalOp.Write, op);

@@ -1,0 +1,96 @@
+using System.Buffers.Binary;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Portal.Abi;
+using Portal.Hypersyscalls;
+using Portal.Protocol;
+
+namespace Portal.Runtime.Tests;
+
+/// <summary>The session against a scripted guest: attach checks and the "always answer" rule for events.</summary>
+[TestClass]
+public sealed class SessionTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    [TestMethod]
+    public async Task Attach_refuses_a_guest_of_another_protocol_version()
+    {
+        var connection = new ScriptedConnection(r => Answer.GuestInfo(r, GuestAbi.X86_64, version: 9));
+        var error = await Assert.ThrowsExactlyAsync<PortalProtocolException>(async () => await PortalSession.AttachAsync(connection));
+        StringAssert.Contains(error.Message, "protocol version 9");
+        Assert.IsNull(connection.Sink, "nothing is attached after a failed attach");
+    }
+
+    [TestMethod]
+    public async Task Attach_refuses_an_unexpected_abi()
+    {
+        var connection = new ScriptedConnection(Answer.CooperativeControl(GuestAbi.MipsEl));
+        var error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(async () =>
+            await PortalSession.AttachAsync(connection, new PortalSessionOptions { ExpectedAbi = GuestAbi.X86_64 }));
+        StringAssert.Contains(error.Message, "mipsel");
+    }
+
+    [TestMethod]
+    public async Task Attach_resets_leftover_hooks_and_dispose_removes_ours()
+    {
+        var ops = new List<PortalOp>();
+        var cooperative = Answer.CooperativeControl(GuestAbi.X86_64);
+        var connection = new ScriptedConnection(r => { ops.Add((PortalOp)Answer.Op(r)); cooperative(r); });
+        var session = await PortalSession.AttachAsync(connection);
+        Assert.IsNotNull(connection.Sink);
+        await session.DisposeAsync();
+        CollectionAssert.AreEqual(new[] { PortalOp.GuestInfo, PortalOp.HookReset, PortalOp.HookReset }, ops);
+        Assert.IsNull(connection.Sink);
+    }
+
+    [TestMethod]
+    public async Task Malformed_events_and_events_for_unknown_hooks_still_get_an_untouched_verdict()
+    {
+        var connection = new ScriptedConnection(Answer.CooperativeControl(GuestAbi.X86_64));
+        await using var session = await PortalSession.AttachAsync(connection);
+        var slot = new ScriptedChannel(_ => Assert.Fail("no exchange expected"));
+
+        Answer.Header(slot.Buffer, 0xdead, 5, 96);                        // not an event at all
+        await connection.Sink!.OnEventAsync(slot, TestContext.CancellationToken);
+        AssertUntouchedVerdict(slot, eventId: 5, releases: 1);
+
+        WriteEvent(slot.Buffer, eventId: 6, hookId: 42, number: 16);      // no hook 42
+        await connection.Sink!.OnEventAsync(slot, TestContext.CancellationToken);
+        AssertUntouchedVerdict(slot, eventId: 6, releases: 2);
+    }
+
+    [TestMethod]
+    public async Task An_event_whose_syscall_differs_from_its_hook_is_not_given_to_the_handler()
+    {
+        var connection = new ScriptedConnection(Answer.CooperativeControl(GuestAbi.X86_64));
+        await using var session = await PortalSession.AttachAsync(connection);
+        var calls = 0;
+        var hook = await session.OnSyscall("ioctl", SyscallPhase.Enter).RegisterAsync(_ => { calls++; return ValueTask.CompletedTask; });
+        var slot = new ScriptedChannel(_ => Assert.Fail("no exchange expected"));
+        WriteEvent(slot.Buffer, eventId: 1, hookId: hook.Id, number: 39);  // getpid, not ioctl
+        await connection.Sink!.OnEventAsync(slot, TestContext.CancellationToken);
+        Assert.AreEqual(0, calls);
+        AssertUntouchedVerdict(slot, eventId: 1, releases: 1);
+    }
+
+    private static void WriteEvent(byte[] region, ulong eventId, uint hookId, long number)
+    {
+        var data = Answer.Data(region);
+        data.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(data, hookId);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[4..], 1);
+        BinaryPrimitives.WriteInt64LittleEndian(data[8..], number);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[72..], 100);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[76..], 100);
+        Answer.Header(region, (ulong)PortalResponse.Event, eventId, 96);
+    }
+
+    private static void AssertUntouchedVerdict(ScriptedChannel slot, ulong eventId, int releases)
+    {
+        Assert.AreEqual(releases, slot.Releases);
+        Assert.AreEqual((ulong)PortalOp.Verdict, Answer.Op(slot.Buffer));
+        Assert.AreEqual(eventId, Answer.Addr(slot.Buffer));
+        Assert.AreEqual(0u, BinaryPrimitives.ReadUInt32LittleEndian(Answer.Data(slot.Buffer)), "no flags: the syscall is left untouched");
+        Assert.AreEqual(0u, BinaryPrimitives.ReadUInt32LittleEndian(Answer.Data(slot.Buffer)[64..]), "no writes");
+    }
+}
