@@ -47,15 +47,14 @@ public sealed record GuestInfo(int ProtocolVersion, GuestAbi Abi, int CpuSlots, 
         var features = BinaryPrimitives.ReadUInt32LittleEndian(data[28..]);
 
         var op = Region.Op(region);
-        void Check(bool ok, string problem) => ResponseReader.Require(ok, PortalOp.GuestInfo, op, problem);
-        Check(version == SupportedProtocolVersion, $"protocol version {version}; this host speaks {SupportedProtocolVersion}");
-        Check(Enum.IsDefined(typeof(GuestAbiId), (int)abiId), $"unknown ABI id {abiId}");
+        ResponseReader.Require(version == SupportedProtocolVersion, PortalOp.GuestInfo, op, $"protocol version {version}; this host speaks {SupportedProtocolVersion}");
+        ResponseReader.Require(Enum.IsDefined(typeof(GuestAbiId), (int)abiId), PortalOp.GuestInfo, op, $"unknown ABI id {abiId}");
         var abi = GuestAbi.FromId((GuestAbiId)abiId);
-        Check(pointerSize == abi.PointerSize, $"pointer size {pointerSize} does not match {abi.Name}");
-        Check(bigEndian == (abi.IsBigEndian ? 1u : 0u), $"big_endian {bigEndian} does not match {abi.Name}");
-        Check(pageSize == (uint)abi.PageSize, $"page size {pageSize}; Portal supports {abi.PageSize}");
-        Check(cpuSlots is > 0 and <= 4096, $"cpu slot count {cpuSlots} is out of range");
-        Check(maxHooks is > 0 and <= 65536, $"hook capacity {maxHooks} is out of range");
+        ResponseReader.Require(pointerSize == abi.PointerSize, PortalOp.GuestInfo, op, $"pointer size {pointerSize} does not match {abi.Name}");
+        ResponseReader.Require(bigEndian == (abi.IsBigEndian ? 1u : 0u), PortalOp.GuestInfo, op, $"big_endian {bigEndian} does not match {abi.Name}");
+        ResponseReader.Require(pageSize == (uint)abi.PageSize, PortalOp.GuestInfo, op, $"page size {pageSize}; Portal supports {abi.PageSize}");
+        ResponseReader.Require(cpuSlots is > 0 and <= 4096, PortalOp.GuestInfo, op, $"cpu slot count {cpuSlots} is out of range");
+        ResponseReader.Require(maxHooks is > 0 and <= 65536, PortalOp.GuestInfo, op, $"hook capacity {maxHooks} is out of range");
         return new GuestInfo((int)version, abi, (int)cpuSlots, (int)maxHooks, (GuestFeatures)features,
             DecodeCString(data.Slice(32, 64)));
     }

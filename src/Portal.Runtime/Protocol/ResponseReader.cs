@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Portal.Protocol;
 
 /// <summary>How a transfer ended.</summary>
@@ -179,10 +181,11 @@ internal static class ResponseReader
             throw new PortalProtocolException($"Guest answered ReadStr with {Region.Describe(op)} whose {count} string bytes contain a NUL.");
     }
 
-    internal static void Require(bool condition, PortalOp request, ulong op, string problem)
+    internal static void Require(bool condition, PortalOp request, ulong op,
+        [InterpolatedStringHandlerArgument(nameof(condition))] ref ProblemText problem)
     {
         if (!condition)
-            throw new PortalProtocolException($"Guest answered {request} with {Region.Describe(op)}: {problem}.");
+            throw new PortalProtocolException($"Guest answered {request} with {Region.Describe(op)}: {problem.ToString()}.");
     }
 
     internal static PortalProtocolException Unexpected(PortalOp request, ulong op) =>

@@ -28,6 +28,12 @@ internal readonly struct SyscallEventRecord
     public int Tid { get; init; }
     public string Comm { get; init; }
 
+    private static void Check(bool ok, [InterpolatedStringHandlerArgument(nameof(ok))] ref ProblemText problem)
+    {
+        if (!ok)
+            throw new PortalProtocolException($"Guest sent a malformed Event: {problem.ToString()}.");
+    }
+
     public static SyscallEventRecord Decode(ReadOnlySpan<byte> region, GuestAbi abi)
     {
         Region.RequireWhole(region.Length);
@@ -35,11 +41,6 @@ internal readonly struct SyscallEventRecord
         if (op != (ulong)PortalResponse.Event)
             throw new PortalProtocolException($"Expected an Event on a held slot, found {Region.Describe(op)}.");
         var size = Region.Size(region);
-        void Check(bool ok, string problem)
-        {
-            if (!ok)
-                throw new PortalProtocolException($"Guest sent a malformed Event: {problem}.");
-        }
         Check(size is >= RecordLength and <= RegionLayout.DataCapacity, $"record length {size} is not between {RecordLength} and {RegionLayout.DataCapacity}");
 
         var data = Region.Data(region);
