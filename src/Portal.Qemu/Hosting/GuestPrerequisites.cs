@@ -1,0 +1,96 @@
+namespace Portal.Qemu.Hosting;
+
+/// <summary>Something the real guest needs is not installed. The message says what, and how to get it.</summary>
+public sealed class GuestPrerequisiteException(string message) : Exception(message)
+{
+    /// <summary>The script that installs everything (Debian, apt only, run as root).</summary>
+    public const string SetupScript = "scripts/setup-guest.sh";
+}
+
+/// <summary>Finds the tools and the guest kernel the QEMU guest needs, and says in one message what is missing.</summary>
+public static class GuestPrerequisites
+{
+    /// <summary>Programs needed on PATH, with the Debian package that provides each.</summary>
+    private static readonly (string Program, string Package)[] Programs =
+    [
+        ("qemu-system-x86_64", "qemu-system-x86"),
+        ("make", "build-essential"),
+        ("gcc", "build-essential"),
+        ("xz", "xz-utils"),
+    ];
+
+    /// <summary>The guest kernel: its version, image and build directory (headers).</summary>
+    public sealed record GuestKernel(string Version, string Image, string BuildDirectory);
+
+    /// <summary>Checks everything and returns the guest kernel to use.</summary>
+    /// <param name="kernelVersion">A specific guest kernel version (e.g. 6.1.0-56-amd64), or null for the newest installed.</param>
+    /// <exception cref="GuestPrerequisiteException">Something is missing; the message lists all of it and names the set-up script.</exception>
+    public static GuestKernel Check(string? kernelVersion = null)
+    {
+        var missing = new List<string>();
+        foreach (var (program, package) in Programs)
+        {
+            if (FindOnPath(program) is null)
+                missing.Add($"{program} (package {package})");
+        }
+        if (FindBusybox() is null)
+            missing.Add("a static busybox at /bin/busybox (package busybox-static)");
+        var kernel = FindKernel(kernelVersion);
+        if (kernel is null)
+            missing.Add(kernelVersion is null
+                ? "a guest kernel with headers: /boot/vmlinuz-*-amd64 and /lib/modules/<version>/build (packages linux-image-amd64, linux-headers-amd64)"
+                : $"guest kernel {kernelVersion}: /boot/vmlinuz-{kernelVersion} and /lib/modules/{kernelVersion}/build");
+        if (missing.Count > 0)
+            throw new GuestPrerequisiteException(
+                $"The QEMU guest needs: {string.Join("; ", missing)}. Install them with: sudo {GuestPrerequisiteException.SetupScript}");
+        return kernel!;
+    }
+
+    /// <summary>The static busybox to put in the initramfs, or null.</summary>
+    internal static string? FindBusybox() =>
+        new[] { "/bin/busybox", "/usr/bin/busybox" }.FirstOrDefault(File.Exists);
+
+    /// <summary>Full path of a program on PATH, or null.</summary>
+    internal static string? FindOnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
+            .Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, program))
+            .FirstOrDefault(File.Exists);
+
+    private static GuestKernel? FindKernel(string? version)
+    {
+        if (!Directory.Exists("/lib/modules"))
+            return null;
+        var candidates = Directory.GetDirectories("/lib/modules")
+            .Select(Path.GetFileName)
+            .OfType<string>()
+            .Where(v => version is null ? v.EndsWith("-amd64", StringComparison.Ordinal) : v == version)
+            .Select(v => new GuestKernel(v, $"/boot/vmlinuz-{v}", $"/lib/modules/{v}/build"))
+            .Where(k => File.Exists(k.Image) && File.Exists(Path.Combine(k.BuildDirectory, "Makefile")))
+            .OrderBy(k => k.Version, VersionOrder.Instance);
+        return candidates.LastOrDefault();
+    }
+
+    /// <summary>Orders "6.1.0-9-amd64" before "6.1.0-56-amd64" (numbers compared as numbers).</summary>
+    private sealed class VersionOrder : IComparer<string>
+    {
+        public static readonly VersionOrder Instance = new();
+
+        public int Compare(string? x, string? y)
+        {
+            var a = Split(x ?? "");
+            var b = Split(y ?? "");
+            for (var i = 0; i < Math.Min(a.Length, b.Length); i++)
+            {
+                var order = long.TryParse(a[i], out var m) && long.TryParse(b[i], out var n)
+                    ? m.CompareTo(n)
+                    : string.CompareOrdinal(a[i], b[i]);
+                if (order != 0)
+                    return order;
+            }
+            return a.Length.CompareTo(b.Length);
+        }
+
+        private static string[] Split(string version) => version.Split('.', '-');
+    }
+}

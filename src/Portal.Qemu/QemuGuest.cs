@@ -1,0 +1,309 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Portal.Abi;
+using Portal.Channels;
+using Portal.Guests;
+using Portal.Qemu.Agent;
+using Portal.Qemu.Hosting;
+using Portal.Qemu.Image;
+using Portal.Qemu.Transport;
+
+namespace Portal.Qemu;
+
+/// <summary>Booting the guest failed; the message carries the end of the guest console.</summary>
+public sealed class GuestBootException(string message) : Exception(message);
+
+/// <summary>
+/// A real Linux guest (Debian's amd64 kernel) under QEMU with <c>portal.ko</c> loaded, connected to
+/// Portal through the shared RAM window, with a command runner on its second serial port.
+/// <code>
+/// await using var guest = await QemuGuest.StartAsync();
+/// await using var session = await PortalSession.AttachAsync(guest.Connection);
+/// var result = await guest.RunAsync(GuestCommand.Of("mtk7530_switch", "table_del"));
+/// </code>
+/// Disposing shuts the guest down; QEMU never outlives the host process, and the RAM file is
+/// unlinked as soon as both sides have it open, so nothing is left in /dev/shm.
+/// </summary>
+public sealed partial class QemuGuest : IGuest
+{
+    /// <summary>Guest physical address of the window (kernel argument memmap=1M$192M).</summary>
+    public const long WindowAddress = 192L << 20;
+
+    /// <summary>Size of the window.</summary>
+    public const int WindowSize = 1 << 20;
+
+    private readonly QemuProcess _qemu;
+    private readonly AgentClient _agent;
+    private readonly SharedWindow _window;
+    private readonly WindowConnection _connection;
+    private readonly string _workDirectory;
+    private readonly ILogger _logger;
+    private int _disposed;
+
+    private QemuGuest(QemuProcess qemu, AgentClient agent, SharedWindow window, WindowConnection connection, string workDirectory,
+        GuestImage image, TimeSpan bootTime, ILogger logger)
+    {
+        _qemu = qemu;
+        _agent = agent;
+        _window = window;
+        _connection = connection;
+        _workDirectory = workDirectory;
+        Image = image;
+        BootTime = bootTime;
+        _logger = logger;
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+    }
+
+    /// <inheritdoc/>
+    public GuestAbi Abi => GuestAbi.X86_64;
+
+    /// <inheritdoc/>
+    public IGuestConnection Connection => _connection;
+
+    /// <summary>The kernel and initramfs that were booted.</summary>
+    public GuestImage Image { get; }
+
+    /// <summary>From starting QEMU to the agent and the module being ready.</summary>
+    public TimeSpan BootTime { get; }
+
+    /// <summary>The guest console (kernel messages, /init's messages) so far.</summary>
+    public string ConsoleLog => ReadConsole(_workDirectory);
+
+    /// <summary>The process id of QEMU.</summary>
+    public int QemuProcessId => _qemu.Id;
+
+    /// <summary>Builds the guest if needed (cached), boots it, and waits until portal.ko and the agent are ready.</summary>
+    /// <exception cref="GuestPrerequisiteException">QEMU, the guest kernel or a build tool is missing (the message names the set-up script).</exception>
+    /// <exception cref="GuestBuildException">Building portal.ko or the programs failed.</exception>
+    /// <exception cref="GuestBootException">The guest did not come up; the message has the end of its console.</exception>
+    public static async Task<QemuGuest> StartAsync(QemuGuestOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new QemuGuestOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Cpus, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MemoryMiB, 256);
+        var logger = options.LoggerFactory.CreateLogger<QemuGuest>();
+        var kernel = GuestPrerequisites.Check(options.KernelVersion);
+        if (GuestPrerequisites.FindOnPath("setpriv") is null)
+            throw new GuestPrerequisiteException($"setpriv (package util-linux) is missing. Install it with: sudo {GuestPrerequisiteException.SetupScript}");
+        var image = await GuestImageBuilder.BuildAsync(kernel, options.Files, options.ResolveCacheDirectory(), logger, cancellationToken)
+            .ConfigureAwait(false);
+
+        var workDirectory = Directory.CreateTempSubdirectory("portal-guest-").FullName;
+        var ramFile = $"/dev/shm/portal-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        var started = Stopwatch.GetTimestamp();
+        QemuProcess? qemu = null;
+        AgentClient? agent = null;
+        SharedWindow? window = null;
+        using var boot = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        boot.CancelAfter(options.BootTimeout);
+        try
+        {
+            qemu = QemuProcess.Start("qemu-system-x86_64", QemuArguments(options, image, ramFile, workDirectory));
+            Log.Started(logger, qemu.Id, image.Kernel);
+            agent = await AgentClient.ConnectAsync(Path.Combine(workDirectory, "agent.sock"), () => !qemu.HasExited, boot.Token).ConfigureAwait(false);
+            window = await MapWindowAsync(ramFile, options.MemoryMiB, qemu, boot.Token).ConfigureAwait(false);
+            await agent.Ready.WaitAsync(boot.Token).ConfigureAwait(false);
+            var connection = new WindowConnection(window, options.ExchangeTimeout, logger);
+            var bootTime = Stopwatch.GetElapsedTime(started);
+            Log.Ready(logger, bootTime.TotalSeconds, window.SlotCount - 1);
+            return new QemuGuest(qemu, agent, window, connection, workDirectory, image, bootTime, logger);
+        }
+        catch (Exception e) when (e is not GuestPrerequisiteException)
+        {
+            var console = ReadConsole(workDirectory);
+            var qemuErrors = qemu?.Errors ?? "";
+            if (agent is not null)
+                await agent.DisposeAsync().ConfigureAwait(false);
+            window?.Dispose();
+            qemu?.Dispose();
+            DeleteQuietly(ramFile);
+            DeleteDirectoryQuietly(workDirectory);
+            if (cancellationToken.IsCancellationRequested)
+                throw;
+            var reason = e is OperationCanceledException ? $"did not become ready within {options.BootTimeout.TotalSeconds:F0} s" : e.Message;
+            throw new GuestBootException(
+                $"The QEMU guest {reason}.\n--- QEMU ---\n{Tail(qemuErrors, 20)}\n--- guest console (end) ---\n{Tail(console, 40)}");
+        }
+    }
+
+    /// <summary>Runs a program in the guest (through /bin/sh, by name on PATH) and waits for it.</summary>
+    public async Task<GuestCommandResult> RunAsync(GuestCommand command, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
+        var (exitCode, output) = await _agent.RunAsync(ShellCommand(command), output: null, cancellationToken).ConfigureAwait(false);
+        return new GuestCommandResult(exitCode, output);
+    }
+
+    /// <summary>Runs a shell command line in the guest (busybox sh), streaming its output to <paramref name="output"/>.</summary>
+    public async Task<GuestCommandResult> RunShellAsync(string commandLine, Action<string>? output = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(commandLine);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
+        var (exitCode, text) = await _agent.RunAsync(commandLine, output, cancellationToken).ConfigureAwait(false);
+        return new GuestCommandResult(exitCode, text);
+    }
+
+    /// <summary>Shuts the guest down (the agent exits, /init powers off), then removes every trace.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        await _connection.DisposeAsync().ConfigureAwait(false);
+        await _agent.QuitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        try
+        {
+            await _qemu.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Log.KilledQemu(_logger, _qemu.Id);
+        }
+        _qemu.Dispose();
+        await _agent.DisposeAsync().ConfigureAwait(false);
+        _window.Dispose();
+        DeleteDirectoryQuietly(_workDirectory);
+    }
+
+    /// <summary>The host process is exiting without disposing the guest: stop QEMU and clean up now.</summary>
+    private void OnProcessExit(object? sender, EventArgs e)
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
+        _qemu.Dispose();
+        DeleteDirectoryQuietly(_workDirectory);
+    }
+
+    private static List<string> QemuArguments(QemuGuestOptions options, GuestImage image, string ramFile, string workDirectory)
+    {
+        var kernelArguments = new List<string>
+        {
+            "console=ttyS0", "quiet", $"memmap={WindowSize >> 20}M${WindowAddress >> 20}M",
+            string.Create(CultureInfo.InvariantCulture, $"portal.host_timeout_ms={(int)options.HostTimeout.TotalMilliseconds}"),
+        };
+        kernelArguments.AddRange(options.KernelArguments);
+        var memory = string.Create(CultureInfo.InvariantCulture, $"{options.MemoryMiB}M");
+        return
+        [
+            "-machine", $"pc,accel={(options.UseKvm ? "kvm" : "tcg")},memory-backend=ram",
+            "-m", memory,
+            "-smp", options.Cpus.ToString(CultureInfo.InvariantCulture),
+            "-object", $"memory-backend-file,id=ram,size={memory},mem-path={ramFile},share=on",
+            "-kernel", image.Kernel,
+            "-initrd", image.Initramfs,
+            "-append", string.Join(' ', kernelArguments),
+            "-display", "none", "-monitor", "none", "-no-reboot", "-net", "none",
+            "-serial", $"file:{Path.Combine(workDirectory, "console.log")}",
+            "-chardev", $"socket,id=agent,path={Path.Combine(workDirectory, "agent.sock")},server=on,wait=off",
+            "-serial", "chardev:agent",
+        ];
+    }
+
+    /// <summary>
+    /// Maps the window once QEMU has created the RAM file, unlinks the file (both sides keep their
+    /// mappings; nothing is left in /dev/shm whatever happens next), and waits for portal.ko.
+    /// </summary>
+    private static async Task<SharedWindow> MapWindowAsync(string ramFile, int memoryMiB, QemuProcess qemu, CancellationToken cancellationToken)
+    {
+        var size = (long)memoryMiB << 20;
+        while (!(File.Exists(ramFile) && new FileInfo(ramFile).Length >= size))
+        {
+            if (qemu.HasExited)
+                throw new InvalidOperationException("QEMU exited before creating the guest RAM.");
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
+        var window = SharedWindow.Map(ramFile, WindowAddress, WindowSize);
+        File.Delete(ramFile);
+        try
+        {
+            while (!(window.State == SharedWindow.ReadyState && window.Magic == "PORTAL01"))
+            {
+                if (qemu.HasExited)
+                    throw new InvalidOperationException("QEMU exited before portal.ko was ready.");
+                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+            }
+            if (window.Version != 1 || window.Stride != SharedWindow.SlotStride || window.SlotCount is < 2 or > 127)
+                throw new InvalidOperationException(
+                    $"portal.ko's window is not protocol version 1 (version {window.Version}, stride {window.Stride}, {window.SlotCount} slots).");
+            return window;
+        }
+        catch
+        {
+            window.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A shell command line that execs the program with exactly the given arguments and extra environment.</summary>
+    internal static string ShellCommand(GuestCommand command)
+    {
+        var line = new StringBuilder("exec ");
+        if (command.Environment.Count > 0)
+        {
+            line.Append("env ");
+            foreach (var (name, value) in command.Environment)
+            {
+                if (name.Length == 0 || name.Contains('=', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal))
+                    throw new ArgumentException($"'{name}' is not an environment variable name.", nameof(command));
+                line.Append(Quote($"{name}={value}")).Append(' ');
+            }
+        }
+        line.Append(string.Join(' ', command.Arguments.Select(Quote)));
+        return line.ToString();
+    }
+
+    private static string Quote(string argument) => "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    private static string ReadConsole(string workDirectory)
+    {
+        try
+        {
+            using var stream = new FileStream(Path.Combine(workDirectory, "console.log"), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd();
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    private static string Tail(string text, int lines) => string.Join('\n', text.Split('\n').TakeLast(lines));
+
+    private static void DeleteQuietly(string file)
+    {
+        try
+        {
+            File.Delete(file);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static void DeleteDirectoryQuietly(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Started QEMU (pid {Pid}) with {Kernel}")]
+        public static partial void Started(ILogger logger, int pid, string kernel);
+
+        [LoggerMessage(2, LogLevel.Information, "Guest ready after {Seconds:F1} s with {Cpus} vCPU slot(s)")]
+        public static partial void Ready(ILogger logger, double seconds, uint cpus);
+
+        [LoggerMessage(3, LogLevel.Warning, "QEMU (pid {Pid}) did not power off in time and was killed")]
+        public static partial void KilledQemu(ILogger logger, int pid);
+    }
+}

@@ -1,0 +1,53 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Portal.Qemu.Image;
+
+namespace Portal.Qemu;
+
+/// <summary>Options of a <see cref="QemuGuest"/>.</summary>
+public sealed class QemuGuestOptions
+{
+    /// <summary>Number of vCPUs (1 or 2 are tested; TCG runs them on host threads).</summary>
+    public int Cpus { get; init; } = 1;
+
+    /// <summary>Guest RAM in MiB (at least 256: the shared window sits at 192 MiB).</summary>
+    public int MemoryMiB { get; init; } = 256;
+
+    /// <summary>Use KVM instead of TCG. Off by default: on these machines /dev/kvm exists but does not run guests.</summary>
+    public bool UseKvm { get; init; }
+
+    /// <summary>How long the guest holds a syscall for the host before letting it go unmodified (module parameter).</summary>
+    public TimeSpan HostTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long the host waits for the guest to answer one request.</summary>
+    public TimeSpan ExchangeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long booting may take (building the guest, when needed, is not counted).</summary>
+    public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>The guest kernel version to use (default: the newest installed *-amd64 with headers).</summary>
+    public string? KernelVersion { get; init; }
+
+    /// <summary>Host files to place in the guest (executables go on PATH under /usr/bin).</summary>
+    public IReadOnlyList<GuestFile> Files { get; init; } = [];
+
+    /// <summary>Extra kernel command-line arguments.</summary>
+    public IReadOnlyList<string> KernelArguments { get; init; } = [];
+
+    /// <summary>Where built guests are cached (default: $PORTAL_CACHE, else $XDG_CACHE_HOME/portal, else ~/.cache/portal).</summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <summary>Logging (build steps, boot, transport problems).</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    internal string ResolveCacheDirectory()
+    {
+        if (CacheDirectory is { } configured)
+            return configured;
+        if (Environment.GetEnvironmentVariable("PORTAL_CACHE") is { Length: > 0 } fromEnvironment)
+            return fromEnvironment;
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        var root = xdg is { Length: > 0 } ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return Path.Combine(root, "portal");
+    }
+}

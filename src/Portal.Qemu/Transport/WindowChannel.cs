@@ -1,0 +1,143 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Portal.Channels;
+
+namespace Portal.Qemu.Transport;
+
+/// <summary>
+/// One slot of the shared window (docs/protocol.md §5.1–5.3). Each control word is written by one
+/// side only: the host writes <c>host_seq</c> and <c>host_ack</c>, the guest <c>guest_seq</c> and
+/// <c>abandoned_event</c>. Waiting is hybrid: spin while answers come fast, then yield, then sleep.
+/// </summary>
+internal sealed unsafe class WindowChannel : IGuestChannel
+{
+    private const int HostSeqOffset = 0, GuestSeqOffset = 64, AbandonedOffset = 128, HostAckOffset = 192, RegionOffset = 4096;
+    private const ulong OpVerdict = 0x103;
+
+    private readonly byte* _slot;
+    private readonly TimeSpan _timeout;
+    private readonly long _spinTicks;
+    private uint _hostSeq;
+    private volatile bool _hostOwned;     // read by the poller thread, written by whoever handles the event
+
+    public WindowChannel(byte* slot, int index, TimeSpan timeout)
+    {
+        _slot = slot;
+        Slot = index;
+        _timeout = timeout;
+        _spinTicks = Stopwatch.Frequency / 500;     // spin ~2 ms before yielding the core
+        _hostSeq = Volatile.Read(ref *(uint*)(slot + HostSeqOffset));
+        LastGuestSeq = GuestSeq;
+    }
+
+    public int Slot { get; }
+
+    public Span<byte> Region => new(_slot + RegionOffset, 4096);
+
+    /// <summary>The guest_seq value the host has consumed.</summary>
+    public uint LastGuestSeq { get; set; }
+
+    public uint GuestSeq => Volatile.Read(ref *(uint*)(_slot + GuestSeqOffset));
+
+    /// <summary>The event the host holds on this slot (0 = none). Set by the poller, cleared on release.</summary>
+    public ulong HeldEventId { get; set; }
+
+    /// <summary>True between an event and its release (the poller leaves the slot alone meanwhile).</summary>
+    public bool HostOwned
+    {
+        get => _hostOwned;
+        set => _hostOwned = value;
+    }
+
+    public ulong AbandonedEvent => Volatile.Read(ref *(ulong*)(_slot + AbandonedOffset));
+
+    public ulong HostAck => Volatile.Read(ref *(ulong*)(_slot + HostAckOffset));
+
+    public ValueTask ExchangeAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfAbandoned();
+        Post();
+        var started = Stopwatch.GetTimestamp();
+        var spins = 0;
+        while (true)
+        {
+            if (TryConsumeAnswer())
+                return ValueTask.CompletedTask;
+            Thread.SpinWait(1);
+            if ((++spins & 255) == 0)
+            {
+                ThrowIfAbandoned();
+                if (Stopwatch.GetTimestamp() - started > _spinTicks)
+                    return WaitSlowlyAsync(started, cancellationToken);
+            }
+        }
+    }
+
+    public void ReleaseToGuest()
+    {
+        var eventId = HeldEventId;
+        if (AbandonedEvent != eventId)
+            Post();     // the verdict
+        // A guest that gave up (before or while the verdict was posted) keeps off the region until acknowledged.
+        if (eventId != 0 && AbandonedEvent == eventId)
+            Acknowledge(eventId);
+        HeldEventId = 0;
+        HostOwned = false;
+    }
+
+    /// <summary>Answers the held event with an untouched verdict (used when no session can).</summary>
+    public void ReleaseUntouched()
+    {
+        var region = Region;
+        region[..(24 + 72)].Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(region, OpVerdict);
+        BinaryPrimitives.WriteUInt64LittleEndian(region[8..], HeldEventId);
+        BinaryPrimitives.WriteUInt64LittleEndian(region[16..], 72);
+        ReleaseToGuest();
+    }
+
+    /// <summary>Acknowledges an abandonment the host is not handling (§5.3).</summary>
+    public void AcknowledgeStaleAbandonment()
+    {
+        var abandoned = AbandonedEvent;
+        if (abandoned != 0 && abandoned != HostAck)
+            Acknowledge(abandoned);
+    }
+
+    private void Acknowledge(ulong eventId) => Volatile.Write(ref *(ulong*)(_slot + HostAckOffset), eventId);
+
+    /// <summary>Release: the region is written before host_seq moves.</summary>
+    private void Post() => Volatile.Write(ref *(uint*)(_slot + HostSeqOffset), ++_hostSeq);
+
+    private bool TryConsumeAnswer()
+    {
+        var seq = GuestSeq;     // acquire: the region is read after this
+        if (seq == LastGuestSeq)
+            return false;
+        LastGuestSeq = seq;
+        return true;
+    }
+
+    private void ThrowIfAbandoned()
+    {
+        if (HeldEventId != 0 && AbandonedEvent == HeldEventId)
+            throw new GuestTimeoutException(
+                $"The guest gave up waiting for the host on event {HeldEventId} (slot {Slot}); that syscall continued unmodified.");
+    }
+
+    private async ValueTask WaitSlowlyAsync(long started, CancellationToken cancellationToken)
+    {
+        var sleep = 0;
+        while (!TryConsumeAnswer())
+        {
+            ThrowIfAbandoned();
+            cancellationToken.ThrowIfCancellationRequested();
+            if (Stopwatch.GetElapsedTime(started) > _timeout)
+                throw new GuestTimeoutException($"The guest did not answer on slot {Slot} within {_timeout.TotalSeconds:F1} s.");
+            if (++sleep < 100)
+                Thread.Yield();
+            else
+                await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
