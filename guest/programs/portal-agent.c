@@ -157,8 +157,10 @@ static void start_cmd(const char *id, const char *script)
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		setsid();
-		if (null >= 0)
+		if (null >= 0 && null != 0) {
 			dup2(null, 0);
+			close(null);
+		}
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		execle("/bin/sh", "sh", "-c", script, (char *)NULL, env);
@@ -317,7 +319,7 @@ static void setup_tty(const char *dev)
 {
 	struct termios t;
 
-	tty = open(dev, O_RDWR | O_NOCTTY);
+	tty = open(dev, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (tty < 0)
 		die(dev);
 	if (tcgetattr(tty, &t) == 0) {
