@@ -17,7 +17,10 @@
  *     P <token>\n, BYE\n
  *     E <message>\n               a frame the agent could not parse
  * <id> and <token> are 1..64 characters of [A-Za-z0-9_.-]; <len> and
- * <code> are decimal.
+ * <code> are decimal.  The host sends nothing before READY (bytes that reach
+ * the port before the agent has set it raw may be echoed or lost).  An
+ * incomplete frame that gets no more bytes for STALE_MS is discarded (with an
+ * E line), so a host can always resynchronise with P.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -32,12 +35,14 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CMDS	32
 #define MAX_HDR		256
 #define MAX_BODY	(1 << 20)
 #define ID_MAX		64
+#define STALE_MS	2000	/* an incomplete frame idle this long is dropped */
 
 struct cmd {
 	int used;
@@ -315,6 +320,14 @@ static int parse_input(void)
 	}
 }
 
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
 static void setup_tty(const char *dev)
 {
 	struct termios t;
@@ -352,11 +365,13 @@ int main(int argc, char **argv)
 	if (!in)
 		die("malloc");
 
+	long long last_input = 0;
+
 	put_fmt("READY\n");
 	for (;;) {
 		struct pollfd pfd[2 + MAX_CMDS];
 		struct cmd *owner[2 + MAX_CMDS];
-		int n = 0;
+		int n = 0, r;
 
 		pfd[n].fd = tty;
 		pfd[n++].events = POLLIN;
@@ -369,11 +384,19 @@ int main(int argc, char **argv)
 			pfd[n].fd = cmds[i].out;
 			pfd[n++].events = POLLIN;
 		}
-		if (poll(pfd, n, -1) < 0) {
+		r = poll(pfd, n, in_len ? STALE_MS / 4 : -1);
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll");
 		}
+		if (in_len && now_ms() - last_input > STALE_MS) {
+			put_fmt("E discarded %zu bytes of an incomplete frame\n",
+				in_len);
+			in_len = 0;
+		}
+		if (r == 0)
+			continue;
 		for (int i = 2; i < n; i++)
 			if (pfd[i].revents)
 				pump(owner[i]);
@@ -386,8 +409,6 @@ int main(int argc, char **argv)
 		reap();
 		finish_exited();
 		if (pfd[0].revents & POLLIN) {
-			ssize_t r;
-
 			if (in_cap - in_len < 4096) {
 				if (in_cap >= MAX_BODY + 2 * MAX_HDR) {
 					put_fmt("E input overflow\n");
@@ -401,6 +422,7 @@ int main(int argc, char **argv)
 			}
 			r = read(tty, in + in_len, in_cap - in_len);
 			if (r > 0) {
+				last_input = now_ms();
 				in_len += r;
 				if (!parse_input())
 					break;
