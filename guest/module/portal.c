@@ -70,7 +70,15 @@ MODULE_PARM_DESC(poll_spin_ms, "control thread: keep spinning this long after a 
 
 static unsigned int poll_sleep_us = 1000;
 module_param(poll_sleep_us, uint, 0644);
-MODULE_PARM_DESC(poll_sleep_us, "control thread: sleep between polls when idle, us");
+MODULE_PARM_DESC(poll_sleep_us, "control thread: sleep between polls after spinning, us");
+
+static unsigned int poll_idle_ms = 1000;
+module_param(poll_idle_ms, uint, 0644);
+MODULE_PARM_DESC(poll_idle_ms, "control thread: idle this long, ms, before polling every poll_idle_us");
+
+static unsigned int poll_idle_us = 20000;
+module_param(poll_idle_us, uint, 0644);
+MODULE_PARM_DESC(poll_idle_us, "control thread: sleep between polls when long idle, us");
 
 #define PORTAL_MAX_HOOKS	64
 #define PORTAL_MAX_TIMEOUT_MS	10000	/* well under the soft-lockup limit */
@@ -125,6 +133,7 @@ static inline void win_st64(void *p, u64 v)
 /* host_seq with acquire semantics: the region is read after it. */
 static inline u32 slot_host_seq(struct portal_slot *s)
 {
+	/* acquire: pairs with the host's release of host_seq (§5.2) */
 	return le32_to_cpu(smp_load_acquire((__le32 *)(s->w + PORTAL_SLOT_HOST_SEQ)));
 }
 
@@ -132,6 +141,7 @@ static inline u32 slot_host_seq(struct portal_slot *s)
 static inline void slot_post(struct portal_slot *s)
 {
 	s->guest_seq++;
+	/* release: pairs with the host's acquire of guest_seq (§5.2) */
 	smp_store_release((__le32 *)(s->w + PORTAL_SLOT_GUEST_SEQ),
 			  cpu_to_le32(s->guest_seq));
 }
@@ -630,7 +640,8 @@ static void op_guest_info(struct portal_slot *s)
 	put_unaligned_le32(slot_count - 1, d + PORTAL_GI_CPU_SLOTS);
 	put_unaligned_le32(PORTAL_MAX_HOOKS, d + PORTAL_GI_MAX_HOOKS);
 	put_unaligned_le32(PORTAL_FEAT_VERDICT_WRITES, d + PORTAL_GI_FEATURES);
-	strncpy(d + PORTAL_GI_RELEASE, init_utsname()->release, 64);
+	memcpy(d + PORTAL_GI_RELEASE, init_utsname()->release,
+	       strnlen(init_utsname()->release, 64));
 	region_respond(s, PORTAL_EXT_OK, 0, PORTAL_GI_SIZE);
 }
 
@@ -719,6 +730,7 @@ static void portal_serve(struct portal_slot *s, struct portal_held *held)
 	case PORTAL_OP_STATS:
 		return op_stats(s);
 	}
+	/* protocol.md §3.2: an unknown op gets EXT_FAIL with ENOSYS */
 	region_respond(s, PORTAL_EXT_FAIL, ENOSYS, 0);
 }
 
@@ -775,11 +787,11 @@ static bool portal_verdict(struct portal_slot *s, struct portal_held *held)
 	stat_inc(PORTAL_STAT_VERDICTS_APPLIED);
 	if (held->phase == PORTAL_PHASE_ENTER) {
 		/* SET_RETVAL without SKIP is invalid on enter: ignored */
-		if (flags & PORTAL_VD_SET_ARGS) {
-			for (i = 0; i < 6; i++)
-				if (mask & BIT(i))
-					portal_arch_set_arg(held->regs, i,
-						get_unaligned_le64(v + PORTAL_VD_ARGS + 8 * i));
+		for (i = 0; i < 6 && (flags & PORTAL_VD_SET_ARGS); i++) {
+			u64 arg = get_unaligned_le64(v + PORTAL_VD_ARGS + 8 * i);
+
+			if (mask & BIT(i))
+				portal_arch_set_arg(held->regs, i, arg);
 		}
 		if (flags & PORTAL_VD_SKIP) {
 			portal_arch_skip(held->regs, retval);
@@ -801,6 +813,7 @@ static bool slot_abandoned(struct portal_slot *s)
 {
 	if (!s->abandoned)
 		return false;
+	/* acquire: the host stops touching the region before it acks */
 	if (le64_to_cpu(smp_load_acquire((__le64 *)(s->w + PORTAL_SLOT_HOST_ACK))) !=
 	    s->abandoned)
 		return true;
@@ -866,6 +879,7 @@ static bool portal_event(struct portal_slot *s, struct portal_held *held,
 
 	/* §5.3: give up, leave the syscall alone, keep off the region until acked */
 	s->abandoned = held->event_id;
+	/* release: the region is the host's last view of the event */
 	smp_store_release((__le64 *)(s->w + PORTAL_SLOT_ABANDONED),
 			  cpu_to_le64(held->event_id));
 	stat_inc(PORTAL_STAT_HOST_TIMEOUTS);
@@ -942,6 +956,13 @@ static void probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 
 static struct task_struct *control_task;
 
+/*
+ * Hybrid polling: spin (yielding with cond_resched()) for poll_spin_ms after
+ * the last request, so that a burst of requests is served in well under a
+ * microsecond; then sleep-poll every poll_sleep_us; after poll_idle_ms without
+ * a request, every poll_idle_us.  Each wake-up costs the host CPU time under
+ * TCG, so an idle guest should wake rarely (see guest/README.md).
+ */
 static int portal_control(void *unused)
 {
 	struct portal_slot *s = &slots[0];
@@ -952,6 +973,8 @@ static int portal_control(void *unused)
 
 	while (!kthread_should_stop()) {
 		u32 cur = slot_host_seq(s);
+		unsigned int us;
+		u64 idle_ns;
 
 		if (cur != seen) {
 			seen = cur;
@@ -973,11 +996,15 @@ static int portal_control(void *unused)
 			    ktime_get_ns() - last_active >
 			    (u64)READ_ONCE(poll_spin_ms) * NSEC_PER_MSEC)
 				spinning = false;
-		} else {
-			unsigned int us = max(READ_ONCE(poll_sleep_us), 10U);
-
-			usleep_range(us, us + us / 4);
+			continue;
 		}
+		idle_ns = ktime_get_ns() - last_active;
+		if (idle_ns > (u64)READ_ONCE(poll_idle_ms) * NSEC_PER_MSEC)
+			us = READ_ONCE(poll_idle_us);
+		else
+			us = READ_ONCE(poll_sleep_us);
+		us = clamp(us, 10U, 1000000U);
+		usleep_range(us, us + us / 4);
 	}
 	return 0;
 }
@@ -1069,7 +1096,7 @@ static int __init portal_init(void)
 
 	/* not ready; everything but the host's session word starts at zero */
 	win_st32(win + PORTAL_WIN_OFF_STATE, PORTAL_STATE_NOT_READY);
-	smp_wmb();
+	smp_wmb();	/* state 0 is visible before the header changes */
 	memset(win, 0, PORTAL_WIN_OFF_SESSION);
 	memset(win + PORTAL_WIN_OFF_SESSION + 8, 0,
 	       PORTAL_WIN_HDR_SIZE - PORTAL_WIN_OFF_SESSION - 8);
@@ -1103,7 +1130,7 @@ static int __init portal_init(void)
 		goto fail_thread;
 	}
 
-	/* ready last: the host reads the header once it sees state 1 */
+	/* ready last (release): the host reads the header once it sees state 1 */
 	smp_store_release((__le32 *)(win + PORTAL_WIN_OFF_STATE),
 			  cpu_to_le32(PORTAL_STATE_READY));
 	pr_info("ready: window %#lx+%#lx, %u slots, timeout %u ms, %s\n",
@@ -1123,6 +1150,7 @@ fail:
 
 static void __exit portal_exit(void)
 {
+	/* release: a host seeing state 2 sees everything written before */
 	smp_store_release((__le32 *)(win + PORTAL_WIN_OFF_STATE),
 			  cpu_to_le32(PORTAL_STATE_UNLOADING));
 	WRITE_ONCE(portal_unloading, true);	/* held syscalls stop waiting */
