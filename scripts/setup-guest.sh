@@ -25,8 +25,14 @@ if [ ${#missing[@]} -eq 0 ]; then
 else
 	echo "setup-guest.sh: installing: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	if ! apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
-		echo "setup-guest.sh: apt-get update"
+	# apt-get update only when needed: no package lists yet, or the
+	# install fails with the lists we have (e.g. they are stale)
+	if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
+		echo "setup-guest.sh: no package lists: apt-get update"
+		apt-get update
+	fi
+	if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
+		echo "setup-guest.sh: install failed with the current lists: apt-get update and retry"
 		apt-get update
 		apt-get install -y --no-install-recommends "${missing[@]}"
 	fi

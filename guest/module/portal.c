@@ -941,9 +941,11 @@ static void probe_sys_enter(void *data, struct pt_regs *regs, long id)
 
 static void probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
-	long nr = syscall_get_nr(current, regs);
-	long idx = portal_arch_nr_index(nr);
+	long nr, idx;
 
+	portal_arch_sys_exit(regs);
+	nr = syscall_get_nr(current, regs);
+	idx = portal_arch_nr_index(nr);
 	if (likely(idx < 0 || !test_bit(idx, hooked_exit)))
 		return;
 	if (!portal_arch_native(regs))

@@ -96,6 +96,15 @@ static inline void portal_arch_skip(struct pt_regs *regs, s64 retval)
 	regs->ax = retval;
 }
 
+/*
+ * At sys_exit, before anything else: completes a skip begun at sys_enter
+ * (nothing to do on x86_64; on MIPS this is where the skipped call's return
+ * value is set).
+ */
+static __always_inline void portal_arch_sys_exit(struct pt_regs *regs)
+{
+}
+
 /* At sys_exit: the caller sees retval. */
 static inline void portal_arch_set_retval(struct pt_regs *regs, s64 retval)
 {
