@@ -856,25 +856,29 @@ static bool portal_event(struct portal_slot *s, struct portal_held *held,
 		     NSEC_PER_MSEC;
 	deadline = ktime_get_ns() + timeout_ns;
 	for (;;) {
-		u32 cur = slot_host_seq(s);
+		u32 cur;
 
-		if (cur != seen) {
-			seen = cur;
-			if (win_ld64(s->r + PORTAL_REG_OP) == PORTAL_OP_VERDICT) {
-				if (win_ld64(s->r + PORTAL_REG_ADDR) == held->event_id)
-					return portal_verdict(s, held);
-				stat_inc(PORTAL_STAT_STALE_VERDICTS);
-				continue;
-			}
-			portal_serve(s, held);
-			slot_post(s);
+		/*
+		 * The bound covers the whole hold, requests included: a host
+		 * that keeps posting cannot hold the vCPU past the timeout.
+		 */
+		if (++spins % PORTAL_CLOCK_EVERY == 0 &&
+		    (ktime_get_ns() > deadline || READ_ONCE(portal_unloading)))
+			break;
+		cur = slot_host_seq(s);
+		if (cur == seen) {
+			cpu_relax();
 			continue;
 		}
-		cpu_relax();
-		if (++spins % PORTAL_CLOCK_EVERY)
+		seen = cur;
+		if (win_ld64(s->r + PORTAL_REG_OP) == PORTAL_OP_VERDICT) {
+			if (win_ld64(s->r + PORTAL_REG_ADDR) == held->event_id)
+				return portal_verdict(s, held);
+			stat_inc(PORTAL_STAT_STALE_VERDICTS);
 			continue;
-		if (ktime_get_ns() > deadline || READ_ONCE(portal_unloading))
-			break;
+		}
+		portal_serve(s, held);
+		slot_post(s);
 	}
 
 	/* §5.3: give up, leave the syscall alone, keep off the region until acked */
