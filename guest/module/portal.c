@@ -1,0 +1,1175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * portal.ko - guest side of "Portal for .NET".
+ *
+ * Implements docs/protocol.md (version 1) over a window of guest physical
+ * memory that the host can map (the guest RAM is a shared file on the host,
+ * the window is reserved on the kernel command line with memmap=1M$192M):
+ *
+ *  - slot 0 (control) is served by a kernel thread that polls host_seq,
+ *    spinning for a short while after activity and sleep-polling otherwise;
+ *  - slots 1..N belong to the vCPUs: when a native syscall matches a hook,
+ *    the sys_enter / sys_exit tracepoint probe writes an EVENT into the slot
+ *    of the vCPU it runs on, then spins (preemption is disabled in
+ *    tracepoint probes, so the slot cannot change under it) until the host
+ *    posts a VERDICT, serving every request inline in the context of the
+ *    process that made the syscall, or until host_timeout_ms expires.
+ *
+ * Nothing in the probe or request paths sleeps or allocates: user memory is
+ * accessed with the *_nofault helpers, so pages that are not resident fail
+ * with EFAULT instead of being faulted in.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/dcache.h>
+#include <linux/delay.h>
+#include <linux/errno.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/io.h>
+#include <linux/ioport.h>
+#include <linux/kernel.h>
+#include <linux/kthread.h>
+#include <linux/ktime.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/mm_types.h>
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/seqlock.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/tracepoint.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
+#include <asm/unaligned.h>
+
+#include "portal_proto.h"
+#include "portal_arch.h"
+
+/* ------------------------------------------------------------------------ */
+/* Parameters                                                               */
+
+static unsigned long window_phys = 0x0c000000;
+module_param(window_phys, ulong, 0444);
+MODULE_PARM_DESC(window_phys, "guest physical address of the window (reserved with memmap=)");
+
+static unsigned long window_size = 1 << 20;
+module_param(window_size, ulong, 0444);
+MODULE_PARM_DESC(window_size, "size of the window in bytes");
+
+static unsigned int host_timeout_ms = 2000;
+module_param(host_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(host_timeout_ms, "longest wait for a verdict, ms (capped at 10000)");
+
+static unsigned int poll_spin_ms = 20;
+module_param(poll_spin_ms, uint, 0644);
+MODULE_PARM_DESC(poll_spin_ms, "control thread: keep spinning this long after a request, ms");
+
+static unsigned int poll_sleep_us = 1000;
+module_param(poll_sleep_us, uint, 0644);
+MODULE_PARM_DESC(poll_sleep_us, "control thread: sleep between polls after spinning, us");
+
+static unsigned int poll_idle_ms = 1000;
+module_param(poll_idle_ms, uint, 0644);
+MODULE_PARM_DESC(poll_idle_ms, "control thread: idle this long, ms, before polling every poll_idle_us");
+
+static unsigned int poll_idle_us = 20000;
+module_param(poll_idle_us, uint, 0644);
+MODULE_PARM_DESC(poll_idle_us, "control thread: sleep between polls when long idle, us");
+
+#define PORTAL_MAX_HOOKS	64
+#define PORTAL_MAX_TIMEOUT_MS	10000	/* well under the soft-lockup limit */
+#define PORTAL_CLOCK_EVERY	64	/* spins between clock reads */
+#define PORTAL_DESC_MAX		(PORTAL_HD_ARG_FILTERS + \
+				 PORTAL_HD_MAX_FILTERS * PORTAL_FLT_SIZE)
+
+/* ------------------------------------------------------------------------ */
+/* Window access                                                            */
+
+static void *win;		/* the memremapped window */
+static u32 slot_count;		/* including the control slot */
+static bool win_claimed;
+static bool portal_unloading;
+
+/*
+ * Private per-slot state.  Slot 0 is used only by the control thread; slot
+ * i > 0 only by tracepoint probes running on CPU i - 1 with preemption
+ * disabled, so no locking is needed.
+ */
+struct portal_slot {
+	void *w;		/* the slot in the window */
+	void *r;		/* its region */
+	u32 guest_seq;		/* last value written to guest_seq */
+	u64 next_event;		/* next event id */
+	u64 abandoned;		/* event given up on, not yet acknowledged */
+	void *scratch;		/* PAGE_SIZE bytes, vCPU slots only */
+};
+
+static struct portal_slot *slots;
+
+static inline u32 win_ld32(const void *p)
+{
+	return le32_to_cpu(READ_ONCE(*(const __le32 *)p));
+}
+
+static inline u64 win_ld64(const void *p)
+{
+	return le64_to_cpu(READ_ONCE(*(const __le64 *)p));
+}
+
+static inline void win_st32(void *p, u32 v)
+{
+	WRITE_ONCE(*(__le32 *)p, cpu_to_le32(v));
+}
+
+static inline void win_st64(void *p, u64 v)
+{
+	WRITE_ONCE(*(__le64 *)p, cpu_to_le64(v));
+}
+
+/* host_seq with acquire semantics: the region is read after it. */
+static inline u32 slot_host_seq(struct portal_slot *s)
+{
+	/* acquire: pairs with the host's release of host_seq (§5.2) */
+	return le32_to_cpu(smp_load_acquire((__le32 *)(s->w + PORTAL_SLOT_HOST_SEQ)));
+}
+
+/* Hands the region to the host: everything written before is visible. */
+static inline void slot_post(struct portal_slot *s)
+{
+	s->guest_seq++;
+	/* release: pairs with the host's acquire of guest_seq (§5.2) */
+	smp_store_release((__le32 *)(s->w + PORTAL_SLOT_GUEST_SEQ),
+			  cpu_to_le32(s->guest_seq));
+}
+
+static inline void *slot_data(struct portal_slot *s)
+{
+	return s->r + PORTAL_REG_DATA;
+}
+
+static void region_respond(struct portal_slot *s, u32 op, u64 addr, u64 size)
+{
+	win_st64(s->r + PORTAL_REG_ADDR, addr);
+	win_st64(s->r + PORTAL_REG_SIZE, size);
+	win_st64(s->r + PORTAL_REG_OP, op);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Statistics                                                               */
+
+static atomic64_t stats[PORTAL_STAT_COUNT];
+
+static inline void stat_inc(enum portal_stat i)
+{
+	atomic64_inc(&stats[i]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hook table                                                               */
+
+struct portal_filter {
+	u32 arg;
+	u32 kind;
+	u64 a;
+	u64 b;
+};
+
+struct portal_hook {
+	u32 id;			/* 0 = free entry */
+	u32 nr;
+	u32 phase;
+	u32 flags;
+	u32 nfilters;
+	u64 pid;
+	char comm[TASK_COMM_LEN];
+	struct portal_filter retval;
+	struct portal_filter args[PORTAL_HD_MAX_FILTERS];
+};
+
+/*
+ * Concurrency scheme.  The table is changed by the control thread and, for a
+ * HOOK_* request served inline, by a held probe (atomic context, possibly on
+ * a one-vCPU guest where nothing else can run).  Both can run at the same
+ * time on different CPUs, while other CPUs read the table from their probes.
+ *
+ * - Writers serialise on hooks_lock, a raw spinlock: it never sleeps and
+ *   disables preemption, so a writer cannot be interrupted by a syscall probe
+ *   on its own CPU (syscalls do not happen in interrupt context).
+ * - Inside the lock, every change is bracketed by hooks_seq, a seqcount.
+ *   Readers (the probes) never take the lock: they copy the entry they need
+ *   inside a read_seqcount_begin/retry loop, retrying if a writer ran
+ *   meanwhile, and evaluate the copy.  Nothing is freed, so no RCU grace
+ *   period is needed and a writer never waits for readers.
+ * - The per-phase bitmaps of hooked syscall numbers are rebuilt by the writer
+ *   after every change.  The probes test them first, without any lock:
+ *   that single bit test is the whole cost of a syscall that is not hooked.
+ *   A stale bit only causes a table scan that finds nothing, or misses a
+ *   syscall racing with its hook's registration.
+ * - Hook ids increase and are never reused, so "registration order" is id
+ *   order; a syscall only considers hooks with an id up to the highest one
+ *   assigned when it started, so a hook registered by a handler does not
+ *   fire for the syscall being handled.
+ */
+static DEFINE_RAW_SPINLOCK(hooks_lock);
+static seqcount_raw_spinlock_t hooks_seq =
+	SEQCNT_RAW_SPINLOCK_ZERO(hooks_seq, &hooks_lock);
+static struct portal_hook hooks[PORTAL_MAX_HOOKS];
+static u32 hooks_last_id;	/* highest id assigned */
+static unsigned long hooked_enter[BITS_TO_LONGS(PORTAL_NR_BITS)] __read_mostly;
+static unsigned long hooked_exit[BITS_TO_LONGS(PORTAL_NR_BITS)] __read_mostly;
+
+/* Called with hooks_lock held. */
+static void hooks_rebuild_maps(void)
+{
+	unsigned long en[BITS_TO_LONGS(PORTAL_NR_BITS)] = { 0 };
+	unsigned long ex[BITS_TO_LONGS(PORTAL_NR_BITS)] = { 0 };
+	unsigned int i;
+
+	for (i = 0; i < PORTAL_MAX_HOOKS; i++) {
+		const struct portal_hook *h = &hooks[i];
+		long idx;
+
+		if (!h->id)
+			continue;
+		idx = portal_arch_nr_index(h->nr);
+		if (idx < 0)
+			continue;
+		__set_bit(idx, h->phase == PORTAL_PHASE_ENTER ? en : ex);
+	}
+	for (i = 0; i < ARRAY_SIZE(en); i++) {
+		WRITE_ONCE(hooked_enter[i], en[i]);
+		WRITE_ONCE(hooked_exit[i], ex[i]);
+	}
+}
+
+static bool filter_kind_valid(const struct portal_filter *f)
+{
+	switch (f->kind) {
+	case PORTAL_FLT_EQ:
+	case PORTAL_FLT_NE:
+	case PORTAL_FLT_MASK_SET:
+	case PORTAL_FLT_MASK_CLEAR:
+		return true;
+	case PORTAL_FLT_RANGE:
+		return f->a <= f->b;
+	case PORTAL_FLT_SRANGE:
+		return (s64)f->a <= (s64)f->b;
+	}
+	return false;
+}
+
+static void filter_parse(const u8 *p, struct portal_filter *f)
+{
+	f->arg = get_unaligned_le32(p + PORTAL_FLT_ARG);
+	f->kind = get_unaligned_le32(p + PORTAL_FLT_KIND);
+	f->a = get_unaligned_le64(p + PORTAL_FLT_A);
+	f->b = get_unaligned_le64(p + PORTAL_FLT_B);
+}
+
+/* Parses and validates a hook descriptor (§4.3); d holds min(size, PORTAL_DESC_MAX) bytes. */
+static int hook_parse(const u8 *d, u64 size, struct portal_hook *h)
+{
+	unsigned int i;
+
+	memset(h, 0, sizeof(*h));
+	if (size < PORTAL_HD_ARG_FILTERS || size > PORTAL_CHUNK_SIZE)
+		return -EINVAL;
+	h->nr = get_unaligned_le32(d + PORTAL_HD_NR);
+	h->phase = get_unaligned_le32(d + PORTAL_HD_PHASE);
+	h->flags = get_unaligned_le32(d + PORTAL_HD_FLAGS);
+	h->nfilters = get_unaligned_le32(d + PORTAL_HD_ARG_COUNT);
+	if (h->nfilters > PORTAL_HD_MAX_FILTERS ||
+	    size < PORTAL_HD_ARG_FILTERS + (u64)PORTAL_FLT_SIZE * h->nfilters)
+		return -EINVAL;
+	if (h->phase != PORTAL_PHASE_ENTER && h->phase != PORTAL_PHASE_RETURN)
+		return -EINVAL;
+	if (h->flags & ~PORTAL_HD_KNOWN_FLAGS)
+		return -EINVAL;
+	h->pid = get_unaligned_le64(d + PORTAL_HD_PID);
+	/* compared over 15 bytes, NUL-padded: drop anything after a NUL */
+	for (i = 0; i < TASK_COMM_LEN - 1; i++) {
+		h->comm[i] = d[PORTAL_HD_COMM + i];
+		if (!h->comm[i])
+			break;
+	}
+	if (h->flags & PORTAL_HD_RETVAL_FILTER_FLAG) {
+		if (h->phase != PORTAL_PHASE_RETURN)
+			return -EINVAL;
+		filter_parse(d + PORTAL_HD_RETVAL_FILTER, &h->retval);
+		h->retval.arg = 0;
+		if (!filter_kind_valid(&h->retval))
+			return -EINVAL;
+	}
+	for (i = 0; i < h->nfilters; i++) {
+		struct portal_filter *f = &h->args[i];
+
+		filter_parse(d + PORTAL_HD_ARG_FILTERS + i * PORTAL_FLT_SIZE, f);
+		if (f->arg > 5 || !filter_kind_valid(f))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Adds a parsed hook; returns its id or -ENOSPC.  Atomic-safe. */
+static long hook_add(const struct portal_hook *h)
+{
+	unsigned long flags;
+	long ret = -ENOSPC;
+	unsigned int i;
+
+	raw_spin_lock_irqsave(&hooks_lock, flags);
+	for (i = 0; i < PORTAL_MAX_HOOKS; i++) {
+		if (hooks[i].id)
+			continue;
+		write_seqcount_begin(&hooks_seq);
+		hooks[i] = *h;
+		if (++hooks_last_id == 0)	/* 2^32 registrations: never */
+			hooks_last_id = 1;
+		hooks[i].id = hooks_last_id;
+		write_seqcount_end(&hooks_seq);
+		ret = hooks_last_id;
+		hooks_rebuild_maps();
+		break;
+	}
+	raw_spin_unlock_irqrestore(&hooks_lock, flags);
+	return ret;
+}
+
+/* Removes hook id (0 = all); returns the number removed.  Atomic-safe. */
+static unsigned int hook_remove(u64 id)
+{
+	unsigned int i, n = 0;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&hooks_lock, flags);
+	write_seqcount_begin(&hooks_seq);
+	for (i = 0; i < PORTAL_MAX_HOOKS; i++) {
+		if (!hooks[i].id || (id && hooks[i].id != id))
+			continue;
+		hooks[i].id = 0;
+		n++;
+	}
+	write_seqcount_end(&hooks_seq);
+	hooks_rebuild_maps();
+	raw_spin_unlock_irqrestore(&hooks_lock, flags);
+	return n;
+}
+
+/*
+ * Copies the hook with the lowest id in (after, upto] for nr and phase.
+ * Lock-free; see the concurrency scheme above.
+ */
+static bool hook_next(u32 nr, u32 phase, u32 after, u32 upto,
+		      struct portal_hook *out)
+{
+	unsigned int seq, i;
+	int best;
+
+	do {
+		seq = read_seqcount_begin(&hooks_seq);
+		best = -1;
+		for (i = 0; i < PORTAL_MAX_HOOKS; i++) {
+			const struct portal_hook *h = &hooks[i];
+			u32 id = h->id;
+
+			if (!id || id <= after || id > upto || h->nr != nr ||
+			    h->phase != phase)
+				continue;
+			if (best < 0 || id < hooks[best].id)
+				best = i;
+		}
+		if (best >= 0)
+			*out = hooks[best];
+	} while (read_seqcount_retry(&hooks_seq, seq));
+	return best >= 0;
+}
+
+static bool filter_match(const struct portal_filter *f, u64 x, s64 s)
+{
+	switch (f->kind) {
+	case PORTAL_FLT_EQ:
+		return x == f->a;
+	case PORTAL_FLT_NE:
+		return x != f->a;
+	case PORTAL_FLT_RANGE:
+		return f->a <= x && x <= f->b;
+	case PORTAL_FLT_SRANGE:
+		return (s64)f->a <= s && s <= (s64)f->b;
+	case PORTAL_FLT_MASK_SET:
+		return (x & f->a) == f->a;
+	case PORTAL_FLT_MASK_CLEAR:
+		return (x & f->a) == 0;
+	}
+	return false;
+}
+
+static inline s64 sext_reg(u64 x)
+{
+	return PORTAL_REG_BITS == 64 ? (s64)x : (s64)(s32)x;
+}
+
+/* current->comm, NUL-padded to 16 bytes (it may change under us). */
+static void task_comm16(char out[TASK_COMM_LEN])
+{
+	bool end = false;
+	unsigned int i;
+
+	for (i = 0; i < TASK_COMM_LEN; i++) {
+		char c = end ? 0 : READ_ONCE(current->comm[i]);
+
+		end = !c;
+		out[i] = c;
+	}
+	out[TASK_COMM_LEN - 1] = 0;
+}
+
+static bool hook_match(const struct portal_hook *h, const u64 args[6],
+		       s64 retval)
+{
+	unsigned int i;
+
+	if ((h->flags & PORTAL_HD_PID_FILTER) && h->pid != (u64)current->tgid)
+		return false;
+	if (h->flags & PORTAL_HD_COMM_FILTER) {
+		char comm[TASK_COMM_LEN];
+
+		task_comm16(comm);
+		if (memcmp(comm, h->comm, TASK_COMM_LEN - 1))
+			return false;
+	}
+	if ((h->flags & PORTAL_HD_RETVAL_FILTER_FLAG) &&
+	    !filter_match(&h->retval, (u64)retval, retval))
+		return false;
+	for (i = 0; i < min_t(u32, h->nfilters, PORTAL_HD_MAX_FILTERS); i++) {
+		const struct portal_filter *f = &h->args[i];
+		u64 x = args[f->arg % 6];
+
+		if (!filter_match(f, x, sext_reg(x)))
+			return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* User memory (current task, atomic context)                               */
+
+/* Bytes copied from user memory before the first fault. */
+static size_t user_read(void *dst, u64 uaddr, size_t n)
+{
+	unsigned long a = (unsigned long)uaddr;
+	size_t done = 0;
+
+	if ((u64)a != uaddr)
+		return 0;
+	if (!copy_from_user_nofault(dst, (const void __user *)a, n))
+		return n;
+	while (done < n) {
+		size_t chunk = min_t(size_t, n - done,
+				     PAGE_SIZE - offset_in_page(a + done));
+
+		if (copy_from_user_nofault(dst + done,
+					   (const void __user *)(a + done), chunk))
+			break;
+		done += chunk;
+	}
+	return done;
+}
+
+/* Bytes written to user memory before the first fault. */
+static size_t user_write(u64 uaddr, const void *src, size_t n)
+{
+	unsigned long a = (unsigned long)uaddr;
+	size_t done = 0;
+
+	if ((u64)a != uaddr)
+		return 0;
+	if (!copy_to_user_nofault((void __user *)a, src, n))
+		return n;
+	while (done < n) {
+		size_t chunk = min_t(size_t, n - done,
+				     PAGE_SIZE - offset_in_page(a + done));
+
+		if (copy_to_user_nofault((void __user *)(a + done), src + done,
+					 chunk))
+			break;
+		done += chunk;
+	}
+	return done;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Requests                                                                 */
+
+/* The syscall a vCPU slot holds; NULL on the control slot. */
+struct portal_held {
+	struct pt_regs *regs;
+	u64 event_id;
+	u32 phase;
+};
+
+static void op_read(struct portal_slot *s, u64 addr, u64 size)
+{
+	size_t n;
+
+	if (size > PORTAL_CHUNK_SIZE)
+		return region_respond(s, PORTAL_READ_FAIL, EINVAL, 0);
+	n = user_read(slot_data(s), addr, size);
+	if (n == size)
+		region_respond(s, PORTAL_READ_OK, addr, size);
+	else if (n)
+		region_respond(s, PORTAL_READ_PARTIAL, EFAULT, n);
+	else
+		region_respond(s, PORTAL_READ_FAIL, EFAULT, 0);
+}
+
+static void op_write(struct portal_slot *s, u64 addr, u64 size)
+{
+	size_t n;
+
+	if (size > PORTAL_CHUNK_SIZE)
+		return region_respond(s, PORTAL_WRITE_FAIL, EINVAL, 0);
+	n = user_write(addr, slot_data(s), size);
+	if (n == size)
+		region_respond(s, PORTAL_WRITE_OK, addr, size);
+	else
+		region_respond(s, PORTAL_WRITE_FAIL, EFAULT, n);
+}
+
+static void op_read_str(struct portal_slot *s, u64 addr, u64 size)
+{
+	unsigned long a = (unsigned long)addr;
+	u8 *data = slot_data(s);
+	size_t done = 0;
+
+	if (size < 1 || size > PORTAL_CHUNK_SIZE)
+		return region_respond(s, PORTAL_READ_FAIL, EINVAL, 0);
+	if ((u64)a != addr)
+		return region_respond(s, PORTAL_READ_FAIL, EFAULT, 0);
+	while (done < size) {
+		size_t chunk = min_t(size_t, size - done,
+				     PAGE_SIZE - offset_in_page(a + done));
+		const u8 *nul;
+
+		if (copy_from_user_nofault(data + done,
+					   (const void __user *)(a + done), chunk))
+			break;
+		nul = memchr(data + done, 0, chunk);
+		if (nul)
+			return region_respond(s, PORTAL_READ_OK, addr,
+					      nul - data);
+		done += chunk;
+	}
+	if (done == size)
+		region_respond(s, PORTAL_READ_OK, addr, size);
+	else if (done)
+		region_respond(s, PORTAL_READ_PARTIAL, EFAULT, done);
+	else
+		region_respond(s, PORTAL_READ_FAIL, EFAULT, 0);
+}
+
+static void op_read_fd_name(struct portal_slot *s, u64 addr, u64 size)
+{
+	s64 fd = (s64)addr;
+	struct file *file;
+	char *p;
+	size_t len;
+
+	if (size < 1 || size > PORTAL_CHUNK_SIZE)
+		return region_respond(s, PORTAL_READ_FAIL, EINVAL, 0);
+	if (fd < 0 || fd > INT_MAX)
+		return region_respond(s, PORTAL_READ_FAIL, EBADF, 0);
+	/* fget_raw() is RCU + refcount: safe in atomic context */
+	file = fget_raw(fd);
+	if (!file)
+		return region_respond(s, PORTAL_READ_FAIL, EBADF, 0);
+	p = d_path(&file->f_path, s->scratch, PAGE_SIZE);
+	fput(file);	/* a final fput is deferred to task work */
+	if (IS_ERR(p))
+		return region_respond(s, PORTAL_READ_FAIL, -PTR_ERR(p), 0);
+	len = strnlen(p, PAGE_SIZE);
+	if (len > size) {
+		memcpy(slot_data(s), p, size);
+		return region_respond(s, PORTAL_READ_PARTIAL, ENAMETOOLONG, size);
+	}
+	memcpy(slot_data(s), p, len);
+	region_respond(s, PORTAL_READ_OK, addr, len);
+}
+
+/* READ_PROCARGS / READ_PROCENV: addr = offset into the block. */
+static void op_read_block(struct portal_slot *s, bool env, u64 off, u64 size)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long start, end;
+	u64 total, n;
+	size_t got;
+
+	if (size < 1 || size > PORTAL_CHUNK_SIZE)
+		return region_respond(s, PORTAL_READ_FAIL, EINVAL, 0);
+	if (!mm)
+		return region_respond(s, PORTAL_READ_FAIL, ESRCH, 0);
+	spin_lock(&mm->arg_lock);
+	start = env ? mm->env_start : mm->arg_start;
+	end = env ? mm->env_end : mm->arg_end;
+	spin_unlock(&mm->arg_lock);
+	total = end > start ? end - start : 0;
+	if (off > total)
+		return region_respond(s, PORTAL_READ_FAIL, EINVAL, 0);
+	n = min(size, total - off);
+	got = user_read(slot_data(s), start + off, n);
+	if (n && !got)
+		return region_respond(s, PORTAL_READ_FAIL, EFAULT, 0);
+	/* a fault part-way returns the bytes before it; the host goes on */
+	region_respond(s, PORTAL_READ_OK, total, got);
+}
+
+static void op_guest_info(struct portal_slot *s)
+{
+	u8 *d = slot_data(s);
+
+	memset(d, 0, PORTAL_GI_SIZE);
+	put_unaligned_le32(PORTAL_PROTOCOL_VERSION, d + PORTAL_GI_VERSION);
+	put_unaligned_le32(PORTAL_ABI, d + PORTAL_GI_ABI);
+	put_unaligned_le32(sizeof(void *), d + PORTAL_GI_PTR_SIZE);
+	put_unaligned_le32(IS_ENABLED(CONFIG_CPU_BIG_ENDIAN),
+			   d + PORTAL_GI_BIG_ENDIAN);
+	put_unaligned_le32(PAGE_SIZE, d + PORTAL_GI_PAGE_SIZE);
+	put_unaligned_le32(slot_count - 1, d + PORTAL_GI_CPU_SLOTS);
+	put_unaligned_le32(PORTAL_MAX_HOOKS, d + PORTAL_GI_MAX_HOOKS);
+	put_unaligned_le32(PORTAL_FEAT_VERDICT_WRITES, d + PORTAL_GI_FEATURES);
+	memcpy(d + PORTAL_GI_RELEASE, init_utsname()->release,
+	       strnlen(init_utsname()->release, 64));
+	region_respond(s, PORTAL_EXT_OK, 0, PORTAL_GI_SIZE);
+}
+
+static void op_hook_register(struct portal_slot *s, u64 size)
+{
+	u8 desc[PORTAL_DESC_MAX];
+	struct portal_hook h;
+	long id;
+
+	/* validate a private copy: the host may change the region meanwhile */
+	memcpy(desc, slot_data(s), min_t(u64, size, sizeof(desc)));
+	if (hook_parse(desc, size, &h))
+		return region_respond(s, PORTAL_EXT_FAIL, EINVAL, 0);
+	id = hook_add(&h);
+	if (id < 0)
+		return region_respond(s, PORTAL_EXT_FAIL, -id, 0);
+	region_respond(s, PORTAL_EXT_OK, id, 0);
+}
+
+static void op_stats(struct portal_slot *s)
+{
+	u8 *d = slot_data(s);
+	unsigned int i;
+
+	for (i = 0; i < PORTAL_STAT_COUNT; i++)
+		put_unaligned_le64(atomic64_read(&stats[i]), d + 8 * i);
+	region_respond(s, PORTAL_EXT_OK, 0, 8 * PORTAL_STAT_COUNT);
+}
+
+/*
+ * Executes the request in the slot's region and writes the response; the
+ * caller posts it.  held is the syscall the slot holds, NULL if none.
+ * Runs in atomic context for a held slot: nothing here may sleep.
+ */
+static void portal_serve(struct portal_slot *s, struct portal_held *held)
+{
+	u64 op = win_ld64(s->r + PORTAL_REG_OP);
+	u64 addr = win_ld64(s->r + PORTAL_REG_ADDR);
+	u64 size = win_ld64(s->r + PORTAL_REG_SIZE);
+
+	stat_inc(PORTAL_STAT_OPS_SERVED);
+	switch (op) {
+	case PORTAL_OP_READ:
+	case PORTAL_OP_READ_FD_NAME:
+	case PORTAL_OP_READ_PROCARGS:
+	case PORTAL_OP_READ_STR:
+	case PORTAL_OP_READ_PROCENV:
+	case PORTAL_OP_READ_PROCPID:
+		if (!held)
+			return region_respond(s, PORTAL_READ_FAIL, ESRCH, 0);
+		break;
+	case PORTAL_OP_WRITE:
+		if (!held)
+			return region_respond(s, PORTAL_WRITE_FAIL, ESRCH, 0);
+		break;
+	}
+
+	switch (op) {
+	case PORTAL_OP_READ:
+		return op_read(s, addr, size);
+	case PORTAL_OP_WRITE:
+		return op_write(s, addr, size);
+	case PORTAL_OP_READ_FD_NAME:
+		return op_read_fd_name(s, addr, size);
+	case PORTAL_OP_READ_PROCARGS:
+		return op_read_block(s, false, addr, size);
+	case PORTAL_OP_READ_STR:
+		return op_read_str(s, addr, size);
+	case PORTAL_OP_READ_PROCENV:
+		return op_read_block(s, true, addr, size);
+	case PORTAL_OP_READ_PROCPID:
+		return region_respond(s, PORTAL_READ_NUM, current->tgid,
+				      current->pid);
+	case PORTAL_OP_GUEST_INFO:
+		return op_guest_info(s);
+	case PORTAL_OP_HOOK_REGISTER:
+		return op_hook_register(s, size);
+	case PORTAL_OP_HOOK_UNREGISTER:
+		if (!addr || !hook_remove(addr))
+			return region_respond(s, PORTAL_EXT_FAIL, ENOENT, 0);
+		return region_respond(s, PORTAL_EXT_OK, addr, 0);
+	case PORTAL_OP_HOOK_RESET:
+		return region_respond(s, PORTAL_EXT_OK, hook_remove(0), 0);
+	case PORTAL_OP_PING:
+		return region_respond(s, PORTAL_EXT_OK, addr, 0);
+	case PORTAL_OP_STATS:
+		return op_stats(s);
+	}
+	/* protocol.md §3.2: an unknown op gets EXT_FAIL with ENOSYS */
+	region_respond(s, PORTAL_EXT_FAIL, ENOSYS, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Events and verdicts                                                      */
+
+/*
+ * Applies a VERDICT (§4.2).  The verdict is copied to the slot's scratch
+ * page first, so that a host changing the region meanwhile cannot make us
+ * use a write list other than the one validated.  Returns true if the
+ * syscall was skipped (no further hooks).
+ */
+static bool portal_verdict(struct portal_slot *s, struct portal_held *held)
+{
+	u64 size = win_ld64(s->r + PORTAL_REG_SIZE);
+	u8 *v = s->scratch;
+	u32 flags, mask, count, i;
+	u64 off;
+	s64 retval;
+
+	if (size < PORTAL_VD_WRITES || size > PORTAL_CHUNK_SIZE)
+		goto bad;
+	memcpy(v, slot_data(s), size);
+	flags = get_unaligned_le32(v + PORTAL_VD_FLAGS);
+	mask = get_unaligned_le32(v + PORTAL_VD_ARG_MASK);
+	retval = (s64)get_unaligned_le64(v + PORTAL_VD_RETVAL);
+	count = get_unaligned_le32(v + PORTAL_VD_WRITE_COUNT);
+	if (flags & ~PORTAL_VD_KNOWN_FLAGS)
+		goto bad;
+	/* every entry (header + data) must lie within size */
+	off = PORTAL_VD_WRITES;
+	for (i = 0; i < count; i++) {
+		u32 n;
+
+		if (off > size || size - off < PORTAL_VD_WR_HDR)
+			goto bad;
+		n = get_unaligned_le32(v + off + PORTAL_VD_WR_SIZE);
+		if (n > size - off - PORTAL_VD_WR_HDR)
+			goto bad;
+		off += PORTAL_VD_WR_HDR + ALIGN((u64)n, 8);
+	}
+
+	/* writes first, each independent of the others */
+	off = PORTAL_VD_WRITES;
+	for (i = 0; i < count; i++) {
+		u64 addr = get_unaligned_le64(v + off + PORTAL_VD_WR_ADDR);
+		u32 n = get_unaligned_le32(v + off + PORTAL_VD_WR_SIZE);
+
+		if (user_write(addr, v + off + PORTAL_VD_WR_HDR, n) != n)
+			stat_inc(PORTAL_STAT_VERDICT_WRITE_FAULTS);
+		off += PORTAL_VD_WR_HDR + ALIGN((u64)n, 8);
+	}
+
+	stat_inc(PORTAL_STAT_VERDICTS_APPLIED);
+	if (held->phase == PORTAL_PHASE_ENTER) {
+		/* SET_RETVAL without SKIP is invalid on enter: ignored */
+		for (i = 0; i < 6 && (flags & PORTAL_VD_SET_ARGS); i++) {
+			u64 arg = get_unaligned_le64(v + PORTAL_VD_ARGS + 8 * i);
+
+			if (mask & BIT(i))
+				portal_arch_set_arg(held->regs, i, arg);
+		}
+		if (flags & PORTAL_VD_SKIP) {
+			portal_arch_skip(held->regs, retval);
+			return true;
+		}
+	} else if (flags & PORTAL_VD_SET_RETVAL) {
+		/* SKIP and SET_ARGS are invalid on return: ignored */
+		portal_arch_set_retval(held->regs, retval);
+	}
+	return false;
+
+bad:
+	stat_inc(PORTAL_STAT_BAD_VERDICTS);
+	return false;
+}
+
+/* True while the slot waits for the host to acknowledge an abandonment. */
+static bool slot_abandoned(struct portal_slot *s)
+{
+	if (!s->abandoned)
+		return false;
+	/* acquire: the host stops touching the region before it acks */
+	if (le64_to_cpu(smp_load_acquire((__le64 *)(s->w + PORTAL_SLOT_HOST_ACK))) !=
+	    s->abandoned)
+		return true;
+	s->abandoned = 0;	/* acknowledged: the slot is ours again */
+	return false;
+}
+
+/*
+ * Sends one event and holds the syscall until the verdict, serving requests
+ * inline.  Returns true if no further hooks may run for this syscall.
+ */
+static bool portal_event(struct portal_slot *s, struct portal_held *held,
+			 long nr, const struct portal_hook *h,
+			 const u64 args[6], s64 retval)
+{
+	u8 *d = slot_data(s);
+	u64 timeout_ns, deadline;
+	unsigned long spins = 0;
+	unsigned int i;
+	u32 seen;
+
+	held->event_id = s->next_event++;
+	put_unaligned_le32(h->id, d + PORTAL_EV_HOOK_ID);
+	put_unaligned_le32(held->phase, d + PORTAL_EV_PHASE);
+	put_unaligned_le64((u64)nr, d + PORTAL_EV_NR);
+	for (i = 0; i < 6; i++)
+		put_unaligned_le64(args[i], d + PORTAL_EV_ARGS + 8 * i);
+	put_unaligned_le64(held->phase == PORTAL_PHASE_RETURN ? retval : 0,
+			   d + PORTAL_EV_RETVAL);
+	put_unaligned_le32(current->tgid, d + PORTAL_EV_PID);
+	put_unaligned_le32(current->pid, d + PORTAL_EV_TID);
+	task_comm16(d + PORTAL_EV_COMM);
+	region_respond(s, PORTAL_EVENT, held->event_id, PORTAL_EV_SIZE);
+
+	seen = slot_host_seq(s);	/* before posting: a fast answer is not missed */
+	slot_post(s);
+	stat_inc(PORTAL_STAT_EVENTS_SENT);
+
+	timeout_ns = (u64)min(READ_ONCE(host_timeout_ms), PORTAL_MAX_TIMEOUT_MS) *
+		     NSEC_PER_MSEC;
+	deadline = ktime_get_ns() + timeout_ns;
+	for (;;) {
+		u32 cur;
+
+		/*
+		 * The bound covers the whole hold, requests included: a host
+		 * that keeps posting cannot hold the vCPU past the timeout.
+		 */
+		if (++spins % PORTAL_CLOCK_EVERY == 0 &&
+		    (ktime_get_ns() > deadline || READ_ONCE(portal_unloading)))
+			break;
+		cur = slot_host_seq(s);
+		if (cur == seen) {
+			cpu_relax();
+			continue;
+		}
+		seen = cur;
+		if (win_ld64(s->r + PORTAL_REG_OP) == PORTAL_OP_VERDICT) {
+			if (win_ld64(s->r + PORTAL_REG_ADDR) == held->event_id)
+				return portal_verdict(s, held);
+			stat_inc(PORTAL_STAT_STALE_VERDICTS);
+			continue;
+		}
+		portal_serve(s, held);
+		slot_post(s);
+	}
+
+	/* §5.3: give up, leave the syscall alone, keep off the region until acked */
+	s->abandoned = held->event_id;
+	/* release: the region is the host's last view of the event */
+	smp_store_release((__le64 *)(s->w + PORTAL_SLOT_ABANDONED),
+			  cpu_to_le64(held->event_id));
+	stat_inc(PORTAL_STAT_HOST_TIMEOUTS);
+	return true;
+}
+
+/*
+ * Slow path: the syscall number is hooked for this phase.  Delivers one
+ * event per matching hook, in registration order; each hook is matched
+ * against the arguments as earlier verdicts left them.
+ */
+static noinline void portal_dispatch(struct pt_regs *regs, long nr, u32 phase)
+{
+	u32 upto = READ_ONCE(hooks_last_id), after = 0;
+	struct portal_held held = { .regs = regs, .phase = phase };
+	int cpu = smp_processor_id();	/* preemption is disabled in probes */
+	struct portal_slot *s = NULL;
+	struct portal_hook h;
+	bool matched = false;
+
+	if (cpu + 1 < slot_count)
+		s = &slots[cpu + 1];
+	while (hook_next(nr, phase, after, upto, &h)) {
+		s64 retval = 0;
+		u64 args[6];
+
+		after = h.id;
+		portal_arch_get_args(regs, args);
+		if (phase == PORTAL_PHASE_RETURN)
+			retval = portal_arch_get_retval(regs);
+		if (!hook_match(&h, args, retval))
+			continue;
+		matched = true;
+		if (!s || slot_abandoned(s) || READ_ONCE(portal_unloading)) {
+			stat_inc(PORTAL_STAT_EVENTS_DROPPED);
+			continue;
+		}
+		if (portal_event(s, &held, nr, &h, args, retval))
+			break;
+	}
+	if (!matched)
+		stat_inc(PORTAL_STAT_FILTERED_OUT);
+}
+
+/*
+ * The probes.  Fast path for a syscall that is not hooked: one bit test.
+ * Compat (32-bit and x32) syscalls use other numbers and are ignored.
+ */
+static void probe_sys_enter(void *data, struct pt_regs *regs, long id)
+{
+	long idx = portal_arch_nr_index(id);
+
+	if (likely(idx < 0 || !test_bit(idx, hooked_enter)))
+		return;
+	if (!portal_arch_native(regs))
+		return;
+	portal_dispatch(regs, id, PORTAL_PHASE_ENTER);
+}
+
+static void probe_sys_exit(void *data, struct pt_regs *regs, long ret)
+{
+	long nr, idx;
+
+	portal_arch_sys_exit(regs);
+	nr = syscall_get_nr(current, regs);
+	idx = portal_arch_nr_index(nr);
+	if (likely(idx < 0 || !test_bit(idx, hooked_exit)))
+		return;
+	if (!portal_arch_native(regs))
+		return;
+	portal_dispatch(regs, nr, PORTAL_PHASE_RETURN);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Control slot thread                                                      */
+
+static struct task_struct *control_task;
+
+/*
+ * Hybrid polling: spin (yielding with cond_resched()) for poll_spin_ms after
+ * the last request, so that a burst of requests is served in well under a
+ * microsecond; then sleep-poll every poll_sleep_us; after poll_idle_ms without
+ * a request, every poll_idle_us.  Each wake-up costs the host CPU time under
+ * TCG, so an idle guest should wake rarely (see guest/README.md).
+ */
+static int portal_control(void *unused)
+{
+	struct portal_slot *s = &slots[0];
+	u32 seen = slot_host_seq(s);
+	u64 last_active = ktime_get_ns();
+	unsigned long spins = 0;
+	bool spinning = true;
+
+	while (!kthread_should_stop()) {
+		u32 cur = slot_host_seq(s);
+		unsigned int us;
+		u64 idle_ns;
+
+		if (cur != seen) {
+			seen = cur;
+			if (win_ld64(s->r + PORTAL_REG_OP) == PORTAL_OP_VERDICT) {
+				/* the control slot never holds an event */
+				stat_inc(PORTAL_STAT_STALE_VERDICTS);
+			} else {
+				portal_serve(s, NULL);
+				slot_post(s);
+			}
+			last_active = ktime_get_ns();
+			spinning = true;
+			continue;
+		}
+		if (spinning) {
+			cpu_relax();
+			cond_resched();
+			if (++spins % PORTAL_CLOCK_EVERY == 0 &&
+			    ktime_get_ns() - last_active >
+			    (u64)READ_ONCE(poll_spin_ms) * NSEC_PER_MSEC)
+				spinning = false;
+			continue;
+		}
+		idle_ns = ktime_get_ns() - last_active;
+		if (idle_ns > (u64)READ_ONCE(poll_idle_ms) * NSEC_PER_MSEC)
+			us = READ_ONCE(poll_idle_us);
+		else
+			us = READ_ONCE(poll_sleep_us);
+		us = clamp(us, 10U, 1000000U);
+		usleep_range(us, us + us / 4);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Load and unload                                                          */
+
+static struct tracepoint *tp_sys_enter, *tp_sys_exit;
+
+static void find_tracepoint(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "sys_enter"))
+		tp_sys_enter = tp;
+	else if (!strcmp(tp->name, "sys_exit"))
+		tp_sys_exit = tp;
+}
+
+static void portal_free(void)
+{
+	unsigned int i;
+
+	if (slots) {
+		for (i = 0; i < slot_count; i++)
+			kfree(slots[i].scratch);
+		kfree(slots);
+		slots = NULL;
+	}
+	if (win) {
+		memunmap(win);
+		win = NULL;
+	}
+	if (win_claimed) {
+		release_mem_region(window_phys, window_size);
+		win_claimed = false;
+	}
+}
+
+static int __init portal_init(void)
+{
+	unsigned long max_slots;
+	unsigned int i;
+	int err;
+
+	if (window_size < PORTAL_WIN_HDR_SIZE + 2 * PORTAL_SLOT_STRIDE ||
+	    !PAGE_ALIGNED(window_phys)) {
+		pr_err("bad window %#lx+%#lx\n", window_phys, window_size);
+		return -EINVAL;
+	}
+	/* memremap() would happily map live RAM: insist on a reserved range */
+	if (region_intersects(window_phys, window_size, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT) {
+		pr_err("window %#lx+%#lx is System RAM: boot with memmap=%luK$%#lx\n",
+		       window_phys, window_size, window_size >> 10, window_phys);
+		return -EINVAL;
+	}
+	win_claimed = request_mem_region(window_phys, window_size, "portal");
+	if (!win_claimed)
+		pr_warn("could not claim %#lx+%#lx, using it anyway\n",
+			window_phys, window_size);
+	win = memremap(window_phys, window_size, MEMREMAP_WB);
+	if (!win) {
+		pr_err("memremap %#lx+%#lx failed\n", window_phys, window_size);
+		err = -ENOMEM;
+		goto fail;
+	}
+
+	max_slots = (window_size - PORTAL_WIN_HDR_SIZE) / PORTAL_SLOT_STRIDE;
+	slot_count = min_t(unsigned long, nr_cpu_ids + 1, max_slots);
+	if (slot_count < nr_cpu_ids + 1)
+		pr_warn("window holds %u slots: CPUs %u.. get no events\n",
+			slot_count, slot_count - 1);
+	slots = kcalloc(slot_count, sizeof(*slots), GFP_KERNEL);
+	if (!slots) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < slot_count; i++) {
+		slots[i].w = win + PORTAL_WIN_HDR_SIZE + i * PORTAL_SLOT_STRIDE;
+		slots[i].r = slots[i].w + PORTAL_SLOT_REGION;
+		slots[i].next_event = 1;
+		if (i == 0)
+			continue;
+		slots[i].scratch = kmalloc(PAGE_SIZE, GFP_KERNEL);
+		if (!slots[i].scratch) {
+			err = -ENOMEM;
+			goto fail;
+		}
+	}
+
+	/* not ready; everything but the host's session word starts at zero */
+	win_st32(win + PORTAL_WIN_OFF_STATE, PORTAL_STATE_NOT_READY);
+	smp_wmb();	/* state 0 is visible before the header changes */
+	memset(win, 0, PORTAL_WIN_OFF_SESSION);
+	memset(win + PORTAL_WIN_OFF_SESSION + 8, 0,
+	       PORTAL_WIN_HDR_SIZE - PORTAL_WIN_OFF_SESSION - 8);
+	memset(win + PORTAL_WIN_HDR_SIZE, 0,
+	       (size_t)slot_count * PORTAL_SLOT_STRIDE);
+	memcpy(win + PORTAL_WIN_OFF_MAGIC, PORTAL_WIN_MAGIC, 8);
+	win_st32(win + PORTAL_WIN_OFF_VERSION, PORTAL_PROTOCOL_VERSION);
+	win_st32(win + PORTAL_WIN_OFF_SLOTS, slot_count);
+	win_st32(win + PORTAL_WIN_OFF_STRIDE, PORTAL_SLOT_STRIDE);
+
+	for_each_kernel_tracepoint(find_tracepoint, NULL);
+	if (!tp_sys_enter || !tp_sys_exit) {
+		pr_err("sys_enter/sys_exit tracepoints not found\n");
+		err = -ENOENT;
+		goto fail;
+	}
+
+	control_task = kthread_run(portal_control, NULL, "portal-control");
+	if (IS_ERR(control_task)) {
+		err = PTR_ERR(control_task);
+		control_task = NULL;
+		goto fail;
+	}
+	err = tracepoint_probe_register(tp_sys_enter, probe_sys_enter, NULL);
+	if (err)
+		goto fail_thread;
+	err = tracepoint_probe_register(tp_sys_exit, probe_sys_exit, NULL);
+	if (err) {
+		tracepoint_probe_unregister(tp_sys_enter, probe_sys_enter, NULL);
+		tracepoint_synchronize_unregister();
+		goto fail_thread;
+	}
+
+	/* ready last (release): the host reads the header once it sees state 1 */
+	smp_store_release((__le32 *)(win + PORTAL_WIN_OFF_STATE),
+			  cpu_to_le32(PORTAL_STATE_READY));
+	pr_info("ready: window %#lx+%#lx, %u slots, timeout %u ms, %s\n",
+		window_phys, window_size, slot_count, host_timeout_ms,
+		init_utsname()->release);
+	return 0;
+
+fail_thread:
+	kthread_stop(control_task);
+	control_task = NULL;
+fail:
+	if (win)
+		win_st32(win + PORTAL_WIN_OFF_STATE, PORTAL_STATE_NOT_READY);
+	portal_free();
+	return err;
+}
+
+static void __exit portal_exit(void)
+{
+	/* release: a host seeing state 2 sees everything written before */
+	smp_store_release((__le32 *)(win + PORTAL_WIN_OFF_STATE),
+			  cpu_to_le32(PORTAL_STATE_UNLOADING));
+	WRITE_ONCE(portal_unloading, true);	/* held syscalls stop waiting */
+	tracepoint_probe_unregister(tp_sys_enter, probe_sys_enter, NULL);
+	tracepoint_probe_unregister(tp_sys_exit, probe_sys_exit, NULL);
+	tracepoint_synchronize_unregister();
+	kthread_stop(control_task);
+	portal_free();
+	pr_info("unloaded\n");
+}
+
+module_init(portal_init);
+module_exit(portal_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Portal guest side: syscall interception and memory introspection");

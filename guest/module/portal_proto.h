@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Portal wire protocol v1 (docs/protocol.md): constants and record offsets.
+ *
+ * Every field in the window, the region header and the records is
+ * little-endian on every guest.  Offsets are given as constants rather than
+ * packed structs so that the same header can be read by the kernel module and
+ * by user-space tools, and so that no compiler padding can creep in.
+ */
+#ifndef PORTAL_PROTO_H
+#define PORTAL_PROTO_H
+
+#define PORTAL_PROTOCOL_VERSION	1
+
+/* window (§5.1) */
+#define PORTAL_WIN_MAGIC	"PORTAL01"
+#define PORTAL_WIN_HDR_SIZE	4096
+#define PORTAL_WIN_OFF_MAGIC	0
+#define PORTAL_WIN_OFF_VERSION	8
+#define PORTAL_WIN_OFF_SLOTS	12
+#define PORTAL_WIN_OFF_STRIDE	16
+#define PORTAL_WIN_OFF_STATE	20
+#define PORTAL_WIN_OFF_SESSION	64
+#define PORTAL_STATE_NOT_READY	0
+#define PORTAL_STATE_READY	1
+#define PORTAL_STATE_UNLOADING	2
+
+/* slot (§5.1); slot i starts at PORTAL_WIN_HDR_SIZE + i * PORTAL_SLOT_STRIDE */
+#define PORTAL_SLOT_STRIDE	8192
+#define PORTAL_SLOT_HOST_SEQ	0	/* le32, host */
+#define PORTAL_SLOT_GUEST_SEQ	64	/* le32, guest */
+#define PORTAL_SLOT_ABANDONED	128	/* le64, guest */
+#define PORTAL_SLOT_HOST_ACK	192	/* le64, host */
+#define PORTAL_SLOT_REGION	4096
+
+/* region (§1) */
+#define PORTAL_REG_OP		0	/* le64 */
+#define PORTAL_REG_ADDR		8	/* le64 */
+#define PORTAL_REG_SIZE		16	/* le64 */
+#define PORTAL_REG_DATA		24
+#define PORTAL_CHUNK_SIZE	4072
+
+/* requests (§3.1, §3.2) */
+#define PORTAL_OP_NONE		0
+#define PORTAL_OP_READ		1
+#define PORTAL_OP_WRITE		2
+#define PORTAL_OP_READ_FD_NAME	3
+#define PORTAL_OP_READ_PROCARGS	4
+#define PORTAL_OP_READ_STR	6
+#define PORTAL_OP_READ_PROCENV	8
+#define PORTAL_OP_READ_PROCPID	9
+#define PORTAL_OP_GUEST_INFO	0x100
+#define PORTAL_OP_HOOK_REGISTER	0x101
+#define PORTAL_OP_HOOK_UNREGISTER 0x102
+#define PORTAL_OP_VERDICT	0x103
+#define PORTAL_OP_BATCH		0x104
+#define PORTAL_OP_PING		0x105
+#define PORTAL_OP_STATS		0x106
+#define PORTAL_OP_HOOK_RESET	0x107
+
+/* responses */
+#define PORTAL_RESPONSE_BIT	0xf0000000u
+#define PORTAL_READ_OK		0xf0000001u
+#define PORTAL_READ_FAIL	0xf0000002u
+#define PORTAL_READ_PARTIAL	0xf0000003u
+#define PORTAL_WRITE_OK		0xf0000004u
+#define PORTAL_WRITE_FAIL	0xf0000005u
+#define PORTAL_READ_NUM		0xf0000006u
+#define PORTAL_EVENT		0xf0000100u
+#define PORTAL_EXT_OK		0xf0000101u
+#define PORTAL_EXT_FAIL		0xf0000102u
+
+/* event record (§4.1) */
+#define PORTAL_EV_HOOK_ID	0	/* le32 */
+#define PORTAL_EV_PHASE		4	/* le32 */
+#define PORTAL_EV_NR		8	/* le64 */
+#define PORTAL_EV_ARGS		16	/* le64 x 6 */
+#define PORTAL_EV_RETVAL	64	/* le64 */
+#define PORTAL_EV_PID		72	/* le32 */
+#define PORTAL_EV_TID		76	/* le32 */
+#define PORTAL_EV_COMM		80	/* 16 bytes */
+#define PORTAL_EV_SIZE		96
+
+#define PORTAL_PHASE_ENTER	1
+#define PORTAL_PHASE_RETURN	2
+
+/* verdict (§4.2) */
+#define PORTAL_VD_FLAGS		0	/* le32 */
+#define PORTAL_VD_ARG_MASK	4	/* le32 */
+#define PORTAL_VD_RETVAL	8	/* le64 */
+#define PORTAL_VD_ARGS		16	/* le64 x 6 */
+#define PORTAL_VD_WRITE_COUNT	64	/* le32 */
+#define PORTAL_VD_WRITES	72
+#define PORTAL_VD_WR_ADDR	0	/* le64, within a write entry */
+#define PORTAL_VD_WR_SIZE	8	/* le32 */
+#define PORTAL_VD_WR_HDR	16	/* entry header; data follows, padded to 8 */
+#define PORTAL_VD_SET_RETVAL	0x1
+#define PORTAL_VD_SKIP		0x2
+#define PORTAL_VD_SET_ARGS	0x4
+#define PORTAL_VD_KNOWN_FLAGS	0x7
+
+/* hook descriptor (§4.3) */
+#define PORTAL_HD_NR		0	/* le32 */
+#define PORTAL_HD_PHASE		4	/* le32 */
+#define PORTAL_HD_FLAGS		8	/* le32 */
+#define PORTAL_HD_ARG_COUNT	12	/* le32 */
+#define PORTAL_HD_PID		16	/* le64 */
+#define PORTAL_HD_COMM		24	/* 16 bytes */
+#define PORTAL_HD_RETVAL_FILTER	40	/* one filter entry */
+#define PORTAL_HD_ARG_FILTERS	64	/* filter entries */
+#define PORTAL_HD_MAX_FILTERS	8
+#define PORTAL_HD_COMM_FILTER	0x1
+#define PORTAL_HD_PID_FILTER	0x2
+#define PORTAL_HD_RETVAL_FILTER_FLAG 0x4
+#define PORTAL_HD_KNOWN_FLAGS	0x7
+
+/* filter entry (24 bytes) */
+#define PORTAL_FLT_ARG		0	/* le32 */
+#define PORTAL_FLT_KIND		4	/* le32 */
+#define PORTAL_FLT_A		8	/* le64 */
+#define PORTAL_FLT_B		16	/* le64 */
+#define PORTAL_FLT_SIZE		24
+#define PORTAL_FLT_EQ		1
+#define PORTAL_FLT_NE		2
+#define PORTAL_FLT_RANGE	3
+#define PORTAL_FLT_SRANGE	4
+#define PORTAL_FLT_MASK_SET	5
+#define PORTAL_FLT_MASK_CLEAR	6
+
+/* guest info (§4.4) */
+#define PORTAL_GI_SIZE		96
+#define PORTAL_GI_VERSION	0
+#define PORTAL_GI_ABI		4
+#define PORTAL_GI_PTR_SIZE	8
+#define PORTAL_GI_BIG_ENDIAN	12
+#define PORTAL_GI_PAGE_SIZE	16
+#define PORTAL_GI_CPU_SLOTS	20
+#define PORTAL_GI_MAX_HOOKS	24
+#define PORTAL_GI_FEATURES	28
+#define PORTAL_GI_RELEASE	32	/* 64 bytes */
+#define PORTAL_FEAT_VERDICT_WRITES 0x1
+#define PORTAL_FEAT_BATCH	0x2
+
+#define PORTAL_ABI_X86_64	1
+#define PORTAL_ABI_I386		2
+#define PORTAL_ABI_MIPSEL	3
+#define PORTAL_ABI_MIPS		4
+#define PORTAL_ABI_ARMEL	5
+#define PORTAL_ABI_AARCH64	6
+
+/* statistics (§4.5): index of each le64 counter */
+enum portal_stat {
+	PORTAL_STAT_EVENTS_SENT,
+	PORTAL_STAT_VERDICTS_APPLIED,
+	PORTAL_STAT_HOST_TIMEOUTS,
+	PORTAL_STAT_STALE_VERDICTS,
+	PORTAL_STAT_BAD_VERDICTS,
+	PORTAL_STAT_VERDICT_WRITE_FAULTS,
+	PORTAL_STAT_FILTERED_OUT,
+	PORTAL_STAT_OPS_SERVED,
+	PORTAL_STAT_EVENTS_DROPPED,
+	PORTAL_STAT_COUNT
+};
+
+#endif /* PORTAL_PROTO_H */

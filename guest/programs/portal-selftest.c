@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * portal-selftest: the guest side of the Portal conformance tests.
+ * Contract: docs/guest-programs.md (output formats must not change).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#define PAGE		4096
+#define BUF_SIZE	16384
+#define LONG_STR_LEN	9000
+#define DEFAULT_CMD	0x7470
+
+/* the self-test area descriptor: every field a native u64 */
+struct selftest_desc {
+	uint64_t magic;
+	uint64_t buf;
+	uint64_t buf_size;
+	uint64_t ro;
+	uint64_t unmapped;
+	uint64_t str;
+	uint64_t long_str;
+	uint64_t int32_at;
+	uint64_t int64_at;
+	uint64_t ptr_at;
+	uint64_t fd;
+	uint64_t pid;
+};
+
+static uint32_t crc_table[256];
+
+static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+
+	if (!crc_table[1]) {
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t v = i;
+
+			for (int k = 0; k < 8; k++)
+				v = v & 1 ? 0xedb88320u ^ (v >> 1) : v >> 1;
+			crc_table[i] = v;
+		}
+	}
+	while (n--)
+		c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+	return c ^ 0xffffffffu;
+}
+
+static void fill_pattern(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(((uint32_t)i * 2654435761u) >> 24);
+}
+
+static void *map_pages(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(1);
+	}
+	return p;
+}
+
+static int cmd_desc(int fd, int argc, char **argv)
+{
+	static struct selftest_desc desc;
+	unsigned long cmd = argc > 0 ? strtoul(argv[0], NULL, 0) : DEFAULT_CMD;
+	static int32_t int32_val;
+	static int64_t int64_val;
+	static void *ptr_val;
+	uint8_t *buf, *ro;
+	char *str, *long_str;
+	long rc;
+	int err;
+
+	/* small objects first, the buffer with its unmapped page last */
+	str = map_pages(PAGE);
+	memset(str, 0, PAGE);
+	strcpy(str, "portal-selftest");
+	long_str = map_pages(3 * PAGE);
+	for (int i = 0; i < LONG_STR_LEN; i++)
+		long_str[i] = 'a' + i % 26;
+	long_str[LONG_STR_LEN] = 0;
+	ro = map_pages(PAGE);
+	fill_pattern(ro, PAGE);
+	if (mprotect(ro, PAGE, PROT_READ)) {
+		perror("mprotect");
+		return 1;
+	}
+	buf = map_pages(BUF_SIZE + PAGE);
+	if (munmap(buf + BUF_SIZE, PAGE)) {
+		perror("munmap");
+		return 1;
+	}
+	fill_pattern(buf, BUF_SIZE);
+	int32_val = 0x11223344;
+	int64_val = 0x1122334455667788LL;
+	ptr_val = buf;
+
+	desc.magic = 0x504c5445535431ULL;
+	desc.buf = (uintptr_t)buf;
+	desc.buf_size = BUF_SIZE;
+	desc.ro = (uintptr_t)ro;
+	desc.unmapped = (uintptr_t)(buf + BUF_SIZE);
+	desc.str = (uintptr_t)str;
+	desc.long_str = (uintptr_t)long_str;
+	desc.int32_at = (uintptr_t)&int32_val;
+	desc.int64_at = (uintptr_t)&int64_val;
+	desc.ptr_at = (uintptr_t)&ptr_val;
+	desc.fd = fd;
+	desc.pid = getpid();
+
+	printf("desc=0x%lx\n", (unsigned long)(uintptr_t)&desc);
+	fflush(stdout);
+	errno = 0;
+	rc = ioctl(fd, cmd, &desc);
+	err = rc < 0 ? errno : 0;
+	printf("rc=%ld errno=%d\n", rc, err);
+	printf("str=%.64s\n", str);
+	printf("int32=0x%08x\n", (uint32_t)int32_val);
+	printf("int64=0x%016llx\n", (unsigned long long)int64_val);
+	printf("ptr=0x%lx\n", (unsigned long)(uintptr_t)ptr_val);
+	printf("buf_crc=0x%08x\n", crc32_ieee(buf, BUF_SIZE));
+	printf("ro_crc=0x%08x\n", crc32_ieee(ro, PAGE));
+	return 0;
+}
+
+static int cmd_ioctl(int fd, int argc, char **argv)
+{
+	if (argc < 2 || argc % 2) {
+		fprintf(stderr, "portal-selftest ioctl: needs CMD ARG pairs\n");
+		return 2;
+	}
+	for (int i = 0; i + 1 < argc; i += 2) {
+		unsigned long cmd = strtoul(argv[i], NULL, 0);
+		unsigned long arg = strtoul(argv[i + 1], NULL, 0);
+		long rc;
+		int err;
+
+		errno = 0;
+		rc = ioctl(fd, cmd, arg);
+		err = rc < 0 ? errno : 0;
+		printf("ioctl cmd=0x%lx arg=0x%lx rc=%ld errno=%d\n", cmd, arg,
+		       rc, err);
+	}
+	return 0;
+}
+
+static int cmd_write(int fd, int argc, char **argv)
+{
+	static char buffer[4096];
+
+	memset(buffer, 'w', sizeof(buffer));
+	for (int i = 0; i < argc; i++) {
+		unsigned long n = strtoul(argv[i], NULL, 0);
+		long rc;
+		int err;
+
+		if (n > sizeof(buffer)) {
+			fprintf(stderr, "portal-selftest write: N > 4096\n");
+			return 2;
+		}
+		errno = 0;
+		rc = write(fd, buffer, n);
+		err = rc < 0 ? errno : 0;
+		printf("write n=%lu rc=%ld errno=%d\n", n, rc, err);
+	}
+	return 0;
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: portal-selftest [--comm NAME] COMMAND [ARGS...]\n"
+		"  desc [CMD]               ioctl(devnull, CMD (0x7470), &area)\n"
+		"  ioctl CMD ARG [CMD ARG]  ioctl(devnull, CMD, ARG)\n"
+		"  write N...               write(devnull, buffer, N), N <= 4096\n"
+		"  getpid                   print pid=<getpid()>\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1, fd;
+
+	if (argc > 2 && !strcmp(argv[1], "--comm")) {
+		if (prctl(PR_SET_NAME, argv[2], 0, 0, 0)) {
+			perror("prctl");
+			return 1;
+		}
+		i = 3;
+	}
+	if (i >= argc)
+		return usage();
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0) {
+		perror("/dev/null");
+		return 1;
+	}
+	if (!strcmp(argv[i], "desc"))
+		return cmd_desc(fd, argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "ioctl"))
+		return cmd_ioctl(fd, argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "write"))
+		return cmd_write(fd, argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "getpid")) {
+		printf("pid=%d\n", getpid());
+		return 0;
+	}
+	return usage();
+}
