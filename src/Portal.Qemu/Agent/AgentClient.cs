@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.Sockets;
@@ -179,7 +180,7 @@ internal sealed class AgentClient : IAsyncDisposable
     private sealed class RunningCommand(Action<string>? output)
     {
         // Bytes, decoded at the end: a UTF-8 character may straddle two output frames.
-        private readonly MemoryStream _bytes = new();
+        private readonly ArrayBufferWriter<byte> _bytes = new();
 
         public TaskCompletionSource<int> Exited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -188,7 +189,7 @@ internal sealed class AgentClient : IAsyncDisposable
             get
             {
                 lock (_bytes)
-                    return Encoding.UTF8.GetString(_bytes.GetBuffer(), 0, (int)_bytes.Length);
+                    return Encoding.UTF8.GetString(_bytes.WrittenSpan);
             }
         }
 

@@ -47,8 +47,9 @@ public static class GuestPrerequisites
     }
 
     /// <summary>The static busybox to put in the initramfs, or null.</summary>
-    internal static string? FindBusybox() =>
-        new[] { "/bin/busybox", "/usr/bin/busybox" }.FirstOrDefault(File.Exists);
+    internal static string? FindBusybox() => BusyboxLocations.FirstOrDefault(File.Exists);
+
+    private static readonly string[] BusyboxLocations = ["/bin/busybox", "/usr/bin/busybox"];
 
     /// <summary>Full path of a program on PATH, or null.</summary>
     internal static string? FindOnPath(string program) =>

@@ -108,7 +108,7 @@ internal static partial class GuestImageBuilder
     private static async Task ExtractVmlinuxAsync(string bzImage, string vmlinux, ILogger logger, CancellationToken cancellationToken)
     {
         var image = await File.ReadAllBytesAsync(bzImage, cancellationToken).ConfigureAwait(false);
-        var offset = image.AsSpan().IndexOf([0xfd, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0]);
+        var offset = image.AsSpan().IndexOf((ReadOnlySpan<byte>)[0xfd, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0]);
         if (offset < 0)
         {
             Log.NoVmlinux(logger, bzImage);

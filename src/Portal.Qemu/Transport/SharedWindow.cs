@@ -66,11 +66,12 @@ internal sealed unsafe class SharedWindow : IDisposable
         set => Volatile.Write(ref *(ulong*)(_base + 64), value);
     }
 
-    public byte* Slot(int index)
+    /// <summary>Address of slot <paramref name="index"/> in this process.</summary>
+    public nint Slot(int index)
     {
         if (index < 0 || HeaderSize + (long)SlotStride * (index + 1) > Size)
             throw new ArgumentOutOfRangeException(nameof(index), index, "Slot outside the window.");
-        return _base + HeaderSize + SlotStride * index;
+        return (nint)(_base + HeaderSize + SlotStride * index);
     }
 
     public void Dispose()

@@ -9,35 +9,35 @@ namespace Portal.Qemu.Transport;
 /// side only: the host writes <c>host_seq</c> and <c>host_ack</c>, the guest <c>guest_seq</c> and
 /// <c>abandoned_event</c>. Waiting is hybrid: spin while answers come fast, then yield, then sleep.
 /// </summary>
-internal sealed unsafe class WindowChannel : IGuestChannel
+internal sealed class WindowChannel : IGuestChannel
 {
     private const int HostSeqOffset = 0, GuestSeqOffset = 64, AbandonedOffset = 128, HostAckOffset = 192, RegionOffset = 4096;
     private const ulong OpVerdict = 0x103;
 
-    private readonly byte* _slot;
+    private readonly nint _slot;
     private readonly TimeSpan _timeout;
     private readonly long _spinTicks;
     private uint _hostSeq;
     private volatile bool _hostOwned;     // read by the poller thread, written by whoever handles the event
 
-    public WindowChannel(byte* slot, int index, TimeSpan timeout)
+    public WindowChannel(nint slot, int index, TimeSpan timeout)
     {
         _slot = slot;
         Slot = index;
         _timeout = timeout;
         _spinTicks = Stopwatch.Frequency / 500;     // spin ~2 ms before yielding the core
-        _hostSeq = Volatile.Read(ref *(uint*)(slot + HostSeqOffset));
+        _hostSeq = Volatile.Read(ref Word32(HostSeqOffset));
         LastGuestSeq = GuestSeq;
     }
 
     public int Slot { get; }
 
-    public Span<byte> Region => new(_slot + RegionOffset, 4096);
+    public unsafe Span<byte> Region => new((byte*)_slot + RegionOffset, 4096);
 
     /// <summary>The guest_seq value the host has consumed.</summary>
     public uint LastGuestSeq { get; set; }
 
-    public uint GuestSeq => Volatile.Read(ref *(uint*)(_slot + GuestSeqOffset));
+    public uint GuestSeq => Volatile.Read(ref Word32(GuestSeqOffset));
 
     /// <summary>The event the host holds on this slot (0 = none). Set by the poller, cleared on release.</summary>
     public ulong HeldEventId { get; set; }
@@ -49,9 +49,9 @@ internal sealed unsafe class WindowChannel : IGuestChannel
         set => _hostOwned = value;
     }
 
-    public ulong AbandonedEvent => Volatile.Read(ref *(ulong*)(_slot + AbandonedOffset));
+    public ulong AbandonedEvent => Volatile.Read(ref Word64(AbandonedOffset));
 
-    public ulong HostAck => Volatile.Read(ref *(ulong*)(_slot + HostAckOffset));
+    public ulong HostAck => Volatile.Read(ref Word64(HostAckOffset));
 
     public ValueTask ExchangeAsync(CancellationToken cancellationToken = default)
     {
@@ -104,10 +104,14 @@ internal sealed unsafe class WindowChannel : IGuestChannel
             Acknowledge(abandoned);
     }
 
-    private void Acknowledge(ulong eventId) => Volatile.Write(ref *(ulong*)(_slot + HostAckOffset), eventId);
+    private void Acknowledge(ulong eventId) => Volatile.Write(ref Word64(HostAckOffset), eventId);
 
     /// <summary>Release: the region is written before host_seq moves.</summary>
-    private void Post() => Volatile.Write(ref *(uint*)(_slot + HostSeqOffset), ++_hostSeq);
+    private void Post() => Volatile.Write(ref Word32(HostSeqOffset), ++_hostSeq);
+
+    private unsafe ref uint Word32(int offset) => ref *(uint*)((byte*)_slot + offset);
+
+    private unsafe ref ulong Word64(int offset) => ref *(ulong*)((byte*)_slot + offset);
 
     private bool TryConsumeAnswer()
     {

@@ -11,7 +11,7 @@ namespace Portal.Qemu.Transport;
 /// come (sub-microsecond pickup), yields for 100 ms after the last one, then sleeps 1 ms between
 /// scans, so an idle guest costs the host almost nothing.
 /// </summary>
-internal sealed unsafe partial class WindowConnection : IGuestConnection
+internal sealed partial class WindowConnection : IGuestConnection
 {
     private const ulong OpEvent = 0xf000_0100;
     private static readonly long SpinTicks = Stopwatch.Frequency / 10;
@@ -22,6 +22,7 @@ internal sealed unsafe partial class WindowConnection : IGuestConnection
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _poller;
     private IGuestEventSink? _sink;
+    private long _eventsDelivered;
     private int _disposed;
 
     public WindowConnection(SharedWindow window, TimeSpan exchangeTimeout, ILogger logger)
@@ -41,8 +42,6 @@ internal sealed unsafe partial class WindowConnection : IGuestConnection
 
     /// <summary>Events the poller handed to a session.</summary>
     public long EventsDelivered => Interlocked.Read(ref _eventsDelivered);
-
-    private long _eventsDelivered;
 
     public IDisposable Attach(IGuestEventSink sink)
     {

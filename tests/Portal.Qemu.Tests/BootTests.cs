@@ -1,0 +1,22 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Portal.Guests;
+
+namespace Portal.Qemu.Tests;
+
+[TestClass, TestCategory("RealGuest")]
+public sealed class BootTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    [TestMethod]
+    public async Task The_guest_boots_answers_and_runs_commands()
+    {
+        await using var guest = await QemuGuest.StartAsync(cancellationToken: TestContext.CancellationToken);
+        await using var session = await PortalSession.AttachAsync(guest.Connection);
+        TestContext.WriteLine($"boot {guest.BootTime.TotalSeconds:F1} s, kernel {session.Guest.KernelRelease}, slots {session.Guest.CpuSlots}");
+        await session.PingAsync();
+        var result = await guest.RunAsync(GuestCommand.Of("portal-selftest", "getpid"), TestContext.CancellationToken);
+        Assert.AreEqual(0, result.ExitCode, result.Output);
+        StringAssert.StartsWith(result.Output, "pid=");
+    }
+}
