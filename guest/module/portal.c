@@ -622,7 +622,9 @@ static void op_read_block(struct portal_slot *s, bool env, u64 off, u64 size)
 	got = user_read(slot_data(s), start + off, n);
 	if (n && !got)
 		return region_respond(s, PORTAL_READ_FAIL, EFAULT, 0);
-	/* a fault part-way returns the bytes before it; the host goes on */
+	/* a fault part-way: the bytes before it, and the block ends there */
+	if (got < n)
+		return region_respond(s, PORTAL_READ_PARTIAL, EFAULT, got);
 	region_respond(s, PORTAL_READ_OK, total, got);
 }
 

@@ -19,4 +19,13 @@ public sealed class BootTests
         Assert.AreEqual(0, result.ExitCode, result.Output);
         StringAssert.StartsWith(result.Output, "pid=");
     }
+
+    [TestMethod]
+    public async Task The_kernel_log_check_catches_a_warning()
+    {
+        await using var guest = await QemuGuest.StartAsync(cancellationToken: TestContext.CancellationToken);
+        await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
+        await guest.RunShellAsync("echo 'WARNING: CPU: 0 PID: 1 at test-injected' > /dev/kmsg", cancellationToken: TestContext.CancellationToken);
+        await Assert.ThrowsAsync<AssertFailedException>(async () => await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken));
+    }
 }

@@ -96,8 +96,10 @@ public sealed class CodecTests
     [TestMethod]
     public void Block_chunks_must_be_exactly_what_remains()
     {
-        Assert.AreEqual(new BlockChunk(true, 4072, 5000, 0), ResponseReader.BlockResult(Region(ReadOk, 5000, 4072), PortalOp.ReadProcArgs, 0, 4072));
-        Assert.AreEqual(new BlockChunk(true, 928, 5000, 0), ResponseReader.BlockResult(Region(ReadOk, 5000, 928), PortalOp.ReadProcArgs, 4072, 4072));
+        Assert.AreEqual(new BlockChunk(TransferStatus.Complete, 4072, 5000, 0), ResponseReader.BlockResult(Region(ReadOk, 5000, 4072), PortalOp.ReadProcArgs, 0, 4072));
+        Assert.AreEqual(new BlockChunk(TransferStatus.Complete, 928, 5000, 0), ResponseReader.BlockResult(Region(ReadOk, 5000, 928), PortalOp.ReadProcArgs, 4072, 4072));
+        Assert.AreEqual(new BlockChunk(TransferStatus.Partial, 100, 0, 14), ResponseReader.BlockResult(Region(ReadPartial, 14, 100), PortalOp.ReadProcEnv, 0, 4072),
+            "a fault part-way is a partial chunk with its errno");
         Assert.ThrowsExactly<PortalProtocolException>(() => ResponseReader.BlockResult(Region(ReadOk, 5000, 0), PortalOp.ReadProcArgs, 4072, 4072),
             "returning nothing while bytes remain would loop forever");
         Assert.ThrowsExactly<PortalProtocolException>(() => ResponseReader.BlockResult(Region(ReadOk, 100, 10), PortalOp.ReadProcArgs, 200, 4072));

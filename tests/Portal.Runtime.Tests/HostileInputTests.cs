@@ -39,8 +39,10 @@ public sealed class HostileInputTests
         {
             var offset = (long)random.Next(0, 20_000);
             var chunk = ResponseReader.BlockResult(r, PortalOp.ReadProcArgs, offset, Math.Max(1, n));
-            if (chunk.Ok)
+            if (chunk.Status == TransferStatus.Complete)
                 Require(chunk.Count == Math.Min(Math.Max(1, n), chunk.Total - offset) && chunk.Total <= ResponseReader.MaxBlockLength, chunk.ToString());
+            else
+                Require(chunk.Count < Math.Max(1, n) && chunk.Errno is > 0 and <= RegionLayout.MaxErrno, chunk.ToString());
         }),
         ("Pid", (r, _, _) =>
         {

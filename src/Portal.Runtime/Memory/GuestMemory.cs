@@ -327,15 +327,15 @@ public sealed class GuestMemory
                 Region.WriteHeader(_lease.Channel.Region, op, (ulong)block.Length, Chunk);
                 await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
                 chunk = ResponseReader.BlockResult(_lease.Channel.Region, op, block.Length, Chunk);
-                if (chunk.Ok)
-                    block.Write(Region.Data(_lease.Channel.Region)[..chunk.Count]);
+                block.Write(Region.Data(_lease.Channel.Region)[..chunk.Count]);
             }
             finally
             {
                 _lease.Gate.Release();
             }
-            if (!chunk.Ok)
-                throw OperationFailed(op, chunk.Errno, $"Reading the {(op == PortalOp.ReadProcArgs ? "arguments" : "environment")}");
+            if (chunk.Status != TransferStatus.Complete)
+                throw OperationFailed(op, chunk.Errno,
+                    $"Reading the {(op == PortalOp.ReadProcArgs ? "arguments" : "environment")} (stopped after {block.Length} bytes)");
             if (total is { } known && known != chunk.Total)
                 throw new PortalProtocolException($"Guest changed the length of the {op} block from {known} to {chunk.Total} while it was read.");
             total = chunk.Total;

@@ -17,7 +17,7 @@ internal readonly record struct TransferResult(TransferStatus Status, int Count,
 internal readonly record struct StringChunk(TransferStatus Status, int Count, bool Terminated, long Errno);
 
 /// <summary>Outcome of one READ_PROCARGS / READ_PROCENV chunk.</summary>
-internal readonly record struct BlockChunk(bool Ok, int Count, long Total, long Errno);
+internal readonly record struct BlockChunk(TransferStatus Status, int Count, long Total, long Errno);
 
 /// <summary>Outcome of READ_PROCPID.</summary>
 internal readonly record struct ProcessIds(bool Ok, int Pid, int Tid, long Errno);
@@ -124,9 +124,12 @@ internal static class ResponseReader
                 Require(offset <= total, request, op, $"total length {total} is below the offset {offset} already read");
                 var expected = Math.Min(requested, total - offset);
                 Require(size == (ulong)expected, request, op, $"size {size} but {expected} bytes remain from offset {offset} of {total}");
-                return new(true, (int)size, total, 0);
+                return new(TransferStatus.Complete, (int)size, total, 0);
+            case PortalResponse.ReadPartial:
+                Require(size > 0 && size < (ulong)requested, request, op, $"size {size} is not between 1 and {requested - 1}");
+                return new(TransferStatus.Partial, (int)size, 0, Errno(address, request, op));
             case PortalResponse.ReadFail:
-                return new(false, 0, 0, Errno(address, request, op));
+                return new(TransferStatus.Failed, 0, 0, Errno(address, request, op));
             default:
                 throw Unexpected(request, op);
         }

@@ -167,7 +167,7 @@ internal sealed partial class EmulatedKernel : IDisposable
             }
         }
         cpu.Held = null;
-        return ReadVerdict(cpu.GuestView, eventId);
+        return ReadVerdict(cpu.GuestView);
     }
 
     private static void WriteEvent(Span<byte> region, ulong eventId, GuestHook hook, int phase, int number, ulong[] args, long result,
@@ -191,18 +191,9 @@ internal sealed partial class EmulatedKernel : IDisposable
     private sealed record ParsedVerdict(uint Flags, uint ArgMask, long Retval, ulong[] Args, (ulong Address, byte[] Data)[] Writes);
 
     /// <summary>Validates a verdict as docs/protocol.md §4.2 says; a bad one is rejected whole.</summary>
-    private ParsedVerdict? ReadVerdict(Span<byte> region, ulong eventId)
+    private ParsedVerdict? ReadVerdict(Span<byte> region)
     {
-        if (Op(region) != OpVerdict)
-        {
-            Counters.BadVerdict();
-            return null;
-        }
-        if (Addr(region) != eventId)
-        {
-            Counters.StaleVerdict();
-            return null;
-        }
+        // The slot only completes the hold for this event's VERDICT (EmulatedSlot.ReleaseToGuest).
         var size = Size(region);
         if (size is < 72 or > DataCapacity)
         {
@@ -231,14 +222,13 @@ internal sealed partial class EmulatedKernel : IDisposable
                 return null;
             }
             var length = BinaryPrimitives.ReadUInt32LittleEndian(data[(offset + 8)..]);
-            var entry = 16L + ((length + 7L) & ~7L);
-            if (length > DataCapacity || offset + entry > data.Length)
+            if (length > DataCapacity || offset + 16L + length > data.Length)      // the last entry's padding need not fit
             {
                 Counters.BadVerdict();
                 return null;
             }
             writes[i] = (BinaryPrimitives.ReadUInt64LittleEndian(data[offset..]), data.Slice(offset + 16, (int)length).ToArray());
-            offset += (int)entry;
+            offset += 16 + (int)((length + 7) & ~7u);
         }
         return new ParsedVerdict(flags, argMask, (long)BinaryPrimitives.ReadUInt64LittleEndian(data[8..]), args, writes);
     }

@@ -64,7 +64,21 @@ internal sealed class EmulatedSlot : IGuestChannel
             return;
         }
         if (Slot == 0 || !HostOwns)
-            throw new InvalidOperationException($"Slot {Slot} holds no event to hand back.");
+        {
+            _kernel.Counters.StaleVerdict();    // the module ignores a verdict where no event is held
+            return;
+        }
+        // Like the module: a posted region that is not this event's verdict does not end the hold.
+        if (GuestWire.Op(_region) != GuestWire.OpVerdict)
+        {
+            _kernel.Serve(this);
+            return;
+        }
+        if (GuestWire.Addr(_region) != LastEventId)
+        {
+            _kernel.Counters.StaleVerdict();
+            return;
+        }
         HostOwns = false;
         VerdictPosted?.TrySetResult();
     }
