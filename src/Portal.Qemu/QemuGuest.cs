@@ -28,6 +28,9 @@ public sealed class GuestBootException(string message) : Exception(message);
 /// </summary>
 public sealed partial class QemuGuest : IGuest
 {
+    /// <summary>Scratch directories are named after this prefix and the owning process id.</summary>
+    private const string WorkDirectoryPrefix = "portal-guest-";
+
     /// <summary>Guest physical address of the window (kernel argument memmap=1M$192M).</summary>
     public const long WindowAddress = 192L << 20;
 
@@ -74,6 +77,9 @@ public sealed partial class QemuGuest : IGuest
     /// <summary>The process id of QEMU.</summary>
     public int QemuProcessId => _qemu.Id;
 
+    /// <summary>This guest's scratch directory (agent socket, console log); removed on dispose.</summary>
+    public string WorkDirectory => _workDirectory;
+
     /// <summary>Builds the guest if needed (cached), boots it, and waits until portal.ko and the agent are ready.</summary>
     /// <exception cref="GuestPrerequisiteException">QEMU, the guest kernel or a build tool is missing (the message names the set-up script).</exception>
     /// <exception cref="GuestBuildException">Building portal.ko or the programs failed.</exception>
@@ -90,7 +96,8 @@ public sealed partial class QemuGuest : IGuest
         var image = await GuestImageBuilder.BuildAsync(kernel, options.Files, options.ResolveCacheDirectory(), logger, cancellationToken)
             .ConfigureAwait(false);
 
-        var workDirectory = Directory.CreateTempSubdirectory("portal-guest-").FullName;
+        SweepLeftovers(logger);
+        var workDirectory = Directory.CreateTempSubdirectory($"{WorkDirectoryPrefix}{Environment.ProcessId}-").FullName;
         var ramFile = $"/dev/shm/portal-{Environment.ProcessId}-{Guid.NewGuid():N}";
         var started = Stopwatch.GetTimestamp();
         QemuProcess? qemu = null;
@@ -175,6 +182,23 @@ public sealed partial class QemuGuest : IGuest
             return;
         _qemu.Dispose();
         DeleteDirectoryQuietly(_workDirectory);
+    }
+
+    /// <summary>
+    /// A host killed outright (SIGKILL) cannot clean up: QEMU dies with it (pdeathsig) and the RAM file
+    /// is already unlinked, but its scratch directory stays. Remove those of processes that are gone.
+    /// </summary>
+    private static void SweepLeftovers(ILogger logger)
+    {
+        foreach (var directory in Directory.GetDirectories(Path.GetTempPath(), WorkDirectoryPrefix + "*"))
+        {
+            var owner = Path.GetFileName(directory)[WorkDirectoryPrefix.Length..].Split('-')[0];
+            if (int.TryParse(owner, CultureInfo.InvariantCulture, out var pid) && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
+            {
+                DeleteDirectoryQuietly(directory);
+                Log.Swept(logger, directory);
+            }
+        }
     }
 
     private static List<string> QemuArguments(QemuGuestOptions options, GuestImage image, string ramFile, string workDirectory)
@@ -305,5 +329,8 @@ public sealed partial class QemuGuest : IGuest
 
         [LoggerMessage(3, LogLevel.Warning, "QEMU (pid {Pid}) did not power off in time and was killed")]
         public static partial void KilledQemu(ILogger logger, int pid);
+
+        [LoggerMessage(4, LogLevel.Debug, "Removed {Directory}, left by a host that is gone")]
+        public static partial void Swept(ILogger logger, string directory);
     }
 }
