@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Portal.Abi;
@@ -24,7 +25,10 @@ public sealed class GuestBootException(string message) : Exception(message);
 /// var result = await guest.RunAsync(GuestCommand.Of("mtk7530_switch", "table_del"));
 /// </code>
 /// Disposing shuts the guest down; QEMU never outlives the host process, and the RAM file is
-/// unlinked as soon as both sides have it open, so nothing is left in /dev/shm.
+/// unlinked as soon as both sides have it open, so nothing is left in /dev/shm. A terminating signal
+/// (SIGTERM, Ctrl-C...) stops QEMU and removes the scratch directory; an application that wants to
+/// handle Ctrl-C itself registers its PosixSignalRegistration after starting the guest (newest runs
+/// first) and sets Cancel.
 /// </summary>
 public sealed partial class QemuGuest : IGuest
 {
@@ -57,7 +61,11 @@ public sealed partial class QemuGuest : IGuest
         BootTime = bootTime;
         _logger = logger;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+        _signals = [.. TerminatingSignals.Select(signal => PosixSignalRegistration.Create(signal, OnTerminatingSignal))];
     }
+
+    private static readonly PosixSignal[] TerminatingSignals = [PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT];
+    private readonly PosixSignalRegistration[] _signals;
 
     /// <inheritdoc/>
     public GuestAbi Abi => GuestAbi.X86_64;
@@ -159,6 +167,8 @@ public sealed partial class QemuGuest : IGuest
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        foreach (var registration in _signals)
+            registration.Dispose();
         await _connection.DisposeAsync().ConfigureAwait(false);
         await _agent.QuitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         try
@@ -176,7 +186,20 @@ public sealed partial class QemuGuest : IGuest
     }
 
     /// <summary>The host process is exiting without disposing the guest: stop QEMU and clean up now.</summary>
-    private void OnProcessExit(object? sender, EventArgs e)
+    private void OnProcessExit(object? sender, EventArgs e) => CleanUpNow();
+
+    /// <summary>
+    /// A terminating signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT) ends the process without ProcessExit,
+    /// so clean up here, unless a handler that ran before this one cancelled the signal. Handlers run
+    /// newest first: an application that handles Ctrl-C itself registers after starting the guest.
+    /// </summary>
+    private void OnTerminatingSignal(PosixSignalContext context)
+    {
+        if (!context.Cancel)
+            CleanUpNow();
+    }
+
+    private void CleanUpNow()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;

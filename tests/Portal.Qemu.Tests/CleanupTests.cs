@@ -41,15 +41,23 @@ public sealed class CleanupTests
     {
         var fixture = Path.Combine(AppContext.BaseDirectory.Replace("Portal.Qemu.Tests", "Portal.Qemu.Fixture", StringComparison.Ordinal),
             "Portal.Qemu.Fixture.dll");
-        using var host = Process.Start(new ProcessStartInfo("dotnet", [fixture])
+        using var host = new Process
         {
-            RedirectStandardOutput = true,
-            RedirectStandardInput = true,
-            RedirectStandardError = true,
-        })!;
+            StartInfo = new ProcessStartInfo("dotnet", [fixture])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardInput = true,
+                RedirectStandardError = true,
+            },
+        };
+        var log = new System.Text.StringBuilder();
+        host.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        host.Start();
+        host.BeginErrorReadLine();
+        string Log() { lock (log) return log.ToString(); }
         var ready = await host.StandardOutput.ReadLineAsync(TestContext.CancellationToken).AsTask()
-            .WaitAsync(TimeSpan.FromMinutes(3), TestContext.CancellationToken);
-        Assert.IsNotNull(ready, await host.StandardError.ReadToEndAsync(TestContext.CancellationToken));
+            .WaitAsync(TimeSpan.FromMinutes(2), TestContext.CancellationToken);
+        Assert.IsNotNull(ready, "the fixture ended before its guest was ready:\n" + Log());
         var fields = ready.Split(' ').Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
         var qemu = int.Parse(fields["qemu"], CultureInfo.InvariantCulture);
         var work = fields["work"];
@@ -58,6 +66,7 @@ public sealed class CleanupTests
         using (var kill = Process.Start("kill", ["-s", signal, host.Id.ToString(CultureInfo.InvariantCulture)]))
             await kill.WaitForExitAsync(TestContext.CancellationToken);
         await host.WaitForExitAsync(TestContext.CancellationToken).WaitAsync(TimeSpan.FromSeconds(30), TestContext.CancellationToken);
+        TestContext.WriteLine($"exit code {host.ExitCode}\n" + Log());
 
         await WaitUntilAsync(() => !IsAlive(qemu), TimeSpan.FromSeconds(15), $"QEMU {qemu} outlived its host ({signal})");
         Assert.IsEmpty(SharedMemoryFilesOf(host.Id), "nothing left in /dev/shm");
