@@ -44,7 +44,7 @@ cp /bin/busybox "$root/bin/busybox"
 cp "$HERE/init" "$root/init"
 chmod 755 "$root/init"
 cp "$OUT/module/portal.ko" "$root/lib/modules/portal.ko"
-for p in portal-selftest ioctl_interaction mtk7530_switch portal-agent; do
+for p in portal-selftest ioctl_interaction mtk7530_switch portal-agent portal-bench; do
 	cp "$OUT/bin/$p" "$root/usr/bin/$p"
 done
 for p in ${EXTRA_BINS:-}; do

@@ -44,12 +44,12 @@ public sealed partial class QemuGuest : IGuest
     private readonly QemuProcess _qemu;
     private readonly AgentClient _agent;
     private readonly SharedWindow _window;
-    private readonly WindowConnection _connection;
+    private readonly IGuestConnection _connection;
     private readonly string _workDirectory;
     private readonly ILogger _logger;
     private int _disposed;
 
-    private QemuGuest(QemuProcess qemu, AgentClient agent, SharedWindow window, WindowConnection connection, string workDirectory,
+    private QemuGuest(QemuProcess qemu, AgentClient agent, SharedWindow window, IGuestConnection connection, string workDirectory,
         GuestImage image, TimeSpan bootTime, ILogger logger)
     {
         _qemu = qemu;
@@ -119,10 +119,14 @@ public sealed partial class QemuGuest : IGuest
             Log.Started(logger, qemu.Id, image.Kernel);
             agent = await AgentClient.ConnectAsync(Path.Combine(workDirectory, "agent.sock"), () => !qemu.HasExited, boot.Token).ConfigureAwait(false);
             window = await MapWindowAsync(ramFile, options.MemoryMiB, qemu, boot.Token).ConfigureAwait(false);
+            if (options.LoadPortalModule)
+                await WaitForModuleAsync(window, qemu, boot.Token).ConfigureAwait(false);
             await agent.Ready.WaitAsync(boot.Token).ConfigureAwait(false);
-            var connection = new WindowConnection(window, options.ExchangeTimeout, logger);
+            IGuestConnection connection = options.LoadPortalModule
+                ? new WindowConnection(window, options.ExchangeTimeout, logger)
+                : new UnavailableConnection();
             var bootTime = Stopwatch.GetElapsedTime(started);
-            Log.Ready(logger, bootTime.TotalSeconds, window.SlotCount - 1);
+            Log.Ready(logger, bootTime.TotalSeconds, options.LoadPortalModule ? window.SlotCount - 1 : 0);
             return new QemuGuest(qemu, agent, window, connection, workDirectory, image, bootTime, logger);
         }
         catch (Exception e) when (e is not GuestPrerequisiteException)
@@ -231,6 +235,8 @@ public sealed partial class QemuGuest : IGuest
             "console=ttyS0", "quiet", $"memmap={WindowSize >> 20}M${WindowAddress >> 20}M",
             string.Create(CultureInfo.InvariantCulture, $"portal.host_timeout_ms={(int)options.HostTimeout.TotalMilliseconds}"),
         };
+        if (!options.LoadPortalModule)
+            kernelArguments.Add("portal.noload");       // guest/init skips insmod
         kernelArguments.AddRange(options.KernelArguments);
         var memory = string.Create(CultureInfo.InvariantCulture, $"{options.MemoryMiB}M");
         return
@@ -250,8 +256,8 @@ public sealed partial class QemuGuest : IGuest
     }
 
     /// <summary>
-    /// Maps the window once QEMU has created the RAM file, unlinks the file (both sides keep their
-    /// mappings; nothing is left in /dev/shm whatever happens next), and waits for portal.ko.
+    /// Maps the window once QEMU has created the RAM file, then unlinks the file: both sides keep
+    /// their mappings, and nothing is left in /dev/shm whatever happens next.
     /// </summary>
     private static async Task<SharedWindow> MapWindowAsync(string ramFile, int memoryMiB, QemuProcess qemu, CancellationToken cancellationToken)
     {
@@ -264,24 +270,33 @@ public sealed partial class QemuGuest : IGuest
         }
         var window = SharedWindow.Map(ramFile, WindowAddress, WindowSize);
         File.Delete(ramFile);
-        try
+        return window;
+    }
+
+    /// <summary>Waits until portal.ko has laid out the window, and checks that it speaks protocol version 1.</summary>
+    private static async Task WaitForModuleAsync(SharedWindow window, QemuProcess qemu, CancellationToken cancellationToken)
+    {
+        while (!(window.State == SharedWindow.ReadyState && window.Magic == "PORTAL01"))
         {
-            while (!(window.State == SharedWindow.ReadyState && window.Magic == "PORTAL01"))
-            {
-                if (qemu.HasExited)
-                    throw new InvalidOperationException("QEMU exited before portal.ko was ready.");
-                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
-            }
-            if (window.Version != 1 || window.Stride != SharedWindow.SlotStride || window.SlotCount is < 2 or > 127)
-                throw new InvalidOperationException(
-                    $"portal.ko's window is not protocol version 1 (version {window.Version}, stride {window.Stride}, {window.SlotCount} slots).");
-            return window;
+            if (qemu.HasExited)
+                throw new InvalidOperationException("QEMU exited before portal.ko was ready.");
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
         }
-        catch
-        {
-            window.Dispose();
-            throw;
-        }
+        if (window.Version != 1 || window.Stride != SharedWindow.SlotStride || window.SlotCount is < 2 or > 127)
+            throw new InvalidOperationException(
+                $"portal.ko's window is not protocol version 1 (version {window.Version}, stride {window.Stride}, {window.SlotCount} slots).");
+    }
+
+    /// <summary>The connection of a guest booted without portal.ko.</summary>
+    private sealed class UnavailableConnection : IGuestConnection
+    {
+        private const string Message = "This guest was started with LoadPortalModule = false: portal.ko is not loaded.";
+
+        public IGuestChannel Control => throw new InvalidOperationException(Message);
+
+        public IDisposable Attach(IGuestEventSink sink) => throw new InvalidOperationException(Message);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     /// <summary>A shell command line that execs the program with exactly the given arguments and extra environment.</summary>

@@ -31,6 +31,9 @@ public sealed class QemuGuestOptions
     /// <summary>Host files to place in the guest (executables go on PATH under /usr/bin).</summary>
     public IReadOnlyList<GuestFile> Files { get; init; } = [];
 
+    /// <summary>Load portal.ko (default). Without it the guest runs unobserved: useful for baselines; its Connection refuses to work.</summary>
+    public bool LoadPortalModule { get; init; } = true;
+
     /// <summary>Extra kernel command-line arguments.</summary>
     public IReadOnlyList<string> KernelArguments { get; init; } = [];
 
