@@ -54,9 +54,29 @@ internal static class GuestCosts
         Console.WriteLine(Row($"forwarded syscall event, empty handler (ioctl with event − ioctl without portal.ko; {events} events)", forwardedIoctl - baselineIoctl, "≤ 10 µs"));
         Console.WriteLine(Row("added on a non-matching syscall (getppid: portal.ko + a hook elsewhere − no portal.ko)", hookedGetppid - baselineGetppid, "≤ 1 µs"));
         Console.WriteLine(Row("added on a syscall the guest filters out (ioctl, hooked number, filter rejects it)", filteredIoctl - baselineIoctl, ""));
+        var (host, qemu) = await IdleCostAsync(guest.QemuProcessId, TimeSpan.FromSeconds(5));
+        Console.WriteLine($"| idle, session attached, 5 s: host process / QEMU CPU | {host:P1} / {qemu:P1} of a core | no core burnt |");
         Console.WriteLine();
         Console.WriteLine($"raw medians: getppid {Us(baselineGetppid)} → {Us(hookedGetppid)}; ioctl {Us(baselineIoctl)} → filtered {Us(filteredIoctl)} → forwarded {Us(forwardedIoctl)}");
         return 0;
+    }
+
+    /// <summary>CPU used by this process and by QEMU while nothing happens (the pollers back off).</summary>
+    private static async Task<(double Host, double Qemu)> IdleCostAsync(int qemuPid, TimeSpan period)
+    {
+        await Task.Delay(TimeSpan.FromMilliseconds(300));      // let both pollers leave their spinning phase
+        var (host0, qemu0) = (CpuSeconds("self"), CpuSeconds(qemuPid.ToString(CultureInfo.InvariantCulture)));
+        await Task.Delay(period);
+        var (host1, qemu1) = (CpuSeconds("self"), CpuSeconds(qemuPid.ToString(CultureInfo.InvariantCulture)));
+        return ((host1 - host0) / period.TotalSeconds, (qemu1 - qemu0) / period.TotalSeconds);
+    }
+
+    /// <summary>utime + stime of a process, from /proc/&lt;pid&gt;/stat (fields 14 and 15, in clock ticks of 1/100 s).</summary>
+    private static double CpuSeconds(string pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     private static async Task<double> MedianAsync(QemuGuest guest, string call, int count, string? command = null)
