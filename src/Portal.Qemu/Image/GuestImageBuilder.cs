@@ -40,7 +40,11 @@ internal static partial class GuestImageBuilder
         var baseDirectory = Path.Combine(cacheRoot, $"guest-{kernel.Version}-{baseKey}");
         var fromCache = File.Exists(Path.Combine(baseDirectory, "complete"));
         if (!fromCache)
+        {
             await BuildBaseAsync(kernel, sources, baseDirectory, logger, cancellationToken).ConfigureAwait(false);
+            PruneCache(cacheRoot, keep: baseDirectory, logger);
+        }
+        Directory.SetLastWriteTimeUtc(baseDirectory, DateTime.UtcNow);     // most recently used, for pruning
 
         var imageKey = Hash(hash =>
         {
@@ -59,6 +63,30 @@ internal static partial class GuestImageBuilder
         }
         var vmlinux = Path.Combine(baseDirectory, "vmlinux");
         return new GuestImage(File.Exists(vmlinux) ? vmlinux : kernel.Image, initramfs, kernel.Version, fromCache);
+    }
+
+    /// <summary>Guests kept in the cache besides the one in use (about 70 MiB each).</summary>
+    private const int CachedGuests = 3;
+
+    /// <summary>Removes all but the most recently used cached guests (another process may use one: it keeps its open files).</summary>
+    private static void PruneCache(string cacheRoot, string keep, ILogger logger)
+    {
+        var stale = new DirectoryInfo(cacheRoot).GetDirectories("guest-*")
+            .Where(d => d.FullName != keep && !d.Name.Contains(".building-", StringComparison.Ordinal))
+            .OrderByDescending(d => d.LastWriteTimeUtc)
+            .Skip(CachedGuests - 1);
+        foreach (var directory in stale)
+        {
+            try
+            {
+                directory.Delete(recursive: true);
+                Log.Pruned(logger, directory.FullName);
+            }
+            catch (IOException)
+            {
+                // in use or already gone: try again next time
+            }
+        }
     }
 
     /// <summary>The guest sources next to this assembly (copied there by the build).</summary>
@@ -246,5 +274,8 @@ internal static partial class GuestImageBuilder
 
         [LoggerMessage(3, LogLevel.Warning, "Could not extract vmlinux from {Image}; booting the compressed image (slower)")]
         public static partial void NoVmlinux(ILogger logger, string image);
+
+        [LoggerMessage(4, LogLevel.Debug, "Removed the cached guest {Directory}")]
+        public static partial void Pruned(ILogger logger, string directory);
     }
 }
