@@ -177,7 +177,8 @@ public sealed partial class QemuGuest : IGuest
         await _agent.QuitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         try
         {
-            await _qemu.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token).ConfigureAwait(false);
+            using var powerOff = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _qemu.WaitForExitAsync(powerOff.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

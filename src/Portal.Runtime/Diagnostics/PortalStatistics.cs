@@ -55,7 +55,7 @@ public sealed class PortalStatistics
     /// <summary>Events delivered to handlers.</summary>
     public long Events => Interlocked.Read(ref _events);
 
-    /// <summary>Per-handler counters, in order of first registration.</summary>
+    /// <summary>Per-handler counters, ordered by name.</summary>
     public IReadOnlyList<HandlerStatistics> Handlers => [.. _handlers.Values.OrderBy(h => h.Name, StringComparer.Ordinal)];
 
     /// <summary>Counters of the handler with that name (handlers registered under one name share them).</summary>
