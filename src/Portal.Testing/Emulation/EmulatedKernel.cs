@@ -107,13 +107,13 @@ internal sealed partial class EmulatedKernel : IDisposable
             {
                 for (var i = 0; i < 6; i++)
                 {
-                    if ((verdict.ArgMask & (1u << i)) != 0 && (verdict.Flags & 4) != 0)
+                    if ((verdict.Flags & VerdictSetArgs) != 0 && (verdict.ArgMask & (1u << i)) != 0)
                         args[i] = Abi.TruncateToRegister(verdict.Args[i]);
                 }
-                if ((verdict.Flags & 2) != 0)
+                if ((verdict.Flags & VerdictSkip) != 0)
                     return (true, Abi.SignExtendRegister((ulong)verdict.Retval));
             }
-            else if ((verdict.Flags & 1) != 0)
+            else if ((verdict.Flags & VerdictSetRetval) != 0)
             {
                 result = Abi.SignExtendRegister((ulong)verdict.Retval);
             }
@@ -204,7 +204,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         var flags = BinaryPrimitives.ReadUInt32LittleEndian(data);
         var argMask = BinaryPrimitives.ReadUInt32LittleEndian(data[4..]);
         var count = BinaryPrimitives.ReadUInt32LittleEndian(data[64..]);
-        if ((flags & ~7u) != 0 || (argMask & ~0x3fu) != 0 || count > DataCapacity / 16)
+        if ((flags & ~(VerdictSetRetval | VerdictSkip | VerdictSetArgs)) != 0 || (argMask & ~0x3fu) != 0 || count > DataCapacity / 16)
         {
             Counters.BadVerdict();
             return null;

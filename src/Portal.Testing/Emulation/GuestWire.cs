@@ -18,6 +18,9 @@ internal static class GuestWire
     public const ulong OpGuestInfo = 0x100, OpHookRegister = 0x101, OpHookUnregister = 0x102, OpVerdict = 0x103,
         OpPing = 0x105, OpStats = 0x106, OpHookReset = 0x107;
 
+    // Verdict flags (§4.2)
+    public const uint VerdictSetRetval = 1, VerdictSkip = 2, VerdictSetArgs = 4;
+
     // Responses
     public const ulong ReadOk = 0xf000_0001, ReadFail = 0xf000_0002, ReadPartial = 0xf000_0003, WriteOk = 0xf000_0004,
         WriteFail = 0xf000_0005, ReadNum = 0xf000_0006, Event = 0xf000_0100, ExtOk = 0xf000_0101, ExtFail = 0xf000_0102;
