@@ -43,7 +43,9 @@ public sealed class CleanupTests
             "Portal.Qemu.Fixture.dll");
         using var host = new Process
         {
-            StartInfo = new ProcessStartInfo("dotnet", [fixture])
+            // A background job's SIGINT is ignored, and that is inherited: start the fixture with the
+            // default disposition of every signal under test, as an interactive program would have.
+            StartInfo = new ProcessStartInfo("env", ["--default-signal=INT,TERM,HUP,QUIT", "dotnet", fixture])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardInput = true,
