@@ -29,6 +29,12 @@ public sealed class GuestMemory
     /// <summary>The guest's ABI (pointer size and byte order used by the integer methods).</summary>
     public GuestAbi Abi { get; }
 
+    /// <summary>A typed pointer to a record at <paramref name="address"/> in this process (see <see cref="Typed.GuestPtr{T}"/>).</summary>
+    public Typed.GuestPtr<T> Ptr<T>(ulong address) where T : struct, Typed.IGuestRecord<T> => new(address, this);
+
+    /// <summary>An untyped pointer to <paramref name="address"/> in this process.</summary>
+    public Typed.GuestAddress Address(ulong address) => new(address, this);
+
     // ---- reads ----------------------------------------------------------------------------------
 
     /// <summary>Reads <paramref name="count"/> bytes (seed: <c>read_bytes</c>).</summary>
