@@ -30,7 +30,7 @@ public sealed class GuestMemory
     public GuestAbi Abi { get; }
 
     /// <summary>A typed pointer to a record at <paramref name="address"/> in this process (see <see cref="Typed.GuestPtr{T}"/>).</summary>
-    public Typed.GuestPtr<T> Ptr<T>(ulong address) where T : struct, Typed.IGuestRecord<T> => new(address, this);
+    public Typed.GuestPtr<T> At<T>(ulong address) where T : struct, Typed.IGuestRecord<T> => new(address, this);
 
     /// <summary>An untyped pointer to <paramref name="address"/> in this process.</summary>
     public Typed.GuestAddress Address(ulong address) => new(address, this);
