@@ -1,0 +1,33 @@
+using Microsoft.CodeAnalysis;
+
+namespace Portal.Generators;
+
+/// <summary>Every diagnostic the generator reports (PTL0001...).</summary>
+internal static class Diagnostics
+{
+    private const string Category = "Portal.Generators";
+
+    public static readonly DiagnosticDescriptor BadManifest = new(
+        "PTL0001", "Malformed layout manifest", "{0}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "A *.portal.json file does not follow docs/layout-manifest.md; nothing is generated for it.");
+
+    public static readonly DiagnosticDescriptor NameClash = new(
+        "PTL0002", "Generated name clash", "{0}", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        description: "Two C names map to the same C# name (or a reserved one); one was renamed.");
+
+    public static readonly DiagnosticDescriptor Unsupported = new(
+        "PTL0003", "Unsupported C construct", "{0}", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        description: "A member has a type C# proxies cannot represent; it was skipped.");
+
+    public static readonly DiagnosticDescriptor AbiMismatch = new(
+        "PTL0004", "Member differs between ABIs", "{0}", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        description: "A member has a different kind of type on different ABIs; it is absent on the ABIs that disagree.");
+
+    public static DiagnosticDescriptor ById(string id) => id switch
+    {
+        "PTL0001" => BadManifest,
+        "PTL0002" => NameClash,
+        "PTL0004" => AbiMismatch,
+        _ => Unsupported,
+    };
+}
