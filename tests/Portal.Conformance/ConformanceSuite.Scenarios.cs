@@ -76,4 +76,90 @@ public abstract partial class ConformanceSuite
         StringAssert.Contains(run.Output, $"rc=-1 errno={Native(GuestErrno.ENODEV)}");
         StringAssert.Contains(run.Output, "after name=eth0 data=0x1337");
     }
+
+    // ---- the TP-Link Archer C20 switch (mtk7530_switch table_del) ----------------------------------
+
+    private Task<Guests.GuestCommandResult> TableDelAsync() => RunAsync(Mtk7530Switch.Name, "table_del");
+
+    /// <summary>The seed's RAEthPlugin, one operation per call as the Python plugin does it.</summary>
+    public sealed class RaethPlugin(uint macAd0Value)
+    {
+        public List<uint> Registers { get; } = [];
+
+        public long Exchanges { get; private set; }
+
+        [Hypersyscall("ioctl", SyscallPhase.Return)]
+        [Arg(1, Is = (long)Mtk7530Switch.RaethEswRegRead)]
+        public async ValueTask HandleRaethIoctl(SyscallContext syscall)
+        {
+            var arg = syscall.Args[2];
+            if (await syscall.Memory.ReadStrAsync(arg) != "eth0")
+                return;
+            var eswReg = await syscall.Memory.ReadPtrAsync(arg + 16);   // ifr.ifr_data
+            var code = await syscall.Memory.ReadIntAsync(eswReg);       // esw_reg.off
+            var value = code switch
+            {
+                Mtk7530Switch.RegEswWtMacAd0 => macAd0Value,
+                0x80 => 0x8234u,
+                0x90 => 0x73u,
+                _ => 0x10173u,
+            };
+            Registers.Add(code);
+            await syscall.Memory.WriteIntAsync(eswReg + 4, value);     // esw_reg.val
+            syscall.Retval = 0;
+            Exchanges += syscall.Exchanges;
+        }
+    }
+
+    [TestMethod, TestCategory("Conformance")]
+    public async Task Without_a_handler_the_switch_tool_fails_its_ioctl()
+    {
+        var run = await TableDelAsync();
+        StringAssert.Contains(run.Output, "ioctl: No such device");
+        Assert.DoesNotContain("done.", run.Output);
+    }
+
+    [TestMethod, TestCategory("Conformance")]
+    public async Task With_the_raeth_handler_the_switch_tool_is_done()
+    {
+        await using var session = await AttachAsync();
+        var plugin = new RaethPlugin(macAd0Value: 0x2);
+        await session.LoadPluginAsync(plugin);
+        var run = await TableDelAsync();
+        Assert.AreEqual("done.\n", run.Output);
+        CollectionAssert.AreEqual(new[] { Mtk7530Switch.RegEswWtMacAd0 }, plugin.Registers);
+        Assert.AreEqual(4, plugin.Exchanges, "seed-style: read_str, read_ptr, read_int, write_int");
+    }
+
+    [TestMethod, TestCategory("Conformance")]
+    public async Task A_register_that_never_reports_done_makes_the_tool_poll_twenty_times()
+    {
+        await using var session = await AttachAsync();
+        var plugin = new RaethPlugin(macAd0Value: 0x0);
+        await session.LoadPluginAsync(plugin);
+        var run = await TableDelAsync();
+        Assert.AreEqual("timeout.\n", run.Output);
+        Assert.HasCount(20, plugin.Registers);
+    }
+
+    [TestMethod, TestCategory("Conformance")]
+    public async Task The_advanced_variant_skips_the_ioctl_for_the_switch_tool_only()
+    {
+        await using var session = await AttachAsync();
+        var calls = 0;
+        await session.OnSyscall("ioctl", SyscallPhase.Enter).WhereComm(Mtk7530Switch.Name).WhereArg(1, ArgFilter.Equal(Mtk7530Switch.RaethEswRegRead))
+            .RegisterAsync(async syscall =>
+            {
+                calls++;
+                var eswReg = await syscall.Memory.ReadPtrAsync(syscall.Args[2] + 16);
+                if (await syscall.Memory.ReadIntAsync(eswReg) != Mtk7530Switch.RegEswWtMacAd0)
+                    return;
+                syscall.SkipSyscall = true;                               // the driver is never asked
+                await syscall.Memory.WriteIntAsync(eswReg + 4, 0x2u);    // w_mac_done
+                syscall.Retval = 0;
+            });
+        var run = await TableDelAsync();
+        Assert.AreEqual("done.\n", run.Output);
+        Assert.AreEqual(1, calls);
+    }
 }

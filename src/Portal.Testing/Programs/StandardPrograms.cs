@@ -8,5 +8,6 @@ public static class StandardPrograms
     [
         (PortalSelfTest.Name, PortalSelfTest.RunAsync),
         (IoctlInteraction.Name, IoctlInteraction.RunAsync),
+        (Mtk7530Switch.Name, Mtk7530Switch.RunAsync),
     ];
 }
