@@ -71,11 +71,13 @@ internal static class MacroProbe
 
     static ProbeResult Classify(Cursor variable)
     {
-        var declared = variable.Type;
-        var type = declared.Canonical;
-        var spelling = TypeSpelling.Clean(declared.Spelling);
+        var type = variable.Type.Canonical;
+        var spelling = TypeSpelling.Clean(type.Spelling);
+        // The probe variable is const: drop that qualifier ("const int", "void *const").
         if (spelling.StartsWith("const ", StringComparison.Ordinal))
             spelling = spelling["const ".Length..];
+        else if (spelling.EndsWith(" const", StringComparison.Ordinal))
+            spelling = spelling[..^" const".Length];
         bool isUnsigned;
         switch (type.Kind)
         {
