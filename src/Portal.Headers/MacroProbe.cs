@@ -76,8 +76,8 @@ internal static class MacroProbe
         // The probe variable is const: drop that qualifier ("const int", "void *const").
         if (spelling.StartsWith("const ", StringComparison.Ordinal))
             spelling = spelling["const ".Length..];
-        else if (spelling.EndsWith(" const", StringComparison.Ordinal))
-            spelling = spelling[..^" const".Length];
+        else if (spelling.EndsWith("*const", StringComparison.Ordinal) || spelling.EndsWith(" const", StringComparison.Ordinal))
+            spelling = spelling[..^"const".Length].TrimEnd();
         bool isUnsigned;
         switch (type.Kind)
         {
