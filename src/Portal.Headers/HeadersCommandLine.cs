@@ -102,7 +102,9 @@ public static class HeadersCommandLine
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
         {
-            foreach (var e in result.Errors)
+            // An unknown word explains the rest ("Required command was not provided."): say only that.
+            var errors = result.Errors.Where(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)).ToList();
+            foreach (var e in errors.Count > 0 ? errors : result.Errors)
                 error.WriteLine($"portal-headers: {e.Message}");
             error.WriteLine("portal-headers: see portal-headers --help");
             return BadArguments;
