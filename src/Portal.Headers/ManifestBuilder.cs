@@ -73,6 +73,11 @@ internal sealed class ManifestBuilder
                 foreach (var child in cursor.Children())
                     CollectDeclaration(child);
                 break;
+            case CXCursorKind.VarDecl:
+                // extern struct stats { ... } global_stats;
+                foreach (var child in cursor.Children())
+                    CollectDeclaration(child);
+                break;
         }
     }
 
@@ -145,8 +150,7 @@ internal sealed class ManifestBuilder
             macro.Skip = true;
             return;
         }
-        var tokens = unit.Tokenize(macro.Cursor.Extent);
-        var body = tokens.Count > 0 && tokens[0].Spelling == macro.Name ? tokens.Skip(1).ToList() : [.. tokens];
+        var body = Body(macro);
         macro.Expression = Join(body);
         if (macro.Cursor.IsMacroFunctionLike)
         {
@@ -166,6 +170,17 @@ internal sealed class ManifestBuilder
         if (!IsBalancedExpression(body))
         {
             macro.Reason = "not an expression";
+            return;
+        }
+        // The probe pastes the macro into C: an expansion with unbalanced brackets would swallow the probes after it.
+        if (Expand(body, [macro.Name]) is not { } expanded || !IsBalancedExpression(expanded))
+        {
+            macro.Reason = "not an expression (its expansion is not balanced)";
+            return;
+        }
+        if (HasTopLevelComma(expanded))
+        {
+            macro.Reason = "not an expression (a comma-separated list)";
             return;
         }
         if (body[0].Kind == CXTokenKind.Keyword && TypeKeywords.Contains(body[0].Spelling))
@@ -195,6 +210,77 @@ internal sealed class ManifestBuilder
                 return false;
         }
         return true;
+    }
+
+    /// <summary>The macro's replacement tokens (after its name; for a function-like macro, after the parameters too).</summary>
+    List<Token> Body(MacroEntry macro)
+    {
+        if (macro.Tokens is { } cached)
+            return cached;
+        var tokens = unit.Tokenize(macro.Cursor.Extent);
+        var start = tokens.Count > 0 && tokens[0].Spelling == macro.Name ? 1 : 0;
+        if (macro.Cursor.IsMacroFunctionLike && start < tokens.Count && tokens[start].Spelling == "(")
+        {
+            while (start < tokens.Count && tokens[start].Spelling != ")")
+                start++;
+            start++;
+        }
+        macro.Tokens = tokens.Skip(start).ToList();
+        return macro.Tokens;
+    }
+
+    /// <summary>
+    /// Expands object-like macros (not function-like ones, whose own bodies must then be balanced), as the preprocessor
+    /// would, far enough to see the tokens the compiler will parse; null when a function-like macro's body is unbalanced.
+    /// </summary>
+    List<Token>? Expand(List<Token> tokens, HashSet<string> expanding)
+    {
+        var result = new List<Token>();
+        foreach (var token in tokens)
+        {
+            if (token.Kind != CXTokenKind.Identifier || !macros.TryGetValue(token.Spelling, out var macro) || expanding.Contains(token.Spelling))
+            {
+                result.Add(token);
+                continue;
+            }
+            var body = Body(macro);
+            if (macro.Cursor.IsMacroFunctionLike)
+            {
+                if (!IsBalancedExpression(body) && body.Any(t => t.Spelling is "(" or ")" or "[" or "]"))
+                    return null;
+                result.Add(token);
+                continue;
+            }
+            expanding.Add(token.Spelling);
+            var inner = Expand(body, expanding);
+            expanding.Remove(token.Spelling);
+            if (inner is null)
+                return null;
+            result.AddRange(inner);
+            if (result.Count > 100_000)
+                return null;
+        }
+        return result;
+    }
+
+    static bool HasTopLevelComma(List<Token> tokens)
+    {
+        var depth = 0;
+        foreach (var token in tokens)
+        {
+            switch (token.Spelling)
+            {
+                case "(" or "[" or "{":
+                    depth++;
+                    break;
+                case ")" or "]" or "}":
+                    depth--;
+                    break;
+                case "," when depth == 0 && token.Kind == CXTokenKind.Punctuation:
+                    return true;
+            }
+        }
+        return false;
     }
 
     static bool IsBalancedExpression(List<Token> body)
@@ -618,6 +704,7 @@ internal sealed class ManifestBuilder
         public string Expression { get; set; } = "";
         public string? Reason { get; set; }
         public string[]? Path { get; set; }
+        public List<Token>? Tokens { get; set; }
         public int? ProbeIndex { get; set; }
     }
 }

@@ -23,6 +23,9 @@ public sealed class LayoutTruthTests
         {
             var result = CompileAsserts(abi, header, manifest, gcc: false);
             Assert.AreEqual(0, result.ExitCode, $"{Path.GetFileName(header)} on {abi}:\n{Toolchain.Errors(result.Both)}");
+            var checks = StaticAsserts.Write(manifest, header).Split('\n').Count(l => l.StartsWith("_Static_assert(", StringComparison.Ordinal));
+            Assert.IsGreaterThan(500, checks, $"{Path.GetFileName(header)} on {abi}: static asserts");
+            Console.WriteLine($"{Path.GetFileName(header)} on {abi}: {checks} static asserts hold");
         }
     }
 
@@ -43,8 +46,10 @@ public sealed class LayoutTruthTests
     {
         foreach (var (header, manifest) in Headers(abi))
         {
-            var problems = CompareWithDump(abi, header, manifest);
+            var problems = CompareWithDump(abi, header, manifest, out var compared);
             Assert.AreEqual(0, problems.Count, $"{Path.GetFileName(header)} on {abi}:\n{string.Join('\n', problems)}");
+            Assert.IsGreaterThan(100, compared, $"{Path.GetFileName(header)} on {abi}: members compared");
+            Console.WriteLine($"{Path.GetFileName(header)} on {abi}: {compared} members agree with the layout dump");
         }
     }
 
@@ -112,7 +117,7 @@ public sealed class LayoutTruthTests
     {
         var wrong = Manifests.Mutate(Manifests.Torture("mips"), m =>
             Manifests.Field(Manifests.Record(m, "tor_bits"), "b")["bitOffset"] = 2);
-        var problems = CompareWithDump("mips", TestPaths.Torture, wrong);
+        var problems = CompareWithDump("mips", TestPaths.Torture, wrong, out _);
         Assert.IsTrue(problems.Any(p => p.StartsWith("tor_bits.b:", StringComparison.Ordinal)), string.Join('\n', problems));
 
         var right = BitfieldProbe.Cases(Manifests.Torture("mips")).Single(c => c is { Record: "tor_bits", Path: "b" });
@@ -173,8 +178,9 @@ public sealed class LayoutTruthTests
         return string.Join('\n', shown);
     }
 
-    internal static List<string> CompareWithDump(string abi, string header, LayoutManifest manifest)
+    internal static List<string> CompareWithDump(string abi, string header, LayoutManifest manifest, out int compared)
     {
+        compared = 0;
         using var scratch = TestPaths.Scratch();
         var file = scratch.Write("checks.c", StaticAsserts.Write(manifest, header));
         var result = Toolchain.Run(Toolchain.Clang, Toolchain.ClangArguments(abi, "-fsyntax-only", "-Wno-static-assert", "-Xclang", "-fdump-record-layouts", file));
@@ -188,7 +194,8 @@ public sealed class LayoutTruthTests
                 problems.Add($"{type}: no layout in the dump");
                 continue;
             }
-            problems.AddRange(RecordLayoutDump.Compare(record, lines));
+            problems.AddRange(RecordLayoutDump.Compare(record, lines, out var count));
+            compared += count;
         }
         return problems;
     }

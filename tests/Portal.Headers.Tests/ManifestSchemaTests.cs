@@ -173,6 +173,10 @@ public sealed partial class ManifestSchemaTests
         Assert.AreEqual("empty macro (no value)", notes["TOR_EMPTY"]);
         Assert.AreEqual("function-like macro", notes["TOR_MAKE"]);
         Assert.AreEqual("member path that matches no record", notes["tor_not_a_path"]);
+        Assert.AreEqual("not an expression (a comma-separated list)", notes["TOR_LIST"]);
+        Assert.AreEqual("not an expression", notes["TOR_OPEN"]);
+        Assert.AreEqual("not an expression (its expansion is not balanced)", notes["TOR_USES_OPEN"]);
+        Assert.AreEqual(99, Manifests.Torture("mips").Constants.Single(c => c.Name == "TOR_LAST").Value, "a broken macro does not spoil the ones after it");
     }
 
     [TestMethod]
@@ -358,6 +362,9 @@ public sealed partial class ManifestSchemaTests
         Assert.AreEqual(0x100000000L, enums["tor_big"].Values[1].Value);
         Assert.AreEqual("TOR_MODE_ON", enums["tor_mode"].Values[1].Name, "a typedef'd anonymous enum takes the typedef name");
         Assert.AreEqual(7, enums[""].Values[0].Value, "an anonymous enum is listed with an empty name");
+        Assert.AreEqual(3, enums["tor_inner_enum"].Values.Single().Value, "an enum declared inside a record is listed");
+        Assert.AreEqual("tor_inner_enum", Manifests.Torture(abi).Record("tor_declared_with_a_variable").Field("kind").Type.Enum,
+            "a record declared with a variable is listed");
         var fields = Manifests.Torture(abi).Record("tor_enums");
         Assert.AreEqual(fields.Field("small").Offset + 1, fields.Field("after_small").Offset, "a packed enum is one byte");
         Assert.AreEqual("tor_mode", fields.Field("mode").Type.Enum);

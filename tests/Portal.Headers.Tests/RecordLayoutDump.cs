@@ -60,11 +60,13 @@ internal static partial class RecordLayoutDump
     }
 
     /// <summary>Compares a manifest record with its dump; returns the differences (empty when they agree).</summary>
-    public static List<string> Compare(ManifestRecord record, List<Line> lines)
+    public static List<string> Compare(ManifestRecord record, List<Line> lines, out int compared)
     {
         var problems = new List<string>();
         var index = 0;
+        var count = 0;
         Walk(record.Fields!, 1, 0, record.Name);
+        compared = count;
         return problems;
 
         void Walk(IReadOnlyList<ManifestField> fields, int depth, long baseBits, string where)
@@ -81,6 +83,7 @@ internal static partial class RecordLayoutDump
                     return;
                 }
                 var line = lines[index++];
+                count++;
                 if (line.Name != field.Name)
                 {
                     problems.Add($"{name}: the dump has '{line.Name}' here");

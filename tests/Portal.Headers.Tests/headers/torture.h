@@ -317,6 +317,11 @@ typedef struct tor_tagged {
 	tor_mode mode;
 } tor_tagged_t;
 
+extern struct tor_declared_with_a_variable {
+	int count;
+	enum tor_inner_enum { TOR_INNER_A = 3 } kind;
+} tor_variable;
+
 union tor_union {
 	char c;
 	long long ll;
@@ -361,5 +366,9 @@ union tor_union {
 #define TOR_TYPE	unsigned long
 #define TOR_STATEMENT	do { } while (0)
 #define TOR_EMPTY
+#define TOR_LIST	1, 2
+#define TOR_OPEN	(
+#define TOR_USES_OPEN	TOR_OPEN
+#define TOR_LAST	99		/* still evaluated after the broken ones */
 
 #endif /* TORTURE_H */
