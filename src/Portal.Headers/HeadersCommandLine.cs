@@ -1,0 +1,166 @@
+using System.CommandLine;
+
+namespace Portal.Headers;
+
+/// <summary>
+/// The <c>portal-headers</c> command line: <c>dump</c> prints one ABI's manifest, <c>manifest</c> writes the
+/// multi-ABI file. Exit codes: 0 success, 1 the header does not parse (or libclang/a sysroot is missing),
+/// 2 bad arguments.
+/// </summary>
+public static class HeadersCommandLine
+{
+    /// <summary>Exit code of a successful run.</summary>
+    public const int Success = 0;
+
+    /// <summary>Exit code when no manifest could be produced: parse errors, missing libclang or sysroot, unwritable output.</summary>
+    public const int Failure = 1;
+
+    /// <summary>Exit code for bad arguments: unknown ABI, missing header, malformed define, unknown option.</summary>
+    public const int BadArguments = 2;
+
+    /// <summary>Runs the command line; never throws for user errors.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+
+        var includes = new Option<string[]>("-I", "--include-directory")
+        {
+            Description = "Add a user include directory (repeatable), searched before the target's system headers.",
+            HelpName = "dir",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var includeList = new Option<string[]>("--include-dirs")
+        {
+            Description = "Include directories separated by ';' (as MSBuild passes them); may be empty.",
+            HelpName = "dir;dir",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var defines = new Option<string[]>("-D", "--define")
+        {
+            Description = "Define a macro: NAME or NAME=VALUE (repeatable).",
+            HelpName = "name=value",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var defineList = new Option<string[]>("--defines")
+        {
+            Description = "Macro definitions separated by ';' (NAME=VALUE;NAME); may be empty.",
+            HelpName = "name=value;name",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+
+        var dumpHeader = new Argument<string>("header") { Description = "The C header to parse." };
+        var abi = new Option<string>("--abi") { Description = $"The target ABI: {string.Join(", ", HeaderAbi.Names)}.", Required = true };
+        var dump = new Command("dump", "Print the single-ABI layout manifest of a header as JSON on stdout.") { dumpHeader, abi, includes, includeList, defines, defineList };
+        dump.SetAction(parse => Guard(error, () =>
+        {
+            var manifest = HeaderParser.Parse(parse.GetValue(dumpHeader)!, HeaderAbi.Get(parse.GetValue(abi)!), Options(parse, includes, includeList, defines, defineList, null, null));
+            output.Write(ManifestJson.Serialize(manifest));
+        }));
+
+        var manifestHeader = new Argument<string>("header") { Description = "The C header to parse." };
+        var abis = new Option<string[]>("--abis")
+        {
+            Description = "The target ABIs, separated by ';' or ',' (or repeated), in the order the file lists them.",
+            Required = true,
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var outputFile = new Option<string>("--output", "-o") { Description = "The manifest file to write (*.portal.json); written atomically, never on failure.", Required = true };
+        var structs = new Option<string[]>("--struct")
+        {
+            Description = "Keep only this struct/union and what it references (repeatable); constants, enums and aliases are all kept.",
+            HelpName = "name",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var structList = new Option<string[]>("--structs")
+        {
+            Description = "Records to keep, separated by ';' (as MSBuild passes them); empty keeps everything.",
+            HelpName = "name;name",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var manifest = new Command("manifest", "Write the multi-ABI layout manifest file of a header.") { manifestHeader, abis, outputFile, includes, includeList, defines, defineList, structs, structList };
+        manifest.SetAction(parse => Guard(error, () =>
+        {
+            var names = parse.GetValue(abis)!.SelectMany(a => a.Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+            var file = HeaderParser.ParseAll(parse.GetValue(manifestHeader)!, names, Options(parse, includes, includeList, defines, defineList, structs, structList));
+            var target = parse.GetValue(outputFile)!;
+            try
+            {
+                ManifestJson.WriteAtomically(file, target);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new HeaderToolException($"cannot write {target}: {e.Message}", e);
+            }
+        }));
+
+        var root = new RootCommand("portal-headers: parse a C header with libclang for target ABIs and describe its layouts (docs/layout-manifest.md).")
+        {
+            dump, manifest,
+        };
+        var result = root.Parse(args);
+        if (result.Errors.Count > 0)
+        {
+            // An unknown word explains the rest ("Required command was not provided."): say only that.
+            var errors = result.Errors.Where(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)).ToList();
+            foreach (var e in errors.Count > 0 ? errors : result.Errors)
+                error.WriteLine($"portal-headers: {e.Message}");
+            error.WriteLine("portal-headers: see portal-headers --help");
+            return BadArguments;
+        }
+        return result.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+    }
+
+    static HeaderParseOptions Options(ParseResult parse, Option<string[]> includes, Option<string[]> includeList,
+        Option<string[]> defines, Option<string[]> defineList, Option<string[]>? structs, Option<string[]>? structList)
+    {
+        var kept = Values(parse, structs, structList);
+        return new HeaderParseOptions
+        {
+            IncludeDirectories = Values(parse, includes, includeList),
+            Defines = Values(parse, defines, defineList),
+            Structs = kept.Count > 0 ? kept : null,
+        };
+    }
+
+    /// <summary>The repeatable option's values, then the ';'-separated list option's non-empty items.</summary>
+    static List<string> Values(ParseResult parse, Option<string[]>? single, Option<string[]>? list)
+    {
+        var values = new List<string>();
+        if (single is not null)
+            values.AddRange(parse.GetValue(single) ?? []);
+        if (list is not null)
+        {
+            foreach (var item in parse.GetValue(list) ?? [])
+                values.AddRange(item.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+        return values;
+    }
+
+    static int Guard(TextWriter error, Action action)
+    {
+        try
+        {
+            action();
+            return Success;
+        }
+        catch (HeaderArgumentException e)
+        {
+            error.WriteLine($"portal-headers: {e.Message}");
+            return BadArguments;
+        }
+        catch (HeaderParseException e)
+        {
+            foreach (var diagnostic in e.Errors)
+                error.WriteLine(diagnostic.ToString());
+            error.WriteLine($"portal-headers: {e.Message}; no manifest written");
+            return Failure;
+        }
+        catch (HeaderToolException e)
+        {
+            error.WriteLine($"portal-headers: {e.Message}");
+            return Failure;
+        }
+    }
+}

@@ -1,0 +1,1 @@
+return Portal.Headers.HeadersCommandLine.Run(args, Console.Out, Console.Error);
