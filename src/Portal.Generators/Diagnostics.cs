@@ -16,12 +16,14 @@ internal static class Diagnostics
         description: "Two C names map to the same C# name (or a reserved one); one was renamed.");
 
     public static readonly DiagnosticDescriptor Unsupported = new(
-        "PTL0003", "Unsupported C construct", "{0}", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true,
-        description: "A member has a type C# proxies cannot represent; it was skipped.");
+        "PTL0003", "Unsupported C construct", "{0}", Category, DiagnosticSeverity.Info, isEnabledByDefault: true,
+        description: "A member has a type C# proxies cannot represent; it was skipped. Informational, because system headers a header includes "
+            + "are full of such members nobody uses; raise it with dotnet_diagnostic.PTL0003.severity = warning.");
 
     public static readonly DiagnosticDescriptor AbiMismatch = new(
-        "PTL0004", "Member differs between ABIs", "{0}", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true,
-        description: "A member has a different kind of type on different ABIs; it is absent on the ABIs that disagree.");
+        "PTL0004", "Member differs between ABIs", "{0}", Category, DiagnosticSeverity.Info, isEnabledByDefault: true,
+        description: "A member has a different kind of type on different ABIs; it is absent on the ABIs that disagree. Informational "
+            + "(libc internals differ between ABIs); raise it with dotnet_diagnostic.PTL0004.severity = warning.");
 
     public static DiagnosticDescriptor ById(string id) => id switch
     {

@@ -13,6 +13,21 @@ internal static class HeaderEmitter
     private const string Abi = "global::Portal.Abi.GuestAbi";
     private const string LayoutException = "global::Portal.Typed.GuestLayoutException";
 
+    // Layout field names contain '_', which PascalCase member names never do: no member can clash with them.
+    private const string RecordSize = "RecordSize_";
+
+    private static string OffsetField(MemberModel m) => "M_" + m.PropertyName;
+
+    private static string SizeField(MemberModel m) => "S_" + m.PropertyName;
+
+    private static string LengthField(MemberModel m) => "L_" + m.PropertyName;
+
+    private static string BitField(MemberModel m) => "B_" + m.PropertyName;
+
+    /// <summary>A C name as a C# identifier (C names that are C# keywords get an @).</summary>
+    private static string Identifier(string name) =>
+        Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + name : name;
+
     private static readonly Dictionary<string, string> AbiIds = new(StringComparer.Ordinal)
     {
         ["x86_64"] = "X86_64", ["i386"] = "I386", ["mipsel"] = "MipsEl", ["mips"] = "Mips", ["armel"] = "ArmEl", ["aarch64"] = "AArch64",
@@ -59,7 +74,7 @@ internal static class HeaderEmitter
                 public static string CName => "{{record.CName}}";
 
                 /// <summary><c>sizeof</c> on <paramref name="abi"/>.</summary>
-                public static int SizeOf({{Abi}} abi) => LayoutFor(abi).Size;
+                public static int SizeOf({{Abi}} abi) => LayoutFor(abi).{{RecordSize}};
 
                 /// <summary>Wraps bytes laid out for the view's ABI.</summary>
                 public static {{record.TypeName}} Bind({{View}} view) => new(view, LayoutFor(view.Abi));
@@ -80,10 +95,10 @@ internal static class HeaderEmitter
         w.Line();
         var where = string.Join(", ", abis.Select((a, i) => m.Offsets[i] >= 0 ? $"{a}: {Position(m, i)}" : null).Where(s => s is not null));
         w.Line($"/// <summary>C <c>{Xml(m.CType)} {Xml(m.CName)}</c>{(m.IsAlias ? " (a member-path macro)" : "")} — {where}.</summary>");
-        var o = $"var o = _layout.{m.PropertyName}; if (o < 0) throw Missing(\"{m.CName}\");";
-        var size = Uniform(m.Sizes, m.Offsets) is { } s ? s.ToString(CultureInfo.InvariantCulture) : $"_layout.{m.PropertyName}Size";
-        var length = Uniform(m.Lengths, m.Offsets) is { } l ? l.ToString(CultureInfo.InvariantCulture) : $"_layout.{m.PropertyName}Length";
-        var bit = $"_layout.{m.PropertyName}Bit";
+        var o = $"var o = _layout.{OffsetField(m)}; if (o < 0) throw Missing(\"{m.CName}\");";
+        var size = Uniform(m.Sizes, m.Offsets) is { } s ? s.ToString(CultureInfo.InvariantCulture) : $"_layout.{SizeField(m)}";
+        var length = Uniform(m.Lengths, m.Offsets) is { } l ? l.ToString(CultureInfo.InvariantCulture) : $"_layout.{LengthField(m)}";
+        var bit = $"_layout.{BitField(m)}";
         string? get, set = null;
         switch (m.Kind)
         {
@@ -173,16 +188,16 @@ internal static class HeaderEmitter
 
     private static void EmitLayout(SourceWriter w, EquatableArray<string> abis, RecordModel record)
     {
-        var fields = new List<string> { "Size" };
+        var fields = new List<string> { RecordSize };
         foreach (var m in record.Members)
         {
-            fields.Add(m.PropertyName);
+            fields.Add(OffsetField(m));
             if (Uniform(m.Sizes, m.Offsets) is null)
-                fields.Add(m.PropertyName + "Size");
+                fields.Add(SizeField(m));
             if (Uniform(m.Lengths, m.Offsets) is null)
-                fields.Add(m.PropertyName + "Length");
+                fields.Add(LengthField(m));
             if (m.Kind == MemberKind.Bitfield)
-                fields.Add(m.PropertyName + "Bit");
+                fields.Add(BitField(m));
         }
         w.Line();
         w.Line("/// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>");
@@ -199,16 +214,16 @@ internal static class HeaderEmitter
             {
                 if (record.Sizes[i] < 0 || !AbiIds.TryGetValue(abis[i], out var id))
                     continue;
-                var values = new List<string> { $"Size = {record.Sizes[i]}" };
+                var values = new List<string> { $"{RecordSize} = {record.Sizes[i]}" };
                 foreach (var m in record.Members)
                 {
-                    values.Add($"{m.PropertyName} = {m.Offsets[i]}");
+                    values.Add($"{OffsetField(m)} = {m.Offsets[i]}");
                     if (Uniform(m.Sizes, m.Offsets) is null)
-                        values.Add($"{m.PropertyName}Size = {m.Sizes[i]}");
+                        values.Add($"{SizeField(m)} = {m.Sizes[i]}");
                     if (Uniform(m.Lengths, m.Offsets) is null)
-                        values.Add($"{m.PropertyName}Length = {m.Lengths[i]}");
+                        values.Add($"{LengthField(m)} = {m.Lengths[i]}");
                     if (m.Kind == MemberKind.Bitfield)
-                        values.Add($"{m.PropertyName}Bit = {m.BitOffsets[i]}");
+                        values.Add($"{BitField(m)} = {m.BitOffsets[i]}");
                 }
                 w.Line($"layouts[(int)global::Portal.Abi.GuestAbiId.{id}] = new Layout {{ {string.Join(", ", values)} }};");
             }
@@ -244,8 +259,8 @@ internal static class HeaderEmitter
             {
                 foreach (var m in members)
                 {
-                    var offset = $"{record.TypeName}.LayoutFor(pointer.Memory.Abi).{m.PropertyName}";
-                    var size = Uniform(m.Sizes, m.Offsets) is { } s ? s.ToString(CultureInfo.InvariantCulture) : $"{record.TypeName}.LayoutFor(pointer.Memory.Abi).{m.PropertyName}Size";
+                    var offset = $"{record.TypeName}.LayoutFor(pointer.Memory.Abi).{OffsetField(m)}";
+                    var size = Uniform(m.Sizes, m.Offsets) is { } s ? s.ToString(CultureInfo.InvariantCulture) : $"{record.TypeName}.LayoutFor(pointer.Memory.Abi).{SizeField(m)}";
                     var (type, expression) = m.Kind switch
                     {
                         MemberKind.Record => ($"global::Portal.Typed.GuestPtr<{m.ClrType}>", $"pointer.Record<{m.ClrType}>(o)"),
@@ -267,7 +282,7 @@ internal static class HeaderEmitter
         w.Block($"public enum {@enum.TypeName} : {@enum.Underlying}", () =>
         {
             foreach (var value in @enum.Values)
-                w.Line($"{value.Name} = {Literal(value.Value, @enum.Underlying)},");
+                w.Line($"{Identifier(value.Name)} = {Literal(value.Value, @enum.Underlying)},");
         });
         w.Line();
     }
@@ -287,12 +302,12 @@ internal static class HeaderEmitter
                 if (present.Count == model.Abis.Count && values.Count == 1)
                 {
                     w.Line($"/// <summary><c>#define {Xml(constant.Name)} {Xml(constant.Expression)}</c></summary>");
-                    w.Line($"public const {type} {constant.Name} = {Literal(values[0], type)};");
+                    w.Line($"public const {type} {Identifier(constant.Name)} = {Literal(values[0], type)};");
                     continue;
                 }
                 var perAbi = string.Join(", ", present.Select(i => $"{model.Abis[i]} = {constant.Values[i]}"));
                 w.Line($"/// <summary><c>#define {Xml(constant.Name)} {Xml(constant.Expression)}</c>, which differs between ABIs: {perAbi}.</summary>");
-                w.Block($"public static {type} {constant.Name}({Abi} abi) => abi.Id switch", () =>
+                w.Block($"public static {type} {Identifier(constant.Name)}({Abi} abi) => abi.Id switch", () =>
                 {
                     foreach (var i in present)
                         w.Line($"global::Portal.Abi.GuestAbiId.{AbiIds[model.Abis[i]]} => {Literal(constant.Values[i], type)},");

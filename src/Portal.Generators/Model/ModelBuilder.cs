@@ -34,8 +34,8 @@ internal sealed class ModelBuilder
     /// <summary>Builds the model of one manifest file; a malformed file gives a model with only a PTL0001 diagnostic.</summary>
     public static HeaderModel Build(string filePath, string text, string? namespaceOverride, string? rootNamespace)
     {
-        var stem = Stem(filePath);
-        var @namespace = namespaceOverride is { Length: > 0 } ? namespaceOverride
+        var fileStem = Stem(filePath);      // unique per manifest (MSBuild adds a hash): the hint name
+        string Namespace(string stem) => namespaceOverride is { Length: > 0 } ? namespaceOverride
             : $"{(rootNamespace is { Length: > 0 } ? rootNamespace + "." : "")}{PascalCase(stem)}";
         List<AbiManifest> abis;
         string header;
@@ -45,20 +45,31 @@ internal sealed class ModelBuilder
         }
         catch (ManifestException e)
         {
-            return new HeaderModel($"{stem}.portal.g.cs", @namespace, PascalCase(stem), "", EquatableArray<string>.Empty,
+            return new HeaderModel($"{fileStem}.portal.g.cs", Namespace(fileStem), PascalCase(fileStem), "", EquatableArray<string>.Empty,
                 EquatableArray<RecordModel>.Empty, EquatableArray<EnumModel>.Empty, EquatableArray<ConstantModel>.Empty,
                 new[] { new DiagnosticModel(Diagnostics.BadManifest.Id, $"The layout manifest {filePath} is malformed: {e.Message}.", filePath) }.ToEquatableArray());
         }
-        return new ModelBuilder(abis, filePath).Build(stem, @namespace, header);
+        // Names come from the header itself ("raeth.h" → Raeth), not from the manifest file.
+        var headerStem = Stem(header);
+        return new ModelBuilder(abis, filePath).BuildModel(fileStem, headerStem, Namespace(headerStem), header);
     }
 
-    private HeaderModel Build(string stem, string @namespace, string header)
+    private HeaderModel BuildModel(string fileStem, string stem, string @namespace, string header)
     {
         // Names first, so members can refer to any record or enum.
         foreach (var name in Ordered(_abis.SelectMany(a => a.Records.Where(r => !r.Incomplete).Select(r => r.Name))))
             _recordTypeNames[name] = UniqueTypeName(PascalCase(name), $"struct {name}");
-        foreach (var name in Ordered(_abis.SelectMany(a => a.Enums.Select(e => e.Name))))
+        // Anonymous enums (`enum { A, B };`) name no type: their values join the constants.
+        foreach (var name in Ordered(_abis.SelectMany(a => a.Enums.Where(e => e.Name.Length > 0).Select(e => e.Name))))
             _enumTypeNames[name] = UniqueTypeName(PascalCase(name), $"enum {name}");
+        foreach (var abi in _abis)
+        {
+            foreach (var anonymous in abi.Enums.Where(e => e.Name.Length == 0))
+            {
+                abi.Constants.AddRange(anonymous.Values.Where(v => abi.Constants.All(c => c.Name != v.Name))
+                    .Select(v => new RawConstant { Name = v.Name, Value = v.Value, Unsigned = !anonymous.Signed, Expression = "enum constant" }));
+            }
+        }
 
         foreach (var name in _recordTypeNames.Keys.ToList())
         {
@@ -87,7 +98,7 @@ internal sealed class ModelBuilder
         var constantsClass = PascalCase(stem);
         if (_usedTypeNames.Contains(constantsClass))
             constantsClass += "Constants";
-        return new HeaderModel($"{stem}.portal.g.cs", @namespace, constantsClass, header, _abis.Select(a => a.Abi).ToEquatableArray(),
+        return new HeaderModel($"{fileStem}.portal.g.cs", @namespace, constantsClass, header, _abis.Select(a => a.Abi).ToEquatableArray(),
             _records.ToEquatableArray(), enums, constants, _diagnostics.ToEquatableArray());
     }
 
@@ -101,8 +112,10 @@ internal sealed class ModelBuilder
         var flat = fields.Select(f => f is null ? null : Flatten(f, 0).ToList()).ToList();
         foreach (var memberName in Ordered(flat.Where(f => f is not null).SelectMany(f => f!.Select(m => m.Field.Name))))
         {
-            var perAbi = flat.Select(f => f?.FirstOrDefault(m => m.Field.Name == memberName)).ToList();
-            var member = Merge(memberName, typeName, perAbi.Select(p => p is null ? ((RawField, int)?)null : (p.Value.Field, p.Value.Base)).ToList(), isAlias: false);
+            // FirstOrDefault of a tuple is (null, 0), not null: an ABI without the member must read as absent.
+            var perAbi = flat.Select(f => f?.FirstOrDefault(m => m.Field.Name == memberName) is { Field: not null } found
+                ? ((RawField, int)?)(found.Field, found.Base) : null).ToList();
+            var member = Merge(memberName, typeName, perAbi, isAlias: false);
             if (member is not null)
                 members.Add(member with { PropertyName = UniqueMemberName(member.PropertyName, names, cName, memberName) });
         }
@@ -174,8 +187,7 @@ internal sealed class ModelBuilder
             return null;
         for (var i = 0; i < classified.Count; i++)
         {
-            if (classified[i] is { } other && (other.Kind != reference.Kind || other.ElementType != reference.ElementType
-                || (other.Kind != MemberKind.Integer && other.ClrType != reference.ClrType)))
+            if (classified[i] is { } other && !Compatible(reference, other))
             {
                 Report(Diagnostics.AbiMismatch,
                     $"{ownerType}.{memberName} is {reference.CType} on {_abis[classified.IndexOf(reference)].Abi} but {other.CType} on {_abis[i].Abi}; on {_abis[i].Abi} it is treated as absent.");
@@ -184,14 +196,20 @@ internal sealed class ModelBuilder
         }
         var present = classified.Where(c => c is not null).Select(c => c!).ToList();
         var clrType = reference.ClrType;
+        var elementType = reference.ElementType;
         if (reference.Kind == MemberKind.Integer)
         {
             // A member whose width depends on the ABI (long, size_t...) gets the widest C# type.
             var widest = present.Max(c => c.Sizes[0]);
             clrType = reference.CType == "char" ? "byte" : IntegerType(widest, reference.Signed);
         }
+        else if (reference.Kind == MemberKind.ScalarArray && IsInteger(reference.ElementType))
+        {
+            elementType = IntegerType(present.Max(c => c.Sizes[0]), reference.Signed);
+            clrType = $"global::Portal.Typed.GuestArray<{elementType}>";
+        }
         return new MemberModel(
-            memberName, PascalCase(memberName), reference.Kind, clrType, reference.ElementType, reference.CType,
+            memberName, PascalCase(memberName), reference.Kind, clrType, elementType, reference.CType,
             reference.Signed, reference.BitWidth,
             classified.Select(c => c?.Offsets[0] ?? -1).ToEquatableArray(),
             classified.Select(c => c?.Sizes[0] ?? 0).ToEquatableArray(),
@@ -199,6 +217,22 @@ internal sealed class ModelBuilder
             classified.Select(c => c?.BitOffsets[0] ?? 0).ToEquatableArray(),
             isAlias);
     }
+
+    /// <summary>Whether two ABIs' views of a member can share one C# property.</summary>
+    private static bool Compatible(MemberModel reference, MemberModel other)
+    {
+        if (other.Kind != reference.Kind)
+            return false;
+        return reference.Kind switch
+        {
+            MemberKind.Integer => true,                                             // widened to the widest
+            MemberKind.ScalarArray when IsInteger(reference.ElementType) && IsInteger(other.ElementType) => other.Signed == reference.Signed,
+            MemberKind.Bitfield => other.ClrType == reference.ClrType || (IsInteger(other.ClrType) && IsInteger(reference.ClrType) && other.Signed == reference.Signed),
+            _ => other.ClrType == reference.ClrType && other.ElementType == reference.ElementType,
+        };
+    }
+
+    private static bool IsInteger(string? clrType) => clrType is "byte" or "sbyte" or "short" or "ushort" or "int" or "uint" or "long" or "ulong";
 
     /// <summary>What one ABI's field becomes in C# (per-ABI arrays have one element here).</summary>
     private MemberModel? Classify(RawField field, int baseOffset, string ownerType, int abi)
@@ -219,6 +253,8 @@ internal sealed class ModelBuilder
             {
                 "bool" => ("bool", false),
                 "enum" when type.Enum is { } e && _enumTypeNames.TryGetValue(e, out var enumType) => (enumType, false),
+                // Plain char is signed on x86, unsigned on ARM and MIPS: it is read as unsigned everywhere.
+                _ when type.Spelling == "char" => (IntegerType(width > 8 ? 2 : 1, false), false),
                 _ => (IntegerType(width > 32 ? 8 : width > 16 ? 4 : width > 8 ? 2 : 1, type.Signed ?? false), type.Signed ?? false),
             };
             return Make(MemberKind.Bitfield, clr, field.Size, signed: signed, bitOffset: bitOffset, bitWidth: width);
@@ -237,10 +273,10 @@ internal sealed class ModelBuilder
                     ? Make(MemberKind.Enum, enumTypeName, type.Size ?? field.Size, signed: type.Signed ?? true)
                     : Make(MemberKind.Integer, IntegerType(type.Size ?? field.Size, type.Signed ?? true), type.Size ?? field.Size, signed: type.Signed ?? true);
             case "float":
-                if ((type.Size ?? field.Size) is 4 or 8)
+                if ((type.Size ?? field.Size) is 4 or 8 && !type.Spelling.Contains("long double"))
                     return Make(MemberKind.Float, type.Size == 4 ? "float" : "double", type.Size ?? field.Size);
-                Report(Diagnostics.Unsupported, $"{ownerType}.{field.Name} is {type.Spelling} ({type.Size} bytes), which C# cannot represent; it was skipped (its bytes are still in the record).");
-                return null;
+                // long double (x87 80-bit, IEEE quad, or plain double, by ABI) has no one C# type: its raw bytes are exposed.
+                return Make(MemberKind.Bytes, "global::System.ReadOnlySpan<byte>", type.Size ?? field.Size, length: type.Size ?? field.Size);
             case "pointer":
                 return type.Pointee is { Kind: "record", Record: { } target } && _recordTypeNames.TryGetValue(target, out var targetType)
                     ? Make(MemberKind.RecordPointer, $"global::Portal.Typed.GuestPtr<{targetType}>", _abis[abi].PointerSize, element: targetType)
@@ -253,14 +289,14 @@ internal sealed class ModelBuilder
                 Report(Diagnostics.Unsupported, $"{ownerType}.{field.Name} is {type.Spelling}, which the manifest does not describe; it was skipped.");
                 return null;
             case "array":
-                return ClassifyArray(field, type, offset, ownerType, Make);
+                return ClassifyArray(field, type, ownerType, abi, Make);
             default:
                 Report(Diagnostics.Unsupported, $"{ownerType}.{field.Name} has type {type.Spelling} (kind {type.Kind}), which has no C# form; it was skipped.");
                 return null;
         }
     }
 
-    private MemberModel? ClassifyArray(RawField field, RawType type, int offset, string ownerType,
+    private MemberModel? ClassifyArray(RawField field, RawType type, string ownerType, int abi,
         Func<MemberKind, string, int, string?, int, bool, int, int, MemberModel> make)
     {
         // Multi-dimensional arrays are read as one flat array of their innermost element (C's row-major order).
@@ -295,10 +331,17 @@ internal sealed class ModelBuilder
             case "pointer":
                 return make(MemberKind.ScalarArray, "global::Portal.Typed.GuestArray<global::Portal.Typed.GuestAddress>", elementSize,
                     "global::Portal.Typed.GuestAddress", length.Value, false, 0, 0);
+            case "float" when elementSize is 4 or 8:
+                var floating = elementSize == 4 ? "float" : "double";
+                return make(MemberKind.ScalarArray, $"global::Portal.Typed.GuestArray<{floating}>", elementSize, floating, length.Value, false, 0, 0);
             case "record" when element.Record is { } recordName && _recordTypeNames.TryGetValue(recordName, out var recordType):
                 return make(MemberKind.RecordArray, $"global::Portal.Typed.GuestRecordArray<{recordType}>", elementSize, recordType, length.Value, false, 0, 0);
+            case "record" when element.Record is null && field.Fields is not null:
+                // An array of a record defined inline: the manifest gives the element's fields.
+                var elementRecord = InlineRecord(ownerType, new RawField { Name = field.Name, Size = elementSize, Type = element, Fields = field.Fields }, abi);
+                return make(MemberKind.RecordArray, $"global::Portal.Typed.GuestRecordArray<{elementRecord}>", elementSize, elementRecord, length.Value, false, 0, 0);
             default:
-                Report(Diagnostics.Unsupported, $"{ownerType}.{field.Name} is an array of {element.Spelling}, which has no C# form here; it was skipped.");
+                Report(Diagnostics.Unsupported, $"{ownerType}.{field.Name} is an array of {element.Spelling}, which has no C# form; it was skipped (its bytes are still in the record).");
                 return null;
         }
     }
@@ -315,9 +358,20 @@ internal sealed class ModelBuilder
         var perAbi = _abis.Select((a, i) => i == abi ? field : FindInline(ownerType, field.Name, i)).ToList();
         BuildRecord($"{(field.Type.Spelling.StartsWith("union", StringComparison.Ordinal) ? "union" : "struct")} (in {ownerType}.{field.Name})", typeName,
             field.Type.Spelling.StartsWith("union", StringComparison.Ordinal),
-            perAbi.Select(f => f?.Type.Size ?? f?.Size ?? -1).ToList(), perAbi.Select(_ => -1).ToList(),
+            perAbi.Select(InlineSize).ToList(), perAbi.Select(_ => -1).ToList(),
             perAbi.Select(f => f?.Fields).ToList(), aliasesOf: null);
         return typeName;
+    }
+
+    /// <summary>The size of an inline record: of the member, or of one element when the member is an array of it.</summary>
+    private static int InlineSize(RawField? field)
+    {
+        if (field is null)
+            return -1;
+        var type = field.Type;
+        while (type.Kind == "array" && type.Element is not null)
+            type = type.Element;
+        return type.Size ?? field.Size;
     }
 
     private RawField? FindInline(string ownerType, string memberName, int abi)
@@ -361,8 +415,12 @@ internal sealed class ModelBuilder
         return name;
     }
 
-    private void Report(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, string message) =>
-        _diagnostics.Add(new DiagnosticModel(descriptor.Id, message, _filePath));
+    private void Report(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, string message)
+    {
+        var diagnostic = new DiagnosticModel(descriptor.Id, message, _filePath);
+        if (!_diagnostics.Contains(diagnostic))     // every ABI meets the same problem: report it once
+            _diagnostics.Add(diagnostic);
+    }
 
     /// <summary>Distinct, in first-seen order.</summary>
     private static List<string> Ordered(IEnumerable<string> names)

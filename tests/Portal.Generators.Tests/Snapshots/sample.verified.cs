@@ -22,7 +22,7 @@ namespace Portal.Generators.Tests.Sample
         public static string CName => "struct point";
 
         /// <summary><c>sizeof</c> on <paramref name="abi"/>.</summary>
-        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).Size;
+        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).RecordSize_;
 
         /// <summary>Wraps bytes laid out for the view's ABI.</summary>
         public static Point Bind(global::Portal.Typed.RecordView view) => new(view, LayoutFor(view.Abi));
@@ -33,30 +33,30 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>C <c>int x</c> — x86_64: offset 0, mips: offset 0.</summary>
         public int X
         {
-            get { var o = _layout.X; if (o < 0) throw Missing("x"); return (int)_view.ReadUInt32(o); }
-            set { var o = _layout.X; if (o < 0) throw Missing("x"); _view.WriteSigned(o, 4, value); }
+            get { var o = _layout.M_X; if (o < 0) throw Missing("x"); return (int)_view.ReadUInt32(o); }
+            set { var o = _layout.M_X; if (o < 0) throw Missing("x"); _view.WriteSigned(o, 4, value); }
         }
 
         /// <summary>C <c>int y</c> — x86_64: offset 4, mips: offset 4.</summary>
         public int Y
         {
-            get { var o = _layout.Y; if (o < 0) throw Missing("y"); return (int)_view.ReadUInt32(o); }
-            set { var o = _layout.Y; if (o < 0) throw Missing("y"); _view.WriteSigned(o, 4, value); }
+            get { var o = _layout.M_Y; if (o < 0) throw Missing("y"); return (int)_view.ReadUInt32(o); }
+            set { var o = _layout.M_Y; if (o < 0) throw Missing("y"); _view.WriteSigned(o, 4, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
         internal sealed class Layout
         {
-            public int Size;
-            public int X;
-            public int Y;
+            public int RecordSize_;
+            public int M_X;
+            public int M_Y;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { Size = 8, X = 0, Y = 4 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { Size = 8, X = 0, Y = 4 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 8, M_X = 0, M_Y = 4 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { RecordSize_ = 8, M_X = 0, M_Y = 4 };
             return layouts;
         }
 
@@ -78,9 +78,9 @@ namespace Portal.Generators.Tests.Sample
         extension(global::Portal.Typed.GuestPtr<Point> pointer)
         {
             /// <summary>Pointer to <c>x</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<int> X { get { var o = Point.LayoutFor(pointer.Memory.Abi).X; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct point has no member x on {pointer.Memory.Abi.Name}."); return pointer.Field<int>(o, 4); } }
+            public global::Portal.Typed.GuestFieldPtr<int> X { get { var o = Point.LayoutFor(pointer.Memory.Abi).M_X; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct point has no member x on {pointer.Memory.Abi.Name}."); return pointer.Field<int>(o, 4); } }
             /// <summary>Pointer to <c>y</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<int> Y { get { var o = Point.LayoutFor(pointer.Memory.Abi).Y; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct point has no member y on {pointer.Memory.Abi.Name}."); return pointer.Field<int>(o, 4); } }
+            public global::Portal.Typed.GuestFieldPtr<int> Y { get { var o = Point.LayoutFor(pointer.Memory.Abi).M_Y; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct point has no member y on {pointer.Memory.Abi.Name}."); return pointer.Field<int>(o, 4); } }
         }
     }
 
@@ -102,7 +102,7 @@ namespace Portal.Generators.Tests.Sample
         public static string CName => "union (in SampleReq.u)";
 
         /// <summary><c>sizeof</c> on <paramref name="abi"/>.</summary>
-        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).Size;
+        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).RecordSize_;
 
         /// <summary>Wraps bytes laid out for the view's ABI.</summary>
         public static SampleReqU Bind(global::Portal.Typed.RecordView view) => new(view, LayoutFor(view.Abi));
@@ -113,47 +113,47 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>C <c>struct point pt</c> — x86_64: offset 0, mips: offset 0.</summary>
         public Point Pt
         {
-            get { var o = _layout.Pt; if (o < 0) throw Missing("pt"); return Point.Bind(_view.Slice(o)); }
+            get { var o = _layout.M_Pt; if (o < 0) throw Missing("pt"); return Point.Bind(_view.Slice(o)); }
         }
 
         /// <summary>C <c>long value</c> — x86_64: offset 0, mips: offset 0.</summary>
         public long Value
         {
-            get { var o = _layout.Value; if (o < 0) throw Missing("value"); return (long)_view.ReadSigned(o, _layout.ValueSize); }
-            set { var o = _layout.Value; if (o < 0) throw Missing("value"); _view.WriteSigned(o, _layout.ValueSize, value); }
+            get { var o = _layout.M_Value; if (o < 0) throw Missing("value"); return (long)_view.ReadSigned(o, _layout.S_Value); }
+            set { var o = _layout.M_Value; if (o < 0) throw Missing("value"); _view.WriteSigned(o, _layout.S_Value, value); }
         }
 
         /// <summary>C <c>void * data</c> — x86_64: offset 0, mips: offset 0.</summary>
         public global::Portal.Typed.GuestAddress Data
         {
-            get { var o = _layout.Data; if (o < 0) throw Missing("data"); return _view.ReadAddress(o); }
-            set { var o = _layout.Data; if (o < 0) throw Missing("data"); _view.WriteAddress(o, value.Value); }
+            get { var o = _layout.M_Data; if (o < 0) throw Missing("data"); return _view.ReadAddress(o); }
+            set { var o = _layout.M_Data; if (o < 0) throw Missing("data"); _view.WriteAddress(o, value.Value); }
         }
 
         /// <summary>C <c>unsigned char [8] raw</c> — x86_64: offset 0, mips: offset 0.</summary>
         public global::System.ReadOnlySpan<byte> Raw
         {
-            get { var o = _layout.Raw; if (o < 0) throw Missing("raw"); return _view.Bytes(o, 8); }
-            set { var o = _layout.Raw; if (o < 0) throw Missing("raw"); if (value.Length != 8) throw new global::System.ArgumentException($"raw holds {8} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+            get { var o = _layout.M_Raw; if (o < 0) throw Missing("raw"); return _view.Bytes(o, 8); }
+            set { var o = _layout.M_Raw; if (o < 0) throw Missing("raw"); if (value.Length != 8) throw new global::System.ArgumentException($"raw holds {8} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
         internal sealed class Layout
         {
-            public int Size;
-            public int Pt;
-            public int Value;
-            public int ValueSize;
-            public int Data;
-            public int DataSize;
-            public int Raw;
+            public int RecordSize_;
+            public int M_Pt;
+            public int M_Value;
+            public int S_Value;
+            public int M_Data;
+            public int S_Data;
+            public int M_Raw;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { Size = 8, Pt = 0, Value = 0, ValueSize = 8, Data = 0, DataSize = 8, Raw = 0 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { Size = 8, Pt = 0, Value = 0, ValueSize = 4, Data = 0, DataSize = 4, Raw = 0 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 8, M_Pt = 0, M_Value = 0, S_Value = 8, M_Data = 0, S_Data = 8, M_Raw = 0 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { RecordSize_ = 8, M_Pt = 0, M_Value = 0, S_Value = 4, M_Data = 0, S_Data = 4, M_Raw = 0 };
             return layouts;
         }
 
@@ -175,11 +175,11 @@ namespace Portal.Generators.Tests.Sample
         extension(global::Portal.Typed.GuestPtr<SampleReqU> pointer)
         {
             /// <summary>Pointer to <c>pt</c>.</summary>
-            public global::Portal.Typed.GuestPtr<Point> Pt { get { var o = SampleReqU.LayoutFor(pointer.Memory.Abi).Pt; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"union (in SampleReq.u) has no member pt on {pointer.Memory.Abi.Name}."); return pointer.Record<Point>(o); } }
+            public global::Portal.Typed.GuestPtr<Point> Pt { get { var o = SampleReqU.LayoutFor(pointer.Memory.Abi).M_Pt; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"union (in SampleReq.u) has no member pt on {pointer.Memory.Abi.Name}."); return pointer.Record<Point>(o); } }
             /// <summary>Pointer to <c>value</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<long> Value { get { var o = SampleReqU.LayoutFor(pointer.Memory.Abi).Value; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"union (in SampleReq.u) has no member value on {pointer.Memory.Abi.Name}."); return pointer.Field<long>(o, SampleReqU.LayoutFor(pointer.Memory.Abi).ValueSize); } }
+            public global::Portal.Typed.GuestFieldPtr<long> Value { get { var o = SampleReqU.LayoutFor(pointer.Memory.Abi).M_Value; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"union (in SampleReq.u) has no member value on {pointer.Memory.Abi.Name}."); return pointer.Field<long>(o, SampleReqU.LayoutFor(pointer.Memory.Abi).S_Value); } }
             /// <summary>Pointer to <c>data</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<global::Portal.Typed.GuestAddress> Data { get { var o = SampleReqU.LayoutFor(pointer.Memory.Abi).Data; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"union (in SampleReq.u) has no member data on {pointer.Memory.Abi.Name}."); return pointer.Field<global::Portal.Typed.GuestAddress>(o, pointer.Memory.Abi.PointerSize); } }
+            public global::Portal.Typed.GuestFieldPtr<global::Portal.Typed.GuestAddress> Data { get { var o = SampleReqU.LayoutFor(pointer.Memory.Abi).M_Data; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"union (in SampleReq.u) has no member data on {pointer.Memory.Abi.Name}."); return pointer.Field<global::Portal.Typed.GuestAddress>(o, pointer.Memory.Abi.PointerSize); } }
         }
     }
 
@@ -201,7 +201,7 @@ namespace Portal.Generators.Tests.Sample
         public static string CName => "struct sample_req";
 
         /// <summary><c>sizeof</c> on <paramref name="abi"/>.</summary>
-        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).Size;
+        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).RecordSize_;
 
         /// <summary>Wraps bytes laid out for the view's ABI.</summary>
         public static SampleReq Bind(global::Portal.Typed.RecordView view) => new(view, LayoutFor(view.Abi));
@@ -212,47 +212,47 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>C <c>char [16] name</c> — x86_64: offset 0, mips: offset 0.</summary>
         public string Name
         {
-            get { var o = _layout.Name; if (o < 0) throw Missing("name"); return _view.ReadString(o, 16); }
-            set { var o = _layout.Name; if (o < 0) throw Missing("name"); _view.WriteString(o, 16, value); }
+            get { var o = _layout.M_Name; if (o < 0) throw Missing("name"); return _view.ReadString(o, 16); }
+            set { var o = _layout.M_Name; if (o < 0) throw Missing("name"); _view.WriteString(o, 16, value); }
         }
 
         /// <summary>C <c>union (unnamed at sample.h:12:5) u</c> — x86_64: offset 16, mips: offset 16.</summary>
         public SampleReqU U
         {
-            get { var o = _layout.U; if (o < 0) throw Missing("u"); return SampleReqU.Bind(_view.Slice(o)); }
+            get { var o = _layout.M_U; if (o < 0) throw Missing("u"); return SampleReqU.Bind(_view.Slice(o)); }
         }
 
         /// <summary>C <c>struct point * next</c> — x86_64: offset 24, mips: offset 24.</summary>
         public global::Portal.Typed.GuestPtr<Point> Next
         {
-            get { var o = _layout.Next; if (o < 0) throw Missing("next"); return new global::Portal.Typed.GuestPtr<Point>(_view.ReadAddress(o).Value, _view.Memory); }
-            set { var o = _layout.Next; if (o < 0) throw Missing("next"); _view.WriteAddress(o, value.Address); }
+            get { var o = _layout.M_Next; if (o < 0) throw Missing("next"); return new global::Portal.Typed.GuestPtr<Point>(_view.ReadAddress(o).Value, _view.Memory); }
+            set { var o = _layout.M_Next; if (o < 0) throw Missing("next"); _view.WriteAddress(o, value.Address); }
         }
 
         /// <summary>C <c>long sample_value</c> (a member-path macro) — x86_64: offset 16, mips: offset 16.</summary>
         public long SampleValue
         {
-            get { var o = _layout.SampleValue; if (o < 0) throw Missing("sample_value"); return (long)_view.ReadSigned(o, _layout.SampleValueSize); }
-            set { var o = _layout.SampleValue; if (o < 0) throw Missing("sample_value"); _view.WriteSigned(o, _layout.SampleValueSize, value); }
+            get { var o = _layout.M_SampleValue; if (o < 0) throw Missing("sample_value"); return (long)_view.ReadSigned(o, _layout.S_SampleValue); }
+            set { var o = _layout.M_SampleValue; if (o < 0) throw Missing("sample_value"); _view.WriteSigned(o, _layout.S_SampleValue, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
         internal sealed class Layout
         {
-            public int Size;
-            public int Name;
-            public int U;
-            public int Next;
-            public int NextSize;
-            public int SampleValue;
-            public int SampleValueSize;
+            public int RecordSize_;
+            public int M_Name;
+            public int M_U;
+            public int M_Next;
+            public int S_Next;
+            public int M_SampleValue;
+            public int S_SampleValue;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { Size = 32, Name = 0, U = 16, Next = 24, NextSize = 8, SampleValue = 16, SampleValueSize = 8 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { Size = 28, Name = 0, U = 16, Next = 24, NextSize = 4, SampleValue = 16, SampleValueSize = 4 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 32, M_Name = 0, M_U = 16, M_Next = 24, S_Next = 8, M_SampleValue = 16, S_SampleValue = 8 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { RecordSize_ = 28, M_Name = 0, M_U = 16, M_Next = 24, S_Next = 4, M_SampleValue = 16, S_SampleValue = 4 };
             return layouts;
         }
 
@@ -274,11 +274,11 @@ namespace Portal.Generators.Tests.Sample
         extension(global::Portal.Typed.GuestPtr<SampleReq> pointer)
         {
             /// <summary>Pointer to <c>u</c>.</summary>
-            public global::Portal.Typed.GuestPtr<SampleReqU> U { get { var o = SampleReq.LayoutFor(pointer.Memory.Abi).U; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct sample_req has no member u on {pointer.Memory.Abi.Name}."); return pointer.Record<SampleReqU>(o); } }
+            public global::Portal.Typed.GuestPtr<SampleReqU> U { get { var o = SampleReq.LayoutFor(pointer.Memory.Abi).M_U; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct sample_req has no member u on {pointer.Memory.Abi.Name}."); return pointer.Record<SampleReqU>(o); } }
             /// <summary>Pointer to <c>next</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<global::Portal.Typed.GuestAddress> Next { get { var o = SampleReq.LayoutFor(pointer.Memory.Abi).Next; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct sample_req has no member next on {pointer.Memory.Abi.Name}."); return pointer.Field<global::Portal.Typed.GuestAddress>(o, pointer.Memory.Abi.PointerSize); } }
+            public global::Portal.Typed.GuestFieldPtr<global::Portal.Typed.GuestAddress> Next { get { var o = SampleReq.LayoutFor(pointer.Memory.Abi).M_Next; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct sample_req has no member next on {pointer.Memory.Abi.Name}."); return pointer.Field<global::Portal.Typed.GuestAddress>(o, pointer.Memory.Abi.PointerSize); } }
             /// <summary>Pointer to <c>sample_value</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<long> SampleValue { get { var o = SampleReq.LayoutFor(pointer.Memory.Abi).SampleValue; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct sample_req has no member sample_value on {pointer.Memory.Abi.Name}."); return pointer.Field<long>(o, SampleReq.LayoutFor(pointer.Memory.Abi).SampleValueSize); } }
+            public global::Portal.Typed.GuestFieldPtr<long> SampleValue { get { var o = SampleReq.LayoutFor(pointer.Memory.Abi).M_SampleValue; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct sample_req has no member sample_value on {pointer.Memory.Abi.Name}."); return pointer.Field<long>(o, SampleReq.LayoutFor(pointer.Memory.Abi).S_SampleValue); } }
         }
     }
 
@@ -300,7 +300,7 @@ namespace Portal.Generators.Tests.Sample
         public static string CName => "struct flags_rec";
 
         /// <summary><c>sizeof</c> on <paramref name="abi"/>.</summary>
-        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).Size;
+        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).RecordSize_;
 
         /// <summary>Wraps bytes laid out for the view's ABI.</summary>
         public static FlagsRec Bind(global::Portal.Typed.RecordView view) => new(view, LayoutFor(view.Abi));
@@ -311,66 +311,66 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>C <c>unsigned int a</c> — x86_64: bit 0, 3 bits, mips: bit 0, 3 bits.</summary>
         public byte A
         {
-            get { var o = _layout.A; if (o < 0) throw Missing("a"); return (byte)_view.ReadBits(_layout.ABit, 3); }
-            set { var o = _layout.A; if (o < 0) throw Missing("a"); _view.WriteBits(_layout.ABit, 3, (ulong)value); }
+            get { var o = _layout.M_A; if (o < 0) throw Missing("a"); return (byte)_view.ReadBits(_layout.B_A, 3); }
+            set { var o = _layout.M_A; if (o < 0) throw Missing("a"); _view.WriteBits(_layout.B_A, 3, (ulong)value); }
         }
 
         /// <summary>C <c>unsigned int b</c> — x86_64: bit 3, 5 bits, mips: bit 3, 5 bits.</summary>
         public byte B
         {
-            get { var o = _layout.B; if (o < 0) throw Missing("b"); return (byte)_view.ReadBits(_layout.BBit, 5); }
-            set { var o = _layout.B; if (o < 0) throw Missing("b"); _view.WriteBits(_layout.BBit, 5, (ulong)value); }
+            get { var o = _layout.M_B; if (o < 0) throw Missing("b"); return (byte)_view.ReadBits(_layout.B_B, 5); }
+            set { var o = _layout.M_B; if (o < 0) throw Missing("b"); _view.WriteBits(_layout.B_B, 5, (ulong)value); }
         }
 
         /// <summary>C <c>int c</c> — x86_64: bit 8, 4 bits, mips: bit 8, 4 bits.</summary>
         public sbyte C
         {
-            get { var o = _layout.C; if (o < 0) throw Missing("c"); return (sbyte)_view.ReadSignedBits(_layout.CBit, 4); }
-            set { var o = _layout.C; if (o < 0) throw Missing("c"); _view.WriteSignedBits(_layout.CBit, 4, (long)value); }
+            get { var o = _layout.M_C; if (o < 0) throw Missing("c"); return (sbyte)_view.ReadSignedBits(_layout.B_C, 4); }
+            set { var o = _layout.M_C; if (o < 0) throw Missing("c"); _view.WriteSignedBits(_layout.B_C, 4, (long)value); }
         }
 
         /// <summary>C <c>unsigned int d</c> — x86_64: bit 12, 20 bits, mips: bit 12, 20 bits.</summary>
         public uint D
         {
-            get { var o = _layout.D; if (o < 0) throw Missing("d"); return (uint)_view.ReadBits(_layout.DBit, 20); }
-            set { var o = _layout.D; if (o < 0) throw Missing("d"); _view.WriteBits(_layout.DBit, 20, (ulong)value); }
+            get { var o = _layout.M_D; if (o < 0) throw Missing("d"); return (uint)_view.ReadBits(_layout.B_D, 20); }
+            set { var o = _layout.M_D; if (o < 0) throw Missing("d"); _view.WriteBits(_layout.B_D, 20, (ulong)value); }
         }
 
         /// <summary>C <c>enum color color</c> — x86_64: offset 4, mips: offset 4.</summary>
         public Color Color
         {
-            get { var o = _layout.Color; if (o < 0) throw Missing("color"); return (Color)_view.ReadSigned(o, 4); }
-            set { var o = _layout.Color; if (o < 0) throw Missing("color"); _view.WriteSigned(o, 4, (long)value); }
+            get { var o = _layout.M_Color; if (o < 0) throw Missing("color"); return (Color)_view.ReadSigned(o, 4); }
+            set { var o = _layout.M_Color; if (o < 0) throw Missing("color"); _view.WriteSigned(o, 4, (long)value); }
         }
 
         /// <summary>C <c>_Bool on</c> — x86_64: offset 8, mips: offset 8.</summary>
         public bool On
         {
-            get { var o = _layout.On; if (o < 0) throw Missing("on"); return _view.ReadUnsigned(o, 1) != 0; }
-            set { var o = _layout.On; if (o < 0) throw Missing("on"); _view.WriteUnsigned(o, 1, value ? 1UL : 0UL); }
+            get { var o = _layout.M_On; if (o < 0) throw Missing("on"); return _view.ReadUnsigned(o, 1) != 0; }
+            set { var o = _layout.M_On; if (o < 0) throw Missing("on"); _view.WriteUnsigned(o, 1, value ? 1UL : 0UL); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
         internal sealed class Layout
         {
-            public int Size;
-            public int A;
-            public int ABit;
-            public int B;
-            public int BBit;
-            public int C;
-            public int CBit;
-            public int D;
-            public int DBit;
-            public int Color;
-            public int On;
+            public int RecordSize_;
+            public int M_A;
+            public int B_A;
+            public int M_B;
+            public int B_B;
+            public int M_C;
+            public int B_C;
+            public int M_D;
+            public int B_D;
+            public int M_Color;
+            public int M_On;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { Size = 12, A = 0, ABit = 0, B = 0, BBit = 3, C = 1, CBit = 8, D = 1, DBit = 12, Color = 4, On = 8 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { Size = 12, A = 0, ABit = 0, B = 0, BBit = 3, C = 1, CBit = 8, D = 1, DBit = 12, Color = 4, On = 8 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 12, M_A = 0, B_A = 0, M_B = 0, B_B = 3, M_C = 1, B_C = 8, M_D = 1, B_D = 12, M_Color = 4, M_On = 8 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { RecordSize_ = 12, M_A = 0, B_A = 0, M_B = 0, B_B = 3, M_C = 1, B_C = 8, M_D = 1, B_D = 12, M_Color = 4, M_On = 8 };
             return layouts;
         }
 
@@ -392,9 +392,9 @@ namespace Portal.Generators.Tests.Sample
         extension(global::Portal.Typed.GuestPtr<FlagsRec> pointer)
         {
             /// <summary>Pointer to <c>color</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<Color> Color { get { var o = FlagsRec.LayoutFor(pointer.Memory.Abi).Color; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct flags_rec has no member color on {pointer.Memory.Abi.Name}."); return pointer.Field<Color>(o, 4); } }
+            public global::Portal.Typed.GuestFieldPtr<Color> Color { get { var o = FlagsRec.LayoutFor(pointer.Memory.Abi).M_Color; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct flags_rec has no member color on {pointer.Memory.Abi.Name}."); return pointer.Field<Color>(o, 4); } }
             /// <summary>Pointer to <c>on</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<bool> On { get { var o = FlagsRec.LayoutFor(pointer.Memory.Abi).On; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct flags_rec has no member on on {pointer.Memory.Abi.Name}."); return pointer.Field<bool>(o, 1); } }
+            public global::Portal.Typed.GuestFieldPtr<bool> On { get { var o = FlagsRec.LayoutFor(pointer.Memory.Abi).M_On; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct flags_rec has no member on on {pointer.Memory.Abi.Name}."); return pointer.Field<bool>(o, 1); } }
         }
     }
 
@@ -416,7 +416,7 @@ namespace Portal.Generators.Tests.Sample
         public static string CName => "struct table";
 
         /// <summary><c>sizeof</c> on <paramref name="abi"/>.</summary>
-        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).Size;
+        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).RecordSize_;
 
         /// <summary>Wraps bytes laid out for the view's ABI.</summary>
         public static Table Bind(global::Portal.Typed.RecordView view) => new(view, LayoutFor(view.Abi));
@@ -427,43 +427,43 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>C <c>unsigned short count</c> — x86_64: offset 0, mips: offset 0.</summary>
         public ushort Count
         {
-            get { var o = _layout.Count; if (o < 0) throw Missing("count"); return (ushort)_view.ReadUInt16(o); }
-            set { var o = _layout.Count; if (o < 0) throw Missing("count"); _view.WriteUnsigned(o, 2, value); }
+            get { var o = _layout.M_Count; if (o < 0) throw Missing("count"); return (ushort)_view.ReadUInt16(o); }
+            set { var o = _layout.M_Count; if (o < 0) throw Missing("count"); _view.WriteUnsigned(o, 2, value); }
         }
 
         /// <summary>C <c>struct point [3] pts</c> — x86_64: offset 4, mips: offset 4.</summary>
         public global::Portal.Typed.GuestRecordArray<Point> Pts
         {
-            get { var o = _layout.Pts; if (o < 0) throw Missing("pts"); return new global::Portal.Typed.GuestRecordArray<Point>(_view, o, 3, 8); }
+            get { var o = _layout.M_Pts; if (o < 0) throw Missing("pts"); return new global::Portal.Typed.GuestRecordArray<Point>(_view, o, 3, 8); }
         }
 
         /// <summary>C <c>int [4] vals</c> — x86_64: offset 28, mips: offset 28.</summary>
         public global::Portal.Typed.GuestArray<int> Vals
         {
-            get { var o = _layout.Vals; if (o < 0) throw Missing("vals"); return new global::Portal.Typed.GuestArray<int>(_view, o, 4, 4, true); }
+            get { var o = _layout.M_Vals; if (o < 0) throw Missing("vals"); return new global::Portal.Typed.GuestArray<int>(_view, o, 4, 4, true); }
         }
 
         /// <summary>C <c>unsigned int [] extra</c> — x86_64: offset 44, mips: offset 44.</summary>
         public global::Portal.Typed.GuestAddress Extra
         {
-            get { var o = _layout.Extra; if (o < 0) throw Missing("extra"); return new global::Portal.Typed.GuestAddress(_view.Address + (ulong)o, _view.Memory); }
+            get { var o = _layout.M_Extra; if (o < 0) throw Missing("extra"); return new global::Portal.Typed.GuestAddress(_view.Address + (ulong)o, _view.Memory); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
         internal sealed class Layout
         {
-            public int Size;
-            public int Count;
-            public int Pts;
-            public int Vals;
-            public int Extra;
+            public int RecordSize_;
+            public int M_Count;
+            public int M_Pts;
+            public int M_Vals;
+            public int M_Extra;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { Size = 44, Count = 0, Pts = 4, Vals = 28, Extra = 44 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { Size = 44, Count = 0, Pts = 4, Vals = 28, Extra = 44 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 44, M_Count = 0, M_Pts = 4, M_Vals = 28, M_Extra = 44 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { RecordSize_ = 44, M_Count = 0, M_Pts = 4, M_Vals = 28, M_Extra = 44 };
             return layouts;
         }
 
@@ -485,7 +485,7 @@ namespace Portal.Generators.Tests.Sample
         extension(global::Portal.Typed.GuestPtr<Table> pointer)
         {
             /// <summary>Pointer to <c>count</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<ushort> Count { get { var o = Table.LayoutFor(pointer.Memory.Abi).Count; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct table has no member count on {pointer.Memory.Abi.Name}."); return pointer.Field<ushort>(o, 2); } }
+            public global::Portal.Typed.GuestFieldPtr<ushort> Count { get { var o = Table.LayoutFor(pointer.Memory.Abi).M_Count; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct table has no member count on {pointer.Memory.Abi.Name}."); return pointer.Field<ushort>(o, 2); } }
         }
     }
 
@@ -507,7 +507,7 @@ namespace Portal.Generators.Tests.Sample
         public static string CName => "struct anon_holder";
 
         /// <summary><c>sizeof</c> on <paramref name="abi"/>.</summary>
-        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).Size;
+        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).RecordSize_;
 
         /// <summary>Wraps bytes laid out for the view's ABI.</summary>
         public static AnonHolder Bind(global::Portal.Typed.RecordView view) => new(view, LayoutFor(view.Abi));
@@ -518,38 +518,38 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>C <c>int kind</c> — x86_64: offset 0, mips: offset 0.</summary>
         public int Kind
         {
-            get { var o = _layout.Kind; if (o < 0) throw Missing("kind"); return (int)_view.ReadUInt32(o); }
-            set { var o = _layout.Kind; if (o < 0) throw Missing("kind"); _view.WriteSigned(o, 4, value); }
+            get { var o = _layout.M_Kind; if (o < 0) throw Missing("kind"); return (int)_view.ReadUInt32(o); }
+            set { var o = _layout.M_Kind; if (o < 0) throw Missing("kind"); _view.WriteSigned(o, 4, value); }
         }
 
         /// <summary>C <c>int i</c> — x86_64: offset 4, mips: offset 4.</summary>
         public int I
         {
-            get { var o = _layout.I; if (o < 0) throw Missing("i"); return (int)_view.ReadUInt32(o); }
-            set { var o = _layout.I; if (o < 0) throw Missing("i"); _view.WriteSigned(o, 4, value); }
+            get { var o = _layout.M_I; if (o < 0) throw Missing("i"); return (int)_view.ReadUInt32(o); }
+            set { var o = _layout.M_I; if (o < 0) throw Missing("i"); _view.WriteSigned(o, 4, value); }
         }
 
         /// <summary>C <c>float f</c> — x86_64: offset 4, mips: offset 4.</summary>
         public float F
         {
-            get { var o = _layout.F; if (o < 0) throw Missing("f"); return global::System.BitConverter.Int32BitsToSingle((int)_view.ReadUInt32(o)); }
-            set { var o = _layout.F; if (o < 0) throw Missing("f"); _view.WriteUnsigned(o, 4, (uint)global::System.BitConverter.SingleToInt32Bits(value)); }
+            get { var o = _layout.M_F; if (o < 0) throw Missing("f"); return global::System.BitConverter.Int32BitsToSingle((int)_view.ReadUInt32(o)); }
+            set { var o = _layout.M_F; if (o < 0) throw Missing("f"); _view.WriteUnsigned(o, 4, (uint)global::System.BitConverter.SingleToInt32Bits(value)); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
         internal sealed class Layout
         {
-            public int Size;
-            public int Kind;
-            public int I;
-            public int F;
+            public int RecordSize_;
+            public int M_Kind;
+            public int M_I;
+            public int M_F;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { Size = 8, Kind = 0, I = 4, F = 4 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { Size = 8, Kind = 0, I = 4, F = 4 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 8, M_Kind = 0, M_I = 4, M_F = 4 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { RecordSize_ = 8, M_Kind = 0, M_I = 4, M_F = 4 };
             return layouts;
         }
 
@@ -571,11 +571,11 @@ namespace Portal.Generators.Tests.Sample
         extension(global::Portal.Typed.GuestPtr<AnonHolder> pointer)
         {
             /// <summary>Pointer to <c>kind</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<int> Kind { get { var o = AnonHolder.LayoutFor(pointer.Memory.Abi).Kind; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct anon_holder has no member kind on {pointer.Memory.Abi.Name}."); return pointer.Field<int>(o, 4); } }
+            public global::Portal.Typed.GuestFieldPtr<int> Kind { get { var o = AnonHolder.LayoutFor(pointer.Memory.Abi).M_Kind; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct anon_holder has no member kind on {pointer.Memory.Abi.Name}."); return pointer.Field<int>(o, 4); } }
             /// <summary>Pointer to <c>i</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<int> I { get { var o = AnonHolder.LayoutFor(pointer.Memory.Abi).I; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct anon_holder has no member i on {pointer.Memory.Abi.Name}."); return pointer.Field<int>(o, 4); } }
+            public global::Portal.Typed.GuestFieldPtr<int> I { get { var o = AnonHolder.LayoutFor(pointer.Memory.Abi).M_I; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct anon_holder has no member i on {pointer.Memory.Abi.Name}."); return pointer.Field<int>(o, 4); } }
             /// <summary>Pointer to <c>f</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<float> F { get { var o = AnonHolder.LayoutFor(pointer.Memory.Abi).F; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct anon_holder has no member f on {pointer.Memory.Abi.Name}."); return pointer.Field<float>(o, 4); } }
+            public global::Portal.Typed.GuestFieldPtr<float> F { get { var o = AnonHolder.LayoutFor(pointer.Memory.Abi).M_F; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct anon_holder has no member f on {pointer.Memory.Abi.Name}."); return pointer.Field<float>(o, 4); } }
         }
     }
 
@@ -597,7 +597,7 @@ namespace Portal.Generators.Tests.Sample
         public static string CName => "struct long_holder";
 
         /// <summary><c>sizeof</c> on <paramref name="abi"/>.</summary>
-        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).Size;
+        public static int SizeOf(global::Portal.Abi.GuestAbi abi) => LayoutFor(abi).RecordSize_;
 
         /// <summary>Wraps bytes laid out for the view's ABI.</summary>
         public static LongHolder Bind(global::Portal.Typed.RecordView view) => new(view, LayoutFor(view.Abi));
@@ -608,32 +608,32 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>C <c>long l</c> — x86_64: offset 0, mips: offset 0.</summary>
         public long L
         {
-            get { var o = _layout.L; if (o < 0) throw Missing("l"); return (long)_view.ReadSigned(o, _layout.LSize); }
-            set { var o = _layout.L; if (o < 0) throw Missing("l"); _view.WriteSigned(o, _layout.LSize, value); }
+            get { var o = _layout.M_L; if (o < 0) throw Missing("l"); return (long)_view.ReadSigned(o, _layout.S_L); }
+            set { var o = _layout.M_L; if (o < 0) throw Missing("l"); _view.WriteSigned(o, _layout.S_L, value); }
         }
 
         /// <summary>C <c>unsigned long ul</c> — x86_64: offset 8, mips: offset 4.</summary>
         public ulong Ul
         {
-            get { var o = _layout.Ul; if (o < 0) throw Missing("ul"); return (ulong)_view.ReadUnsigned(o, _layout.UlSize); }
-            set { var o = _layout.Ul; if (o < 0) throw Missing("ul"); _view.WriteUnsigned(o, _layout.UlSize, value); }
+            get { var o = _layout.M_Ul; if (o < 0) throw Missing("ul"); return (ulong)_view.ReadUnsigned(o, _layout.S_Ul); }
+            set { var o = _layout.M_Ul; if (o < 0) throw Missing("ul"); _view.WriteUnsigned(o, _layout.S_Ul, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
         internal sealed class Layout
         {
-            public int Size;
-            public int L;
-            public int LSize;
-            public int Ul;
-            public int UlSize;
+            public int RecordSize_;
+            public int M_L;
+            public int S_L;
+            public int M_Ul;
+            public int S_Ul;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { Size = 16, L = 0, LSize = 8, Ul = 8, UlSize = 8 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { Size = 8, L = 0, LSize = 4, Ul = 4, UlSize = 4 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 16, M_L = 0, S_L = 8, M_Ul = 8, S_Ul = 8 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { RecordSize_ = 8, M_L = 0, S_L = 4, M_Ul = 4, S_Ul = 4 };
             return layouts;
         }
 
@@ -655,9 +655,9 @@ namespace Portal.Generators.Tests.Sample
         extension(global::Portal.Typed.GuestPtr<LongHolder> pointer)
         {
             /// <summary>Pointer to <c>l</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<long> L { get { var o = LongHolder.LayoutFor(pointer.Memory.Abi).L; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct long_holder has no member l on {pointer.Memory.Abi.Name}."); return pointer.Field<long>(o, LongHolder.LayoutFor(pointer.Memory.Abi).LSize); } }
+            public global::Portal.Typed.GuestFieldPtr<long> L { get { var o = LongHolder.LayoutFor(pointer.Memory.Abi).M_L; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct long_holder has no member l on {pointer.Memory.Abi.Name}."); return pointer.Field<long>(o, LongHolder.LayoutFor(pointer.Memory.Abi).S_L); } }
             /// <summary>Pointer to <c>ul</c>.</summary>
-            public global::Portal.Typed.GuestFieldPtr<ulong> Ul { get { var o = LongHolder.LayoutFor(pointer.Memory.Abi).Ul; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct long_holder has no member ul on {pointer.Memory.Abi.Name}."); return pointer.Field<ulong>(o, LongHolder.LayoutFor(pointer.Memory.Abi).UlSize); } }
+            public global::Portal.Typed.GuestFieldPtr<ulong> Ul { get { var o = LongHolder.LayoutFor(pointer.Memory.Abi).M_Ul; if (o < 0) throw new global::Portal.Typed.GuestLayoutException($"struct long_holder has no member ul on {pointer.Memory.Abi.Name}."); return pointer.Field<ulong>(o, LongHolder.LayoutFor(pointer.Memory.Abi).S_Ul); } }
         }
     }
 
