@@ -22,6 +22,20 @@ public sealed class GeneratorDriverTests
     }
 
     [TestMethod]
+    public void A_real_header_generates_the_verified_source()
+    {
+        // portal-headers' manifest of samples/Raeth/headers/raeth.h (--structs "ifreq;esw_reg"), checked in so
+        // the snapshot does not depend on the machine's libc headers.
+        var manifest = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Manifests", "raeth-ifreq.portal.json"));
+        var result = GeneratorHarness.Run(("/project/obj/portal/raeth-0badc0de.portal.json", manifest, "Portal.Samples.Raeth"));
+        Assert.IsEmpty(result.Diagnostics, string.Join("\n", result.Diagnostics));
+        var source = result.Results.Single().GeneratedSources.Single().SourceText.ToString();
+        StringAssert.Contains(source, "public static partial class Raeth");
+        StringAssert.Contains(source, "public const int RAETH_ESW_REG_READ = 35313;");
+        Snapshot.Verify("raeth", source);
+    }
+
+    [TestMethod]
     public void A_second_run_with_an_unrelated_edit_is_cached_and_models_hold_no_symbols()
     {
         var driver = GeneratorHarness.CreateDriver(("/project/obj/portal/sample.portal.json", SampleManifest, null));
