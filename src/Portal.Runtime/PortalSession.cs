@@ -261,6 +261,7 @@ public sealed partial class PortalSession : IAsyncDisposable
         var eventId = Region.Address(channel.Region);
         var verdict = Verdict.Untouched;
         HookRegistration? hook = null;
+        IReadOnlyList<VerdictWrite> writes = [];
         var failed = false;
         try
         {
@@ -280,8 +281,16 @@ public sealed partial class PortalSession : IAsyncDisposable
             _currentHandler.Value = context;
             Statistics.AddEvent();
             PortalMetrics.Events.Add(1, new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, hook.Name));
-            await hook.Handler(context).ConfigureAwait(false);
-            verdict = context.BuildVerdict();
+            try
+            {
+                await hook.Handler(context).ConfigureAwait(false);
+                verdict = context.BuildVerdict();
+            }
+            finally
+            {
+                // Even when the handler failed: what it wrote (staged) completed from its point of view.
+                writes = await FinishMemoryAsync(context, hook, eventId, linked.Token).ConfigureAwait(false);
+            }
         }
         catch (Exception e)
         {
@@ -298,7 +307,7 @@ public sealed partial class PortalSession : IAsyncDisposable
         finally
         {
             _currentHandler.Value = null;
-            verdict.WriteRequest(channel.Region, eventId, Abi);
+            verdict.WriteRequest(channel.Region, eventId, Abi, writes);
             channel.ReleaseToGuest();
             if (hook is not null)
             {
@@ -307,6 +316,27 @@ public sealed partial class PortalSession : IAsyncDisposable
                 PortalMetrics.HandlerDuration.Record(Stopwatch.GetElapsedTime(started).TotalMicroseconds,
                     new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, hook.Name));
             }
+        }
+    }
+
+    /// <summary>
+    /// Ends the handler's memory: writes still staged go on the verdict (or out first, when they do not
+    /// fit it); faults the handler never observed are logged, not lost.
+    /// </summary>
+    private async ValueTask<IReadOnlyList<VerdictWrite>> FinishMemoryAsync(SyscallContext context, HookRegistration hook, ulong eventId,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (writes, unobserved) = await context.Memory.Planner.FinishAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var fault in unobserved)
+                Log.StagedWriteFailed(_logger, fault, hook.Name, eventId);
+            return writes;
+        }
+        catch (Exception e) when (e is PortalException or OperationCanceledException)
+        {
+            Log.StagedWritesLost(_logger, e, hook.Name, eventId);
+            return [];
         }
     }
 
@@ -336,5 +366,11 @@ public sealed partial class PortalSession : IAsyncDisposable
 
         [LoggerMessage(6, LogLevel.Error, "Handler {Handler} failed on event {EventId}: syscall left untouched.")]
         public static partial void HandlerFailed(ILogger logger, Exception exception, string handler, ulong eventId);
+
+        [LoggerMessage(7, LogLevel.Warning, "Handler {Handler}, event {EventId}: a staged write failed and the handler did not observe it (FlushAsync reports these).")]
+        public static partial void StagedWriteFailed(ILogger logger, Exception exception, string handler, ulong eventId);
+
+        [LoggerMessage(8, LogLevel.Error, "Handler {Handler}, event {EventId}: staged writes could not be sent before the verdict.")]
+        public static partial void StagedWritesLost(ILogger logger, Exception exception, string handler, ulong eventId);
     }
 }

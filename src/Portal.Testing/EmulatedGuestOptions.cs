@@ -12,6 +12,12 @@ public sealed class EmulatedGuestOptions
     /// <summary>How long a held syscall waits for the host's verdict before continuing unmodified.</summary>
     public TimeSpan HostTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Whether the guest advertises the BATCH extension (default true). Off, it looks like a guest
+    /// without it, and a host must fall back to one operation per exchange.
+    /// </summary>
+    public bool Batch { get; init; } = true;
+
     /// <summary>The kernel release the guest reports.</summary>
     public string KernelRelease { get; init; } = "6.1.0-portal-emulated";
 }

@@ -31,7 +31,7 @@ public sealed class SyscallContext
         OriginalRetval = record.Retval;
         _retval = record.Phase == SyscallPhase.Return ? record.Retval : 0;
         Args = new SyscallArguments(record.Arguments, Abi, writable: record.Phase == SyscallPhase.Enter);
-        Memory = new GuestMemory(lease, Abi);
+        Memory = new GuestMemory(lease, Abi, session.Guest.Features, cancellationToken);
         CancellationToken = cancellationToken;
     }
 

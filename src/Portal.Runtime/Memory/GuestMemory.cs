@@ -1,81 +1,110 @@
 using System.Text;
 using Portal.Abi;
 using Portal.Channels;
+using Portal.Memory.Batching;
 using Portal.Protocol;
+using Portal.Typed;
 
 namespace Portal.Memory;
 
 /// <summary>
-/// The seed's memory and process API, bound to the process whose syscall a handler holds. Every
-/// method that talks to the guest costs one exchange per 4072-byte chunk; integers are in the
-/// guest's byte order; failures are <see cref="GuestOperationException"/>s that carry the errno
-/// (and, for memory, the address and how much was transferred). Nothing fails silently: a read of
-/// an unmapped address, address 0 included, throws.
+/// The seed's memory and process API, bound to the process whose syscall a handler holds; integers
+/// are in the guest's byte order; failures are <see cref="GuestOperationException"/>s that carry the
+/// errno (and, for memory, the address and how much was transferred). Nothing fails silently: a read
+/// of an unmapped address, address 0 included, throws.
 /// </summary>
+/// <remarks>
+/// <para><b>Batching.</b> An operation is sent when something first waits for it, together with
+/// every operation started before: start several, then await them, and they cost one exchange
+/// (a BATCH, up to 4072 bytes of requests and results; more only when they do not fit).</para>
+/// <code>
+/// var name = memory.ReadStrAsync(arg);          // queued
+/// var data = memory.ReadIntAsync(arg + 16);     // queued
+/// Log(await name, await data);                  // one exchange for both
+/// </code>
+/// <para><b>Writes.</b> Awaited, a write is sent like a read and reports its fault. Inside a
+/// <see cref="BeginBatch"/> scope, and from the setters of loaded records, writes are staged: they
+/// complete at once, merge into the fewest contiguous writes and ride on the next exchange or on the
+/// syscall's verdict. A read the staged writes fully cover is answered from them (read-your-writes).
+/// A staged write's fault surfaces from <see cref="FlushAsync"/>; one nobody observed is logged when
+/// the handler returns.</para>
+/// <para>An operation runs as part of one exchange and sees guest memory at that instant; values
+/// already read (records, strings) are snapshots: read again to refresh.</para>
+/// </remarks>
 public sealed class GuestMemory
 {
     /// <summary>Default upper bound for <see cref="ReadStrAsync"/> (bytes, NUL excluded).</summary>
     public const int DefaultMaxStringLength = 64 * 1024;
 
-    private const int Chunk = RegionLayout.DataCapacity;
-    private readonly SlotLease _lease;
-
-    internal GuestMemory(SlotLease lease, GuestAbi abi)
+    internal GuestMemory(SlotLease lease, GuestAbi abi, GuestFeatures features = GuestFeatures.None, CancellationToken cancellationToken = default)
     {
-        _lease = lease;
         Abi = abi;
+        Planner = new BatchPlanner(this, lease, abi, features, cancellationToken);
     }
 
     /// <summary>The guest's ABI (pointer size and byte order used by the integer methods).</summary>
     public GuestAbi Abi { get; }
 
-    /// <summary>A typed pointer to a record at <paramref name="address"/> in this process (see <see cref="Typed.GuestPtr{T}"/>).</summary>
-    public Typed.GuestPtr<T> At<T>(ulong address) where T : struct, Typed.IGuestRecord<T> => new(address, this);
+    internal BatchPlanner Planner { get; }
+
+    /// <summary>A typed pointer to a record at <paramref name="address"/> in this process (see <see cref="GuestPtr{T}"/>).</summary>
+    public GuestPtr<T> At<T>(ulong address) where T : struct, IGuestRecord<T> => new(address, this);
 
     /// <summary>An untyped pointer to <paramref name="address"/> in this process.</summary>
-    public Typed.GuestAddress Address(ulong address) => new(address, this);
+    public GuestAddress Address(ulong address) => new(address, this);
+
+    /// <summary>
+    /// Opens an explicit batch: until it is disposed, writes are staged (they complete at once and
+    /// ride on the next exchange or on the verdict). <see cref="GuestBatch.CommitAsync"/> sends
+    /// everything now and reports write faults.
+    /// </summary>
+    public GuestBatch BeginBatch() => new(Planner);
+
+    /// <summary>Sends everything queued or staged now, and throws the first write fault not yet observed.</summary>
+    /// <exception cref="GuestFaultException">A staged or unawaited write faulted.</exception>
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default) => Planner.FlushAsync(cancellationToken);
 
     // ---- reads ----------------------------------------------------------------------------------
 
     /// <summary>Reads <paramref name="count"/> bytes (seed: <c>read_bytes</c>).</summary>
     /// <exception cref="GuestPartialReadException">Only the first bytes were readable.</exception>
     /// <exception cref="GuestFaultException">Nothing was readable.</exception>
-    public async ValueTask<byte[]> ReadBytesAsync(ulong address, int count, CancellationToken cancellationToken = default)
+    public ValueTask<byte[]> ReadBytesAsync(ulong address, int count, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        var buffer = new byte[count];
-        await ReadBytesAsync(address, buffer, cancellationToken).ConfigureAwait(false);
-        return buffer;
+        return ReadBytes(GuestLocation.At(address), new byte[count], cancellationToken);
     }
 
     /// <summary>Reads exactly <c>destination.Length</c> bytes into <paramref name="destination"/>.</summary>
     /// <exception cref="GuestPartialReadException">Only the first bytes were readable.</exception>
     /// <exception cref="GuestFaultException">Nothing was readable.</exception>
-    public async ValueTask ReadBytesAsync(ulong address, Memory<byte> destination, CancellationToken cancellationToken = default)
+    public ValueTask ReadBytesAsync(ulong address, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
-        CheckAddressRange(PortalOp.Read, address, destination.Length);
-        var done = 0;
-        while (done < destination.Length)
-        {
-            var chunk = destination.Slice(done, Math.Min(Chunk, destination.Length - done));
-            var result = await ReadChunkAsync(address + (ulong)done, chunk, cancellationToken).ConfigureAwait(false);
-            done += result.Count;
-            if (result.Status != TransferStatus.Complete)
-                throw ReadFault(PortalOp.Read, address, destination.Length, destination[..done].ToArray(), result.Errno);
-        }
+        var location = GuestLocation.At(address);
+        if (Rejected(PortalOp.Read, location, destination.Length, cancellationToken) is { } rejected)
+            return ValueTask.FromException(rejected);
+        if (destination.IsEmpty || Planner.TryReadQueuedWrites(address, destination.Span))
+            return ValueTask.CompletedTask;
+        var op = new BytesReadOperation(Planner, location, destination, cancellationToken);
+        Planner.Enqueue(op);
+        return new ValueTask(op, op.Version);
     }
 
     /// <summary>Reads a 32-bit integer (seed: <c>read_int</c>).</summary>
-    public async ValueTask<uint> ReadIntAsync(ulong address, CancellationToken cancellationToken = default) =>
-        (uint)await ReadScalarAsync(address, 4, cancellationToken).ConfigureAwait(false);
+    public ValueTask<uint> ReadIntAsync(ulong address, CancellationToken cancellationToken = default)
+    {
+        if (StartScalar(GuestLocation.At(address), 4, cancellationToken, out var value) is not { } op)
+            return value is { } known ? new((uint)known) : ValueTask.FromException<uint>(Rejected(PortalOp.Read, GuestLocation.At(address), 4, cancellationToken)!);
+        return new(op, op.Version);
+    }
 
     /// <summary>Reads a 64-bit integer (seed: <c>read_long</c>).</summary>
     public ValueTask<ulong> ReadLongAsync(ulong address, CancellationToken cancellationToken = default) =>
-        ReadScalarAsync(address, 8, cancellationToken);
+        ReadScalar(GuestLocation.At(address), 8, cancellationToken);
 
     /// <summary>Reads a pointer of the guest's size (seed: <c>read_ptr</c>).</summary>
     public ValueTask<ulong> ReadPtrAsync(ulong address, CancellationToken cancellationToken = default) =>
-        ReadScalarAsync(address, Abi.PointerSize, cancellationToken);
+        ReadScalar(GuestLocation.At(address), Abi.PointerSize, cancellationToken);
 
     /// <summary>Reads a NUL-terminated string, decoded as UTF-8 (seed: <c>read_str</c>).</summary>
     /// <param name="address">Where the string starts.</param>
@@ -83,75 +112,29 @@ public sealed class GuestMemory
     /// <param name="cancellationToken">Cancels the wait for the guest.</param>
     /// <exception cref="GuestPartialReadException">The string runs into unreadable memory before its NUL.</exception>
     /// <exception cref="GuestOperationException">No NUL within <paramref name="maxLength"/> bytes (ENAMETOOLONG).</exception>
-    public async ValueTask<string> ReadStrAsync(ulong address, int maxLength = DefaultMaxStringLength, CancellationToken cancellationToken = default) =>
-        Encoding.UTF8.GetString(await ReadStrBytesAsync(address, maxLength, cancellationToken).ConfigureAwait(false));
-
-    /// <summary>Reads a NUL-terminated string as raw bytes (NUL excluded); see <see cref="ReadStrAsync"/>.</summary>
-    public async ValueTask<byte[]> ReadStrBytesAsync(ulong address, int maxLength = DefaultMaxStringLength, CancellationToken cancellationToken = default)
+    public ValueTask<string> ReadStrAsync(ulong address, int maxLength = DefaultMaxStringLength, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxLength);
-        var text = new byte[Math.Min(maxLength, Chunk)];
-        var length = 0;
-        while (true)
-        {
-            // Scan one byte beyond maxLength so that a string of exactly maxLength bytes still finds its NUL.
-            var window = (int)Math.Min(Chunk, (long)maxLength + 1 - length);
-            CheckAddressRange(PortalOp.ReadStr, address + (ulong)length, window);
-            StringChunk chunk;
-            await _lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                Region.WriteHeader(_lease.Channel.Region, PortalOp.ReadStr, address + (ulong)length, (ulong)window);
-                await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-                chunk = ResponseReader.StrResult(_lease.Channel.Region, window);
-                if (length + chunk.Count > text.Length)
-                    Array.Resize(ref text, Math.Max(text.Length * 2, length + chunk.Count));
-                Region.Data(_lease.Channel.Region)[..chunk.Count].CopyTo(text.AsSpan(length));
-            }
-            finally
-            {
-                _lease.Gate.Release();
-            }
-            length += chunk.Count;
-            if (chunk.Status != TransferStatus.Complete)
-                throw ReadFault(PortalOp.ReadStr, address, length + 1, text.AsSpan(0, length).ToArray(), chunk.Errno);
-            if (chunk.Terminated)
-                return length == text.Length ? text : text[..length];
-            if (length > maxLength)
-                throw new GuestOperationException(PortalOp.ReadStr, GuestErrno.ENAMETOOLONG, Abi.ToNativeErrno(GuestErrno.ENAMETOOLONG),
-                    $"The string at 0x{address:x} has no NUL within {maxLength} bytes (raise maxLength to read longer strings).");
-        }
+        if (StartString(GuestLocation.At(address), maxLength, cancellationToken, out var local) is { } op)
+            return new(op, op.Version);
+        return local is { } text ? new(Encoding.UTF8.GetString(text)) : ValueTask.FromException<string>(StringRejection(address, cancellationToken));
+    }
+
+    /// <summary>Reads a NUL-terminated string as raw bytes (NUL excluded); see <see cref="ReadStrAsync"/>.</summary>
+    public ValueTask<byte[]> ReadStrBytesAsync(ulong address, int maxLength = DefaultMaxStringLength, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxLength);
+        if (StartString(GuestLocation.At(address), maxLength, cancellationToken, out var local) is { } op)
+            return new(op, op.Version);
+        return local is { } text ? new(text) : ValueTask.FromException<byte[]>(StringRejection(address, cancellationToken));
     }
 
     // ---- writes ---------------------------------------------------------------------------------
 
-    /// <summary>Writes bytes (seed: <c>write_bytes</c>).</summary>
+    /// <summary>Writes bytes (seed: <c>write_bytes</c>); staged inside a <see cref="BeginBatch"/> scope.</summary>
     /// <exception cref="GuestFaultException">The write faulted; <see cref="GuestFaultException.BytesTransferred"/> says how much landed.</exception>
-    public async ValueTask WriteBytesAsync(ulong address, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
-    {
-        CheckAddressRange(PortalOp.Write, address, data.Length);
-        var done = 0;
-        while (done < data.Length)
-        {
-            var chunk = data.Slice(done, Math.Min(Chunk, data.Length - done));
-            TransferResult result;
-            await _lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                Region.WriteHeader(_lease.Channel.Region, PortalOp.Write, address + (ulong)done, (ulong)chunk.Length);
-                chunk.Span.CopyTo(Region.Data(_lease.Channel.Region));
-                await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-                result = ResponseReader.WriteResult(_lease.Channel.Region, chunk.Length);
-            }
-            finally
-            {
-                _lease.Gate.Release();
-            }
-            done += result.Count;
-            if (result.Status != TransferStatus.Complete)
-                throw WriteFault(address, data.Length, done, result.Errno);
-        }
-    }
+    public ValueTask WriteBytesAsync(ulong address, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        Write(GuestLocation.At(address), data.Span, cancellationToken);
 
     /// <summary>Writes a string as UTF-8 followed by a NUL (seed: <c>write_str</c>).</summary>
     /// <exception cref="ArgumentException">The string contains a NUL (the guest would see it cut short).</exception>
@@ -162,24 +145,24 @@ public sealed class GuestMemory
             throw new ArgumentException("The string contains a NUL; the guest would see it cut short. Use WriteBytesAsync for binary data.", nameof(value));
         var bytes = new byte[Encoding.UTF8.GetByteCount(value) + 1];
         Encoding.UTF8.GetBytes(value, bytes);
-        return WriteBytesAsync(address, bytes, cancellationToken);
+        return Write(GuestLocation.At(address), bytes, cancellationToken);
     }
 
     /// <summary>Writes a 32-bit integer (seed: <c>write_int</c>).</summary>
     public ValueTask WriteIntAsync(ulong address, uint value, CancellationToken cancellationToken = default) =>
-        WriteScalarAsync(address, 4, value, cancellationToken);
+        WriteScalar(address, 4, value, cancellationToken);
 
     /// <summary>Writes a 32-bit signed integer (seed: <c>write_int</c>).</summary>
     public ValueTask WriteIntAsync(ulong address, int value, CancellationToken cancellationToken = default) =>
-        WriteScalarAsync(address, 4, (uint)value, cancellationToken);
+        WriteScalar(address, 4, (uint)value, cancellationToken);
 
     /// <summary>Writes a 64-bit integer (seed: <c>write_long</c>).</summary>
     public ValueTask WriteLongAsync(ulong address, ulong value, CancellationToken cancellationToken = default) =>
-        WriteScalarAsync(address, 8, value, cancellationToken);
+        WriteScalar(address, 8, value, cancellationToken);
 
     /// <summary>Writes a 64-bit signed integer (seed: <c>write_long</c>).</summary>
     public ValueTask WriteLongAsync(ulong address, long value, CancellationToken cancellationToken = default) =>
-        WriteScalarAsync(address, 8, (ulong)value, cancellationToken);
+        WriteScalar(address, 8, (ulong)value, cancellationToken);
 
     /// <summary>Writes a pointer of the guest's size (seed: <c>write_ptr</c>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value does not fit a 32-bit guest's pointer.</exception>
@@ -187,214 +170,183 @@ public sealed class GuestMemory
     {
         if (Abi.PointerSize == 4 && value > uint.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(value), $"0x{value:x} does not fit a 32-bit {Abi.Name} pointer.");
-        return WriteScalarAsync(address, Abi.PointerSize, value, cancellationToken);
+        return WriteScalar(address, Abi.PointerSize, value, cancellationToken);
     }
 
     // ---- process information ----------------------------------------------------------------------
 
     /// <summary>The held process's command-line arguments (seed: <c>get_proc_args</c>).</summary>
-    public async ValueTask<IReadOnlyList<string>> GetProcArgsAsync(CancellationToken cancellationToken = default) =>
-        SplitStrings(await ReadBlockAsync(PortalOp.ReadProcArgs, cancellationToken).ConfigureAwait(false));
+    public ValueTask<IReadOnlyList<string>> GetProcArgsAsync(CancellationToken cancellationToken = default)
+    {
+        var op = new BlockOperation(Planner, PortalOp.ReadProcArgs, cancellationToken);
+        Planner.Enqueue(op);
+        return new(op, op.Version);
+    }
 
     /// <summary>
     /// The held process's environment (seed: <c>get_proc_env</c>). When a name appears twice the first
     /// entry wins, as with <c>getenv</c>; an entry without <c>=</c> maps to "".
     /// </summary>
-    public async ValueTask<IReadOnlyDictionary<string, string>> GetProcEnvAsync(CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyDictionary<string, string>> GetProcEnvAsync(CancellationToken cancellationToken = default)
     {
-        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var entry in SplitStrings(await ReadBlockAsync(PortalOp.ReadProcEnv, cancellationToken).ConfigureAwait(false)))
-        {
-            var equals = entry.IndexOf('=', StringComparison.Ordinal);
-            environment.TryAdd(equals < 0 ? entry : entry[..equals], equals < 0 ? "" : entry[(equals + 1)..]);
-        }
-        return environment;
+        var op = new BlockOperation(Planner, PortalOp.ReadProcEnv, cancellationToken);
+        Planner.Enqueue(op);
+        return new(op, op.Version);
     }
 
     /// <summary>The held process's id, its tgid (seed: <c>get_proc_pid</c>).</summary>
-    public async ValueTask<int> GetProcPidAsync(CancellationToken cancellationToken = default)
+    public ValueTask<int> GetProcPidAsync(CancellationToken cancellationToken = default)
     {
-        ProcessIds ids;
-        await _lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Region.WriteHeader(_lease.Channel.Region, PortalOp.ReadProcPid, 0, 0);
-            await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-            ids = ResponseReader.PidResult(_lease.Channel.Region);
-        }
-        finally
-        {
-            _lease.Gate.Release();
-        }
-        return ids.Ok ? ids.Pid : throw OperationFailed(PortalOp.ReadProcPid, ids.Errno, "Reading the process id");
+        var op = new PidOperation(Planner, cancellationToken);
+        Planner.Enqueue(op);
+        return new(op, op.Version);
     }
 
     /// <summary>The path a file descriptor of the held process refers to (seed: <c>read_fd_name</c>).</summary>
     /// <exception cref="GuestOperationException">The descriptor is not open (EBADF), or its name does not fit (ENAMETOOLONG).</exception>
-    public async ValueTask<string> ReadFdNameAsync(int fd, CancellationToken cancellationToken = default)
+    public ValueTask<string> ReadFdNameAsync(int fd, CancellationToken cancellationToken = default)
     {
-        TransferResult result;
-        string name;
-        await _lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        var op = new FdNameOperation(Planner, fd, cancellationToken);
+        Planner.Enqueue(op);
+        return new(op, op.Version);
+    }
+
+    // ---- for typed pointers (locations may be indirect) --------------------------------------------
+
+    internal ValueTask<byte[]> ReadBytes(GuestLocation location, byte[] destination, CancellationToken cancellationToken)
+    {
+        if (Rejected(PortalOp.Read, location, destination.Length, cancellationToken) is { } rejected)
+            return ValueTask.FromException<byte[]>(rejected);
+        if (destination.Length == 0 || (location.IsAbsolute && Planner.TryReadQueuedWrites(location.Offset, destination)))
+            return new(destination);
+        var op = new BytesReadOperation(Planner, location, destination, cancellationToken);
+        Planner.Enqueue(op);
+        return new(op, op.Version);
+    }
+
+    internal ValueTask<ulong> ReadScalar(GuestLocation location, int size, CancellationToken cancellationToken)
+    {
+        if (StartScalar(location, size, cancellationToken, out var value) is not { } op)
+            return value is { } known ? new(known) : ValueTask.FromException<ulong>(Rejected(PortalOp.Read, location, size, cancellationToken)!);
+        return new(op, op.Version);
+    }
+
+    internal ValueTask<string> ReadStr(GuestLocation location, int maxLength, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxLength);
+        if (StartString(location, maxLength, cancellationToken, out var local) is { } op)
+            return new(op, op.Version);
+        return local is { } text ? new(Encoding.UTF8.GetString(text)) : ValueTask.FromException<string>(StringRejection(location.Offset, cancellationToken));
+    }
+
+    /// <summary>Loads a record (the snapshot is bound at the address it came from, resolved if the location was indirect).</summary>
+    internal ValueTask<T> LoadRecord<T>(GuestLocation location, CancellationToken cancellationToken) where T : struct, IGuestRecord<T>
+    {
+        var size = T.SizeOf(Abi);
+        if (Rejected(PortalOp.Read, location, size, cancellationToken) is { } rejected)
+            return ValueTask.FromException<T>(rejected);
+        var op = new RecordLoadOperation<T>(Planner, location, size, cancellationToken);
+        Planner.Enqueue(op);
+        return new(op, op.Version);
+    }
+
+    /// <summary>Reads one member and decodes it.</summary>
+    internal ValueTask<T> ReadField<T>(GuestLocation location, int size, Func<RecordView, T> decode, CancellationToken cancellationToken)
+    {
+        if (Rejected(PortalOp.Read, location, size, cancellationToken) is { } rejected)
+            return ValueTask.FromException<T>(rejected);
+        var op = new FieldReadOperation<T>(Planner, location, size, decode, cancellationToken);
+        Planner.Enqueue(op);
+        return new(op, op.Version);
+    }
+
+    /// <summary>A write: staged inside a batch scope (absolute addresses merge; indirect ones queue), else awaited.</summary>
+    internal ValueTask Write(GuestLocation location, ReadOnlySpan<byte> data, CancellationToken cancellationToken)
+    {
+        if (Rejected(PortalOp.Write, location, data.Length, cancellationToken) is { } rejected)
+            return ValueTask.FromException(rejected);
+        if (data.IsEmpty)
+            return ValueTask.CompletedTask;
+        if (Planner.StagingDepth > 0 && location.IsAbsolute)
         {
-            Region.WriteHeader(_lease.Channel.Region, PortalOp.ReadFdName, (ulong)(long)fd, Chunk);
-            await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-            result = ResponseReader.FdNameResult(_lease.Channel.Region, Chunk);
-            name = Encoding.UTF8.GetString(Region.Data(_lease.Channel.Region)[..result.Count]);
+            Planner.Stage(location.Offset, data);
+            return ValueTask.CompletedTask;
         }
-        finally
-        {
-            _lease.Gate.Release();
-        }
-        return result.Status == TransferStatus.Complete ? name : throw OperationFailed(PortalOp.ReadFdName, result.Errno, $"Reading the name of fd {fd}");
+        var op = Planner.RentWrite();
+        op.Start(location, data, cancellationToken);
+        Planner.Enqueue(op);
+        // Staged through a pointer: queued in order, its fault goes to the list FlushAsync reports.
+        return Planner.StagingDepth > 0 ? ValueTask.CompletedTask : new ValueTask(op, op.Version);
+    }
+
+    /// <summary>A setter changed a loaded record: the bytes ride on the next exchange or the verdict.</summary>
+    internal void StageRecordBytes(ulong address, ReadOnlySpan<byte> bytes)
+    {
+        if (Faults.OutOfRange(Abi, PortalOp.Write, address, bytes.Length) is { } outside)
+            throw outside;
+        Planner.Stage(address, bytes);
     }
 
     // ---- helpers ----------------------------------------------------------------------------------
 
-    private async ValueTask<TransferResult> ReadChunkAsync(ulong address, Memory<byte> destination, CancellationToken cancellationToken)
+    private ValueTask WriteScalar(ulong address, int size, ulong value, CancellationToken cancellationToken)
     {
-        await _lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Region.WriteHeader(_lease.Channel.Region, PortalOp.Read, address, (ulong)destination.Length);
-            await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-            var result = ResponseReader.ReadResult(_lease.Channel.Region, destination.Length);
-            Region.Data(_lease.Channel.Region)[..result.Count].CopyTo(destination.Span);
-            return result;
-        }
-        finally
-        {
-            _lease.Gate.Release();
-        }
+        Span<byte> bytes = stackalloc byte[8];
+        if (size == 4)
+            Abi.WriteUInt32(bytes, (uint)value);
+        else
+            Abi.WriteUInt64(bytes, value);
+        return Write(GuestLocation.At(address), bytes[..size], cancellationToken);
     }
 
-    private async ValueTask<ulong> ReadScalarAsync(ulong address, int size, CancellationToken cancellationToken)
+    /// <summary>Queues a scalar read; null with <paramref name="local"/> set when queued writes answer it, null without when rejected.</summary>
+    private ScalarReadOperation? StartScalar(GuestLocation location, int size, CancellationToken cancellationToken, out ulong? local)
     {
-        CheckAddressRange(PortalOp.Read, address, size);
-        TransferResult result;
-        ulong value = 0;
-        byte[]? partial = null;
-        await _lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        local = null;
+        if (Rejected(PortalOp.Read, location, size, cancellationToken) is not null)
+            return null;
+        if (location.IsAbsolute)
         {
-            Region.WriteHeader(_lease.Channel.Region, PortalOp.Read, address, (ulong)size);
-            await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-            result = ResponseReader.ReadResult(_lease.Channel.Region, size);
-            var data = Region.Data(_lease.Channel.Region);
-            if (result.Status == TransferStatus.Complete)
-                value = size == 4 ? Abi.ReadUInt32(data) : Abi.ReadUInt64(data);
-            else
-                partial = data[..result.Count].ToArray();
-        }
-        finally
-        {
-            _lease.Gate.Release();
-        }
-        return partial is null ? value : throw ReadFault(PortalOp.Read, address, size, partial, result.Errno);
-    }
-
-    private async ValueTask WriteScalarAsync(ulong address, int size, ulong value, CancellationToken cancellationToken)
-    {
-        CheckAddressRange(PortalOp.Write, address, size);
-        TransferResult result;
-        await _lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Region.WriteHeader(_lease.Channel.Region, PortalOp.Write, address, (ulong)size);
-            var data = Region.Data(_lease.Channel.Region);
-            if (size == 4)
-                Abi.WriteUInt32(data, (uint)value);
-            else
-                Abi.WriteUInt64(data, value);
-            await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-            result = ResponseReader.WriteResult(_lease.Channel.Region, size);
-        }
-        finally
-        {
-            _lease.Gate.Release();
-        }
-        if (result.Status != TransferStatus.Complete)
-            throw WriteFault(address, size, result.Count, result.Errno);
-    }
-
-    /// <summary>Reads an argument or environment block chunk by chunk.</summary>
-    private async ValueTask<byte[]> ReadBlockAsync(PortalOp op, CancellationToken cancellationToken)
-    {
-        // Grown as bytes arrive: the total is the guest's claim, not a size to allocate up front.
-        using var block = new MemoryStream();
-        long? total = null;
-        do
-        {
-            BlockChunk chunk;
-            await _lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
+            Span<byte> bytes = stackalloc byte[8];
+            if (Planner.TryReadQueuedWrites(location.Offset, bytes[..size]))
             {
-                Region.WriteHeader(_lease.Channel.Region, op, (ulong)block.Length, Chunk);
-                await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-                chunk = ResponseReader.BlockResult(_lease.Channel.Region, op, block.Length, Chunk);
-                block.Write(Region.Data(_lease.Channel.Region)[..chunk.Count]);
+                local = size switch { 1 => bytes[0], 2 => Abi.ReadUInt16(bytes), 4 => Abi.ReadUInt32(bytes), _ => Abi.ReadUInt64(bytes) };
+                return null;
             }
-            finally
-            {
-                _lease.Gate.Release();
-            }
-            if (chunk.Status != TransferStatus.Complete)
-                throw OperationFailed(op, chunk.Errno,
-                    $"Reading the {(op == PortalOp.ReadProcArgs ? "arguments" : "environment")} (stopped after {block.Length} bytes)");
-            if (total is { } known && known != chunk.Total)
-                throw new PortalProtocolException($"Guest changed the length of the {op} block from {known} to {chunk.Total} while it was read.");
-            total = chunk.Total;
         }
-        while (block.Length < total);
-        return block.ToArray();
+        var op = Planner.RentScalar();
+        op.Start(location, size, cancellationToken);
+        Planner.Enqueue(op);
+        return op;
     }
 
-    /// <summary>Splits a block of NUL-terminated strings (the last NUL may be missing).</summary>
-    private static string[] SplitStrings(byte[] block)
+    private StringReadOperation? StartString(GuestLocation location, int maxLength, CancellationToken cancellationToken, out byte[]? local)
     {
-        if (block.Length == 0)
-            return [];
-        var text = Encoding.UTF8.GetString(block);
-        if (text.EndsWith('\0'))
-            text = text[..^1];
-        return text.Split('\0');
+        local = null;
+        if (cancellationToken.IsCancellationRequested)
+            return null;
+        if (location.IsAbsolute)
+        {
+            if (Faults.OutOfRange(Abi, PortalOp.ReadStr, location.Offset, 1) is not null)
+                return null;
+            if (Planner.TryReadQueuedString(location.Offset, maxLength + 1, out var text))
+            {
+                local = text.ToArray();
+                return null;
+            }
+        }
+        var op = new StringReadOperation(Planner, location, maxLength, cancellationToken);
+        Planner.Enqueue(op);
+        return op;
     }
 
-    /// <summary>
-    /// Rejects ranges that wrap around or leave a 32-bit guest's address space: the guest would
-    /// otherwise see a truncated address. Reported as the EFAULT the guest would give.
-    /// </summary>
-    private void CheckAddressRange(PortalOp op, ulong address, int length)
-    {
-        var limit = Abi.PointerSize == 4 ? 1UL << 32 : 0UL;
-        var end = address + (ulong)length;
-        var wraps = end < address;
-        if (wraps || (limit != 0 && end > limit))
-            throw new GuestFaultException(op, address, 0, GuestErrno.EFAULT, Abi.ToNativeErrno(GuestErrno.EFAULT),
-                $"{op} of {length} bytes at 0x{address:x} leaves the {Abi.PointerSize * 8}-bit address space (EFAULT, not sent to the guest).");
-    }
+    private Exception StringRejection(ulong address, CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested ? new OperationCanceledException(cancellationToken)
+        : Faults.OutOfRange(Abi, PortalOp.ReadStr, address, 1)!;
 
-    private GuestFaultException ReadFault(PortalOp op, ulong address, int requested, byte[] readSoFar, long nativeErrno)
-    {
-        var errno = Abi.ToErrno(nativeErrno);
-        var what = op == PortalOp.ReadStr ? "string" : $"{requested} bytes";
-        return readSoFar.Length == 0
-            ? new GuestFaultException(op, address, 0, errno, nativeErrno, $"{op} of {what} at 0x{address:x} failed: {errno} ({nativeErrno}).")
-            : new GuestPartialReadException(op, address, requested, readSoFar, errno, nativeErrno,
-                $"{op} of {what} at 0x{address:x} stopped after {readSoFar.Length} bytes: {errno} ({nativeErrno}) at 0x{address + (ulong)readSoFar.Length:x}.");
-    }
-
-    private GuestFaultException WriteFault(ulong address, int requested, int written, long nativeErrno)
-    {
-        var errno = Abi.ToErrno(nativeErrno);
-        return new GuestFaultException(PortalOp.Write, address, written, errno, nativeErrno,
-            $"Write of {requested} bytes at 0x{address:x} failed after {written} bytes: {errno} ({nativeErrno}) at 0x{address + (ulong)written:x}.");
-    }
-
-    private GuestOperationException OperationFailed(PortalOp op, long nativeErrno, string what)
-    {
-        var errno = Abi.ToErrno(nativeErrno);
-        return new GuestOperationException(op, errno, nativeErrno, $"{what} failed in the guest: {errno} ({nativeErrno}).");
-    }
+    /// <summary>Why an operation is refused before it is queued (cancelled, or a range no guest address can have); null if it is not.</summary>
+    private Exception? Rejected(PortalOp op, GuestLocation location, int length, CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested ? new OperationCanceledException(cancellationToken)
+        : location.IsAbsolute ? Faults.OutOfRange(Abi, op, location.Offset, length)
+        : null;
 }

@@ -27,7 +27,7 @@ public enum PortalOp : ulong
     HookUnregister = 0x102,
     /// <summary>Extension: the host's last word on an event; not answered.</summary>
     Verdict = 0x103,
-    /// <summary>Extension: reserved for batched operations.</summary>
+    /// <summary>Extension: many memory and process operations in one exchange, with pointer chasing.</summary>
     Batch = 0x104,
     /// <summary>Extension: round trip with no work (latency measurement).</summary>
     Ping = 0x105,
@@ -58,4 +58,6 @@ public enum PortalResponse : ulong
     ExtOk = 0xf000_0101,
     /// <summary>Extension request failed; <c>addr</c> holds the errno.</summary>
     ExtFail = 0xf000_0102,
+    /// <summary>BATCH executed; <c>addr</c> holds the result count, <c>size</c> the response length.</summary>
+    BatchOk = 0xf000_0103,
 }

@@ -1,6 +1,6 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using Portal.Memory;
+using Portal.Memory.Batching;
 
 namespace Portal.Typed;
 
@@ -11,15 +11,24 @@ namespace Portal.Typed;
 /// </summary>
 public readonly struct GuestFieldPtr<T>
 {
-    internal GuestFieldPtr(ulong address, int size, GuestMemory memory)
+    private readonly GuestLocation _location;
+
+    internal GuestFieldPtr(GuestLocation location, int size, GuestMemory memory)
     {
-        Address = address;
+        _location = location;
         Size = size;
         Memory = memory;
     }
 
     /// <summary>The member's address.</summary>
-    public ulong Address { get; }
+    /// <exception cref="InvalidOperationException">The member is reached through a pointer in guest memory (<see cref="IsIndirect"/>).</exception>
+    public ulong Address => _location.IsAbsolute ? _location.Offset
+        : throw new InvalidOperationException($"{this} is reached through a pointer in guest memory; only the guest knows its address.");
+
+    /// <summary>True when the member's record is reached through a pointer the guest resolves on each access.</summary>
+    public bool IsIndirect => !_location.IsAbsolute;
+
+    internal GuestLocation Location => _location;
 
     /// <summary>The member's size on the guest's ABI.</summary>
     public int Size { get; }
@@ -27,40 +36,39 @@ public readonly struct GuestFieldPtr<T>
     /// <summary>The memory API it belongs to.</summary>
     public GuestMemory Memory { get; }
 
-    /// <summary>Reads the member (one exchange).</summary>
-    public async ValueTask<T> ReadAsync(CancellationToken cancellationToken = default)
-    {
-        var bytes = await Memory.ReadBytesAsync(Address, Size, cancellationToken).ConfigureAwait(false);
-        var view = new RecordView(bytes, 0, Memory.Abi, Address, Memory, new ChangeSet());
-        return Decode(view);
-    }
+    /// <summary>Reads the member: one exchange, shared with whatever else is queued (through a pointer: still one, the guest chases it).</summary>
+    public ValueTask<T> ReadAsync(CancellationToken cancellationToken = default) =>
+        Memory.ReadField(_location, Size, s_decode, cancellationToken);
 
-    /// <summary>Writes the member (one exchange).</summary>
+    /// <summary>Writes the member (staged inside a batch scope).</summary>
     public ValueTask WriteAsync(T value, CancellationToken cancellationToken = default)
     {
         var view = RecordView.Detached(Size, Memory.Abi);
         Encode(view, value);
-        return Memory.WriteBytesAsync(Address, view.Buffer, cancellationToken);
+        return Memory.Write(_location, view.Buffer, cancellationToken);
     }
 
     /// <inheritdoc/>
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"({typeof(T).Name} *)0x{Address:x}");
+    public override string ToString() => $"({typeof(T).Name} *){_location}";
 
-    private T Decode(RecordView view)
+    private static readonly Func<RecordView, T> s_decode = Decode;
+
+    private static T Decode(RecordView view)
     {
+        var size = view.Buffer.Length;
         if (typeof(T) == typeof(GuestAddress))
         {
-            var address = new GuestAddress(view.ReadUnsigned(0, Size), Memory);
+            var address = new GuestAddress(view.ReadUnsigned(0, size), view.Memory);
             return Unsafe.As<GuestAddress, T>(ref address);
         }
         if (typeof(T) == typeof(bool))
         {
-            var flag = view.ReadUnsigned(0, Size) != 0;
+            var flag = view.ReadUnsigned(0, size) != 0;
             return Unsafe.As<bool, T>(ref flag);
         }
         var underlying = typeof(T).IsEnum ? Enum.GetUnderlyingType(typeof(T)) : typeof(T);
         var signed = underlying == typeof(sbyte) || underlying == typeof(short) || underlying == typeof(int) || underlying == typeof(long);
-        var raw = signed ? (ulong)view.ReadSigned(0, Size) : view.ReadUnsigned(0, Size);
+        var raw = signed ? (ulong)view.ReadSigned(0, size) : view.ReadUnsigned(0, size);
         return FromBits(raw);
     }
 

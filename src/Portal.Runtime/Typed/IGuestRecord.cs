@@ -28,21 +28,22 @@ public static class GuestRecord
     /// <summary>A zero-filled record for <paramref name="abi"/>, not tied to guest memory (build one, then write it).</summary>
     public static T Create<T>(GuestAbi abi) where T : struct, IGuestRecord<T> => T.Bind(RecordView.Detached(T.SizeOf(abi), abi));
 
-    /// <summary>True when setters changed the snapshot since it was loaded or stored.</summary>
+    /// <summary>True when setters changed the snapshot since it was loaded or stored (the bytes are already staged for the guest).</summary>
     public static bool HasChanges<T>(this T record) where T : struct, IGuestRecord<T> => !record.View.Changes.IsEmpty;
 
     /// <summary>
-    /// Writes the changed bytes back where the snapshot was loaded from: one write per contiguous
-    /// run of changes (fields set next to each other are coalesced), nothing when nothing changed.
+    /// Makes sure the setters' changes have reached the guest: they were staged as they were made
+    /// (merged into one write per contiguous run) and would ride on the handler's next exchange or on
+    /// the verdict anyway; this sends them now, with everything else queued (one exchange), and
+    /// reports a fault. Nothing is sent when nothing is queued.
     /// </summary>
     /// <exception cref="InvalidOperationException">The record was not loaded from a guest.</exception>
+    /// <exception cref="Memory.GuestFaultException">A staged write faulted.</exception>
     public static async ValueTask StoreAsync<T>(this T record, CancellationToken cancellationToken = default) where T : struct, IGuestRecord<T>
     {
         var view = record.View;
         var memory = view.Memory ?? throw new InvalidOperationException($"This {T.CName} was not loaded from a guest; use GuestPtr<T>.StoreAsync to place it.");
-        var origin = view.Address - (ulong)view.Start;      // guest address of the snapshot buffer's first byte
-        foreach (var (offset, length) in view.Changes.Ranges)
-            await memory.WriteBytesAsync(origin + (ulong)offset, view.Buffer.AsMemory(offset, length), cancellationToken).ConfigureAwait(false);
+        await memory.FlushAsync(cancellationToken).ConfigureAwait(false);
         view.Changes.Clear();
     }
 }

@@ -9,7 +9,9 @@ namespace Portal.Typed;
 /// <summary>
 /// A window on the bytes of a loaded record: where the record (or nested record) starts in the
 /// snapshot buffer, the guest address it was loaded from, and the ABI that decides byte order.
-/// Generated proxies read their properties through it (no exchange) and stage writes in it.
+/// Generated proxies read their properties through it (no exchange); their setters change the
+/// snapshot and, for a record loaded from a guest, stage the bytes for the guest (they ride on the
+/// handler's next exchange or on the verdict).
 /// </summary>
 public readonly struct RecordView
 {
@@ -42,7 +44,7 @@ public readonly struct RecordView
     /// <summary>The memory API the record was loaded through (null for a detached record).</summary>
     public GuestMemory? Memory { get; }
 
-    /// <summary>Changes staged by setters, relative to the snapshot buffer's start.</summary>
+    /// <summary>Changes made by setters since the record was loaded or stored, relative to the snapshot buffer's start.</summary>
     public ChangeSet Changes { get; }
 
     /// <summary>The whole snapshot buffer.</summary>
@@ -140,7 +142,18 @@ public readonly struct RecordView
             case 8: Abi.WriteUInt64(bytes, value); break;
             default: throw new ArgumentOutOfRangeException(nameof(size), size, "Integers are 1, 2, 4 or 8 bytes.");
         }
-        Changes.Add(_start + offset, size);
+        Staged(offset, size);
+    }
+
+    /// <summary>
+    /// Records a change of <paramref name="length"/> bytes at <paramref name="offset"/> (from this view's
+    /// start) and, for a record loaded from a guest, stages the bytes for it: they ride on the handler's
+    /// next exchange or on the verdict.
+    /// </summary>
+    private void Staged(int offset, int length)
+    {
+        Changes.Add(_start + offset, length);
+        Memory?.StageRecordBytes(Address + (ulong)offset, _buffer.AsSpan(_start + offset, length));
     }
 
     // ---- bitfields ----------------------------------------------------------------------------------
@@ -177,7 +190,7 @@ public readonly struct RecordView
         var bytes = _buffer.AsSpan(_start + first, count);
         for (var i = 0; i < count; i++)
             bytes[Abi.IsBigEndian ? count - 1 - i : i] = (byte)(unit >> (8 * i));
-        Changes.Add(_start + first, count);
+        Staged(first, count);
     }
 
     /// <summary>Writes a signed bitfield and stages the change.</summary>
@@ -232,14 +245,14 @@ public readonly struct RecordView
         var bytes = _buffer.AsSpan(_start + offset, length);
         bytes.Clear();
         encoded.CopyTo(bytes);
-        Changes.Add(_start + offset, length);
+        Staged(offset, length);
     }
 
     /// <summary>Copies raw bytes in and stages the change.</summary>
     public void WriteBytes(int offset, ReadOnlySpan<byte> bytes)
     {
         bytes.CopyTo(_buffer.AsSpan(_start + offset, bytes.Length));
-        Changes.Add(_start + offset, bytes.Length);
+        Staged(offset, bytes.Length);
     }
 
     // ---- pointers -----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ internal sealed partial class EmulatedKernel : IDisposable
     {
         Abi = abi;
         KernelRelease = options.KernelRelease;
+        OffersBatch = options.Batch;
         _hostTimeout = options.HostTimeout;
         Hooks = new GuestHookTable(options.HookCapacity);
         ControlSlot = new EmulatedSlot(this, 0);
@@ -38,6 +39,9 @@ internal sealed partial class EmulatedKernel : IDisposable
     public GuestAbi Abi { get; }
 
     public string KernelRelease { get; }
+
+    /// <summary>GUEST_INFO advertises BATCH (and the guest serves it either way, as a module would not refuse it).</summary>
+    public bool OffersBatch { get; }
 
     public int CpuCount => _cpus.Length;
 

@@ -16,14 +16,14 @@ internal static class GuestWire
     // Requests (protocol.md §3.1, §3.2)
     public const ulong OpRead = 1, OpWrite = 2, OpReadFdName = 3, OpReadProcArgs = 4, OpReadStr = 6, OpReadProcEnv = 8, OpReadProcPid = 9;
     public const ulong OpGuestInfo = 0x100, OpHookRegister = 0x101, OpHookUnregister = 0x102, OpVerdict = 0x103,
-        OpPing = 0x105, OpStats = 0x106, OpHookReset = 0x107;
+        OpBatch = 0x104, OpPing = 0x105, OpStats = 0x106, OpHookReset = 0x107;
 
     // Verdict flags (§4.2)
     public const uint VerdictSetRetval = 1, VerdictSkip = 2, VerdictSetArgs = 4;
 
     // Responses
     public const ulong ReadOk = 0xf000_0001, ReadFail = 0xf000_0002, ReadPartial = 0xf000_0003, WriteOk = 0xf000_0004,
-        WriteFail = 0xf000_0005, ReadNum = 0xf000_0006, Event = 0xf000_0100, ExtOk = 0xf000_0101, ExtFail = 0xf000_0102;
+        WriteFail = 0xf000_0005, ReadNum = 0xf000_0006, Event = 0xf000_0100, ExtOk = 0xf000_0101, ExtFail = 0xf000_0102, BatchOk = 0xf000_0103;
 
     public static ulong Op(ReadOnlySpan<byte> region) => BinaryPrimitives.ReadUInt64LittleEndian(region);
     public static ulong Addr(ReadOnlySpan<byte> region) => BinaryPrimitives.ReadUInt64LittleEndian(region[8..]);

@@ -11,9 +11,46 @@ namespace Portal.Testing.Emulation;
 /// module does (docs/protocol.md §3). Never throws on what the host sends: every size and offset is
 /// checked, and anything invalid gets the op's failure response.
 /// </summary>
-internal sealed class OpServer(EmulatedKernel kernel)
+internal sealed class OpServer
 {
+    private readonly EmulatedKernel kernel;
+    private readonly BatchServer _batch;
+
+    public OpServer(EmulatedKernel kernel)
+    {
+        this.kernel = kernel;
+        _batch = new BatchServer(this, kernel.Abi);
+    }
+
     private GuestAbi Abi => kernel.Abi;
+
+    /// <summary>
+    /// Serves the request if it is one of the seven memory and process ops (what a BATCH entry may
+    /// be); false for anything else.
+    /// </summary>
+    public bool ServeProcessOp(Span<byte> region, EmulatedProcess? held)
+    {
+        var addr = Addr(region);
+        var size = Size(region);
+        var data = Data(region);
+        switch (Op(region))
+        {
+            case OpRead: ServeRead(region, data, held, addr, size); return true;
+            case OpWrite: ServeWrite(region, data, held, addr, size); return true;
+            case OpReadStr: ServeReadStr(region, data, held, addr, size); return true;
+            case OpReadFdName: ServeFdName(region, data, held, addr, size); return true;
+            case OpReadProcArgs: ServeBlock(region, data, held, addr, size, p => p.Arguments); return true;
+            case OpReadProcEnv: ServeBlock(region, data, held, addr, size, p => p.Environment); return true;
+            case OpReadProcPid:
+                if (held is null)
+                    Respond(region, ReadFail, Errno(GuestErrno.ESRCH), 0);
+                else
+                    Respond(region, ReadNum, (ulong)held.Pid, (ulong)held.Pid);
+                return true;
+            default:
+                return false;
+        }
+    }
 
     public void Serve(Span<byte> region, EmulatedProcess? held)
     {
@@ -22,19 +59,12 @@ internal sealed class OpServer(EmulatedKernel kernel)
         var size = Size(region);
         var data = Data(region);
         kernel.Counters.OpServed();
+        if (ServeProcessOp(region, held))
+            return;
         switch (op)
         {
-            case OpRead: ServeRead(region, data, held, addr, size); break;
-            case OpWrite: ServeWrite(region, data, held, addr, size); break;
-            case OpReadStr: ServeReadStr(region, data, held, addr, size); break;
-            case OpReadFdName: ServeFdName(region, data, held, addr, size); break;
-            case OpReadProcArgs: ServeBlock(region, data, held, addr, size, p => p.Arguments); break;
-            case OpReadProcEnv: ServeBlock(region, data, held, addr, size, p => p.Environment); break;
-            case OpReadProcPid:
-                if (held is null)
-                    Respond(region, ReadFail, Errno(GuestErrno.ESRCH), 0);
-                else
-                    Respond(region, ReadNum, (ulong)held.Pid, (ulong)held.Pid);
+            case OpBatch:
+                _batch.Serve(region, held);
                 break;
             case OpGuestInfo: ServeGuestInfo(region, data); break;
             case OpHookRegister:
@@ -149,11 +179,11 @@ internal sealed class OpServer(EmulatedKernel kernel)
         BinaryPrimitives.WriteUInt32LittleEndian(data[16..], (uint)Abi.PageSize);
         BinaryPrimitives.WriteUInt32LittleEndian(data[20..], (uint)kernel.CpuCount);
         BinaryPrimitives.WriteUInt32LittleEndian(data[24..], (uint)kernel.Hooks.Capacity);
-        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], 1);   // verdict writes
+        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], kernel.OffersBatch ? 3u : 1u);   // verdict writes, BATCH
         var release = Encoding.UTF8.GetBytes(kernel.KernelRelease);
         release.AsSpan(0, Math.Min(63, release.Length)).CopyTo(data[32..]);
         Respond(region, ExtOk, 0, 96);
     }
 
-    private ulong Errno(GuestErrno errno) => (ulong)Abi.ToNativeErrno(errno);
+    public ulong Errno(GuestErrno errno) => (ulong)Abi.ToNativeErrno(errno);
 }

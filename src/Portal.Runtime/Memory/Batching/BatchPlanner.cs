@@ -1,0 +1,422 @@
+using Portal.Abi;
+using Portal.Channels;
+using Portal.Protocol;
+
+namespace Portal.Memory.Batching;
+
+/// <summary>
+/// The queue behind one handler's <see cref="GuestMemory"/>. Operations are queued when they start
+/// and sent when somebody first waits for one of them: then everything queued goes out together,
+/// packed into as few exchanges as the protocol allows (one BATCH per 4072 bytes; one plain op per
+/// exchange on a guest without BATCH), in program order. Staged writes (setters, writes inside a
+/// <see cref="GuestBatch"/>) complete at once and ride on the next exchange, or on the verdict.
+/// </summary>
+/// <remarks>
+/// Order: each exchange executes its entries in order, and the planner never lets a write overtake
+/// an operation queued before it, nor an operation overtake an unfinished write. A read that the
+/// queued writes fully determine is answered from them without an exchange (read-your-writes).
+/// </remarks>
+internal sealed class BatchPlanner
+{
+    /// <summary>Local answers are attempted for reads up to this size.</summary>
+    private const int MaxLocalRead = 512;
+
+    private readonly SlotLease _lease;
+    private readonly bool _batchMode;
+    private readonly bool _verdictWrites;
+    private readonly CancellationToken _defaultToken;
+    private readonly List<PendingOperation> _queue = [];
+    private readonly List<PendingOperation> _planned = [];
+    private readonly List<PendingOperation> _finished = [];
+    private readonly List<WriteFault> _faults = [];
+    private readonly BatchBuilder _batch = new();
+    private readonly BatchResults _results;
+    private readonly Stack<ScalarReadOperation> _scalarPool = new();
+    private readonly Stack<WriteOperation> _writePool = new();
+    private readonly byte[] _overlay = new byte[MaxLocalRead];
+    private readonly bool[] _covered = new bool[MaxLocalRead];
+    private bool _running;
+    private bool _ended;
+
+    public BatchPlanner(GuestMemory memory, SlotLease lease, GuestAbi abi, GuestFeatures features, CancellationToken cancellationToken)
+    {
+        Memory = memory;
+        _lease = lease;
+        Abi = abi;
+        _batchMode = features.HasFlag(GuestFeatures.Batch);
+        _verdictWrites = features.HasFlag(GuestFeatures.VerdictWrites);
+        _defaultToken = cancellationToken;
+        _results = new BatchResults(_batch);
+    }
+
+    public GuestAbi Abi { get; }
+
+    public GuestMemory Memory { get; }
+
+    /// <summary>Nesting depth of open <see cref="GuestBatch"/> scopes: writes are staged while it is above 0.</summary>
+    public int StagingDepth { get; set; }
+
+    // ---- queueing ---------------------------------------------------------------------------------
+
+    public void Enqueue(PendingOperation operation)
+    {
+        ThrowIfEnded();
+        _queue.Add(operation);
+    }
+
+    public ScalarReadOperation RentScalar() => _scalarPool.TryPop(out var op) ? op : new ScalarReadOperation(this);
+
+    public WriteOperation RentWrite() => _writePool.TryPop(out var op) ? op : new WriteOperation(this);
+
+    public void Return(ScalarReadOperation operation) => _scalarPool.Push(operation);
+
+    public void Return(WriteOperation operation) => _writePool.Push(operation);
+
+    /// <summary>Stages a write to a known address: merged into the run at the end of the queue, nobody waits.</summary>
+    public void Stage(ulong address, ReadOnlySpan<byte> data)
+    {
+        ThrowIfEnded();
+        if (_queue.Count == 0 || _queue[^1] is not StagedWriteRun { Sealed: false } run)
+        {
+            run = new StagedWriteRun(this);
+            _queue.Add(run);
+        }
+        run.Add(address, data);
+    }
+
+    /// <summary>
+    /// The bytes at [address, address + destination.Length) as the queued writes leave them, if they
+    /// cover every byte (false otherwise, or when a queued write's address is not known on the host).
+    /// </summary>
+    public bool TryReadQueuedWrites(ulong address, Span<byte> destination)
+    {
+        if (destination.Length > MaxLocalRead || !HasQueuedWrites())
+            return false;
+        var covered = _covered.AsSpan(0, destination.Length);
+        covered.Clear();
+        for (var i = _queue.Count - 1; i >= 0; i--)
+        {
+            if (_queue[i].IsWrite && !_queue[i].Overlay(address, destination, covered))
+                return false;
+        }
+        return !covered.Contains(false);
+    }
+
+    /// <summary>A string's bytes (NUL excluded) if the queued writes determine them up to a NUL within <paramref name="window"/>.</summary>
+    public bool TryReadQueuedString(ulong address, int window, out ReadOnlySpan<byte> text)
+    {
+        text = default;
+        window = Math.Min(window, MaxLocalRead);
+        if (!HasQueuedWrites() || address + (ulong)window < address)
+            return false;
+        var bytes = _overlay.AsSpan(0, window);
+        var covered = _covered.AsSpan(0, window);
+        covered.Clear();
+        for (var i = _queue.Count - 1; i >= 0; i--)
+        {
+            if (_queue[i].IsWrite && !_queue[i].Overlay(address, bytes, covered))
+                return false;
+        }
+        for (var i = 0; i < window && covered[i]; i++)
+        {
+            if (bytes[i] == 0)
+            {
+                text = bytes[..i];
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private bool HasQueuedWrites()
+    {
+        foreach (var op in _queue)
+            if (op.IsWrite)
+                return true;
+        return false;
+    }
+
+    public WriteFault RecordWriteFault(GuestFaultException exception)
+    {
+        var fault = new WriteFault(exception);
+        _faults.Add(fault);
+        return fault;
+    }
+
+    // ---- running ----------------------------------------------------------------------------------
+
+    /// <summary>Someone waits: send what is queued (unless a run is under way; it picks new operations up).</summary>
+    public void Demand(CancellationToken cancellationToken)
+    {
+        if (_running || _queue.Count == 0)
+            return;
+        _ = RunAsync(cancellationToken.CanBeCanceled ? cancellationToken : _defaultToken);
+    }
+
+    /// <summary>Sends everything queued (pending reads included), then throws the first write fault nobody has seen.</summary>
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfEnded();
+        await SendAllAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var fault in _faults)
+        {
+            if (!fault.Observed)
+            {
+                fault.Observed = true;
+                throw fault.Exception;
+            }
+        }
+    }
+
+    private ValueTask SendAllAsync(CancellationToken cancellationToken)
+    {
+        if (_queue.Count == 0 && !_running)
+            return ValueTask.CompletedTask;
+        var barrier = new Barrier(this);
+        _queue.Add(barrier);
+        Demand(cancellationToken);
+        return barrier.Task;
+    }
+
+    /// <summary>
+    /// After the handler: drops reads nobody awaited, and returns the queued writes for the verdict
+    /// when they fit it (addresses known, guest takes verdict writes); otherwise sends them first.
+    /// Returns the faults nobody observed. No operation is accepted afterwards.
+    /// </summary>
+    public async ValueTask<(IReadOnlyList<VerdictWrite> Writes, IReadOnlyList<GuestFaultException> Unobserved)> FinishAsync(CancellationToken cancellationToken)
+    {
+        List<VerdictWrite> writes = [];
+        try
+        {
+            if (_running)
+                await SendAllAsync(cancellationToken).ConfigureAwait(false);    // let the exchange under way land first
+            DropReads();
+            if (!TryCollectVerdictWrites(writes))
+            {
+                writes.Clear();
+                await SendAllAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+                _queue.Clear();
+        }
+        finally
+        {
+            _ended = true;
+        }
+        var unobserved = _faults.Where(f => !f.Observed).Select(f => f.Exception).ToList();
+        return (writes, unobserved);
+    }
+
+    /// <summary>Reads still queued when the handler returns were never awaited: they are not sent.</summary>
+    private void DropReads()
+    {
+        var dropped = new InvalidOperationException("The handler returned before awaiting this operation; it was not sent.");
+        foreach (var op in _queue)
+        {
+            if (!op.IsWrite)
+            {
+                op.Fail(dropped);
+                _finished.Add(op);
+            }
+        }
+        _queue.RemoveAll(op => !op.IsWrite);
+        foreach (var op in _finished)
+            op.Signal();
+        _finished.Clear();
+    }
+
+    private bool TryCollectVerdictWrites(List<VerdictWrite> writes)
+    {
+        if (!_verdictWrites)
+            return _queue.Count == 0;
+        var length = Verdict.HeaderLength;
+        foreach (var op in _queue)
+        {
+            switch (op)
+            {
+                case StagedWriteRun run:
+                    foreach (var (start, bytes) in run.Ranges)
+                        writes.Add(new VerdictWrite(start, bytes));
+                    break;
+                case WriteOperation write when write.TryGetVerdictWrite(out var verdictWrite):
+                    writes.Add(verdictWrite);
+                    break;
+                default:
+                    return false;
+            }
+        }
+        foreach (var write in writes)
+            length += Verdict.EntryLength(write.Data.Length);
+        return length <= RegionLayout.DataCapacity;
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        _running = true;
+        try
+        {
+            while (_queue.Count > 0)
+            {
+                Plan();
+                if (_batch.Count > 0)
+                {
+                    try
+                    {
+                        await ExchangeAsync(cancellationToken).ConfigureAwait(false);
+                        foreach (var op in _planned)
+                            Deliver(op);
+                    }
+                    catch (Exception e)
+                    {
+                        foreach (var op in _planned)
+                            op.Fail(e);
+                    }
+                }
+                else
+                {
+                    foreach (var op in _planned)
+                        Deliver(op);
+                }
+                Retire();
+            }
+        }
+        catch (Exception e)
+        {
+            // A fault in the planner itself: no waiter may hang on it.
+            foreach (var op in _queue)
+                op.Fail(e);
+            Retire();
+        }
+        finally
+        {
+            _running = false;
+        }
+    }
+
+    /// <summary>Packs as many queued operations as fit, in order, into the next exchange.</summary>
+    private void Plan()
+    {
+        _batch.Reset(_batchMode);
+        _planned.Clear();
+        var writesWait = false;     // an earlier read is not done: later writes must not change what it reads
+        var allWait = false;        // an earlier write is not done: nothing may overtake it
+        foreach (var op in _queue)
+        {
+            if (allWait || (writesWait && op.IsWrite))
+                break;
+            var mark = _batch.Save();
+            if (!op.TryPlan(_batch))
+            {
+                _batch.Rollback(mark);
+                break;
+            }
+            _planned.Add(op);
+            if (!op.Finished && op.MayContinue)
+            {
+                allWait |= op.IsWrite;
+                writesWait = true;
+            }
+        }
+        if (_planned.Count == 0)
+            throw new InvalidOperationException($"The planner could not place {_queue[0].GetType().Name} in an empty batch.");
+        _batch.FinishSizes();
+    }
+
+    private async ValueTask ExchangeAsync(CancellationToken cancellationToken)
+    {
+        await _lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var alone = _batch.SendsAlone;
+            if (alone)
+                BatchWire.WriteSingle(_lease.Channel.Region, _batch[0], _batch.WriteBuffer);
+            else
+                BatchWire.WriteBatch(_lease.Channel.Region, _batch.Entries, _batch.WriteBuffer);
+            await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
+            var region = _lease.Channel.Region;
+            if (alone)
+            {
+                var result = BatchWire.ReadSingle(region, _batch[0]);
+                _results.Results[0] = result;
+                if (_batch[0].ReturnsData)
+                    Region.Data(region)[..result.Count].CopyTo(_results.DataArea);
+            }
+            else
+            {
+                BatchWire.ReadBatch(region, _batch.Entries, _results.Results, Abi);
+                Region.Data(region)[..(int)Region.Size(region)].CopyTo(_results.DataArea);
+            }
+        }
+        finally
+        {
+            _lease.Gate.Release();
+        }
+    }
+
+    private void Deliver(PendingOperation op)
+    {
+        try
+        {
+            op.Deliver(_results);
+        }
+        catch (Exception e)
+        {
+            op.Fail(e);
+        }
+    }
+
+    /// <summary>Removes finished operations, then wakes their waiters (whose code may run inline and queue more).</summary>
+    private void Retire()
+    {
+        var kept = 0;
+        for (var i = 0; i < _queue.Count; i++)
+        {
+            var op = _queue[i];
+            if (op.Finished)
+                _finished.Add(op);
+            else
+                _queue[kept++] = op;
+        }
+        _queue.RemoveRange(kept, _queue.Count - kept);
+        foreach (var op in _finished)
+            op.Signal();
+        _finished.Clear();
+    }
+
+    private void ThrowIfEnded()
+    {
+        if (_ended)
+            throw new InvalidOperationException("The handler this guest memory belongs to has returned; its syscall was released to the guest.");
+    }
+
+    /// <summary>Completes once everything queued before it is done (a flush).</summary>
+    private sealed class Barrier : PendingOperation
+    {
+        // Continuations run inline, as for every other operation: no thread hop on the verdict path.
+        private readonly TaskCompletionSource _done = new();
+        private readonly BatchPlanner _planner;
+
+        public Barrier(BatchPlanner planner) => _planner = planner;
+
+        public ValueTask Task => new(_done.Task);
+
+        public override bool IsWrite => false;
+
+        public override bool TryPlan(BatchBuilder batch)
+        {
+            Finished = ReferenceEquals(_planner._queue[0], this);
+            return Finished;
+        }
+
+        public override void Deliver(BatchResults results)
+        {
+        }
+
+        public override void Fail(Exception exception)
+        {
+            Finished = true;
+        }
+
+        public override void Signal() => _done.TrySetResult();
+    }
+}

@@ -1,0 +1,307 @@
+using System.Buffers;
+using System.Text;
+using Portal.Abi;
+using System.Threading.Tasks.Sources;
+using Portal.Protocol;
+
+namespace Portal.Memory.Batching;
+
+/// <summary>
+/// A NUL-terminated string, window by window. The first window is flexible: it takes what the batch
+/// has left (at least <see cref="MinimumWindow"/> bytes), so a short string rides along with other
+/// reads; a string longer than its window continues in the next exchange.
+/// </summary>
+internal sealed class StringReadOperation : AwaitedOperation, IValueTaskSource<string>, IValueTaskSource<byte[]>
+{
+    private const int MinimumWindow = 64;
+    private readonly int _maxLength;
+    private OperationTarget _target;
+    private byte[] _text;
+    private int _length;
+    private int _entry = -1;
+    private bool _pointerOnly;
+
+    public StringReadOperation(BatchPlanner planner, GuestLocation location, int maxLength, CancellationToken cancellationToken) : base(planner)
+    {
+        Begin(cancellationToken);
+        _maxLength = maxLength;
+        _target = new OperationTarget(location, planner.Abi);
+        _text = new byte[Math.Min(maxLength, 256)];
+    }
+
+    public override bool IsWrite => false;
+
+    public override bool MayContinue => true;        // the NUL may lie beyond the window
+
+    public override bool TryPlan(BatchBuilder batch)
+    {
+        _entry = -1;
+        _pointerOnly = false;
+        switch (_target.Plan(batch, _length, out var address))
+        {
+            case AddressStep.NoRoom:
+                return false;
+            case AddressStep.PointerFirst:
+                _pointerOnly = true;
+                return true;
+        }
+        // Scan one byte beyond maxLength so that a string of exactly maxLength bytes still finds its NUL.
+        var desired = (int)Math.Min(BatchBuilder.Capacity, (long)_maxLength + 1 - _length);
+        if (!address.Chase && Faults.OutOfRange(Planner.Abi, PortalOp.ReadStr, address.Address, desired) is { } outside)
+        {
+            Fail(outside);
+            return true;
+        }
+        var minimum = Math.Min(desired, MinimumWindow);
+        if (batch.ReadRoom(address.Chase) < minimum)
+            return false;
+        _entry = batch.AddRead(PortalOp.ReadStr, minimum, address, desired > minimum ? desired : 0);
+        return _entry >= 0;
+    }
+
+    public override void Deliver(BatchResults results)
+    {
+        _target.Deliver(results);
+        if (_entry < 0)
+        {
+            if (_pointerOnly && _target.PointerFailed)
+                Fail(Faults.Pointer(Planner.Abi, PortalOp.ReadStr, _target.Resolver!));
+            return;
+        }
+        ref readonly var result = ref results[_entry];
+        if (result.Status == EntryStatus.Skipped)
+        {
+            Fail(Faults.Pointer(Planner.Abi, PortalOp.ReadStr, _target.Resolver!));
+            return;
+        }
+        var window = results.Batch[_entry].Size;
+        if (_length + result.Count > _text.Length)
+            Array.Resize(ref _text, Math.Max(_text.Length * 2, _length + result.Count));
+        results.Bytes(_entry).CopyTo(_text.AsSpan(_length));
+        _length += result.Count;
+        if (result.Status != EntryStatus.Ok)
+        {
+            var start = _target.Address ?? 0;
+            Fail(Faults.Read(Planner.Abi, PortalOp.ReadStr, start, _target.ToString(), _length + 1, _text.AsSpan(0, _length).ToArray(), result.Errno));
+        }
+        else if (result.Count < window)
+            Succeed();                                                  // the NUL was in the window
+        else if (_length > _maxLength)
+            Fail(new GuestOperationException(PortalOp.ReadStr, GuestErrno.ENAMETOOLONG, Planner.Abi.ToNativeErrno(GuestErrno.ENAMETOOLONG),
+                $"The string at {_target} has no NUL within {_maxLength} bytes (raise maxLength to read longer strings)."));
+    }
+
+    /// <summary>Completes from bytes the handler's own queued writes determine (read-your-writes without an exchange).</summary>
+    public void CompleteLocally(ReadOnlySpan<byte> text)
+    {
+        _text = text.ToArray();
+        _length = text.Length;
+        Succeed();
+    }
+
+    private byte[] Bytes => _length == _text.Length ? _text : _text[.._length];
+
+    byte[] IValueTaskSource<byte[]>.GetResult(short token)
+    {
+        Consume(token);
+        return Bytes;
+    }
+
+    string IValueTaskSource<string>.GetResult(short token)
+    {
+        Consume(token);
+        return Encoding.UTF8.GetString(_text, 0, _length);
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<string>.GetStatus(short token) => Status(token);
+    ValueTaskSourceStatus IValueTaskSource<byte[]>.GetStatus(short token) => Status(token);
+    void IValueTaskSource<string>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+    void IValueTaskSource<byte[]>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+}
+
+/// <summary>
+/// The path of a file descriptor. The window starts flexible; a name cut short (ENAMETOOLONG) in a
+/// window smaller than a region is asked again with a whole region, alone.
+/// </summary>
+internal sealed class FdNameOperation : AwaitedOperation, IValueTaskSource<string>
+{
+    private const int MinimumWindow = 256;
+    private readonly int _fd;
+    private bool _wholeRegion;
+    private int _entry = -1;
+    private string _name = "";
+
+    public FdNameOperation(BatchPlanner planner, int fd, CancellationToken cancellationToken) : base(planner)
+    {
+        Begin(cancellationToken);
+        _fd = fd;
+    }
+
+    public override bool IsWrite => false;
+
+    public override bool MayContinue => !_wholeRegion;
+
+    public override bool TryPlan(BatchBuilder batch)
+    {
+        var minimum = _wholeRegion ? BatchBuilder.Capacity : MinimumWindow;
+        _entry = batch.ReadRoom(chase: false) < minimum ? -1
+            : batch.AddRead(PortalOp.ReadFdName, minimum, EntryAddress.Absolute((ulong)(long)_fd), _wholeRegion ? 0 : BatchBuilder.Capacity);
+        return _entry >= 0;
+    }
+
+    public override void Deliver(BatchResults results)
+    {
+        ref readonly var result = ref results[_entry];
+        var window = results.Batch[_entry].Size;
+        if (result.Status == EntryStatus.Ok)
+        {
+            _name = Encoding.UTF8.GetString(results.Bytes(_entry));
+            Succeed();
+        }
+        else if (result.Status == EntryStatus.Partial && window < BatchBuilder.Capacity
+            && Planner.Abi.ToErrno(result.Errno) == GuestErrno.ENAMETOOLONG)
+            _wholeRegion = true;                                        // ask again with room for the whole name
+        else
+            Fail(Faults.Failed(Planner.Abi, PortalOp.ReadFdName, result.Errno, $"Reading the name of fd {_fd}"));
+    }
+
+    string IValueTaskSource<string>.GetResult(short token)
+    {
+        Consume(token);
+        return _name;
+    }
+    ValueTaskSourceStatus IValueTaskSource<string>.GetStatus(short token) => Status(token);
+    void IValueTaskSource<string>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+}
+
+/// <summary>
+/// The held process's argument or environment block: a flexible first window (the guest says the
+/// block's total length), then exactly what remains. Grown as bytes arrive: the total is the
+/// guest's claim, not a size to allocate up front.
+/// </summary>
+internal sealed class BlockOperation : AwaitedOperation, IValueTaskSource<IReadOnlyList<string>>, IValueTaskSource<IReadOnlyDictionary<string, string>>
+{
+    private const int MinimumWindow = 256;
+    private readonly PortalOp _op;
+    private readonly ArrayBufferWriter<byte> _block = new();
+    private long? _total;
+    private int _entry = -1;
+
+    public BlockOperation(BatchPlanner planner, PortalOp op, CancellationToken cancellationToken) : base(planner)
+    {
+        Begin(cancellationToken);
+        _op = op;
+    }
+
+    public override bool IsWrite => false;
+
+    public override bool MayContinue => _total is not { } total || total - _block.WrittenCount > BatchBuilder.Capacity;
+
+    private string What => _op == PortalOp.ReadProcArgs ? "arguments" : "environment";
+
+    public override bool TryPlan(BatchBuilder batch)
+    {
+        var remaining = _total is { } total ? (int)Math.Min(BatchBuilder.Capacity, total - _block.WrittenCount) : BatchBuilder.Capacity;
+        var minimum = Math.Min(remaining, MinimumWindow);
+        _entry = batch.ReadRoom(chase: false) < minimum ? -1
+            : batch.AddRead(_op, minimum, EntryAddress.Absolute((ulong)_block.WrittenCount), remaining > minimum ? remaining : 0);
+        return _entry >= 0;
+    }
+
+    public override void Deliver(BatchResults results)
+    {
+        ref readonly var result = ref results[_entry];
+        if (result.Status != EntryStatus.Ok)
+        {
+            Fail(Faults.Failed(Planner.Abi, _op, result.Errno, $"Reading the {What} (stopped after {_block.WrittenCount} bytes)"));
+            return;
+        }
+        if (_total is { } known && known != result.Extra)
+        {
+            Fail(new PortalProtocolException($"Guest changed the length of the {_op} block from {known} to {result.Extra} while it was read."));
+            return;
+        }
+        _total = result.Extra;
+        _block.Write(results.Bytes(_entry));
+        if (_block.WrittenCount >= _total)
+            Succeed();
+    }
+
+    /// <summary>Splits the block's NUL-terminated strings (the last NUL may be missing).</summary>
+    private string[] Strings()
+    {
+        if (_block.WrittenCount == 0)
+            return [];
+        var text = Encoding.UTF8.GetString(_block.WrittenSpan);
+        if (text.EndsWith('\0'))
+            text = text[..^1];
+        return text.Split('\0');
+    }
+
+    IReadOnlyList<string> IValueTaskSource<IReadOnlyList<string>>.GetResult(short token)
+    {
+        Consume(token);
+        return Strings();
+    }
+
+    /// <summary>As an environment: when a name appears twice the first entry wins, as with <c>getenv</c>; an entry without <c>=</c> maps to "".</summary>
+    IReadOnlyDictionary<string, string> IValueTaskSource<IReadOnlyDictionary<string, string>>.GetResult(short token)
+    {
+        Consume(token);
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in Strings())
+        {
+            var equals = entry.IndexOf('=', StringComparison.Ordinal);
+            environment.TryAdd(equals < 0 ? entry : entry[..equals], equals < 0 ? "" : entry[(equals + 1)..]);
+        }
+        return environment;
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<IReadOnlyList<string>>.GetStatus(short token) => Status(token);
+    ValueTaskSourceStatus IValueTaskSource<IReadOnlyDictionary<string, string>>.GetStatus(short token) => Status(token);
+    void IValueTaskSource<IReadOnlyList<string>>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+    void IValueTaskSource<IReadOnlyDictionary<string, string>>.OnCompleted(Action<object?> continuation, object? state, short token,
+        ValueTaskSourceOnCompletedFlags flags) => Register(continuation, state, token, flags);
+}
+
+/// <summary>The held process's id (its tgid).</summary>
+internal sealed class PidOperation : AwaitedOperation, IValueTaskSource<int>
+{
+    private int _entry = -1;
+    private int _pid;
+
+    public PidOperation(BatchPlanner planner, CancellationToken cancellationToken) : base(planner) => Begin(cancellationToken);
+
+    public override bool IsWrite => false;
+
+    public override bool TryPlan(BatchBuilder batch)
+    {
+        _entry = batch.AddRead(PortalOp.ReadProcPid, 0, EntryAddress.Absolute(0));
+        return _entry >= 0;
+    }
+
+    public override void Deliver(BatchResults results)
+    {
+        ref readonly var result = ref results[_entry];
+        if (result.Status == EntryStatus.Ok)
+        {
+            _pid = result.Count;
+            Succeed();
+        }
+        else
+            Fail(Faults.Failed(Planner.Abi, PortalOp.ReadProcPid, result.Errno, "Reading the process id"));
+    }
+
+    int IValueTaskSource<int>.GetResult(short token)
+    {
+        Consume(token);
+        return _pid;
+    }
+    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => Status(token);
+    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+}

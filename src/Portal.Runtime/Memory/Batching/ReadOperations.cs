@@ -1,0 +1,198 @@
+using System.Threading.Tasks.Sources;
+using Portal.Protocol;
+using Portal.Typed;
+
+namespace Portal.Memory.Batching;
+
+/// <summary>
+/// Reads a run of bytes: one entry when it fits the batch, else pieces over several exchanges (a
+/// read of 4072 bytes or more goes as plain READs, which carry a whole region each).
+/// </summary>
+internal abstract class MemoryReadOperation(BatchPlanner planner) : AwaitedOperation(planner)
+{
+    /// <summary>Reads smaller than this are not split across exchanges (not worth the extra round trip).</summary>
+    private const int MinimumPiece = 256;
+
+    private OperationTarget _target;
+    private int _length;
+    private int _done;
+    private int _entry = -1;
+    private int _piece;
+    private bool _pointerOnly;
+
+    public override bool IsWrite => false;
+
+    public override bool MayContinue => _pointerOnly || _done + _piece < _length;
+
+    /// <summary>The absolute address read, once known (after the first exchange for an indirect location).</summary>
+    public ulong? Address => _target.Address;
+
+    protected int Length => _length;
+
+    /// <summary>Where the bytes go (<see cref="Length"/> of them).</summary>
+    protected abstract Span<byte> Destination { get; }
+
+    protected void BeginRead(GuestLocation location, int length, CancellationToken cancellationToken)
+    {
+        Begin(cancellationToken);
+        _target = new OperationTarget(location, Planner.Abi);
+        _length = length;
+        _done = 0;
+        _entry = -1;
+        _piece = 0;
+        _pointerOnly = false;
+    }
+
+    public override bool TryPlan(BatchBuilder batch)
+    {
+        _entry = -1;
+        _piece = 0;
+        _pointerOnly = false;
+        switch (_target.Plan(batch, _done, out var address))
+        {
+            case AddressStep.NoRoom:
+                return false;
+            case AddressStep.PointerFirst:
+                _pointerOnly = true;
+                return true;
+        }
+        if (!address.Chase && Faults.OutOfRange(Planner.Abi, PortalOp.Read, address.Address, _length - _done) is { } outside)
+        {
+            Fail(outside);
+            return true;
+        }
+        var remaining = _length - _done;
+        var room = batch.ReadRoom(address.Chase);
+        var piece = Math.Min(remaining, room);
+        if (piece <= 0 || (piece < remaining && piece < MinimumPiece))
+            return false;
+        _entry = batch.AddRead(PortalOp.Read, piece, address);
+        _piece = piece;
+        return _entry >= 0;
+    }
+
+    public override void Deliver(BatchResults results)
+    {
+        _target.Deliver(results);
+        if (_entry < 0)
+        {
+            if (_pointerOnly && _target.PointerFailed)
+                Fail(Faults.Pointer(Planner.Abi, PortalOp.Read, _target.Resolver!));
+            return;
+        }
+        ref readonly var result = ref results[_entry];
+        if (result.Status == EntryStatus.Skipped)
+        {
+            Fail(Faults.Pointer(Planner.Abi, PortalOp.Read, _target.Resolver!));
+            return;
+        }
+        results.Bytes(_entry).CopyTo(Destination[_done..]);
+        _done += result.Count;
+        if (result.Status == EntryStatus.Ok)
+        {
+            if (_done == _length)
+                Succeed();
+            return;
+        }
+        var start = _target.Address ?? 0;
+        Fail(Faults.Read(Planner.Abi, PortalOp.Read, start, _target.ToString(), _length, Destination[.._done].ToArray(), result.Errno));
+    }
+}
+
+/// <summary>A 1-, 2-, 4- or 8-byte integer (pooled: scalar reads allocate nothing).</summary>
+internal sealed class ScalarReadOperation(BatchPlanner planner) : MemoryReadOperation(planner), IValueTaskSource<uint>, IValueTaskSource<ulong>
+{
+    private readonly byte[] _bytes = new byte[8];
+
+    protected override Span<byte> Destination => _bytes.AsSpan(0, Length);
+
+    public void Start(GuestLocation location, int size, CancellationToken cancellationToken) => BeginRead(location, size, cancellationToken);
+
+    private ulong Take(short token)
+    {
+        Consume(token);
+        var abi = Planner.Abi;
+        var value = Length switch
+        {
+            1 => _bytes[0],
+            2 => abi.ReadUInt16(_bytes),
+            4 => abi.ReadUInt32(_bytes),
+            _ => abi.ReadUInt64(_bytes),
+        };
+        Planner.Return(this);
+        return value;
+    }
+
+    protected override void Released(Exception observedError) => Planner.Return(this);
+
+    uint IValueTaskSource<uint>.GetResult(short token) => (uint)Take(token);
+    ulong IValueTaskSource<ulong>.GetResult(short token) => Take(token);
+    ValueTaskSourceStatus IValueTaskSource<uint>.GetStatus(short token) => Status(token);
+    ValueTaskSourceStatus IValueTaskSource<ulong>.GetStatus(short token) => Status(token);
+    void IValueTaskSource<uint>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+    void IValueTaskSource<ulong>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+}
+
+/// <summary>Bytes into a caller's buffer (<see cref="IValueTaskSource"/>) or a new array (<see cref="IValueTaskSource{TResult}"/>).</summary>
+internal class BytesReadOperation : MemoryReadOperation, IValueTaskSource, IValueTaskSource<byte[]>
+{
+    private readonly Memory<byte> _destination;
+
+    public BytesReadOperation(BatchPlanner planner, GuestLocation location, Memory<byte> destination, CancellationToken cancellationToken)
+        : base(planner)
+    {
+        _destination = destination;
+        BeginRead(location, destination.Length, cancellationToken);
+    }
+
+    protected override Span<byte> Destination => _destination.Span;
+
+    /// <summary>The bytes, when the destination is an array of exactly that length (the <c>byte[]</c> overloads).</summary>
+    protected byte[] Buffer => System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(_destination, out var segment) && segment.Offset == 0
+        && segment.Count == segment.Array!.Length ? segment.Array : _destination.ToArray();
+
+    void IValueTaskSource.GetResult(short token) => Consume(token);
+    byte[] IValueTaskSource<byte[]>.GetResult(short token)
+    {
+        Consume(token);
+        return Buffer;
+    }
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => Status(token);
+    ValueTaskSourceStatus IValueTaskSource<byte[]>.GetStatus(short token) => Status(token);
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+    void IValueTaskSource<byte[]>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+}
+
+/// <summary>A generated record: its bytes, bound as a snapshot at the address they came from.</summary>
+internal sealed class RecordLoadOperation<T>(BatchPlanner planner, GuestLocation location, int size, CancellationToken cancellationToken)
+    : BytesReadOperation(planner, location, new byte[size], cancellationToken), IValueTaskSource<T>
+    where T : struct, IGuestRecord<T>
+{
+    T IValueTaskSource<T>.GetResult(short token)
+    {
+        Consume(token);
+        return T.Bind(new RecordView(Buffer, 0, Planner.Abi, Address!.Value, Planner.Memory, new ChangeSet()));
+    }
+    ValueTaskSourceStatus IValueTaskSource<T>.GetStatus(short token) => Status(token);
+    void IValueTaskSource<T>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+}
+
+/// <summary>One member (a scalar or a pointer), decoded from its bytes.</summary>
+internal sealed class FieldReadOperation<T>(BatchPlanner planner, GuestLocation location, int size, Func<RecordView, T> decode,
+    CancellationToken cancellationToken)
+    : BytesReadOperation(planner, location, new byte[size], cancellationToken), IValueTaskSource<T>
+{
+    T IValueTaskSource<T>.GetResult(short token)
+    {
+        Consume(token);
+        return decode(new RecordView(Buffer, 0, Planner.Abi, Address!.Value, Planner.Memory, new ChangeSet()));
+    }
+    ValueTaskSourceStatus IValueTaskSource<T>.GetStatus(short token) => Status(token);
+    void IValueTaskSource<T>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+}
