@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.ExceptionServices;
 using System.Text;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
@@ -445,6 +447,85 @@ public sealed class BatchWireTests
         Assert.AreEqual(0x5151UL, Addr(control.Region));
         await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
     }
+
+    [TestMethod]
+    public async Task A_host_scribbling_on_the_region_while_the_guest_works_does_not_hurt_it()
+    {
+        // The guest must copy the request before it validates and runs it. A second host thread keeps
+        // changing the region (addr, size, entries) while the guest serves batches. The scribbled bytes
+        // are 0x10..0xff, so a scribbled op or flag is never WRITE or a bare CHASE; the test's own
+        // batches only read; so no write can reach the program's memory, whatever the guest saw.
+        await using var guest = await StartAsync();
+        var baseline = await BaselineAsync(guest);
+        var responses = new Dictionary<ulong, int>();
+        var run = await HoldDescAsync(guest, 0x7479, async (channel, d) =>
+        {
+            var region = RegionAddress(channel.Region);
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            var scribbles = 0L;
+            var scribbler = Task.Run(() =>
+            {
+                var random = new Random(77);
+                var noise = new byte[64];
+                while (!stop.IsCancellationRequested)
+                {
+                    var target = RegionAt(region);
+                    random.NextBytes(noise);
+                    for (var i = 0; i < noise.Length; i++)
+                        noise[i] = (byte)(0x10 + noise[i] % 0xf0);
+                    // mostly where the request lives: addr, size and the first entries
+                    var at = random.Next(8) switch
+                    {
+                        0 => 8 + random.Next(16),
+                        1 => 24 + random.Next(4096 - 24),
+                        _ => 24 + random.Next(9 * 24),
+                    };
+                    var n = Math.Min(random.Next(1, noise.Length), 4096 - at);
+                    noise.AsSpan(0, n).CopyTo(target[at..]);
+                    scribbles++;
+                }
+            }, TestContext.CancellationToken);
+            var random = new Random(78);
+            var chase = new[]
+            {
+                Read(d.Address, DescSize), ChaseRead(0, DescPtrAt, 0, 8), ChaseRead(1, 0, 0, 64), ChaseReadStr(0, DescStr, 0, 64),
+                ChaseReadStr(0, DescLongStr, 0, 512), ChaseRead(0, DescUnmapped, -8, 16), new(OpReadFdName, 64, d.Fd),
+                new(OpReadProcArgs, 64, 0), new(OpReadProcPid, 0, 0),
+            };
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                Encode(channel.Region, [.. chase.Take(random.Next(1, chase.Length + 1))]);
+                await channel.ExchangeAsync(TestContext.CancellationToken);
+                var op = Op(channel.Region);
+                Assert.IsTrue(op is BatchOk or ExtFail, $"#{i}: response {op:x}");
+                responses[op] = responses.GetValueOrDefault(op) + 1;
+            }
+            await stop.CancelAsync();
+            await scribbler;
+            TestContext.WriteLine($"{scribbles} scribbles; responses: {string.Join(", ", responses.Select(r => $"{r.Key:x}: {r.Value}"))}");
+            Assert.IsGreaterThan(1000, scribbles);
+        });
+        StringAssert.Contains(run.Output, "rc=-1 errno=25", "the syscall went on untouched");
+        foreach (var field in new[] { "str=", "int32=", "int64=", "buf_crc=", "ro_crc=" })
+            Assert.AreEqual(Line(baseline, field), Line(run, field), $"no write reached valid memory ({field})");
+        Assert.IsGreaterThan(100, responses.GetValueOrDefault(BatchOk), "batches still ran");
+
+        var control = guest.Connection.Control;
+        Header(control.Region, OpPing, 0x5252, 0);
+        await control.ExchangeAsync(TestContext.CancellationToken);
+        Assert.AreEqual(ExtOk, Op(control.Region));
+        await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
+    }
+
+    /// <summary>
+    /// The region's address, for a second thread (a span cannot cross threads). The region is mapped
+    /// shared memory, not a managed object, so the address stays valid while the guest is attached.
+    /// </summary>
+    private static nint RegionAddress(Span<byte> region) =>
+        Unsafe.ByteOffset(ref Unsafe.NullRef<byte>(), ref MemoryMarshal.GetReference(region));
+
+    private static Span<byte> RegionAt(nint address) =>
+        MemoryMarshal.CreateSpan(ref Unsafe.AddByteOffset(ref Unsafe.NullRef<byte>(), address), 4096);
 
     // ---------------------------------------------------------------- fuzzing
 
