@@ -787,6 +787,24 @@ static int batch_check(struct portal_batch *b, u32 count, u64 size)
 	return need > PORTAL_CHUNK_SIZE ? -ENOSPC : 0;
 }
 
+/*
+ * The address of CHASE entry e: the native pointer (size and byte order of
+ * the guest) at ptr_offset in the base entry's result bytes, plus the signed
+ * offset in addr.  False if the base did not succeed with those bytes.
+ */
+static bool batch_chase(const struct portal_batch *b, const u8 *e, u64 *addr)
+{
+	u16 base = get_unaligned_le16(e + PORTAL_BE_BASE);
+	u32 po = get_unaligned_le32(e + PORTAL_BE_PTR_OFFSET);
+
+	/* base is earlier (checked); avail is 0 unless it was OK */
+	if ((u64)po + sizeof(unsigned long) > b->avail[base])
+		return false;
+	/* the sum wraps; a bad address simply faults */
+	*addr += get_unaligned((const unsigned long *)(b->res + b->data[base] + po));
+	return true;
+}
+
 static void op_batch(struct portal_slot *s, u64 count, u64 size)
 {
 	struct portal_batch *b = s->batch;
@@ -811,31 +829,22 @@ static void op_batch(struct portal_slot *s, u64 count, u64 size)
 
 		b->data[i] = off + PORTAL_BR_HDR;
 		b->avail[i] = 0;
-		if (get_unaligned_le16(e + PORTAL_BE_FLAGS) & PORTAL_BE_CHASE) {
-			u16 base = get_unaligned_le16(e + PORTAL_BE_BASE);
-			u32 po = get_unaligned_le32(e + PORTAL_BE_PTR_OFFSET);
-
-			/* base < i (checked); avail is 0 unless it was OK */
-			if ((u64)po + sizeof(unsigned long) > b->avail[base]) {
-				result_set(&r, PORTAL_BS_SKIPPED, 0, 0, 0);
-				goto record;
-			}
-			/* a native pointer; the sum wraps, and a bad address just faults */
-			addr += get_unaligned((unsigned long *)(b->res +
-								b->data[base] + po));
+		if ((get_unaligned_le16(e + PORTAL_BE_FLAGS) & PORTAL_BE_CHASE) &&
+		    !batch_chase(b, e, &addr)) {
+			result_set(&r, PORTAL_BS_SKIPPED, 0, 0, 0);
+		} else {
+			/*
+			 * Room: the results so far take at most their worst
+			 * case, and this one's (n bytes) was counted by
+			 * batch_check(): off + PORTAL_BR_HDR + n <= 4072.
+			 */
+			do_mem_op(&r, s, op, addr, n, h + PORTAL_BR_HDR,
+				  e + PORTAL_BE_HDR);
+			if (op_returns_data(op))
+				bytes = min_t(u64, r.count, n);	/* <= n anyway */
+			if (r.status == PORTAL_BS_OK)
+				b->avail[i] = bytes;
 		}
-		/*
-		 * Room: results so far take at most their worst case, and this
-		 * one's worst case (n bytes) was counted in batch_check(), so
-		 * off + PORTAL_BR_HDR + n <= PORTAL_CHUNK_SIZE.
-		 */
-		do_mem_op(&r, s, op, addr, n, h + PORTAL_BR_HDR,
-			  e + PORTAL_BE_HDR);
-		if (op_returns_data(op))
-			bytes = min_t(u64, r.count, n);	/* count <= n anyway */
-		if (r.status == PORTAL_BS_OK)
-			b->avail[i] = bytes;
-record:
 		put_unaligned_le32(r.status, h + PORTAL_BR_STATUS);
 		put_unaligned_le32(r.err, h + PORTAL_BR_ERRNO);
 		put_unaligned_le32(r.count, h + PORTAL_BR_COUNT);
