@@ -398,9 +398,11 @@ public sealed class BatchWireTests
     }
 
     [TestMethod]
-    public async Task Random_batches_on_the_control_slot_and_a_held_slot_do_not_hurt_the_guest()
+    [DataRow(1)]
+    [DataRow(2)]
+    public async Task Random_batches_on_the_control_slot_and_a_held_slot_do_not_hurt_the_guest(int cpus)
     {
-        await using var guest = await StartAsync();
+        await using var guest = await StartAsync(cpus);
         var baseline = await BaselineAsync(guest);
         var random = new Random(20240104);
 
@@ -449,13 +451,15 @@ public sealed class BatchWireTests
     }
 
     [TestMethod]
-    public async Task A_host_scribbling_on_the_region_while_the_guest_works_does_not_hurt_it()
+    [DataRow(1)]
+    [DataRow(2)]
+    public async Task A_host_scribbling_on_the_region_while_the_guest_works_does_not_hurt_it(int cpus)
     {
         // The guest must copy the request before it validates and runs it. A second host thread keeps
         // changing the region (addr, size, entries) while the guest serves batches. The scribbled bytes
         // are 0x10..0xff, so a scribbled op or flag is never WRITE or a bare CHASE; the test's own
         // batches only read; so no write can reach the program's memory, whatever the guest saw.
-        await using var guest = await StartAsync();
+        await using var guest = await StartAsync(cpus);
         var baseline = await BaselineAsync(guest);
         var responses = new Dictionary<ulong, int>();
         var run = await HoldDescAsync(guest, 0x7479, async (channel, d) =>
@@ -848,8 +852,8 @@ public sealed class BatchWireTests
         public ulong[] Pointers => [Address, Buf, Ro, Unmapped, Str, LongStr, Int32At, Int64At, PtrAt];
     }
 
-    private Task<QemuGuest> StartAsync() =>
-        QemuGuest.StartAsync(new QemuGuestOptions { HostTimeout = TimeSpan.FromSeconds(10) }, TestContext.CancellationToken);
+    private Task<QemuGuest> StartAsync(int cpus = 1) =>
+        QemuGuest.StartAsync(new QemuGuestOptions { Cpus = cpus, HostTimeout = TimeSpan.FromSeconds(10) }, TestContext.CancellationToken);
 
     /// <summary>The area as the program prints it without interference (its ioctl is not hooked).</summary>
     private async Task<GuestCommandResult> BaselineAsync(QemuGuest guest)
