@@ -106,6 +106,19 @@ struct portal_slot {
 	u64 next_event;		/* next event id */
 	u64 abandoned;		/* event given up on, not yet acknowledged */
 	void *scratch;		/* PAGE_SIZE bytes, vCPU slots only */
+	struct portal_batch *batch;	/* vCPU slots only */
+};
+
+/*
+ * BATCH working memory of one vCPU slot, allocated at load: the serve path
+ * runs in atomic context and cannot allocate.
+ */
+struct portal_batch {
+	u8 req[PORTAL_CHUNK_SIZE];	/* private copy of the request */
+	u8 res[PORTAL_CHUNK_SIZE];	/* the results, copied out at the end */
+	u16 ent[PORTAL_BATCH_MAX];	/* entry i's offset in req */
+	u16 data[PORTAL_BATCH_MAX];	/* entry i's result data offset in res */
+	u16 avail[PORTAL_BATCH_MAX];	/* bytes a CHASE may use: 0 unless OK */
 };
 
 static struct portal_slot *slots;
@@ -511,67 +524,91 @@ struct portal_held {
 	u32 phase;
 };
 
-static void op_read(struct portal_slot *s, u64 addr, u64 size)
+/*
+ * The outcome of one process-bound operation.  The single ops (§3.1) and
+ * the BATCH entries (§3.3) run the same code and differ only in how they
+ * report this, so a batched READ_STR, say, behaves exactly like READ_STR.
+ */
+struct portal_result {
+	u32 status;	/* PORTAL_BS_OK, _PARTIAL or _FAILED */
+	u32 err;	/* errno for PARTIAL and FAILED */
+	u64 count;	/* see the BATCH result's count (§3.3) */
+	u64 extra;	/* READ_PROCARGS/ENV: block total; READ_PROCPID: tid */
+};
+
+static inline void result_set(struct portal_result *r, u32 status, u32 err,
+			      u64 count, u64 extra)
+{
+	r->status = status;
+	r->err = err;
+	r->count = count;
+	r->extra = extra;
+}
+
+/* dst has room for size bytes once size is checked (as for all reads below). */
+static void do_read(struct portal_result *r, void *dst, u64 addr, u64 size)
 {
 	size_t n;
 
 	if (size > PORTAL_CHUNK_SIZE)
-		return region_respond(s, PORTAL_READ_FAIL, EINVAL, 0);
-	n = user_read(slot_data(s), addr, size);
+		return result_set(r, PORTAL_BS_FAILED, EINVAL, 0, 0);
+	n = user_read(dst, addr, size);
 	if (n == size)
-		region_respond(s, PORTAL_READ_OK, addr, size);
+		result_set(r, PORTAL_BS_OK, 0, n, 0);
 	else if (n)
-		region_respond(s, PORTAL_READ_PARTIAL, EFAULT, n);
+		result_set(r, PORTAL_BS_PARTIAL, EFAULT, n, 0);
 	else
-		region_respond(s, PORTAL_READ_FAIL, EFAULT, 0);
+		result_set(r, PORTAL_BS_FAILED, EFAULT, 0, 0);
 }
 
-static void op_write(struct portal_slot *s, u64 addr, u64 size)
+/* A write is OK or FAILED; count is the bytes written before the fault. */
+static void do_write(struct portal_result *r, u64 addr, const void *src,
+		     u64 size)
 {
 	size_t n;
 
 	if (size > PORTAL_CHUNK_SIZE)
-		return region_respond(s, PORTAL_WRITE_FAIL, EINVAL, 0);
-	n = user_write(addr, slot_data(s), size);
+		return result_set(r, PORTAL_BS_FAILED, EINVAL, 0, 0);
+	n = user_write(addr, src, size);
 	if (n == size)
-		region_respond(s, PORTAL_WRITE_OK, addr, size);
+		result_set(r, PORTAL_BS_OK, 0, n, 0);
 	else
-		region_respond(s, PORTAL_WRITE_FAIL, EFAULT, n);
+		result_set(r, PORTAL_BS_FAILED, EFAULT, n, 0);
 }
 
-static void op_read_str(struct portal_slot *s, u64 addr, u64 size)
+static void do_read_str(struct portal_result *r, u8 *dst, u64 addr, u64 size)
 {
 	unsigned long a = (unsigned long)addr;
-	u8 *data = slot_data(s);
 	size_t done = 0;
 
 	if (size < 1 || size > PORTAL_CHUNK_SIZE)
-		return region_respond(s, PORTAL_READ_FAIL, EINVAL, 0);
+		return result_set(r, PORTAL_BS_FAILED, EINVAL, 0, 0);
 	if ((u64)a != addr)
-		return region_respond(s, PORTAL_READ_FAIL, EFAULT, 0);
+		return result_set(r, PORTAL_BS_FAILED, EFAULT, 0, 0);
 	while (done < size) {
 		size_t chunk = min_t(size_t, size - done,
 				     PAGE_SIZE - offset_in_page(a + done));
 		const u8 *nul;
 
-		if (copy_from_user_nofault(data + done,
+		if (copy_from_user_nofault(dst + done,
 					   (const void __user *)(a + done), chunk))
 			break;
-		nul = memchr(data + done, 0, chunk);
+		nul = memchr(dst + done, 0, chunk);
 		if (nul)
-			return region_respond(s, PORTAL_READ_OK, addr,
-					      nul - data);
+			return result_set(r, PORTAL_BS_OK, 0, nul - dst, 0);
 		done += chunk;
 	}
 	if (done == size)
-		region_respond(s, PORTAL_READ_OK, addr, size);
+		result_set(r, PORTAL_BS_OK, 0, size, 0);
 	else if (done)
-		region_respond(s, PORTAL_READ_PARTIAL, EFAULT, done);
+		result_set(r, PORTAL_BS_PARTIAL, EFAULT, done, 0);
 	else
-		region_respond(s, PORTAL_READ_FAIL, EFAULT, 0);
+		result_set(r, PORTAL_BS_FAILED, EFAULT, 0, 0);
 }
 
-static void op_read_fd_name(struct portal_slot *s, u64 addr, u64 size)
+/* d_path() needs a page: the slot's scratch page. */
+static void do_read_fd_name(struct portal_result *r, struct portal_slot *s,
+			    void *dst, u64 addr, u64 size)
 {
 	s64 fd = (s64)addr;
 	struct file *file;
@@ -579,28 +616,29 @@ static void op_read_fd_name(struct portal_slot *s, u64 addr, u64 size)
 	size_t len;
 
 	if (size < 1 || size > PORTAL_CHUNK_SIZE)
-		return region_respond(s, PORTAL_READ_FAIL, EINVAL, 0);
+		return result_set(r, PORTAL_BS_FAILED, EINVAL, 0, 0);
 	if (fd < 0 || fd > INT_MAX)
-		return region_respond(s, PORTAL_READ_FAIL, EBADF, 0);
+		return result_set(r, PORTAL_BS_FAILED, EBADF, 0, 0);
 	/* fget_raw() is RCU + refcount: safe in atomic context */
 	file = fget_raw(fd);
 	if (!file)
-		return region_respond(s, PORTAL_READ_FAIL, EBADF, 0);
+		return result_set(r, PORTAL_BS_FAILED, EBADF, 0, 0);
 	p = d_path(&file->f_path, s->scratch, PAGE_SIZE);
 	fput(file);	/* a final fput is deferred to task work */
 	if (IS_ERR(p))
-		return region_respond(s, PORTAL_READ_FAIL, -PTR_ERR(p), 0);
+		return result_set(r, PORTAL_BS_FAILED, -PTR_ERR(p), 0, 0);
 	len = strnlen(p, PAGE_SIZE);
 	if (len > size) {
-		memcpy(slot_data(s), p, size);
-		return region_respond(s, PORTAL_READ_PARTIAL, ENAMETOOLONG, size);
+		memcpy(dst, p, size);
+		return result_set(r, PORTAL_BS_PARTIAL, ENAMETOOLONG, size, 0);
 	}
-	memcpy(slot_data(s), p, len);
-	region_respond(s, PORTAL_READ_OK, addr, len);
+	memcpy(dst, p, len);
+	result_set(r, PORTAL_BS_OK, 0, len, 0);
 }
 
-/* READ_PROCARGS / READ_PROCENV: addr = offset into the block. */
-static void op_read_block(struct portal_slot *s, bool env, u64 off, u64 size)
+/* READ_PROCARGS / READ_PROCENV: off = offset into the block. */
+static void do_read_block(struct portal_result *r, void *dst, bool env,
+			  u64 off, u64 size)
 {
 	struct mm_struct *mm = current->mm;
 	unsigned long start, end;
@@ -608,24 +646,215 @@ static void op_read_block(struct portal_slot *s, bool env, u64 off, u64 size)
 	size_t got;
 
 	if (size < 1 || size > PORTAL_CHUNK_SIZE)
-		return region_respond(s, PORTAL_READ_FAIL, EINVAL, 0);
+		return result_set(r, PORTAL_BS_FAILED, EINVAL, 0, 0);
 	if (!mm)
-		return region_respond(s, PORTAL_READ_FAIL, ESRCH, 0);
+		return result_set(r, PORTAL_BS_FAILED, ESRCH, 0, 0);
 	spin_lock(&mm->arg_lock);
 	start = env ? mm->env_start : mm->arg_start;
 	end = env ? mm->env_end : mm->arg_end;
 	spin_unlock(&mm->arg_lock);
 	total = end > start ? end - start : 0;
 	if (off > total)
-		return region_respond(s, PORTAL_READ_FAIL, EINVAL, 0);
+		return result_set(r, PORTAL_BS_FAILED, EINVAL, 0, 0);
 	n = min(size, total - off);
-	got = user_read(slot_data(s), start + off, n);
+	got = user_read(dst, start + off, n);
 	if (n && !got)
-		return region_respond(s, PORTAL_READ_FAIL, EFAULT, 0);
+		return result_set(r, PORTAL_BS_FAILED, EFAULT, 0, 0);
 	/* a fault part-way: the bytes before it, and the block ends there */
 	if (got < n)
-		return region_respond(s, PORTAL_READ_PARTIAL, EFAULT, got);
-	region_respond(s, PORTAL_READ_OK, total, got);
+		return result_set(r, PORTAL_BS_PARTIAL, EFAULT, got, total);
+	result_set(r, PORTAL_BS_OK, 0, got, total);
+}
+
+/*
+ * Runs process-bound op (READ .. READ_PROCPID) in the current task.  Reads
+ * land in dst, which must have room for min(size, PORTAL_CHUNK_SIZE) bytes;
+ * a WRITE takes its bytes from src.  Every op checks its own size.
+ */
+static void do_mem_op(struct portal_result *r, struct portal_slot *s, u32 op,
+		      u64 addr, u64 size, void *dst, const void *src)
+{
+	switch (op) {
+	case PORTAL_OP_READ:
+		return do_read(r, dst, addr, size);
+	case PORTAL_OP_WRITE:
+		return do_write(r, addr, src, size);
+	case PORTAL_OP_READ_FD_NAME:
+		return do_read_fd_name(r, s, dst, addr, size);
+	case PORTAL_OP_READ_PROCARGS:
+		return do_read_block(r, dst, false, addr, size);
+	case PORTAL_OP_READ_STR:
+		return do_read_str(r, dst, addr, size);
+	case PORTAL_OP_READ_PROCENV:
+		return do_read_block(r, dst, true, addr, size);
+	case PORTAL_OP_READ_PROCPID:
+		return result_set(r, PORTAL_BS_OK, 0, current->tgid,
+				  current->pid);
+	}
+	/* not reached: callers only pass the seven ops above */
+	result_set(r, PORTAL_BS_FAILED, EINVAL, 0, 0);
+}
+
+/* True for the ops whose result carries bytes (all reads but READ_PROCPID). */
+static inline bool op_returns_data(u32 op)
+{
+	return op != PORTAL_OP_WRITE && op != PORTAL_OP_READ_PROCPID;
+}
+
+/* A single process-bound op (§3.1): the same work, the seed's responses. */
+static void op_single(struct portal_slot *s, u32 op, u64 addr, u64 size)
+{
+	struct portal_result r;
+
+	do_mem_op(&r, s, op, addr, size, slot_data(s), slot_data(s));
+	if (op == PORTAL_OP_WRITE) {
+		if (r.status == PORTAL_BS_OK)
+			return region_respond(s, PORTAL_WRITE_OK, addr, r.count);
+		return region_respond(s, PORTAL_WRITE_FAIL, r.err, r.count);
+	}
+	if (op == PORTAL_OP_READ_PROCPID)
+		return region_respond(s, PORTAL_READ_NUM, r.count, r.extra);
+	switch (r.status) {
+	case PORTAL_BS_OK:
+		/* the block reads answer with the block's total, the others echo */
+		if (op == PORTAL_OP_READ_PROCARGS || op == PORTAL_OP_READ_PROCENV)
+			addr = r.extra;
+		return region_respond(s, PORTAL_READ_OK, addr, r.count);
+	case PORTAL_BS_PARTIAL:
+		return region_respond(s, PORTAL_READ_PARTIAL, r.err, r.count);
+	}
+	region_respond(s, PORTAL_READ_FAIL, r.err, 0);
+}
+
+/*
+ * BATCH (§3.3), in two passes over a private copy of the request: the host
+ * may change the region while we work, so nothing is read from it after the
+ * copy.  The first pass validates every entry and sizes the response for the
+ * worst case (every read at its full size) before anything runs, so a
+ * malformed or oversized request has no side effects.  The second pass runs
+ * the entries in order and builds the results in a private buffer (CHASE
+ * pointers are taken from there, not from memory the host can change), which
+ * is copied to the region at the end.
+ */
+static int batch_check(struct portal_batch *b, u32 count, u64 size)
+{
+	u64 off = 0, need = 0;
+	u32 i;
+
+	for (i = 0; i < count; i++) {
+		const u8 *e = b->req + off;
+		u16 op, flags;
+		u32 n;
+
+		/* off <= size <= PORTAL_CHUNK_SIZE throughout: no wrap */
+		if (size - off < PORTAL_BE_HDR)
+			return -EINVAL;
+		op = get_unaligned_le16(e + PORTAL_BE_OP);
+		flags = get_unaligned_le16(e + PORTAL_BE_FLAGS);
+		n = get_unaligned_le32(e + PORTAL_BE_SIZE);
+		if (n > PORTAL_CHUNK_SIZE || (flags & ~PORTAL_BE_KNOWN_FLAGS) ||
+		    get_unaligned_le16(e + PORTAL_BE_RESERVED))
+			return -EINVAL;
+		switch (op) {
+		case PORTAL_OP_READ:
+		case PORTAL_OP_WRITE:
+		case PORTAL_OP_READ_STR:
+			break;
+		case PORTAL_OP_READ_FD_NAME:
+		case PORTAL_OP_READ_PROCARGS:
+		case PORTAL_OP_READ_PROCENV:
+		case PORTAL_OP_READ_PROCPID:
+			/* CHASE applies to READ, WRITE and READ_STR only */
+			if (flags & PORTAL_BE_CHASE)
+				return -EINVAL;
+			break;
+		default:
+			return -EINVAL;
+		}
+		if ((flags & PORTAL_BE_CHASE) &&
+		    get_unaligned_le16(e + PORTAL_BE_BASE) >= i)
+			return -EINVAL;
+		b->ent[i] = off;
+		off += PORTAL_BE_HDR;
+		if (op == PORTAL_OP_WRITE) {
+			/* the bytes must be there; the last entry's padding need not */
+			if (n > size - off)
+				return -EINVAL;
+			off = min(off + ALIGN(n, 8), size);
+		}
+		need += PORTAL_BR_HDR + (op_returns_data(op) ? ALIGN(n, 8) : 0);
+	}
+	return need > PORTAL_CHUNK_SIZE ? -ENOSPC : 0;
+}
+
+/*
+ * The address of CHASE entry e: the native pointer (size and byte order of
+ * the guest) at ptr_offset in the base entry's result bytes, plus the signed
+ * offset in addr.  False if the base did not succeed with those bytes.
+ */
+static bool batch_chase(const struct portal_batch *b, const u8 *e, u64 *addr)
+{
+	u16 base = get_unaligned_le16(e + PORTAL_BE_BASE);
+	u32 po = get_unaligned_le32(e + PORTAL_BE_PTR_OFFSET);
+
+	/* base is earlier (checked); avail is 0 unless it was OK */
+	if ((u64)po + sizeof(unsigned long) > b->avail[base])
+		return false;
+	/* the sum wraps; a bad address simply faults */
+	*addr += get_unaligned((const unsigned long *)(b->res + b->data[base] + po));
+	return true;
+}
+
+static void op_batch(struct portal_slot *s, u64 count, u64 size)
+{
+	struct portal_batch *b = s->batch;
+	u32 i, off = 0;
+	int err;
+
+	if (!count || count > PORTAL_BATCH_MAX || size > PORTAL_CHUNK_SIZE)
+		return region_respond(s, PORTAL_EXT_FAIL, EINVAL, 0);
+	memcpy(b->req, slot_data(s), size);
+	err = batch_check(b, count, size);
+	if (err)
+		return region_respond(s, PORTAL_EXT_FAIL, -err, 0);
+
+	for (i = 0; i < count; i++) {
+		const u8 *e = b->req + b->ent[i];
+		u16 op = get_unaligned_le16(e + PORTAL_BE_OP);
+		u32 n = get_unaligned_le32(e + PORTAL_BE_SIZE);
+		u64 addr = get_unaligned_le64(e + PORTAL_BE_ADDR);
+		u8 *h = b->res + off;
+		struct portal_result r;
+		u32 bytes = 0;
+
+		b->data[i] = off + PORTAL_BR_HDR;
+		b->avail[i] = 0;
+		if ((get_unaligned_le16(e + PORTAL_BE_FLAGS) & PORTAL_BE_CHASE) &&
+		    !batch_chase(b, e, &addr)) {
+			result_set(&r, PORTAL_BS_SKIPPED, 0, 0, 0);
+		} else {
+			/*
+			 * Room: the results so far take at most their worst
+			 * case, and this one's (n bytes) was counted by
+			 * batch_check(): off + PORTAL_BR_HDR + n <= 4072.
+			 */
+			do_mem_op(&r, s, op, addr, n, h + PORTAL_BR_HDR,
+				  e + PORTAL_BE_HDR);
+			if (op_returns_data(op))
+				bytes = min_t(u64, r.count, n);	/* <= n anyway */
+			if (r.status == PORTAL_BS_OK)
+				b->avail[i] = bytes;
+		}
+		put_unaligned_le32(r.status, h + PORTAL_BR_STATUS);
+		put_unaligned_le32(r.err, h + PORTAL_BR_ERRNO);
+		put_unaligned_le32(r.count, h + PORTAL_BR_COUNT);
+		put_unaligned_le32(r.extra, h + PORTAL_BR_EXTRA);
+		/* zero the padding: no stale bytes of an earlier batch leak out */
+		memset(h + PORTAL_BR_HDR + bytes, 0, ALIGN(bytes, 8) - bytes);
+		off += PORTAL_BR_HDR + ALIGN(bytes, 8);
+	}
+	memcpy(slot_data(s), b->res, off);
+	region_respond(s, PORTAL_BATCH_OK, count, off);
 }
 
 static void op_guest_info(struct portal_slot *s)
@@ -641,7 +870,8 @@ static void op_guest_info(struct portal_slot *s)
 	put_unaligned_le32(PAGE_SIZE, d + PORTAL_GI_PAGE_SIZE);
 	put_unaligned_le32(slot_count - 1, d + PORTAL_GI_CPU_SLOTS);
 	put_unaligned_le32(PORTAL_MAX_HOOKS, d + PORTAL_GI_MAX_HOOKS);
-	put_unaligned_le32(PORTAL_FEAT_VERDICT_WRITES, d + PORTAL_GI_FEATURES);
+	put_unaligned_le32(PORTAL_FEAT_VERDICT_WRITES | PORTAL_FEAT_BATCH,
+			   d + PORTAL_GI_FEATURES);
 	memcpy(d + PORTAL_GI_RELEASE, init_utsname()->release,
 	       strnlen(init_utsname()->release, 64));
 	region_respond(s, PORTAL_EXT_OK, 0, PORTAL_GI_SIZE);
@@ -694,29 +924,16 @@ static void portal_serve(struct portal_slot *s, struct portal_held *held)
 	case PORTAL_OP_READ_PROCPID:
 		if (!held)
 			return region_respond(s, PORTAL_READ_FAIL, ESRCH, 0);
-		break;
+		return op_single(s, op, addr, size);
 	case PORTAL_OP_WRITE:
 		if (!held)
 			return region_respond(s, PORTAL_WRITE_FAIL, ESRCH, 0);
-		break;
-	}
-
-	switch (op) {
-	case PORTAL_OP_READ:
-		return op_read(s, addr, size);
-	case PORTAL_OP_WRITE:
-		return op_write(s, addr, size);
-	case PORTAL_OP_READ_FD_NAME:
-		return op_read_fd_name(s, addr, size);
-	case PORTAL_OP_READ_PROCARGS:
-		return op_read_block(s, false, addr, size);
-	case PORTAL_OP_READ_STR:
-		return op_read_str(s, addr, size);
-	case PORTAL_OP_READ_PROCENV:
-		return op_read_block(s, true, addr, size);
-	case PORTAL_OP_READ_PROCPID:
-		return region_respond(s, PORTAL_READ_NUM, current->tgid,
-				      current->pid);
+		return op_single(s, op, addr, size);
+	case PORTAL_OP_BATCH:
+		/* process-bound like the ops it carries: ESRCH first (README) */
+		if (!held || !s->batch)
+			return region_respond(s, PORTAL_EXT_FAIL, ESRCH, 0);
+		return op_batch(s, addr, size);
 	case PORTAL_OP_GUEST_INFO:
 		return op_guest_info(s);
 	case PORTAL_OP_HOOK_REGISTER:
@@ -1035,8 +1252,10 @@ static void portal_free(void)
 	unsigned int i;
 
 	if (slots) {
-		for (i = 0; i < slot_count; i++)
+		for (i = 0; i < slot_count; i++) {
 			kfree(slots[i].scratch);
+			kfree(slots[i].batch);
+		}
 		kfree(slots);
 		slots = NULL;
 	}
@@ -1096,7 +1315,8 @@ static int __init portal_init(void)
 		if (i == 0)
 			continue;
 		slots[i].scratch = kmalloc(PAGE_SIZE, GFP_KERNEL);
-		if (!slots[i].scratch) {
+		slots[i].batch = kmalloc(sizeof(*slots[i].batch), GFP_KERNEL);
+		if (!slots[i].scratch || !slots[i].batch) {
 			err = -ENOMEM;
 			goto fail;
 		}

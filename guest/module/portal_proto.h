@@ -69,6 +69,7 @@
 #define PORTAL_EVENT		0xf0000100u
 #define PORTAL_EXT_OK		0xf0000101u
 #define PORTAL_EXT_FAIL		0xf0000102u
+#define PORTAL_BATCH_OK		0xf0000103u
 
 /* event record (§4.1) */
 #define PORTAL_EV_HOOK_ID	0	/* le32 */
@@ -126,6 +127,30 @@
 #define PORTAL_FLT_SRANGE	4
 #define PORTAL_FLT_MASK_SET	5
 #define PORTAL_FLT_MASK_CLEAR	6
+
+/* BATCH request entry (§3.3): 24-byte header, then WRITE data padded to 8 */
+#define PORTAL_BATCH_MAX	255	/* entries per request */
+#define PORTAL_BE_OP		0	/* le16 */
+#define PORTAL_BE_FLAGS		2	/* le16 */
+#define PORTAL_BE_SIZE		4	/* le32 */
+#define PORTAL_BE_ADDR		8	/* le64; with CHASE a signed offset */
+#define PORTAL_BE_BASE		16	/* le16 */
+#define PORTAL_BE_RESERVED	18	/* le16 */
+#define PORTAL_BE_PTR_OFFSET	20	/* le32 */
+#define PORTAL_BE_HDR		24
+#define PORTAL_BE_CHASE		0x1
+#define PORTAL_BE_KNOWN_FLAGS	0x1
+
+/* BATCH result (§3.3): 16-byte header, then read data padded to 8 */
+#define PORTAL_BR_STATUS	0	/* le32 */
+#define PORTAL_BR_ERRNO		4	/* le32 */
+#define PORTAL_BR_COUNT		8	/* le32 */
+#define PORTAL_BR_EXTRA		12	/* le32 */
+#define PORTAL_BR_HDR		16
+#define PORTAL_BS_OK		0
+#define PORTAL_BS_PARTIAL	1
+#define PORTAL_BS_FAILED	2
+#define PORTAL_BS_SKIPPED	3
 
 /* guest info (§4.4) */
 #define PORTAL_GI_SIZE		96
