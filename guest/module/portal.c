@@ -771,19 +771,27 @@ static int batch_check(struct portal_batch *b, u32 count, u64 size)
 		default:
 			return -EINVAL;
 		}
-		if ((flags & PORTAL_BE_CHASE) &&
-		    get_unaligned_le16(e + PORTAL_BE_BASE) >= i)
+		if (flags & PORTAL_BE_CHASE) {
+			if (get_unaligned_le16(e + PORTAL_BE_BASE) >= i)
+				return -EINVAL;
+		} else if (get_unaligned_le16(e + PORTAL_BE_BASE) ||
+			   get_unaligned_le32(e + PORTAL_BE_PTR_OFFSET)) {
+			/* chase fields without CHASE: a confused host */
 			return -EINVAL;
+		}
 		b->ent[i] = off;
 		off += PORTAL_BE_HDR;
 		if (op == PORTAL_OP_WRITE) {
-			/* the bytes must be there; the last entry's padding need not */
-			if (n > size - off)
+			/* the bytes and their padding must be there */
+			if (ALIGN(n, 8) > size - off)
 				return -EINVAL;
-			off = min(off + ALIGN(n, 8), size);
+			off += ALIGN(n, 8);
 		}
 		need += PORTAL_BR_HDR + (op_returns_data(op) ? ALIGN(n, 8) : 0);
 	}
+	/* size is exactly the entries: nothing may follow the last one */
+	if (off != size)
+		return -EINVAL;
 	return need > PORTAL_CHUNK_SIZE ? -ENOSPC : 0;
 }
 

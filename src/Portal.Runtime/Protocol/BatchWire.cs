@@ -257,8 +257,7 @@ internal static class BatchWire
                 else
                 {
                     Check(kind != EntryStatus.Partial || (count > 0 && count < size), $"is PARTIAL with {count} of {size} bytes");
-                    Check(kind != EntryStatus.Failed || count == 0, $"is FAILED with {count} bytes");
-                    Check(extra == 0, $"has extra {extra} without succeeding");
+                    Check(kind != EntryStatus.Failed || (count == 0 && extra == 0), $"is FAILED with {count} bytes and extra {extra}");
                 }
                 break;
             case PortalOp.ReadProcPid:
