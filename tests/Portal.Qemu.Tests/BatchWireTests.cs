@@ -284,7 +284,7 @@ public sealed class BatchWireTests
                 ("CHASE on READ_PROCARGS", [probe, new(OpReadProcArgs, 64, 0, Chase)], null, null),
                 ("CHASE on READ_PROCENV", [probe, new(OpReadProcEnv, 64, 0, Chase)], null, null),
                 ("CHASE on READ_PROCPID", [probe, new(OpReadProcPid, 0, 0, Chase)], null, null),
-                ("bytes after the last entry", [probe, Read(d.Buf, 8)], null, 48 + 8),
+                ("bytes after the last entry", [probe, Read(d.Buf, 8)], null, 32 + 24 + 8),
                 ("the last WRITE's padding cut off", [Read(d.Buf, 8), Write(d.Str + 32, [1, 2, 3])], null, 24 + 24 + 3),
                 ("base without CHASE", [probe, Read(d.Buf, 8) with { Base = 0 }, Read(d.Buf, 8) with { Base = 1 }], null, null),
                 ("ptr_offset without CHASE", [probe, Read(d.Buf, 8) with { PtrOffset = 8 }], null, null),

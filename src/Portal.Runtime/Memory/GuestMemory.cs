@@ -60,6 +60,37 @@ public sealed class GuestMemory
     /// </summary>
     public GuestBatch BeginBatch() => new(Planner);
 
+    /// <summary>
+    /// Awaits operations started together, in one exchange (as many as they need to fit): the
+    /// sequence is enumerated, starting every operation, before the first is awaited. Use this, not
+    /// <c>Task.WhenAll(… .AsTask())</c>: converting an operation to a Task waits for it, which sends
+    /// it at once with only what was queued before.
+    /// </summary>
+    /// <returns>The results, in order. If several fail, the first failure is thrown (after all have completed).</returns>
+    public static async ValueTask<T[]> WhenAll<T>(IEnumerable<ValueTask<T>> operations)
+    {
+        ArgumentNullException.ThrowIfNull(operations);
+        var started = operations.ToArray();
+        var results = new T[started.Length];
+        Exception? first = null;
+        for (var i = 0; i < started.Length; i++)
+        {
+            try
+            {
+                results[i] = await started[i].ConfigureAwait(false);
+            }
+            catch (Exception e) when (first is null)
+            {
+                first = e;
+            }
+            catch (Exception)
+            {
+                // the first failure is the one reported; the others were still awaited (no operation is left behind)
+            }
+        }
+        return first is null ? results : throw first;
+    }
+
     /// <summary>Sends everything queued or staged now, and throws the first write fault not yet observed.</summary>
     /// <exception cref="GuestFaultException">A staged or unawaited write faulted.</exception>
     public ValueTask FlushAsync(CancellationToken cancellationToken = default) => Planner.FlushAsync(cancellationToken);

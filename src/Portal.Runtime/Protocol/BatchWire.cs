@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Portal.Abi;
 using Portal.Memory;
 
@@ -200,20 +201,20 @@ internal static class BatchWire
     /// <summary>One result against its entry: the same rules as the op's own response in §3.1.</summary>
     private static EntryResult Validate(int index, WireEntry entry, uint status, uint errno, uint count, uint extra, int dataOffset)
     {
-        const ulong op = (ulong)PortalResponse.BatchOk;
         var size = (uint)entry.Size;
-        void Check(bool condition, string problem)
+        void Check(bool condition, [InterpolatedStringHandlerArgument(nameof(condition))] ref ProblemText problem)
         {
             if (!condition)
-                throw new PortalProtocolException($"Guest answered Batch with {Region.Describe(op)}: result {index} ({entry.Op}) {problem}.");
+                throw new PortalProtocolException(
+                    $"Guest answered Batch with {Region.Describe((ulong)PortalResponse.BatchOk)}: result {index} ({entry.Op}) {problem.ToString()}.");
         }
 
         Check(status <= (uint)EntryStatus.Skipped, $"has status {status}");
         var kind = (EntryStatus)status;
         if (kind == EntryStatus.Skipped)
         {
-            Check(entry.Chase, "is SKIPPED but the entry is not chased");
-            Check(errno == 0 && count == 0 && extra == 0, "is SKIPPED with a nonzero errno, count or extra");
+            Check(entry.Chase, $"is SKIPPED but the entry is not chased");
+            Check(errno == 0 && count == 0 && extra == 0, $"is SKIPPED with a nonzero errno, count or extra");
             return new(kind, 0, 0, 0, dataOffset);
         }
         if (kind == EntryStatus.Ok)
@@ -231,7 +232,7 @@ internal static class BatchWire
                 Check(kind != EntryStatus.Failed || count == 0, $"is FAILED with {count} bytes");
                 break;
             case PortalOp.Write:
-                Check(kind != EntryStatus.Partial, "is PARTIAL (a write is OK or FAILED)");
+                Check(kind != EntryStatus.Partial, $"is PARTIAL (a write is OK or FAILED)");
                 Check(kind != EntryStatus.Ok || count == size, $"is OK with {count} of {size} bytes written");
                 Check(kind != EntryStatus.Failed || count < size || size == 0, $"is FAILED with {count} of {size} bytes written");
                 break;
@@ -242,7 +243,7 @@ internal static class BatchWire
                 break;
             case PortalOp.ReadFdName:
                 Check(count <= size, $"has {count} bytes for {size} asked");
-                Check(kind != EntryStatus.Partial || count > 0, "is PARTIAL with no bytes");
+                Check(kind != EntryStatus.Partial || count > 0, $"is PARTIAL with no bytes");
                 Check(kind != EntryStatus.Failed || count == 0, $"is FAILED with {count} bytes");
                 break;
             case PortalOp.ReadProcArgs or PortalOp.ReadProcEnv:
@@ -261,11 +262,11 @@ internal static class BatchWire
                 }
                 break;
             case PortalOp.ReadProcPid:
-                Check(kind != EntryStatus.Partial, "is PARTIAL");
+                Check(kind != EntryStatus.Partial, $"is PARTIAL");
                 if (kind == EntryStatus.Ok)
                     Check(count is > 0 and <= int.MaxValue && extra is > 0 and <= int.MaxValue, $"has pid {count} and tid {extra}");
                 else
-                    Check(count == 0 && extra == 0, "is FAILED with a pid");
+                    Check(count == 0 && extra == 0, $"is FAILED with a pid");
                 break;
             default:
                 throw new ArgumentException($"{entry.Op} is not a batch operation.", nameof(entry));

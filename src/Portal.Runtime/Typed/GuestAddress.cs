@@ -53,6 +53,12 @@ public readonly struct GuestAddress : IEquatable<GuestAddress>
         return BoundMemory.ReadBytes(_location, new byte[count], cancellationToken);
     }
 
+    /// <summary>
+    /// The pointer stored where this address points (<c>*(void **)p</c>), as an indirect address: an
+    /// access through it is one exchange, the guest reading the pointer and following it.
+    /// </summary>
+    public GuestAddress Deref() => new(_location.Deref(), Memory);
+
     /// <summary>The address plus a byte offset.</summary>
     public GuestAddress Offset(long bytes) => new(_location.Add(bytes), Memory);
 

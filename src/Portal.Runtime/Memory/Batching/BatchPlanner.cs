@@ -13,7 +13,9 @@ namespace Portal.Memory.Batching;
 /// </summary>
 /// <remarks>
 /// Order: each exchange executes its entries in order, and the planner never lets a write overtake
-/// an operation queued before it, nor an operation overtake an unfinished write. A read that the
+/// an operation queued before it, nor an operation overtake an unfinished write; a write joins an
+/// exchange after a read that may continue in a later one (a string whose NUL is not yet found)
+/// only when it cannot change what that read has left to read. A read that the
 /// queued writes fully determine is answered from them without an exchange (read-your-writes).
 /// </remarks>
 internal sealed class BatchPlanner
@@ -28,6 +30,7 @@ internal sealed class BatchPlanner
     private readonly List<PendingOperation> _queue = [];
     private readonly List<PendingOperation> _planned = [];
     private readonly List<PendingOperation> _finished = [];
+    private readonly List<PendingOperation> _openReads = [];
     private readonly List<WriteFault> _faults = [];
     private readonly BatchBuilder _batch = new();
     private readonly BatchResults _results;
@@ -298,11 +301,11 @@ internal sealed class BatchPlanner
     {
         _batch.Reset(_batchMode);
         _planned.Clear();
-        var writesWait = false;     // an earlier read is not done: later writes must not change what it reads
         var allWait = false;        // an earlier write is not done: nothing may overtake it
+        _openReads.Clear();         // earlier reads that are not done: a write must not change what they read next
         foreach (var op in _queue)
         {
-            if (allWait || (writesWait && op.IsWrite))
+            if (allWait || (op.IsWrite && ChangesOpenReads(op)))
                 break;
             var mark = _batch.Save();
             if (!op.TryPlan(_batch))
@@ -313,8 +316,10 @@ internal sealed class BatchPlanner
             _planned.Add(op);
             if (!op.Finished && op.MayContinue)
             {
-                allWait |= op.IsWrite;
-                writesWait = true;
+                if (op.IsWrite)
+                    allWait = true;
+                else
+                    _openReads.Add(op);
             }
         }
         if (_planned.Count == 0)
@@ -381,6 +386,14 @@ internal sealed class BatchPlanner
         foreach (var op in _finished)
             op.Signal();
         _finished.Clear();
+    }
+
+    private bool ChangesOpenReads(PendingOperation write)
+    {
+        foreach (var reader in _openReads)
+            if (write.MayChange(reader))
+                return true;
+        return false;
     }
 
     private void ThrowIfEnded()

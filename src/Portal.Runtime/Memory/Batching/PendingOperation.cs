@@ -35,6 +35,21 @@ internal abstract class PendingOperation
     }
 
     /// <summary>
+    /// For a read that may continue in a later exchange: whether that continuation might read
+    /// [<paramref name="start"/>, <paramref name="end"/>). True when not known.
+    /// </summary>
+    public virtual bool MayRead(ulong start, ulong end) => true;
+
+    /// <summary>For a write: whether it may change what <paramref name="reader"/> reads in its continuation. True when not known.</summary>
+    public virtual bool MayChange(PendingOperation reader) => true;
+
+    /// <summary>Whether [a0, a1) and [b0, b1) share a byte.</summary>
+    protected static bool Overlaps(ulong a0, ulong a1, ulong b0, ulong b1) => a0 < b1 && b0 < a1;
+
+    /// <summary>a + b, saturating at the top of the address space.</summary>
+    protected static ulong End(ulong a, ulong b) => a + b < a ? ulong.MaxValue : a + b;
+
+    /// <summary>
     /// Copies bytes this (write) operation will have written over <paramref name="address"/>.. into
     /// <paramref name="destination"/> where <paramref name="covered"/> is still false. False when the
     /// operation's address is not known on the host, so nothing can be said.

@@ -33,6 +33,9 @@ internal sealed class StringReadOperation : AwaitedOperation, IValueTaskSource<s
 
     public override bool MayContinue => true;        // the NUL may lie beyond the window
 
+    public override bool MayRead(ulong start, ulong end) =>
+        _target.Address is not { } address || Overlaps(End(address, (ulong)_length), End(address, (ulong)_maxLength + 1), start, end);
+
     public override bool TryPlan(BatchBuilder batch)
     {
         _entry = -1;
@@ -142,6 +145,8 @@ internal sealed class FdNameOperation : AwaitedOperation, IValueTaskSource<strin
     public override bool IsWrite => false;
 
     public override bool MayContinue => !_wholeRegion;
+
+    public override bool MayRead(ulong start, ulong end) => false;     // a kernel path, not the process's memory
 
     public override bool TryPlan(BatchBuilder batch)
     {

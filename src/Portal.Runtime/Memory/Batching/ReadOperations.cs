@@ -24,6 +24,9 @@ internal abstract class MemoryReadOperation(BatchPlanner planner) : AwaitedOpera
 
     public override bool MayContinue => _pointerOnly || _done + _piece < _length;
 
+    public override bool MayRead(ulong start, ulong end) =>
+        _target.Address is not { } address || Overlaps(End(address, (ulong)(_done + _piece)), End(address, (ulong)_length), start, end);
+
     /// <summary>The absolute address read, once known (after the first exchange for an indirect location).</summary>
     public ulong? Address => _target.Address;
 

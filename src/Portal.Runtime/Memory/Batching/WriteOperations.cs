@@ -116,6 +116,9 @@ internal sealed class WriteOperation(BatchPlanner planner) : AwaitedOperation(pl
         base.Fail(exception);
     }
 
+    public override bool MayChange(PendingOperation reader) =>
+        _target.Address is not { } start || reader.MayRead(start + (ulong)_done, start + (ulong)_length);
+
     public override bool Overlay(ulong address, Span<byte> destination, Span<bool> covered) =>
         _target.Address is { } start && WriteOverlay.Apply(start, _data.AsSpan(0, _length), address, destination, covered);
 
@@ -245,6 +248,18 @@ internal sealed class StagedWriteRun(BatchPlanner planner) : PendingOperation
         }
         _planned.Clear();
         Finished = _range >= _ranges.Count;
+    }
+
+    public override bool MayChange(PendingOperation reader)
+    {
+        for (var i = _range; i < _ranges.Count; i++)
+        {
+            var (start, bytes) = _ranges[i];
+            var from = i == _range ? start + (ulong)_offset : start;
+            if (reader.MayRead(from, start + (ulong)bytes.Length))
+                return true;
+        }
+        return false;
     }
 
     public override bool Overlay(ulong address, Span<byte> destination, Span<bool> covered)
