@@ -1,6 +1,6 @@
 // The seed's ioctl_interaction_test on an emulated guest: the guest program fills a struct ifreq and
 // calls ioctl(SIOCDEVPRIVATE); a C# hypersyscall handler reads and rewrites it in guest memory and
-// makes the call succeed. Usage: dotnet run --project samples/IoctlInteraction [-- <abi>...]
+// makes the call succeed, once one operation per call (as the seed does it) and once batched. Usage: dotnet run --project samples/IoctlInteraction [-- <abi>...]
 using Microsoft.Extensions.Logging;
 using Portal;
 using Portal.Abi;
@@ -28,14 +28,20 @@ foreach (var abi in abis)
     Console.WriteLine("-- without a handler:");
     Print((await guest.RunAsync(GuestCommand.Of("ioctl_interaction"))).Output);
 
-    Console.WriteLine("-- with the IoctlInteraction plugin:");
-    await using var session = await PortalSession.AttachAsync(guest.Connection, new PortalSessionOptions { LoggerFactory = loggerFactory });
-    await session.LoadPluginAsync(new IoctlInteractionPlugin(loggerFactory.CreateLogger("ioctl_interaction")));
     var command = GuestCommand.Of("ioctl_interaction") with { Environment = new Dictionary<string, string> { ["DEMO"] = "1" } };
-    Print((await guest.RunAsync(command)).Output);
-
-    foreach (var handler in session.Statistics.Handlers)
-        Console.WriteLine($"handler {handler.Name}: calls={handler.Calls} exchanges={handler.Exchanges}");
+    foreach (var plugin in new object[]
+             {
+                 new IoctlInteractionPlugin(loggerFactory.CreateLogger("ioctl_interaction")),
+                 new BatchedIoctlInteractionPlugin(loggerFactory.CreateLogger("batched")),
+             })
+    {
+        Console.WriteLine($"-- with {plugin.GetType().Name}:");
+        await using var session = await PortalSession.AttachAsync(guest.Connection, new PortalSessionOptions { LoggerFactory = loggerFactory });
+        await session.LoadPluginAsync(plugin);
+        Print((await guest.RunAsync(command)).Output);
+        foreach (var handler in session.Statistics.Handlers)
+            Console.WriteLine($"handler {handler.Name}: calls={handler.Calls} exchanges={handler.Exchanges}");
+    }
     Console.WriteLine();
 }
 return 0;

@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Logging;
+using Portal.Hypersyscalls;
+
+namespace Portal.Samples.IoctlInteraction;
+
+/// <summary>
+/// The same test written for batching: operations are started first and awaited later, so the ones
+/// started together travel in one exchange; the writes are staged in a batch scope, the read-backs are
+/// answered from the staged bytes, and the staged writes ride on the next exchange. Two exchanges
+/// where <see cref="IoctlInteractionPlugin"/> spends ten.
+/// </summary>
+public sealed partial class BatchedIoctlInteractionPlugin(ILogger logger)
+{
+    [Hypersyscall("ioctl", SyscallPhase.Return, Name = "BatchedIoctlInteraction")]
+    [Arg(1, Is = IoctlInteractionPlugin.SiocDevPrivate)]
+    public async ValueTask SyscallTest(SyscallContext syscall)
+    {
+        var portal = syscall.Memory;
+        var arg = syscall.Args[2];
+
+        // Exchange 1: both reads (nothing is sent until the first await).
+        var interfaceName = portal.ReadStrAsync(arg);
+        var data = portal.ReadIntAsync(arg + IoctlInteractionPlugin.IfNameSize);
+        LogInterface(logger, await interfaceName);
+        LogData(logger, await data);
+
+        using (portal.BeginBatch())
+        {
+            const string toWrite = "test";
+            await portal.WriteStrAsync(arg, toWrite);                  // staged, no exchange
+            var readBack = await portal.ReadStrAsync(arg);             // read-your-writes: from the staged bytes
+            if (readBack != toWrite)
+                throw new InvalidOperationException($"Expected {toWrite}, got {readBack}, r/w failed");
+
+            const uint toWriteInt = 0x12345678;
+            await portal.WriteIntAsync(arg + IoctlInteractionPlugin.IfNameSize, toWriteInt);
+            var dataBack = await portal.ReadIntAsync(arg + IoctlInteractionPlugin.IfNameSize);
+            if (dataBack != toWriteInt)
+                throw new InvalidOperationException($"Expected 0x{toWriteInt:x}, got 0x{dataBack:x}, r/w failed");
+        }
+
+        // Exchange 2: the staged writes, then the fd name, arguments, environment and pid.
+        var fdName = portal.ReadFdNameAsync((int)syscall.Args[0]);
+        var arguments = portal.GetProcArgsAsync();
+        var environment = portal.GetProcEnvAsync();
+        var pid = portal.GetProcPidAsync();
+        LogFd(logger, await fdName);
+        LogArgs(logger, string.Join(' ', await arguments));
+        LogEnv(logger, string.Join(' ', (await environment).Select(e => $"{e.Key}={e.Value}")));
+        LogPid(logger, await pid);
+
+        syscall.Retval = 0;
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "Interface: {Name}")]
+    private static partial void LogInterface(ILogger logger, string name);
+
+    [LoggerMessage(2, LogLevel.Information, "Data: 0x{Data:x}")]
+    private static partial void LogData(ILogger logger, uint data);
+
+    [LoggerMessage(3, LogLevel.Information, "FD: {Name}")]
+    private static partial void LogFd(ILogger logger, string name);
+
+    [LoggerMessage(4, LogLevel.Information, "Found process: {Args}")]
+    private static partial void LogArgs(ILogger logger, string args);
+
+    [LoggerMessage(5, LogLevel.Information, "Found env: {Env}")]
+    private static partial void LogEnv(ILogger logger, string env);
+
+    [LoggerMessage(6, LogLevel.Information, "Found pid: {Pid}")]
+    private static partial void LogPid(ILogger logger, int pid);
+}
