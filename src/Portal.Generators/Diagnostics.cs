@@ -13,7 +13,12 @@ internal static class Diagnostics
 
     public static readonly DiagnosticDescriptor NameClash = new(
         "PTL0002", "Generated name clash", "{0}", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true,
-        description: "Two C names map to the same C# name (or a reserved one); one was renamed.");
+        description: "Two C names map to the same C# name; one was renamed.");
+
+    public static readonly DiagnosticDescriptor ReservedName = new(
+        "PTL0005", "Member renamed: reserved name", "{0}", Category, DiagnosticSeverity.Info, isEnabledByDefault: true,
+        description: "A member's C# name is one the generated record or GuestPtr<T> already has (View, Size, Offset, Record...); it gets "
+            + "the suffix Field. Informational, because libc unions (__size) hit it; raise it with dotnet_diagnostic.PTL0005.severity = warning.");
 
     public static readonly DiagnosticDescriptor Unsupported = new(
         "PTL0003", "Unsupported C construct", "{0}", Category, DiagnosticSeverity.Info, isEnabledByDefault: true,
@@ -30,6 +35,7 @@ internal static class Diagnostics
         "PTL0001" => BadManifest,
         "PTL0002" => NameClash,
         "PTL0004" => AbiMismatch,
+        "PTL0005" => ReservedName,
         _ => Unsupported,
     };
 }

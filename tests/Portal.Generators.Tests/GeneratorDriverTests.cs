@@ -83,6 +83,20 @@ public sealed class GeneratorDriverTests
     }
 
     [TestMethod]
+    public void Members_named_like_a_pointer_member_of_GuestPtr_are_renamed_so_the_extension_is_reachable()
+    {
+        var result = GeneratorHarness.Run(("/p/ptr.portal.json", Manifest(Record("r", Field("size", 0, Int), Field("record", 4, Int), Field("count", 8, Int))), null));
+        CollectionAssert.AreEqual(new[] { "PTL0005", "PTL0005" }, result.Diagnostics.Select(d => d.Id).ToArray());
+        Assert.AreEqual(DiagnosticSeverity.Info, result.Diagnostics[0].Severity, "libc's unions have __size: informational");
+        StringAssert.Contains(result.Diagnostics[0].GetMessage(System.Globalization.CultureInfo.InvariantCulture), "struct r.size would be the property Size");
+        var source = result.Results.Single().GeneratedSources.Single().SourceText.ToString();
+        StringAssert.Contains(source, "public int SizeField");
+        StringAssert.Contains(source, "GuestFieldPtr<int> SizeField {");
+        StringAssert.Contains(source, "GuestFieldPtr<int> RecordField {");
+        StringAssert.Contains(source, "GuestFieldPtr<int> Count {");
+    }
+
+    [TestMethod]
     public void Unsupported_members_are_PTL0003_and_skipped_while_long_double_is_raw_bytes()
     {
         var longDouble = "{ \"kind\": \"float\", \"spelling\": \"long double\", \"size\": 16 }";

@@ -12,9 +12,16 @@ namespace Portal.Generators.Model;
 /// </summary>
 internal sealed class ModelBuilder
 {
+    /// <summary>
+    /// Names a member property may not take: the record struct's own members, and those of
+    /// <c>GuestPtr&lt;T&gt;</c>, because a member pointer is an extension property on it and C# resolves
+    /// an instance member first (a C member <c>size</c> would otherwise silently be the record's size).
+    /// </summary>
     private static readonly HashSet<string> ReservedMembers = new(StringComparer.Ordinal)
     {
         "View", "Bind", "CName", "SizeOf", "LayoutFor", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone",
+        "Address", "IsIndirect", "Memory", "IsNull", "Size", "LoadAsync", "StoreAsync", "ResolveAsync", "Offset", "Cast",
+        "AsAddress", "Field", "Record",
     };
 
     private readonly List<AbiManifest> _abis;
@@ -407,11 +414,16 @@ internal sealed class ModelBuilder
 
     private string UniqueMemberName(string candidate, HashSet<string> used, string owner, string cName)
     {
-        var name = ReservedMembers.Contains(candidate) ? candidate + "Field" : candidate;
+        if (ReservedMembers.Contains(candidate))
+        {
+            Report(Diagnostics.ReservedName, $"{owner}.{cName} would be the property {candidate}, which the generated code already has; it is named {candidate}Field.");
+            candidate += "Field";
+        }
+        var name = candidate;
         for (var i = 2; !used.Add(name); i++)
             name = candidate + i.ToString(CultureInfo.InvariantCulture);
         if (name != candidate)
-            Report(Diagnostics.NameClash, $"{owner}.{cName} would be the property {candidate}, which is taken or reserved; it is named {name}.");
+            Report(Diagnostics.NameClash, $"{owner}.{cName} would be the property {candidate}, which is taken; it is named {name}.");
         return name;
     }
 

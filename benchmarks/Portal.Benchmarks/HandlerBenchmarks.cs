@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Perfolizer.Horology;
+using Portal.Abi;
+using Portal.Benchmarks.Bench;
+using Portal.Benchmarks.Handlers;
+using Portal.Guests;
+using Portal.Qemu;
+using Portal.Testing;
+
+namespace Portal.Benchmarks;
+
+/// <summary>
+/// One handled syscall per operation, for each scenario written seed-style and batched, on the
+/// emulated guest and on the real guest (QEMU TCG, portal.ko). The time covers the handler, the
+/// verdict and the guest's next call reaching the host; the Exchanges column is counted, not
+/// estimated: the exchanges every handled call spent (a range if they differed).
+/// <code>dotnet run -c Release --project benchmarks/Portal.Benchmarks -- --filter '*HandlerBenchmarks*'</code>
+/// </summary>
+[Config(typeof(Config))]
+public class HandlerBenchmarks
+{
+    /// <summary>Exchanges per handled call, by case, filled at the end of each case (the benchmarks run in this process).</summary>
+    private static readonly ConcurrentDictionary<string, (long Min, long Max)> ExchangesByCase = new();
+
+    private IGuest _guest = null!;
+    private PortalSession _session = null!;
+    private HandlerPump _pump = null!;
+    private Func<Hypersyscalls.SyscallContext, ValueTask> _handler = null!;
+
+    [Params("emulated", "qemu")]
+    public string Guest { get; set; } = "";
+
+    [ParamsAllValues]
+    public HandlerScenario Scenario { get; set; }
+
+    [ParamsAllValues]
+    public HandlerStyle Style { get; set; }
+
+    [GlobalSetup]
+    public async Task StartAsync()
+    {
+        if (Guest == "qemu")
+        {
+            // The parked call waits for the benchmark between iterations: allow the longest hold.
+            _guest = await QemuGuest.StartAsync(new QemuGuestOptions { HostTimeout = TimeSpan.FromSeconds(10) });
+        }
+        else
+        {
+            var emulated = new EmulatedGuest(GuestAbi.X86_64);
+            emulated.AddProgram(PortalBenchProgram.Name, PortalBenchProgram.RunAsync);
+            _guest = emulated;
+        }
+        _session = await PortalSession.AttachAsync(_guest.Connection);
+        var command = Scenario switch
+        {
+            HandlerScenario.Raeth => Raeth.Raeth.RAETH_ESW_REG_READ,
+            HandlerScenario.IoctlInteraction => 0x89F0,                         // SIOCDEVPRIVATE
+            _ => PortalBench.BENCH_HANDLER_CMD,
+        };
+        _pump = await HandlerPump.StartAsync(_guest, _session, Scenario.ToString().ToLowerInvariant() switch
+        {
+            "ioctlinteraction" => "ioctl_interaction",
+            var name => name,
+        }, command);
+        _handler = ScenarioHandlers.For(Scenario, Style);
+    }
+
+    [GlobalCleanup]
+    public async Task StopAsync()
+    {
+        ExchangesByCase[Key(Guest, Scenario, Style)] = (_pump.Exchanges.Min, _pump.Exchanges.Max);
+        await _pump.StopAsync();
+        await _session.DisposeAsync();
+        await _guest.DisposeAsync();
+    }
+
+    [Benchmark(Description = "handled syscall")]
+    public Task Handle() => _pump.HandleOneAsync(_handler);
+
+    private static string Key(object guest, object scenario, object style) => $"{guest}/{scenario}/{style}";
+
+    private static string Key(BenchmarkCase benchmarkCase) =>
+        Key(benchmarkCase.Parameters[nameof(Guest)], benchmarkCase.Parameters[nameof(Scenario)], benchmarkCase.Parameters[nameof(Style)]);
+
+    private sealed class Config : ManualConfig
+    {
+        public Config()
+        {
+            // In process: the exchange counts are read from this process's memory by the column below.
+            AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance)
+                .WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(15)
+                .WithIterationTime(TimeInterval.FromMilliseconds(250))
+                .WithEvaluateOverhead(false));                                    // µs-scale work: the ns overhead is noise
+            AddColumn(StatisticColumn.Median, new ExchangesColumn(), new VersusSeedStyleColumn());
+            AddDiagnoser(MemoryDiagnoser.Default);
+            HideColumns(Column.Job, Column.Toolchain, Column.IterationTime, Column.LaunchCount, Column.WarmupCount, Column.IterationCount, Column.EvaluateOverhead);
+        }
+    }
+
+    /// <summary>Exchanges per handled call, as counted by the session.</summary>
+    private sealed class ExchangesColumn : IColumn
+    {
+        public string Id => nameof(ExchangesColumn);
+        public string ColumnName => "Exchanges";
+        public bool AlwaysShow => true;
+        public ColumnCategory Category => ColumnCategory.Custom;
+        public int PriorityInCategory => 0;
+        public bool IsNumeric => true;
+        public UnitType UnitType => UnitType.Dimensionless;
+        public string Legend => "Guest round trips per handled call (the verdict not included), counted by the session";
+
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+        public bool IsAvailable(Summary summary) => true;
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) =>
+            ExchangesByCase.TryGetValue(Key(benchmarkCase), out var range)
+                ? range.Min == range.Max ? $"{range.Min}" : $"{range.Min}–{range.Max}"
+                : "?";
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
+    }
+
+    /// <summary>Median of this case over the median of the same scenario, seed-style, on the same guest.</summary>
+    private sealed class VersusSeedStyleColumn : IColumn
+    {
+        public string Id => nameof(VersusSeedStyleColumn);
+        public string ColumnName => "vs seed-style";
+        public bool AlwaysShow => true;
+        public ColumnCategory Category => ColumnCategory.Custom;
+        public int PriorityInCategory => 1;
+        public bool IsNumeric => true;
+        public UnitType UnitType => UnitType.Dimensionless;
+        public string Legend => "Median time relative to the seed-style handler of the same scenario on the same guest";
+
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+        public bool IsAvailable(Summary summary) => true;
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
+        {
+            var seedStyle = summary.BenchmarksCases.FirstOrDefault(other =>
+                Equals(other.Parameters[nameof(Guest)], benchmarkCase.Parameters[nameof(Guest)]) &&
+                Equals(other.Parameters[nameof(Scenario)], benchmarkCase.Parameters[nameof(Scenario)]) &&
+                Equals(other.Parameters[nameof(Style)], HandlerStyle.SeedStyle));
+            var mine = summary[benchmarkCase]?.ResultStatistics?.Median;
+            var theirs = seedStyle is null ? null : summary[seedStyle]?.ResultStatistics?.Median;
+            return mine is null || theirs is null or 0 ? "?" : $"{mine / theirs:F2}";
+        }
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
+    }
+}
