@@ -4,52 +4,71 @@ using Portal.Hypersyscalls;
 namespace Portal.Benchmarks.Handlers;
 
 /// <summary>
-/// Feeds a benchmark one handled syscall per call. <c>portal-bench handler SCENARIO</c> issues the
-/// scenario's ioctl in a loop; each one reaches our hook, which parks until
-/// <see cref="HandleOneAsync"/> hands it the work to do. <see cref="HandleOneAsync"/> completes when
-/// the work is done, the verdict has released the guest and the guest's next call has arrived: one
-/// full handled syscall, as a plugin sees them in production.
+/// A stream of handled syscalls to time. <c>portal-bench handler SCENARIO</c> issues the scenario's
+/// ioctl in a loop; our hook runs the handler on each, as a session runs any plugin, and the guest
+/// calls again as soon as the verdict releases it. <see cref="WaitForCallsAsync"/> completes when a
+/// given number of further calls have been handled, so the time between completions is what one
+/// handled syscall costs: the handler's exchanges, the verdict, and the guest's next call reaching
+/// the host.
 /// </summary>
 internal sealed class HandlerPump
 {
+    private readonly Func<SyscallContext, ValueTask> _handler;
+    private readonly Lock _lock = new();
     private Task<GuestCommandResult> _program = Task.FromResult(new GuestCommandResult(0, ""));
-    private TaskCompletionSource _parked = new();
-    private TaskCompletionSource<Func<SyscallContext, ValueTask>?> _work = new();
+    private long _handled, _target = long.MaxValue, _minExchanges = long.MaxValue, _maxExchanges = long.MinValue;
+    private TaskCompletionSource? _waiter;
+    private Exception? _failure;
+    private volatile bool _stopping;
 
-    /// <summary>Exchanges spent by the most recent piece of work, and the range seen over all of them.</summary>
-    public (long Last, long Min, long Max) Exchanges { get; private set; } = (0, long.MaxValue, long.MinValue);
+    private HandlerPump(Func<SyscallContext, ValueTask> handler) => _handler = handler;
 
-    /// <summary>Registers the hook on <paramref name="command"/>, starts the guest program and waits for its first call.</summary>
-    public static async Task<HandlerPump> StartAsync(IGuest guest, PortalSession session, string scenario, long command)
+    /// <summary>The fewest and the most exchanges one handled call spent.</summary>
+    public (long Min, long Max) Exchanges
     {
-        var pump = new HandlerPump();
+        get
+        {
+            lock (_lock)
+                return (_minExchanges, _maxExchanges);
+        }
+    }
+
+    /// <summary>Registers <paramref name="handler"/> on the ioctl <paramref name="command"/> and starts the guest program.</summary>
+    public static async Task<HandlerPump> StartAsync(IGuest guest, PortalSession session, string scenario, long command,
+        Func<SyscallContext, ValueTask> handler)
+    {
+        var pump = new HandlerPump(handler);
         await session.OnSyscall("ioctl", SyscallPhase.Return).WhereArg(1, ArgFilter.Equal(command)).WhereComm("portal-bench")
             .RegisterAsync(pump.OnCallAsync, "benchmark");
-        pump._program = guest.RunAsync(new GuestCommand(["portal-bench", "handler", scenario]));
-        // A program that ends while we wait for its next call (a handler threw, the guest timed the hold
-        // out) must fail the benchmark rather than hang it.
-        _ = pump._program.ContinueWith(run => pump._parked.TrySetException(new InvalidOperationException(
-                $"portal-bench ended while a handler was expected: {(run.IsCompletedSuccessfully ? run.Result.Output : run.Exception?.Message)}")),
+        // On its own thread: on the emulated guest, a call whose handler completes synchronously
+        // returns synchronously, and the program's loop would never give the caller back.
+        pump._program = Task.Run(() => guest.RunAsync(new GuestCommand(["portal-bench", "handler", scenario])));
+        // A program that ends while calls are awaited (the handler threw, the guest timed a call out)
+        // fails the benchmark instead of hanging it.
+        _ = pump._program.ContinueWith(run => pump.Fail(new InvalidOperationException(
+                $"portal-bench ended: {(run.IsCompletedSuccessfully ? run.Result.Output : run.Exception?.Message)}")),
             TaskScheduler.Default);
-        await pump._parked.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await pump.WaitForCallsAsync(1).WaitAsync(TimeSpan.FromSeconds(30));
         return pump;
     }
 
-    /// <summary>Runs <paramref name="work"/> as the handler of the parked call; completes when the next call is parked.</summary>
-    public Task HandleOneAsync(Func<SyscallContext, ValueTask> work)
+    /// <summary>Completes when <paramref name="count"/> more calls have been handled.</summary>
+    public Task WaitForCallsAsync(int count)
     {
-        var work0 = _work;
-        var parked = new TaskCompletionSource();
-        _parked = parked;                        // set before releasing the parked call: the next call takes these
-        _work = new();
-        work0.SetResult(work);
-        return parked.Task;
+        lock (_lock)
+        {
+            if (_failure is not null)
+                return Task.FromException(_failure);
+            _waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _target = _handled + count;
+            return _waiter.Task;
+        }
     }
 
-    /// <summary>Lets the parked call return <c>BENCH_STOP</c> and waits for the program to end.</summary>
+    /// <summary>Answers the next call with <c>BENCH_STOP</c> and waits for the program to end.</summary>
     public async Task StopAsync()
     {
-        _work.SetResult(null);
+        _stopping = true;
         var result = await _program.WaitAsync(TimeSpan.FromSeconds(30));
         if (result.ExitCode != 0)
             throw new InvalidOperationException($"portal-bench failed: {result.Output}");
@@ -57,28 +76,37 @@ internal sealed class HandlerPump
 
     private async ValueTask OnCallAsync(SyscallContext syscall)
     {
-        var parked = _parked;
-        var work = _work.Task;
-        parked.TrySetResult();
-        var todo = await work;
-        if (todo is null)
+        if (_stopping)
         {
             syscall.Retval = 1;                  // BENCH_STOP
             return;
         }
-        var before = syscall.Exchanges;
         try
         {
-            await todo(syscall);
+            await _handler(syscall);
         }
         catch (Exception e)
         {
-            _parked.TrySetException(e);          // the benchmark fails with the handler's exception
+            Fail(e);                             // the benchmark fails with the handler's exception
             syscall.Retval = 1;
             return;
         }
-        var spent = syscall.Exchanges - before;
-        Exchanges = (spent, Math.Min(Exchanges.Min, spent), Math.Max(Exchanges.Max, spent));
         syscall.Retval = 0;
+        lock (_lock)
+        {
+            _minExchanges = Math.Min(_minExchanges, syscall.Exchanges);
+            _maxExchanges = Math.Max(_maxExchanges, syscall.Exchanges);
+            if (++_handled == _target)
+                _waiter?.TrySetResult();
+        }
+    }
+
+    private void Fail(Exception error)
+    {
+        lock (_lock)
+        {
+            _failure ??= error;
+            _waiter?.TrySetException(_failure);
+        }
     }
 }

@@ -24,8 +24,7 @@ internal static class PortalBenchProgram
             return 2;
         }
         var abi = context.Abi;
-        var sockDgram = abi.Id is Abi.GuestAbiId.Mips or Abi.GuestAbiId.MipsEl ? 1 : 2;
-        var fd = (int)await context.SocketAsync(2 /* AF_INET */, sockDgram, 0).ConfigureAwait(false);
+        var fd = (int)await context.OpenAsync("/dev/null").ConfigureAwait(false);
         var bulk = (ulong)await context.MmapAsync(PortalBench.BENCH_BULK_SIZE, PageProtection.ReadWrite).ConfigureAwait(false);
         var page = (ulong)await context.MmapAsync((ulong)abi.PageSize, PageProtection.ReadWrite).ConfigureAwait(false);
         var (ifr, reg, record, chase) = (page, page + 64, page + 128, page + 192);

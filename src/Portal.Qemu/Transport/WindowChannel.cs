@@ -17,12 +17,18 @@ internal sealed class WindowChannel : IGuestChannel
     private readonly nint _slot;
     private readonly TimeSpan _timeout;
     private readonly long _spinTicks;
+    private readonly ManualResetEventSlim? _released;
     private uint _hostSeq;
     private volatile bool _hostOwned;     // read by the poller thread, written by whoever handles the event
 
-    public WindowChannel(nint slot, int index, TimeSpan timeout)
+    /// <param name="slot">The slot's first byte in the mapped window.</param>
+    /// <param name="index">The slot's number (0 = control).</param>
+    /// <param name="timeout">How long an exchange may wait for the guest.</param>
+    /// <param name="released">Set whenever the host releases this slot to the guest (the event poller sleeps on it while every slot is held).</param>
+    public WindowChannel(nint slot, int index, TimeSpan timeout, ManualResetEventSlim? released = null)
     {
         _slot = slot;
+        _released = released;
         Slot = index;
         _timeout = timeout;
         _spinTicks = Stopwatch.Frequency / 500;     // spin ~2 ms before yielding the core
@@ -83,6 +89,7 @@ internal sealed class WindowChannel : IGuestChannel
             Acknowledge(eventId);
         HeldEventId = 0;
         HostOwned = false;
+        _released?.Set();
     }
 
     /// <summary>Answers the held event with an untouched verdict (used when no session can).</summary>

@@ -9,7 +9,10 @@ namespace Portal.Qemu.Transport;
 /// The host side of a real guest's window: the control slot, and a poller thread that watches the
 /// vCPU slots for events and hands them to the attached session. The poller spins while events
 /// come (sub-microsecond pickup), yields for 100 ms after the last one, then sleeps 1 ms between
-/// scans, so an idle guest costs the host almost nothing.
+/// scans, so an idle guest costs the host almost nothing. While the host holds every vCPU's slot no
+/// event can come, so it blocks until one is released: a handler that awaits something and goes on
+/// on another thread does not compete for a core with a spinning poller (and, under TCG, with the
+/// vCPU itself).
 /// </summary>
 internal sealed partial class WindowConnection : IGuestConnection
 {
@@ -20,6 +23,7 @@ internal sealed partial class WindowConnection : IGuestConnection
     private readonly WindowChannel[] _cpus;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
+    private readonly ManualResetEventSlim _slotReleased = new(false);
     private readonly Thread _poller;
     private IGuestEventSink? _sink;
     private long _eventsDelivered;
@@ -31,7 +35,7 @@ internal sealed partial class WindowConnection : IGuestConnection
         _logger = logger;
         var slots = (int)window.SlotCount;
         ControlChannel = new WindowChannel(window.Slot(0), 0, exchangeTimeout);
-        _cpus = [.. Enumerable.Range(1, slots - 1).Select(i => new WindowChannel(window.Slot(i), i, exchangeTimeout))];
+        _cpus = [.. Enumerable.Range(1, slots - 1).Select(i => new WindowChannel(window.Slot(i), i, exchangeTimeout, _slotReleased))];
         _poller = new Thread(Poll) { IsBackground = true, Name = "portal-event-poller" };
         _poller.Start();
     }
@@ -68,6 +72,20 @@ internal sealed partial class WindowConnection : IGuestConnection
         var lastActivity = Stopwatch.GetTimestamp();
         while (!_stop.IsCancellationRequested)
         {
+            _slotReleased.Reset();      // before the check: a release after it sets the event again
+            if (Array.TrueForAll(_cpus, slot => slot.HostOwned))
+            {
+                try
+                {
+                    _slotReleased.Wait(_stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                lastActivity = Stopwatch.GetTimestamp();
+                continue;
+            }
             var active = false;
             foreach (var slot in _cpus)
             {

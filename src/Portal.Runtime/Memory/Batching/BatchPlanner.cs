@@ -20,8 +20,7 @@ namespace Portal.Memory.Batching;
 /// </remarks>
 internal sealed class BatchPlanner
 {
-    /// <summary>Local answers are attempted for reads up to this size.</summary>
-    private const int MaxLocalRead = 512;
+    private const int MaxLocalRead = BatchWorkspace.MaxLocalRead;
 
     private readonly SlotLease _lease;
     private readonly bool _batchMode;
@@ -32,12 +31,9 @@ internal sealed class BatchPlanner
     private readonly List<PendingOperation> _finished = [];
     private readonly List<PendingOperation> _openReads = [];
     private readonly List<WriteFault> _faults = [];
-    private readonly BatchBuilder _batch = new();
-    private readonly BatchResults _results;
+    private BatchWorkspace? _workspace;
     private readonly Stack<ScalarReadOperation> _scalarPool = new();
     private readonly Stack<WriteOperation> _writePool = new();
-    private readonly byte[] _overlay = new byte[MaxLocalRead];
-    private readonly bool[] _covered = new bool[MaxLocalRead];
     private bool _running;
     private bool _ended;
 
@@ -49,10 +45,12 @@ internal sealed class BatchPlanner
         _batchMode = features.HasFlag(GuestFeatures.Batch);
         _verdictWrites = features.HasFlag(GuestFeatures.VerdictWrites);
         _defaultToken = cancellationToken;
-        _results = new BatchResults(_batch);
     }
 
     public GuestAbi Abi { get; }
+
+    /// <summary>Rented on first use, returned by <see cref="FinishAsync"/>.</summary>
+    private BatchWorkspace Workspace => _workspace ??= BatchWorkspace.Rent();
 
     public GuestMemory Memory { get; }
 
@@ -95,7 +93,7 @@ internal sealed class BatchPlanner
     {
         if (destination.Length > MaxLocalRead || !HasQueuedWrites())
             return false;
-        var covered = _covered.AsSpan(0, destination.Length);
+        var covered = Workspace.Covered.AsSpan(0, destination.Length);
         covered.Clear();
         for (var i = _queue.Count - 1; i >= 0; i--)
         {
@@ -112,8 +110,8 @@ internal sealed class BatchPlanner
         window = Math.Min(window, MaxLocalRead);
         if (!HasQueuedWrites() || address + (ulong)window < address)
             return false;
-        var bytes = _overlay.AsSpan(0, window);
-        var covered = _covered.AsSpan(0, window);
+        var bytes = Workspace.Overlay.AsSpan(0, window);
+        var covered = Workspace.Covered.AsSpan(0, window);
         covered.Clear();
         for (var i = _queue.Count - 1; i >= 0; i--)
         {
@@ -205,6 +203,11 @@ internal sealed class BatchPlanner
         finally
         {
             _ended = true;
+            if (!_running && _workspace is not null)     // an exchange still under way (cancelled) keeps its workspace
+            {
+                BatchWorkspace.Return(_workspace);
+                _workspace = null;
+            }
         }
         var unobserved = _faults.Where(f => !f.Observed).Select(f => f.Exception).ToList();
         return (writes, unobserved);
@@ -261,7 +264,7 @@ internal sealed class BatchPlanner
             while (_queue.Count > 0)
             {
                 Plan();
-                if (_batch.Count > 0)
+                if (Workspace.Batch.Count > 0)
                 {
                     try
                     {
@@ -299,7 +302,8 @@ internal sealed class BatchPlanner
     /// <summary>Packs as many queued operations as fit, in order, into the next exchange.</summary>
     private void Plan()
     {
-        _batch.Reset(_batchMode);
+        var batch = Workspace.Batch;
+        batch.Reset(_batchMode);
         _planned.Clear();
         var allWait = false;        // an earlier write is not done: nothing may overtake it
         _openReads.Clear();         // earlier reads that are not done: a write must not change what they read next
@@ -307,10 +311,10 @@ internal sealed class BatchPlanner
         {
             if (allWait || (op.IsWrite && ChangesOpenReads(op)))
                 break;
-            var mark = _batch.Save();
-            if (!op.TryPlan(_batch))
+            var mark = batch.Save();
+            if (!op.TryPlan(batch))
             {
-                _batch.Rollback(mark);
+                batch.Rollback(mark);
                 break;
             }
             _planned.Add(op);
@@ -324,32 +328,33 @@ internal sealed class BatchPlanner
         }
         if (_planned.Count == 0)
             throw new InvalidOperationException($"The planner could not place {_queue[0].GetType().Name} in an empty batch.");
-        _batch.FinishSizes();
+        batch.FinishSizes();
     }
 
     private async ValueTask ExchangeAsync(CancellationToken cancellationToken)
     {
+        var (batch, results) = (Workspace.Batch, Workspace.Results);
         await _lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var alone = _batch.SendsAlone;
+            var alone = batch.SendsAlone;
             if (alone)
-                BatchWire.WriteSingle(_lease.Channel.Region, _batch[0], _batch.WriteBuffer);
+                BatchWire.WriteSingle(_lease.Channel.Region, batch[0], batch.WriteBuffer);
             else
-                BatchWire.WriteBatch(_lease.Channel.Region, _batch.Entries, _batch.WriteBuffer);
+                BatchWire.WriteBatch(_lease.Channel.Region, batch.Entries, batch.WriteBuffer);
             await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
             var region = _lease.Channel.Region;
             if (alone)
             {
-                var result = BatchWire.ReadSingle(region, _batch[0]);
-                _results.Results[0] = result;
-                if (_batch[0].ReturnsData)
-                    Region.Data(region)[..result.Count].CopyTo(_results.DataArea);
+                var result = BatchWire.ReadSingle(region, batch[0]);
+                results.Results[0] = result;
+                if (batch[0].ReturnsData)
+                    Region.Data(region)[..result.Count].CopyTo(results.DataArea);
             }
             else
             {
-                BatchWire.ReadBatch(region, _batch.Entries, _results.Results, Abi);
-                Region.Data(region)[..(int)Region.Size(region)].CopyTo(_results.DataArea);
+                BatchWire.ReadBatch(region, batch.Entries, results.Results, Abi);
+                Region.Data(region)[..(int)Region.Size(region)].CopyTo(results.DataArea);
             }
         }
         finally
@@ -362,7 +367,7 @@ internal sealed class BatchPlanner
     {
         try
         {
-            op.Deliver(_results);
+            op.Deliver(Workspace.Results);
         }
         catch (Exception e)
         {
