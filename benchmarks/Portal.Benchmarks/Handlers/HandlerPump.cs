@@ -6,11 +6,17 @@ namespace Portal.Benchmarks.Handlers;
 /// <summary>
 /// A stream of handled syscalls to time. <c>portal-bench handler SCENARIO</c> issues the scenario's
 /// ioctl in a loop; our hook runs the handler on each, as a session runs any plugin, and the guest
-/// calls again as soon as the verdict releases it. <see cref="WaitForCallsAsync"/> completes when a
-/// given number of further calls have been handled, so the time between completions is what one
-/// handled syscall costs: the handler's exchanges, the verdict, and the guest's next call reaching
-/// the host.
+/// calls again as soon as the verdict releases it. <see cref="WaitForCallsAsync"/> lets a given
+/// number of calls through and completes when they have been handled: the time is what that many
+/// handled syscalls cost (the handlers' exchanges, the verdicts, the guest's next calls reaching the
+/// host).
 /// </summary>
+/// <remarks>
+/// The last call of a run is held (its handler waits before returning) until the next run starts.
+/// Otherwise the guest would keep calling while the benchmark thread wakes up, and with the
+/// poller and the vCPU busy on both cores of a small machine, that wake-up waits for a scheduler tick
+/// (about 4 ms, measured). Held, the vCPU spins alone and the benchmark thread gets a core at once.
+/// </remarks>
 internal sealed class HandlerPump
 {
     private readonly Func<SyscallContext, ValueTask> _handler;
@@ -18,6 +24,7 @@ internal sealed class HandlerPump
     private Task<GuestCommandResult> _program = Task.FromResult(new GuestCommandResult(0, ""));
     private long _handled, _target = long.MaxValue, _minExchanges = long.MaxValue, _maxExchanges = long.MinValue;
     private TaskCompletionSource? _waiter;
+    private TaskCompletionSource? _heldCall;        // completing it lets the held call return
     private Exception? _failure;
     private volatile bool _stopping;
 
@@ -52,23 +59,35 @@ internal sealed class HandlerPump
         return pump;
     }
 
-    /// <summary>Completes when <paramref name="count"/> more calls have been handled.</summary>
+    /// <summary>Releases the held call and completes when <paramref name="count"/> more calls have been handled.</summary>
     public Task WaitForCallsAsync(int count)
     {
+        TaskCompletionSource waiter, held;
         lock (_lock)
         {
             if (_failure is not null)
                 return Task.FromException(_failure);
-            _waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Synchronous continuations: completing it wakes the waiting benchmark thread directly.
+            waiter = _waiter = new TaskCompletionSource();
             _target = _handled + count;
-            return _waiter.Task;
+            held = _heldCall ?? new TaskCompletionSource();
+            _heldCall = null;
         }
+        held.TrySetResult();                     // its handler returns here, on this thread, and sends the verdict
+        return waiter.Task;
     }
 
     /// <summary>Answers the next call with <c>BENCH_STOP</c> and waits for the program to end.</summary>
     public async Task StopAsync()
     {
         _stopping = true;
+        TaskCompletionSource? held;
+        lock (_lock)
+        {
+            held = _heldCall;
+            _heldCall = null;
+        }
+        held?.TrySetResult();
         var result = await _program.WaitAsync(TimeSpan.FromSeconds(30));
         if (result.ExitCode != 0)
             throw new InvalidOperationException($"portal-bench failed: {result.Output}");
@@ -92,21 +111,31 @@ internal sealed class HandlerPump
             return;
         }
         syscall.Retval = 0;
+        TaskCompletionSource? waiter = null, held = null;
         lock (_lock)
         {
             _minExchanges = Math.Min(_minExchanges, syscall.Exchanges);
             _maxExchanges = Math.Max(_maxExchanges, syscall.Exchanges);
-            if (++_handled == _target)
-                _waiter?.TrySetResult();
+            if (++_handled == _target && !_stopping)
+            {
+                waiter = _waiter;
+                held = _heldCall = new TaskCompletionSource();
+            }
         }
+        if (held is null)
+            return;
+        waiter?.TrySetResult();
+        await held.Task;                         // held until the next run (or the stop) releases it
     }
 
     private void Fail(Exception error)
     {
+        TaskCompletionSource? waiter;
         lock (_lock)
         {
             _failure ??= error;
-            _waiter?.TrySetException(_failure);
+            waiter = _waiter;
         }
+        waiter?.TrySetException(_failure);
     }
 }
