@@ -62,7 +62,8 @@ internal sealed class HandlerPump
     /// <summary>Releases the held call and completes when <paramref name="count"/> more calls have been handled.</summary>
     public Task WaitForCallsAsync(int count)
     {
-        TaskCompletionSource waiter, held;
+        TaskCompletionSource waiter;
+        TaskCompletionSource? held;
         lock (_lock)
         {
             if (_failure is not null)
@@ -70,10 +71,10 @@ internal sealed class HandlerPump
             // Synchronous continuations: completing it wakes the waiting benchmark thread directly.
             waiter = _waiter = new TaskCompletionSource();
             _target = _handled + count;
-            held = _heldCall ?? new TaskCompletionSource();
+            held = _heldCall;
             _heldCall = null;
         }
-        held.TrySetResult();                     // its handler returns here, on this thread, and sends the verdict
+        held?.TrySetResult();                    // its handler returns here, on this thread, and sends the verdict
         return waiter.Task;
     }
 
