@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Portal;
 using Portal.Abi;
 using Portal.Guests;
+using Portal.Samples;
 using Portal.Samples.IoctlInteraction;
 using Portal.Testing;
 

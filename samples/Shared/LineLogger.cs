@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Portal.Samples.IoctlInteraction;
+namespace Portal.Samples;
 
 /// <summary>
 /// Writes log lines synchronously, so they interleave correctly with the guest's output
