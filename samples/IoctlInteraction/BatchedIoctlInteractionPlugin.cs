@@ -9,7 +9,7 @@ namespace Portal.Samples.IoctlInteraction;
 /// answered from the staged bytes, and the staged writes ride on the next exchange. Two exchanges
 /// where <see cref="IoctlInteractionPlugin"/> spends ten.
 /// </summary>
-public sealed partial class BatchedIoctlInteractionPlugin(ILogger logger)
+public sealed class BatchedIoctlInteractionPlugin(ILogger logger)
 {
     [Hypersyscall("ioctl", SyscallPhase.Return, Name = "BatchedIoctlInteraction")]
     [Arg(1, Is = IoctlInteractionPlugin.SiocDevPrivate)]
@@ -21,8 +21,8 @@ public sealed partial class BatchedIoctlInteractionPlugin(ILogger logger)
         // Exchange 1: both reads (nothing is sent until the first await).
         var interfaceName = portal.ReadStrAsync(arg);
         var data = portal.ReadIntAsync(arg + IoctlInteractionPlugin.IfNameSize);
-        LogInterface(logger, await interfaceName);
-        LogData(logger, await data);
+        InteractionLog.Interface(logger, await interfaceName);
+        InteractionLog.Data(logger, await data);
 
         using (portal.BeginBatch())
         {
@@ -44,29 +44,11 @@ public sealed partial class BatchedIoctlInteractionPlugin(ILogger logger)
         var arguments = portal.GetProcArgsAsync();
         var environment = portal.GetProcEnvAsync();
         var pid = portal.GetProcPidAsync();
-        LogFd(logger, await fdName);
-        LogArgs(logger, string.Join(' ', await arguments));
-        LogEnv(logger, string.Join(' ', (await environment).Select(e => $"{e.Key}={e.Value}")));
-        LogPid(logger, await pid);
+        InteractionLog.Fd(logger, await fdName);
+        InteractionLog.Args(logger, string.Join(' ', await arguments));
+        InteractionLog.Env(logger, string.Join(' ', (await environment).Select(e => $"{e.Key}={e.Value}")));
+        InteractionLog.Pid(logger, await pid);
 
         syscall.Retval = 0;
     }
-
-    [LoggerMessage(1, LogLevel.Information, "Interface: {Name}")]
-    private static partial void LogInterface(ILogger logger, string name);
-
-    [LoggerMessage(2, LogLevel.Information, "Data: 0x{Data:x}")]
-    private static partial void LogData(ILogger logger, uint data);
-
-    [LoggerMessage(3, LogLevel.Information, "FD: {Name}")]
-    private static partial void LogFd(ILogger logger, string name);
-
-    [LoggerMessage(4, LogLevel.Information, "Found process: {Args}")]
-    private static partial void LogArgs(ILogger logger, string args);
-
-    [LoggerMessage(5, LogLevel.Information, "Found env: {Env}")]
-    private static partial void LogEnv(ILogger logger, string env);
-
-    [LoggerMessage(6, LogLevel.Information, "Found pid: {Pid}")]
-    private static partial void LogPid(ILogger logger, int pid);
 }

@@ -8,7 +8,7 @@ namespace Portal.Samples.IoctlInteraction;
 /// does it: read the interface name and the int after it, write both and read them back, then the
 /// fd name, arguments, environment and pid; finally make the ioctl succeed.
 /// </summary>
-public sealed partial class IoctlInteractionPlugin(ILogger logger)
+public sealed class IoctlInteractionPlugin(ILogger logger)
 {
     /// <summary>SIOCDEVPRIVATE.</summary>
     public const long SiocDevPrivate = 0x89f0;
@@ -24,9 +24,9 @@ public sealed partial class IoctlInteractionPlugin(ILogger logger)
         var arg = syscall.Args[2];
 
         var interfaceName = await portal.ReadStrAsync(arg);
-        LogInterface(logger, interfaceName);
+        InteractionLog.Interface(logger, interfaceName);
         var data = await portal.ReadIntAsync(arg + IfNameSize);
-        LogData(logger, data);
+        InteractionLog.Data(logger, data);
 
         const string toWrite = "test";
         await portal.WriteStrAsync(arg, toWrite);
@@ -40,29 +40,11 @@ public sealed partial class IoctlInteractionPlugin(ILogger logger)
         if (data != toWriteInt)
             throw new InvalidOperationException($"Expected 0x{toWriteInt:x}, got 0x{data:x}, r/w failed");
 
-        LogFd(logger, await portal.ReadFdNameAsync((int)syscall.Args[0]));
-        LogArgs(logger, string.Join(' ', await portal.GetProcArgsAsync()));
-        LogEnv(logger, string.Join(' ', (await portal.GetProcEnvAsync()).Select(e => $"{e.Key}={e.Value}")));
-        LogPid(logger, await portal.GetProcPidAsync());
+        InteractionLog.Fd(logger, await portal.ReadFdNameAsync((int)syscall.Args[0]));
+        InteractionLog.Args(logger, string.Join(' ', await portal.GetProcArgsAsync()));
+        InteractionLog.Env(logger, string.Join(' ', (await portal.GetProcEnvAsync()).Select(e => $"{e.Key}={e.Value}")));
+        InteractionLog.Pid(logger, await portal.GetProcPidAsync());
 
         syscall.Retval = 0;
     }
-
-    [LoggerMessage(1, LogLevel.Information, "Interface: {Name}")]
-    private static partial void LogInterface(ILogger logger, string name);
-
-    [LoggerMessage(2, LogLevel.Information, "Data: 0x{Data:x}")]
-    private static partial void LogData(ILogger logger, uint data);
-
-    [LoggerMessage(3, LogLevel.Information, "FD: {Name}")]
-    private static partial void LogFd(ILogger logger, string name);
-
-    [LoggerMessage(4, LogLevel.Information, "Found process: {Args}")]
-    private static partial void LogArgs(ILogger logger, string args);
-
-    [LoggerMessage(5, LogLevel.Information, "Found env: {Env}")]
-    private static partial void LogEnv(ILogger logger, string env);
-
-    [LoggerMessage(6, LogLevel.Information, "Found pid: {Pid}")]
-    private static partial void LogPid(ILogger logger, int pid);
 }
