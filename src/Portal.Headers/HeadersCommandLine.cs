@@ -24,6 +24,31 @@ public static class HeadersCommandLine
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
+        var root = new RootCommand("portal-headers: parse a C header with libclang for target ABIs and describe its layouts (docs/layout-manifest.md).");
+        foreach (var command in CreateCommands(output, error, "portal-headers"))
+            root.Subcommands.Add(command);
+        var result = root.Parse(args);
+        if (result.Errors.Count > 0)
+        {
+            // An unknown word explains the rest ("Required command was not provided."): say only that.
+            var errors = result.Errors.Where(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)).ToList();
+            foreach (var e in errors.Count > 0 ? errors : result.Errors)
+                error.WriteLine($"portal-headers: {e.Message}");
+            error.WriteLine("portal-headers: see portal-headers --help");
+            return BadArguments;
+        }
+        return result.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+    }
+
+    /// <summary>
+    /// The <c>dump</c> and <c>manifest</c> commands, for a command line of its own or nested in another
+    /// (<c>portal headers</c>). Their actions return the exit codes above and write errors prefixed with <paramref name="toolName"/>.
+    /// </summary>
+    public static IReadOnlyList<Command> CreateCommands(TextWriter output, TextWriter error, string toolName)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        ArgumentException.ThrowIfNullOrEmpty(toolName);
 
         var includes = new Option<string[]>("-I", "--include-directory")
         {
@@ -53,7 +78,7 @@ public static class HeadersCommandLine
         var dumpHeader = new Argument<string>("header") { Description = "The C header to parse." };
         var abi = new Option<string>("--abi") { Description = $"The target ABI: {string.Join(", ", HeaderAbi.Names)}.", Required = true };
         var dump = new Command("dump", "Print the single-ABI layout manifest of a header as JSON on stdout.") { dumpHeader, abi, includes, includeList, defines, defineList };
-        dump.SetAction(parse => Guard(error, () =>
+        dump.SetAction(parse => Guard(error, toolName, () =>
         {
             var manifest = HeaderParser.Parse(parse.GetValue(dumpHeader)!, HeaderAbi.Get(parse.GetValue(abi)!), Options(parse, includes, includeList, defines, defineList, null, null));
             output.Write(ManifestJson.Serialize(manifest));
@@ -80,7 +105,7 @@ public static class HeadersCommandLine
             Arity = ArgumentArity.ZeroOrMore,
         };
         var manifest = new Command("manifest", "Write the multi-ABI layout manifest file of a header.") { manifestHeader, abis, outputFile, includes, includeList, defines, defineList, structs, structList };
-        manifest.SetAction(parse => Guard(error, () =>
+        manifest.SetAction(parse => Guard(error, toolName, () =>
         {
             var names = parse.GetValue(abis)!.SelectMany(a => a.Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
             var file = HeaderParser.ParseAll(parse.GetValue(manifestHeader)!, names, Options(parse, includes, includeList, defines, defineList, structs, structList));
@@ -95,21 +120,7 @@ public static class HeadersCommandLine
             }
         }));
 
-        var root = new RootCommand("portal-headers: parse a C header with libclang for target ABIs and describe its layouts (docs/layout-manifest.md).")
-        {
-            dump, manifest,
-        };
-        var result = root.Parse(args);
-        if (result.Errors.Count > 0)
-        {
-            // An unknown word explains the rest ("Required command was not provided."): say only that.
-            var errors = result.Errors.Where(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)).ToList();
-            foreach (var e in errors.Count > 0 ? errors : result.Errors)
-                error.WriteLine($"portal-headers: {e.Message}");
-            error.WriteLine("portal-headers: see portal-headers --help");
-            return BadArguments;
-        }
-        return result.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        return [dump, manifest];
     }
 
     static HeaderParseOptions Options(ParseResult parse, Option<string[]> includes, Option<string[]> includeList,
@@ -138,7 +149,7 @@ public static class HeadersCommandLine
         return values;
     }
 
-    static int Guard(TextWriter error, Action action)
+    static int Guard(TextWriter error, string toolName, Action action)
     {
         try
         {
@@ -147,19 +158,19 @@ public static class HeadersCommandLine
         }
         catch (HeaderArgumentException e)
         {
-            error.WriteLine($"portal-headers: {e.Message}");
+            error.WriteLine($"{toolName}: {e.Message}");
             return BadArguments;
         }
         catch (HeaderParseException e)
         {
             foreach (var diagnostic in e.Errors)
                 error.WriteLine(diagnostic.ToString());
-            error.WriteLine($"portal-headers: {e.Message}; no manifest written");
+            error.WriteLine($"{toolName}: {e.Message}; no manifest written");
             return Failure;
         }
         catch (HeaderToolException e)
         {
-            error.WriteLine($"portal-headers: {e.Message}");
+            error.WriteLine($"{toolName}: {e.Message}");
             return Failure;
         }
     }

@@ -88,6 +88,20 @@ public sealed partial class QemuGuest : IGuest
     /// <summary>This guest's scratch directory (agent socket, console log); removed on dispose.</summary>
     public string WorkDirectory => _workDirectory;
 
+    /// <summary>
+    /// Checks the prerequisites and builds the guest image (portal.ko, the programs, the initramfs)
+    /// into the cache if it is not there yet, without booting: what <see cref="StartAsync"/> does first.
+    /// </summary>
+    /// <exception cref="GuestPrerequisiteException">QEMU, the guest kernel or a build tool is missing.</exception>
+    /// <exception cref="GuestBuildException">Building portal.ko or the programs failed.</exception>
+    public static Task<GuestImage> PrepareImageAsync(QemuGuestOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new QemuGuestOptions();
+        var logger = options.LoggerFactory.CreateLogger<QemuGuest>();
+        var kernel = GuestPrerequisites.Check(options.KernelVersion);
+        return GuestImageBuilder.BuildAsync(kernel, options.Files, options.ResolveCacheDirectory(), logger, cancellationToken);
+    }
+
     /// <summary>Builds the guest if needed (cached), boots it, and waits until portal.ko and the agent are ready.</summary>
     /// <exception cref="GuestPrerequisiteException">QEMU, the guest kernel or a build tool is missing (the message names the set-up script).</exception>
     /// <exception cref="GuestBuildException">Building portal.ko or the programs failed.</exception>
@@ -98,11 +112,7 @@ public sealed partial class QemuGuest : IGuest
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Cpus, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MemoryMiB, 256);
         var logger = options.LoggerFactory.CreateLogger<QemuGuest>();
-        var kernel = GuestPrerequisites.Check(options.KernelVersion);
-        if (GuestPrerequisites.FindOnPath("setpriv") is null)
-            throw new GuestPrerequisiteException($"setpriv (package util-linux) is missing. Install it with: sudo {GuestPrerequisiteException.SetupScript}");
-        var image = await GuestImageBuilder.BuildAsync(kernel, options.Files, options.ResolveCacheDirectory(), logger, cancellationToken)
-            .ConfigureAwait(false);
+        var image = await PrepareImageAsync(options, cancellationToken).ConfigureAwait(false);
 
         SweepLeftovers(logger);
         var workDirectory = Directory.CreateTempSubdirectory($"{WorkDirectoryPrefix}{Environment.ProcessId}-").FullName;
@@ -148,12 +158,19 @@ public sealed partial class QemuGuest : IGuest
     }
 
     /// <summary>Runs a program in the guest (through /bin/sh, by name on PATH) and waits for it.</summary>
-    public async Task<GuestCommandResult> RunAsync(GuestCommand command, CancellationToken cancellationToken = default)
+    public Task<GuestCommandResult> RunAsync(GuestCommand command, CancellationToken cancellationToken = default) =>
+        RunAsync(command, output: null, cancellationToken);
+
+    /// <summary>
+    /// Runs a program in the guest (by name on PATH), streaming its output to <paramref name="output"/> as
+    /// it arrives. Cancelling kills the program in the guest.
+    /// </summary>
+    public async Task<GuestCommandResult> RunAsync(GuestCommand command, Action<string>? output, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
-        var (exitCode, output) = await _agent.RunAsync(ShellCommand(command), output: null, cancellationToken).ConfigureAwait(false);
-        return new GuestCommandResult(exitCode, output);
+        var (exitCode, text) = await _agent.RunAsync(ShellCommand(command), output, cancellationToken).ConfigureAwait(false);
+        return new GuestCommandResult(exitCode, text);
     }
 
     /// <summary>Runs a shell command line in the guest (busybox sh), streaming its output to <paramref name="output"/>.</summary>

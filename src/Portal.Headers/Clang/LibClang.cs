@@ -45,21 +45,36 @@ internal static class LibClang
         }
     }
 
-    static void Load()
+    static void Load() => (handle, loadError) = TryLoadLibrary();
+
+    /// <summary>
+    /// Why libclang cannot be loaded now, or null when it can. Unlike <see cref="EnsureLoaded"/> nothing is
+    /// remembered, so a set-up step can check again after installing it.
+    /// </summary>
+    public static string? FindLoadProblem()
+    {
+        var (probe, error) = TryLoadLibrary();
+        if (probe != 0)
+            NativeLibrary.Free(probe);
+        return error;
+    }
+
+    /// <summary>Loads the library named by <see cref="LibraryVariable"/>, else the first candidate that loads.</summary>
+    static (nint Handle, string? Error) TryLoadLibrary()
     {
         var explicitPath = Environment.GetEnvironmentVariable(LibraryVariable);
         if (!string.IsNullOrEmpty(explicitPath))
         {
-            if (!NativeLibrary.TryLoad(explicitPath, out handle))
-                loadError = $"cannot load libclang from {LibraryVariable}={explicitPath}";
-            return;
+            return NativeLibrary.TryLoad(explicitPath, out var loaded)
+                ? (loaded, null)
+                : (0, $"cannot load libclang from {LibraryVariable}={explicitPath}");
         }
         foreach (var candidate in LibraryCandidates)
         {
-            if (NativeLibrary.TryLoad(candidate, out handle))
-                return;
+            if (NativeLibrary.TryLoad(candidate, out var loaded))
+                return (loaded, null);
         }
-        loadError = $"libclang not found (tried {string.Join(", ", LibraryCandidates)}): {InstallHint}";
+        return (0, $"libclang not found (tried {string.Join(", ", LibraryCandidates)}): {InstallHint}");
     }
 
     static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)

@@ -17,6 +17,7 @@ public static class GuestPrerequisites
         ("make", "build-essential"),
         ("gcc", "build-essential"),
         ("xz", "xz-utils"),
+        ("setpriv", "util-linux"),      // starts QEMU with a parent-death signal
     ];
 
     /// <summary>The guest kernel: its version, image and build directory (headers).</summary>

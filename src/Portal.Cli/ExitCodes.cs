@@ -1,0 +1,33 @@
+namespace Portal.Cli;
+
+/// <summary>
+/// What <c>portal</c>'s exit status means. <c>portal run</c> exits with the guest command's own status
+/// when the command ran; Portal's own failures use the sysexits.h codes, which guest programs rarely use,
+/// so a script can tell "the command failed" from "Portal could not run it".
+/// </summary>
+internal static class ExitCodes
+{
+    /// <summary>Everything worked (or: the guest command exited 0).</summary>
+    public const int Success = 0;
+
+    /// <summary><c>portal headers</c>: the header did not parse (the diagnostics are on stderr).</summary>
+    public const int HeaderFailure = 1;
+
+    /// <summary>Bad arguments: unknown option or command, missing guest command, malformed --file, a file that does not exist.</summary>
+    public const int Usage = 64;
+
+    /// <summary>A plugin assembly could not be loaded, has no plugin, or its hooks could not be registered.</summary>
+    public const int PluginFailure = 65;
+
+    /// <summary>Something the guest or the header tool needs is not installed (<c>portal setup</c> installs it).</summary>
+    public const int Unavailable = 69;
+
+    /// <summary>The guest could not be built or booted, or Portal lost it while the command ran.</summary>
+    public const int GuestFailure = 70;
+
+    /// <summary>Interrupted by Ctrl-C (128 + SIGINT); the guest was shut down.</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>Stopped by SIGTERM (128 + SIGTERM); the guest was shut down.</summary>
+    public const int Terminated = 143;
+}

@@ -1,0 +1,1 @@
+return await Portal.Cli.PortalCommandLine.RunAsync(args, Portal.Cli.Terminal.CliConsole.ForProcess());

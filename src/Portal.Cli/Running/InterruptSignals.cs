@@ -1,0 +1,57 @@
+using System.Runtime.InteropServices;
+
+namespace Portal.Cli.Running;
+
+/// <summary>
+/// Turns the first Ctrl-C (SIGINT) or SIGTERM into a cancellation, so portal stops the guest command
+/// and shuts the guest down in order. A second signal is left to its default (the process ends;
+/// QemuGuest's own signal handler then stops QEMU at once and removes its files).
+/// </summary>
+internal sealed class InterruptSignals : IDisposable
+{
+    private static readonly PosixSignal[] Handled = [PosixSignal.SIGINT, PosixSignal.SIGTERM];
+    private readonly CancellationTokenSource _cancel = new();
+    private PosixSignalRegistration[] _registrations = [];
+    private int _received;                  // 0, or the first signal's number (SIGINT 2, SIGTERM 15)
+
+    public InterruptSignals() => Register();
+
+    /// <summary>Cancelled by the first signal.</summary>
+    public CancellationToken Token => _cancel.Token;
+
+    /// <summary>Whether a signal arrived.</summary>
+    public bool Interrupted => Volatile.Read(ref _received) != 0;
+
+    /// <summary>128 + the signal number, as a shell reports a process a signal stopped.</summary>
+    public int ExitCode => Volatile.Read(ref _received) == 15 ? ExitCodes.Terminated : ExitCodes.Interrupted;
+
+    /// <summary>
+    /// Registers again. Signal handlers run newest first: after the guest has registered its own
+    /// (which would stop QEMU without a shutdown), re-registering puts ours in front, and ours marks
+    /// the first signal handled so the guest's does nothing.
+    /// </summary>
+    public void RegisterAgain()
+    {
+        foreach (var registration in _registrations)
+            registration.Dispose();
+        Register();
+    }
+
+    public void Dispose()
+    {
+        foreach (var registration in _registrations)
+            registration.Dispose();
+        _cancel.Dispose();
+    }
+
+    private void Register() => _registrations = [.. Handled.Select(signal => PosixSignalRegistration.Create(signal, OnSignal))];
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        var number = context.Signal == PosixSignal.SIGTERM ? 15 : 2;
+        if (Interlocked.CompareExchange(ref _received, number, 0) != 0)
+            return;                         // the second one: let it end the process
+        context.Cancel = true;
+        _cancel.Cancel();
+    }
+}

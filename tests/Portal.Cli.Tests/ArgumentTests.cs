@@ -1,0 +1,41 @@
+using Portal.Cli;
+
+namespace Portal.Cli.Tests;
+
+/// <summary>Bad arguments are refused before anything boots, with a message that says what is wrong, and exit code 64.</summary>
+[TestClass]
+public sealed class ArgumentTests
+{
+    [TestMethod]
+    [DataRow(new[] { "run" }, "no guest command: portal run [options] -- <command>", DisplayName = "no command")]
+    [DataRow(new[] { "run", "--guest", "vmware", "--", "ls" }, "Argument 'vmware' not recognized", DisplayName = "unknown guest")]
+    [DataRow(new[] { "run", "--guest", "emulated", "--abi", "sparc", "--", "ls" }, "Argument 'sparc' not recognized", DisplayName = "unknown ABI")]
+    [DataRow(new[] { "run", "--abi", "mipsel", "--", "ls" }, "the QEMU guest is x86_64; other ABIs need --guest emulated", DisplayName = "ABI the QEMU guest is not")]
+    [DataRow(new[] { "run", "--file", "tool", "--", "ls" }, "--file 'tool' is not host-path:/guest/path.", DisplayName = "file without guest path")]
+    [DataRow(new[] { "run", "--file", "tool:relative/path", "--", "ls" }, "is not host-path:/guest/path", DisplayName = "relative guest path")]
+    [DataRow(new[] { "run", "--file", "/no/such/tool:/usr/bin/tool", "--", "ls" }, "no such host file: /no/such/tool", DisplayName = "missing host file")]
+    [DataRow(new[] { "run", "--plugin", "/no/such/plugin.dll", "--", "ls" }, "--plugin: no such file: /no/such/plugin.dll", DisplayName = "missing plugin")]
+    [DataRow(new[] { "run", "--plugin", "plugin.dll#", "--", "ls" }, "is not <assembly> or <assembly>#<type>", DisplayName = "empty type name")]
+    [DataRow(new[] { "run", "--frobnicate", "--", "ls" }, "unknown option '--frobnicate' (the guest command goes after --)", DisplayName = "unknown option")]
+    [DataRow(new[] { "boot" }, "Unrecognized command or argument 'boot'", DisplayName = "unknown command")]
+    [DataRow(new[] { "headers", "dump", "x.h", "--abi", "vax" }, "unknown ABI 'vax'", DisplayName = "headers: unknown ABI")]
+    public async Task Bad_arguments_are_refused_with_a_clear_message(string[] args, string message)
+    {
+        var result = await Cli.RunInProcessAsync(args);
+        Assert.AreEqual(ExitCodes.Usage, result.ExitCode, result.ToString());
+        StringAssert.Contains(result.Errors, message, result.ToString());
+        Assert.AreEqual("", result.Output, "nothing ran");
+    }
+
+    [TestMethod]
+    public async Task Help_lists_the_commands_and_run_options()
+    {
+        var root = await Cli.RunInProcessAsync("--help");
+        Assert.AreEqual(0, root.ExitCode);
+        foreach (var command in new[] { "run", "setup", "headers" })
+            StringAssert.Contains(root.Output, $"  {command} ");
+        var run = await Cli.RunInProcessAsync("run", "--help");
+        foreach (var option in new[] { "--guest", "--abi", "--plugin", "--file", "--verbose" })
+            StringAssert.Contains(run.Output, option);
+    }
+}

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Logging;
+using Portal.Hypersyscalls;
+
+namespace Portal.Cli.Tests;
+
+// Plugin classes that portal run loads from this test assembly (--plugin Portal.Cli.Tests.dll#Name).
+
+/// <summary>Counts ioctls as they enter and leaves them alone.</summary>
+public sealed partial class CountIoctls(ILogger logger)
+{
+    [Hypersyscall("ioctl", SyscallPhase.Enter, Name = "count-ioctls")]
+    public ValueTask OnIoctl(SyscallContext syscall)
+    {
+        LogRequest(logger, syscall.Args[1]);
+        return ValueTask.CompletedTask;
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "ioctl request 0x{Request:x}")]
+    private static partial void LogRequest(ILogger logger, ulong request);
+}
+
+/// <summary>A plugin portal cannot construct: its only constructor wants a number.</summary>
+public sealed class NeedsANumber(int number)
+{
+    public int Number { get; } = number;
+
+    [Hypersyscall("ioctl", SyscallPhase.Enter)]
+    public static ValueTask OnIoctl(SyscallContext syscall) => ValueTask.CompletedTask;
+}
+
+/// <summary>A plugin whose constructor fails.</summary>
+public sealed class FailsToStart
+{
+    public FailsToStart() => throw new InvalidOperationException("no licence file");
+
+    [Hypersyscall("ioctl", SyscallPhase.Enter)]
+    public static ValueTask OnIoctl(SyscallContext syscall) => ValueTask.CompletedTask;
+}
+
+/// <summary>A plugin the session refuses: its handler has the wrong signature.</summary>
+public sealed class WrongSignature
+{
+    [Hypersyscall("ioctl", SyscallPhase.Enter)]
+    public static void OnIoctl(SyscallContext syscall)
+    {
+    }
+}
+
+/// <summary>A plugin for a syscall the guest's ABI does not have.</summary>
+public sealed class UnknownSyscall
+{
+    [Hypersyscall("no_such_syscall", SyscallPhase.Enter)]
+    public static ValueTask OnIt(SyscallContext syscall) => ValueTask.CompletedTask;
+}
