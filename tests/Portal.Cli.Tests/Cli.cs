@@ -40,27 +40,30 @@ internal static class Cli
     }
 
     /// <summary>Starts <c>dotnet portal.dll args</c> with stdout and stderr captured, as an interactive shell would (default signal dispositions).</summary>
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => Start(environment: null, args);
+
+    /// <inheritdoc cref="Start(string[])"/>
+    public static Process Start(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         Assert.IsTrue(File.Exists(PortalDll), $"{PortalDll} was not built");
         // A background job's SIGINT is ignored, and that is inherited: give portal the default
         // disposition of the signals under test, as a program started from a terminal has.
-        var process = new Process
+        var start = new ProcessStartInfo("env", ["--default-signal=INT,TERM", "dotnet", PortalDll, .. args])
         {
-            StartInfo = new ProcessStartInfo("env", ["--default-signal=INT,TERM", "dotnet", PortalDll, .. args])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                WorkingDirectory = Root,
-            },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Root,
         };
-        process.Start();
-        return process;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
+        return Process.Start(start)!;
     }
 
-    public static async Task<CliResult> RunAsync(CancellationToken cancellationToken, params string[] args)
+    public static Task<CliResult> RunAsync(CancellationToken cancellationToken, params string[] args) => RunAsync(null, cancellationToken, args);
+
+    public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string>? environment, CancellationToken cancellationToken, params string[] args)
     {
-        using var process = Start(args);
+        using var process = Start(environment, args);
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var errors = process.StandardError.ReadToEndAsync(cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

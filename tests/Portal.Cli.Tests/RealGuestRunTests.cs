@@ -1,0 +1,63 @@
+using System.Text.RegularExpressions;
+using Portal.Cli;
+
+namespace Portal.Cli.Tests;
+
+/// <summary>portal run on the real guest, as a user runs it: its own process, streamed output, the command's exit status.</summary>
+[TestClass, TestCategory("RealGuest")]
+public sealed class RealGuestRunTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    [TestMethod]
+    public async Task The_raeth_plugin_gets_the_switch_tool_past_its_hardware_check()
+    {
+        var without = await Cli.RunAsync(TestContext.CancellationToken, "run", "--", "mtk7530_switch", "table_del");
+        StringAssert.Contains(without.Output, "ioctl: No such device", without.ToString());
+
+        var with = await Cli.RunAsync(TestContext.CancellationToken, "run", "--plugin", $"{Cli.RaethDll}#RaethPlugin", "--", "mtk7530_switch", "table_del");
+        TestContext.WriteLine(with.ToString());
+        Assert.AreEqual(0, with.ExitCode, with.ToString());
+        Assert.AreEqual("done.\n", with.Output, "the guest's output, and only that, on stdout");
+        StringAssert.Contains(with.Errors, "info RaethPlugin: read register 0x34 -> 0x2");
+        StringAssert.Matches(with.Errors, new Regex(@"^handler RAEth: calls=1 exchanges=1 mean=\d+\.\dµs$", RegexOptions.Multiline));
+    }
+
+    [TestMethod]
+    public async Task A_host_file_runs_in_the_guest_and_its_exit_status_is_portals()
+    {
+        var script = Path.Combine(Directory.CreateTempSubdirectory("portal-cli-file-").FullName, "greet.sh");
+        await File.WriteAllTextAsync(script, "#!/bin/sh\necho \"greetings from $0: $1|$2\"\nexit 3\n", TestContext.CancellationToken);
+        var result = await Cli.RunAsync(TestContext.CancellationToken, "run", "--file", $"{script}:/usr/bin/greet", "--", "greet", "one", "two words");
+        Assert.AreEqual(3, result.ExitCode, result.ToString());
+        Assert.AreEqual("greetings from /usr/bin/greet: one|two words\n", result.Output, result.ToString());
+        StringAssert.Contains(result.Errors, "'greet one two words' exited with status 3");
+    }
+
+    [TestMethod]
+    public async Task Output_is_streamed_while_the_command_runs()
+    {
+        using var process = Cli.Start("run", "--", "sh", "-c", "echo first; sleep 30; echo second");
+        try
+        {
+            var first = await process.StandardOutput.ReadLineAsync(TestContext.CancellationToken).AsTask()
+                .WaitAsync(TimeSpan.FromSeconds(25), TestContext.CancellationToken);
+            Assert.AreEqual("first", first, "the first line arrives long before the command ends");
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(TestContext.CancellationToken);
+        }
+    }
+
+    [TestMethod]
+    public async Task Verbose_logs_what_portal_does()
+    {
+        var result = await Cli.RunAsync(TestContext.CancellationToken, "run", "--verbose", "--plugin", $"{Cli.RaethDll}#RaethPlugin", "--", "true");
+        Assert.AreEqual(ExitCodes.Success, result.ExitCode, result.ToString());
+        StringAssert.Contains(result.Errors, "dbug QemuGuest: Started QEMU (pid ");
+        StringAssert.Contains(result.Errors, "dbug PortalSession: Registered hook 1 RAEth: ioctl Return");
+        StringAssert.Matches(result.Errors, new Regex(@"^session: events=0 exchanges=\d+ \(control \d+\)$", RegexOptions.Multiline));
+    }
+}
