@@ -2,7 +2,7 @@
 # Installs everything Portal's tests and tools need on Debian 12 (apt only, idempotent, root):
 # the real guest (QEMU, Debian's amd64 kernel and headers, busybox...) and the header toolchain
 # (libclang, the cross sysroots, and the cross compilers the layout-truth tests check against).
-# Usage: sudo scripts/setup.sh
+# Usage: scripts/setup.sh (as root, or a user with sudo: it asks only when something is missing)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/setup-guest.sh"
