@@ -4,6 +4,7 @@
 # (libclang, the cross sysroots, and the cross compilers the layout-truth tests check against).
 # Usage: scripts/setup.sh (as root, or a user with sudo: it asks only when something is missing)
 set -euo pipefail
+# Through bash: packages (the portal tool) do not keep the executable bit.
 here=$(cd "$(dirname "$0")" && pwd)
-"$here/setup-guest.sh"
-"$here/setup-headers.sh"
+bash "$here/setup-guest.sh"
+bash "$here/setup-headers.sh"
