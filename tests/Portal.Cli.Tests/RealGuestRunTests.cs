@@ -52,6 +52,15 @@ public sealed class RealGuestRunTests
     }
 
     [TestMethod]
+    public async Task A_character_split_between_two_output_frames_is_streamed_whole()
+    {
+        // é is C3 A9 in UTF-8: the guest writes the two bytes 300 ms apart, so they reach the host in two frames.
+        var result = await Cli.RunAsync(TestContext.CancellationToken, "run", "--", "sh", "-c", @"printf '\303'; sleep 0.3; printf '\251\n'");
+        Assert.AreEqual(0, result.ExitCode, result.ToString());
+        Assert.AreEqual("é\n", result.Output, result.ToString());
+    }
+
+    [TestMethod]
     public async Task Verbose_logs_what_portal_does()
     {
         var result = await Cli.RunAsync(TestContext.CancellationToken, "run", "--verbose", "--plugin", $"{Cli.RaethDll}#RaethPlugin", "--", "true");

@@ -193,11 +193,24 @@ internal sealed class AgentClient : IAsyncDisposable
             }
         }
 
+        // For the stream: a decoder keeps the first bytes of a character split between frames until the rest arrives.
+        private readonly Decoder _streamDecoder = Encoding.UTF8.GetDecoder();
+
         public void Append(byte[] chunk)
         {
+            string? streamed = null;
             lock (_bytes)
+            {
                 _bytes.Write(chunk);
-            output?.Invoke(Encoding.UTF8.GetString(chunk));
+                if (output is not null)
+                {
+                    var characters = new char[_streamDecoder.GetCharCount(chunk, flush: false)];
+                    var count = _streamDecoder.GetChars(chunk, characters, flush: false);
+                    streamed = new string(characters, 0, count);
+                }
+            }
+            if (streamed is { Length: > 0 })
+                output!(streamed);
         }
     }
 
