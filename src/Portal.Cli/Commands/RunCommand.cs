@@ -156,6 +156,12 @@ internal static class RunCommand
         {
             return await RunInGuestAsync(console, settings, guest, plugins, loggerFactory, signals).ConfigureAwait(false);
         }
+        catch (OperationCanceledException) when (signals.Interrupted)
+        {
+            // Attaching or registering hooks was cancelled (the command's own cancellation is handled inside).
+            console.Fail("interrupted before the command started.");
+            return signals.ExitCode;
+        }
         finally
         {
             await console.StepAsync("Shutting the guest down", () => guest.DisposeAsync().AsTask()).ConfigureAwait(false);
@@ -171,11 +177,6 @@ internal static class RunCommand
             session = await PortalSession.AttachAsync(guest.Connection, new PortalSessionOptions { LoggerFactory = loggerFactory }, signals.Token)
                 .ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (signals.Interrupted)
-        {
-            console.Fail("interrupted before the command started.");
-            return signals.ExitCode;
-        }
         catch (PortalException e)
         {
             console.Fail($"cannot attach to the guest: {e.Message}");
@@ -189,11 +190,6 @@ internal static class RunCommand
                 try
                 {
                     await session.LoadPluginAsync(plugin, signals.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (signals.Interrupted)
-                {
-                    console.Fail("interrupted before the command started.");
-                    return signals.ExitCode;
                 }
                 catch (Exception e) when (e is ArgumentException or PortalException)
                 {
