@@ -18,16 +18,19 @@ internal sealed class WindowChannel : IGuestChannel
     private readonly TimeSpan _timeout;
     private readonly long _spinTicks;
     private readonly ManualResetEventSlim? _released;
+    private readonly GuestState _guest;
     private uint _hostSeq;
     private volatile bool _hostOwned;     // read by the poller thread, written by whoever handles the event
 
     /// <param name="slot">The slot's first byte in the mapped window.</param>
     /// <param name="index">The slot's number (0 = control).</param>
     /// <param name="timeout">How long an exchange may wait for the guest.</param>
+    /// <param name="guest">Whether the guest is still there: once it is lost, every exchange fails at once.</param>
     /// <param name="released">Set whenever the host releases this slot to the guest (the event poller sleeps on it while every slot is held).</param>
-    public WindowChannel(nint slot, int index, TimeSpan timeout, ManualResetEventSlim? released = null)
+    public WindowChannel(nint slot, int index, TimeSpan timeout, GuestState guest, ManualResetEventSlim? released = null)
     {
         _slot = slot;
+        _guest = guest;
         _released = released;
         Slot = index;
         _timeout = timeout;
@@ -59,8 +62,12 @@ internal sealed class WindowChannel : IGuestChannel
 
     public ulong HostAck => Volatile.Read(ref Word64(HostAckOffset));
 
+    /// <summary>The slot's control words (the 4096 bytes before the region), as the guest wrote them.</summary>
+    public unsafe ReadOnlySpan<byte> ControlArea => new((byte*)_slot, RegionOffset);
+
     public ValueTask ExchangeAsync(CancellationToken cancellationToken = default)
     {
+        _guest.ThrowIfLost();
         ThrowIfAbandoned();
         Post();
         var started = Stopwatch.GetTimestamp();
@@ -72,6 +79,7 @@ internal sealed class WindowChannel : IGuestChannel
             Thread.SpinWait(1);
             if ((++spins & 255) == 0)
             {
+                _guest.ThrowIfLost();
                 ThrowIfAbandoned();
                 if (Stopwatch.GetTimestamp() - started > _spinTicks)
                     return WaitSlowlyAsync(started, cancellationToken);
@@ -141,6 +149,7 @@ internal sealed class WindowChannel : IGuestChannel
         var sleep = 0;
         while (!TryConsumeAnswer())
         {
+            _guest.ThrowIfLost();
             ThrowIfAbandoned();
             cancellationToken.ThrowIfCancellationRequested();
             if (Stopwatch.GetElapsedTime(started) > _timeout)

@@ -24,6 +24,7 @@ internal sealed partial class WindowConnection : IGuestConnection
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly ManualResetEventSlim _slotReleased = new(false);
+    private readonly GuestState _guest = new();
     private readonly Thread _poller;
     private IGuestEventSink? _sink;
     private long _eventsDelivered;
@@ -34,8 +35,8 @@ internal sealed partial class WindowConnection : IGuestConnection
         _window = window;
         _logger = logger;
         var slots = (int)window.SlotCount;
-        ControlChannel = new WindowChannel(window.Slot(0), 0, exchangeTimeout);
-        _cpus = [.. Enumerable.Range(1, slots - 1).Select(i => new WindowChannel(window.Slot(i), i, exchangeTimeout, _slotReleased))];
+        ControlChannel = new WindowChannel(window.Slot(0), 0, exchangeTimeout, _guest);
+        _cpus = [.. Enumerable.Range(1, slots - 1).Select(i => new WindowChannel(window.Slot(i), i, exchangeTimeout, _guest, _slotReleased))];
         _poller = new Thread(Poll) { IsBackground = true, Name = "portal-event-poller" };
         _poller.Start();
     }
@@ -46,6 +47,12 @@ internal sealed partial class WindowConnection : IGuestConnection
 
     /// <summary>Events the poller handed to a session.</summary>
     public long EventsDelivered => Interlocked.Read(ref _eventsDelivered);
+
+    /// <summary>
+    /// The guest is gone (panic, power-off, QEMU exited, no longer responding): every exchange, running
+    /// or future, fails at once with <paramref name="reason"/> instead of waiting out its timeout.
+    /// </summary>
+    public void MarkLost(GuestLostException reason) => _guest.MarkLost(reason);
 
     public IDisposable Attach(IGuestEventSink sink)
     {
