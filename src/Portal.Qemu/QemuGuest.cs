@@ -13,7 +13,10 @@ using Portal.Qemu.Transport;
 
 namespace Portal.Qemu;
 
-/// <summary>Booting the guest failed; the message carries the end of the guest console.</summary>
+/// <summary>
+/// Booting the guest failed; the message says why (the panic text when the kernel panicked, how QEMU
+/// ended when it died) and carries the end of QEMU's errors and of the guest console when they have any.
+/// </summary>
 public sealed class GuestBootException(string message) : Exception(message);
 
 /// <summary>
@@ -24,6 +27,11 @@ public sealed class GuestBootException(string message) : Exception(message);
 /// await using var session = await PortalSession.AttachAsync(guest.Connection);
 /// var result = await guest.RunAsync(GuestCommand.Of("mtk7530_switch", "table_del"));
 /// </code>
+/// The guest is watched while it runs (<see cref="Lost"/>): a kernel panic or oops, a power-off, halt or
+/// reboot, QEMU exiting or being killed, or a guest that stops answering is noticed within seconds;
+/// exchanges and commands then fail with <see cref="GuestLostException"/>, whose message says what
+/// happened (with the panic text). The kernel boots with <c>panic=-1</c> (and <c>oops=panic</c> unless
+/// <see cref="QemuGuestOptions.PanicOnOops"/> is off), so a panic ends the VM at once.
 /// Disposing shuts the guest down; QEMU never outlives the host process, and the RAM file is
 /// unlinked as soon as both sides have it open, so nothing is left in /dev/shm. A terminating signal
 /// (SIGTERM, Ctrl-C...) stops QEMU and removes the scratch directory; an application that wants to
@@ -42,6 +50,7 @@ public sealed partial class QemuGuest : IGuest
     public const int WindowSize = 1 << 20;
 
     private readonly QemuProcess _qemu;
+    private readonly GuestMonitor _monitor;
     private readonly AgentClient _agent;
     private readonly SharedWindow _window;
     private readonly IGuestConnection _connection;
@@ -49,10 +58,11 @@ public sealed partial class QemuGuest : IGuest
     private readonly ILogger _logger;
     private int _disposed;
 
-    private QemuGuest(QemuProcess qemu, AgentClient agent, SharedWindow window, IGuestConnection connection, string workDirectory,
+    private QemuGuest(QemuProcess qemu, GuestMonitor monitor, AgentClient agent, SharedWindow window, IGuestConnection connection, string workDirectory,
         GuestImage image, TimeSpan bootTime, ILogger logger)
     {
         _qemu = qemu;
+        _monitor = monitor;
         _agent = agent;
         _window = window;
         _connection = connection;
@@ -60,6 +70,7 @@ public sealed partial class QemuGuest : IGuest
         Image = image;
         BootTime = bootTime;
         _logger = logger;
+        _monitor.OnLost(OnLost);
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
         _signals = [.. TerminatingSignals.Select(signal => PosixSignalRegistration.Create(signal, OnTerminatingSignal))];
     }
@@ -81,6 +92,13 @@ public sealed partial class QemuGuest : IGuest
 
     /// <summary>The guest console (kernel messages, /init's messages) so far.</summary>
     public string ConsoleLog => ReadConsole(_workDirectory);
+
+    /// <summary>
+    /// Completes when the guest is lost, with the reason: its kernel panicked (the message has the panic
+    /// text from the console), it powered off, halted or rebooted, QEMU exited or was killed, or it stopped
+    /// answering for <see cref="QemuGuestOptions.LivenessTimeout"/>. Cancelled when the guest is disposed first.
+    /// </summary>
+    public Task<GuestLostException> Lost => _monitor.Lost;
 
     /// <summary>The process id of QEMU.</summary>
     public int QemuProcessId => _qemu.Id;
@@ -119,6 +137,7 @@ public sealed partial class QemuGuest : IGuest
         var ramFile = $"/dev/shm/portal-{Environment.ProcessId}-{Guid.NewGuid():N}";
         var started = Stopwatch.GetTimestamp();
         QemuProcess? qemu = null;
+        GuestMonitor? monitor = null;
         AgentClient? agent = null;
         SharedWindow? window = null;
         using var boot = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -126,6 +145,9 @@ public sealed partial class QemuGuest : IGuest
         try
         {
             qemu = QemuProcess.Start("qemu-system-x86_64", QemuArguments(options, image, ramFile, workDirectory));
+            monitor = new GuestMonitor(qemu, Path.Combine(workDirectory, "console.log"), logger);
+            // A guest that dies while booting (init exits, a panic, QEMU killed) fails the boot at once, not at its timeout.
+            using var onLoss = monitor.LostToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), boot);
             Log.Started(logger, qemu.Id, image.Kernel);
             agent = await AgentClient.ConnectAsync(Path.Combine(workDirectory, "agent.sock"), () => !qemu.HasExited, boot.Token).ConfigureAwait(false);
             window = await MapWindowAsync(ramFile, options.MemoryMiB, qemu, boot.Token).ConfigureAwait(false);
@@ -137,24 +159,55 @@ public sealed partial class QemuGuest : IGuest
                 : new UnavailableConnection();
             var bootTime = Stopwatch.GetElapsedTime(started);
             Log.Ready(logger, bootTime.TotalSeconds, options.LoadPortalModule ? window.SlotCount - 1 : 0);
-            return new QemuGuest(qemu, agent, window, connection, workDirectory, image, bootTime, logger);
+            monitor.WatchLiveness(agent, options.LivenessTimeout);
+            return new QemuGuest(qemu, monitor, agent, window, connection, workDirectory, image, bootTime, logger);
         }
         catch (Exception e) when (e is not GuestPrerequisiteException)
         {
-            var console = ReadConsole(workDirectory);
+            // QEMU gone while a boot step waited: let the monitor say how it ended rather than the step.
+            var lost = monitor is null ? null : await monitor.ReasonAsync(qemu!.HasExited ? TimeSpan.FromSeconds(2) : TimeSpan.Zero).ConfigureAwait(false);
+            var console = monitor?.ConsoleTail(40) ?? "";
             var qemuErrors = qemu?.Errors ?? "";
+            monitor?.BeginShutdown();
             if (agent is not null)
                 await agent.DisposeAsync().ConfigureAwait(false);
             window?.Dispose();
             qemu?.Dispose();
+            if (monitor is not null)
+                await monitor.DisposeAsync().ConfigureAwait(false);
             DeleteQuietly(ramFile);
             DeleteDirectoryQuietly(workDirectory);
             if (cancellationToken.IsCancellationRequested)
                 throw;
-            var reason = e is OperationCanceledException ? $"did not become ready within {options.BootTimeout.TotalSeconds:F0} s" : e.Message;
-            throw new GuestBootException(
-                $"The QEMU guest {reason}.\n--- QEMU ---\n{Tail(qemuErrors, 20)}\n--- guest console (end) ---\n{Tail(console, 40)}");
+            throw new GuestBootException(BootFailure(lost, e, options.BootTimeout, qemuErrors, console));
         }
+    }
+
+    /// <summary>Why the boot failed, then QEMU's errors and the console's end, each only when it has something to say.</summary>
+    private static string BootFailure(GuestLostException? lost, Exception error, TimeSpan bootTimeout, string qemuErrors, string console)
+    {
+        var message = new StringBuilder();
+        if (lost is not null)
+        {
+            // "the guest kernel panicked:\n<text>" → "The guest kernel panicked during boot:\n<text>"
+            var (summary, details) = lost.Message.IndexOf(":\n", StringComparison.Ordinal) is var colon and >= 0
+                ? (lost.Message[..colon], lost.Message[colon..])
+                : (lost.Message, ".");
+            message.Append(char.ToUpperInvariant(summary[0])).Append(summary.AsSpan(1)).Append(" during boot").Append(details);
+        }
+        else
+        {
+            var reason = error is OperationCanceledException
+                ? string.Create(CultureInfo.InvariantCulture, $"did not become ready within {bootTimeout.TotalSeconds:F0} s")
+                : error.Message.TrimEnd('.');
+            message.Append("The QEMU guest ").Append(reason).Append('.');
+        }
+        if (qemuErrors.Trim().Length > 0 && !message.ToString().Contains(qemuErrors.Trim(), StringComparison.Ordinal))
+            message.Append("\n--- QEMU ---\n").Append(Tail(qemuErrors.TrimEnd(), 20));
+        var panicked = lost?.Message.Contains("Kernel panic", StringComparison.Ordinal) == true;
+        if (console.Trim().Length > 0 && !panicked)     // a panic's text is the console's end already
+            message.Append("\n--- guest console (end) ---\n").Append(console);
+        return message.ToString();
     }
 
     /// <summary>Runs a program in the guest (through /bin/sh, by name on PATH) and waits for it.</summary>
@@ -168,9 +221,7 @@ public sealed partial class QemuGuest : IGuest
     public async Task<GuestCommandResult> RunAsync(GuestCommand command, Action<string>? output, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
-        var (exitCode, text) = await _agent.RunAsync(ShellCommand(command), output, cancellationToken).ConfigureAwait(false);
-        return new GuestCommandResult(exitCode, text);
+        return await RunShellAsync(ShellCommand(command), output, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Runs a shell command line in the guest (busybox sh), streaming its output to <paramref name="output"/>.</summary>
@@ -178,8 +229,24 @@ public sealed partial class QemuGuest : IGuest
     {
         ArgumentNullException.ThrowIfNull(commandLine);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
-        var (exitCode, text) = await _agent.RunAsync(commandLine, output, cancellationToken).ConfigureAwait(false);
-        return new GuestCommandResult(exitCode, text);
+        if (_monitor.Reason is { } gone)
+            throw new GuestLostException(gone.Message, gone);
+        try
+        {
+            var (exitCode, text) = await _agent.RunAsync(commandLine, output, cancellationToken).ConfigureAwait(false);
+            return new GuestCommandResult(exitCode, text);
+        }
+        catch (GuestLostException e)
+        {
+            throw new GuestLostException(e.Message, e);     // one instance per caller: each gets its own stack trace
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or InvalidDataException)
+        {
+            // The agent's connection broke: the guest went (QEMU exited, it panicked...) or the agent did. Say which.
+            if (await _monitor.ExplainAsync(e).ConfigureAwait(false) is { } lost)
+                throw new GuestLostException(lost.Message, lost);
+            throw;
+        }
     }
 
     /// <summary>Shuts the guest down (the agent exits, /init powers off), then removes every trace.</summary>
@@ -190,21 +257,35 @@ public sealed partial class QemuGuest : IGuest
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         foreach (var registration in _signals)
             registration.Dispose();
+        var lost = _monitor.BeginShutdown();
         await _connection.DisposeAsync().ConfigureAwait(false);
-        await _agent.QuitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        try
+        // A lost guest has nobody to quit and nothing to power off: QEMU is stopped (if it still runs) at once.
+        if (!lost && !_qemu.HasExited)
         {
-            using var powerOff = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await _qemu.WaitForExitAsync(powerOff.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            Log.KilledQemu(_logger, _qemu.Id);
+            await _agent.QuitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            try
+            {
+                using var powerOff = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await _qemu.WaitForExitAsync(powerOff.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Log.KilledQemu(_logger, _qemu.Id);
+            }
         }
         _qemu.Dispose();
         await _agent.DisposeAsync().ConfigureAwait(false);
+        await _monitor.DisposeAsync().ConfigureAwait(false);
         _window.Dispose();
         DeleteDirectoryQuietly(_workDirectory);
+    }
+
+    /// <summary>The monitor found the guest gone: exchanges and commands, running or later, fail at once with the reason.</summary>
+    private void OnLost(GuestLostException reason)
+    {
+        if (_connection is WindowConnection window)
+            window.MarkLost(reason);
+        _agent.Fail(reason);
     }
 
     /// <summary>The host process is exiting without disposing the guest: stop QEMU and clean up now.</summary>
@@ -225,6 +306,7 @@ public sealed partial class QemuGuest : IGuest
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
+        _monitor.BeginShutdown();
         _qemu.Dispose();
         DeleteDirectoryQuietly(_workDirectory);
     }
@@ -255,6 +337,11 @@ public sealed partial class QemuGuest : IGuest
         };
         if (!options.LoadPortalModule)
             kernelArguments.Add("portal.noload");       // guest/init skips insmod
+
+        // A panic reboots at once, and QEMU (-no-reboot) exits: the host sees the end instead of a spinning VM.
+        kernelArguments.Add("panic=-1");
+        if (options.PanicOnOops)
+            kernelArguments.Add("oops=panic");          // an oops ends the VM too (else only the faulting process dies)
         kernelArguments.AddRange(options.KernelArguments);
         var memory = string.Create(CultureInfo.InvariantCulture, $"{options.MemoryMiB}M");
         return

@@ -25,6 +25,26 @@ public sealed class QemuGuestOptions
     /// <summary>How long booting may take (building the guest, when needed, is not counted).</summary>
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
+    /// <summary>
+    /// How long the guest may leave the host's pings unanswered before it counts as lost ("not
+    /// responding": QEMU paused, or the guest wedged). <see cref="Timeout.InfiniteTimeSpan"/> turns the check off.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Zero or negative (other than infinite).</exception>
+    public TimeSpan LivenessTimeout
+    {
+        get;
+        init => field = value == Timeout.InfiniteTimeSpan || value > TimeSpan.Zero
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(LivenessTimeout), value, "The liveness timeout must be positive (or infinite: off).");
+    } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Boot with <c>oops=panic</c> (default): a kernel oops ends the VM like a panic, and the host reports
+    /// it. Off, an oops kills only the process that caused it and the guest goes on (a rehoster may want
+    /// to continue past a driver's oops); the kernel is tainted from then on.
+    /// </summary>
+    public bool PanicOnOops { get; init; } = true;
+
     /// <summary>The guest kernel version to use (default: the newest installed *-amd64 with headers).</summary>
     public string? KernelVersion { get; init; }
 

@@ -21,17 +21,24 @@ internal sealed class AgentClient : IAsyncDisposable
     private readonly TaskCompletionSource _bye = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _reader;
+    private readonly FrameReader _frames;
     private long _nextId;
+    private long _pings;
+    private Exception? _failure;
 
     private AgentClient(Socket socket)
     {
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
+        _frames = new FrameReader(_stream);
         _reader = Task.Run(ReadLoopAsync);
     }
 
     /// <summary>Completes when the agent has said READY.</summary>
     public Task Ready => _ready.Task;
+
+    /// <summary>When bytes last came from the agent (a Stopwatch timestamp): the guest's liveness.</summary>
+    public long LastHeard => _frames.LastRead;
 
     /// <summary>Lines the agent reported as errors (E frames), for diagnostics.</summary>
     public ConcurrentQueue<string> Errors { get; } = new();
@@ -68,6 +75,8 @@ internal sealed class AgentClient : IAsyncDisposable
         var id = Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
         var command = new RunningCommand(output);
         _running[id] = command;
+        if (Volatile.Read(ref _failure) is { } failure)
+            command.Exited.TrySetException(failure);        // lost before (or while) it was added
         var payload = Encoding.UTF8.GetBytes(commandLine);
         await SendAsync([.. Encoding.ASCII.GetBytes($"R {id} {payload.Length}\n"), .. payload], cancellationToken).ConfigureAwait(false);
         try
@@ -77,13 +86,32 @@ internal sealed class AgentClient : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            await SendAsync(Encoding.ASCII.GetBytes($"K {id}\n"), CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                await SendAsync(Encoding.ASCII.GetBytes($"K {id}\n"), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+            {
+                // the guest is gone, and the command with it: the cancellation stands
+            }
             throw;
         }
         finally
         {
             _running.TryRemove(id, out _);
         }
+    }
+
+    /// <summary>Sends a ping (<c>P n</c>); its answer, like any bytes from the agent, moves <see cref="LastHeard"/>.</summary>
+    public Task PingAsync(CancellationToken cancellationToken) =>
+        SendAsync(Encoding.ASCII.GetBytes($"P {Interlocked.Increment(ref _pings)}\n"), cancellationToken);
+
+    /// <summary>The guest is lost: every running command, and every later one, fails with <paramref name="reason"/>.</summary>
+    public void Fail(Exception reason)
+    {
+        Volatile.Write(ref _failure, reason);
+        foreach (var command in _running.Values)
+            command.Exited.TrySetException(reason);
     }
 
     /// <summary>Asks the agent to end every command and exit (the guest then powers off).</summary>
@@ -133,7 +161,7 @@ internal sealed class AgentClient : IAsyncDisposable
 
     private async Task ReadLoopAsync()
     {
-        var reader = new FrameReader(_stream);
+        var reader = _frames;
         try
         {
             while (!_stop.IsCancellationRequested)
@@ -219,6 +247,10 @@ internal sealed class AgentClient : IAsyncDisposable
     {
         private readonly byte[] _buffer = new byte[64 * 1024];
         private int _start, _end;
+        private long _lastRead = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        /// <summary>When bytes last arrived (a Stopwatch timestamp), whatever frame they belong to.</summary>
+        public long LastRead => Volatile.Read(ref _lastRead);
 
         public async Task<string?> ReadLineAsync(CancellationToken cancellationToken)
         {
@@ -263,6 +295,8 @@ internal sealed class AgentClient : IAsyncDisposable
             if (_end == _buffer.Length)
                 throw new InvalidDataException("The guest agent sent a header line longer than 64 KiB.");
             var read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            if (read > 0)
+                Volatile.Write(ref _lastRead, System.Diagnostics.Stopwatch.GetTimestamp());
             _end += read;
             return read > 0;
         }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 
 namespace Portal.Qemu.Hosting;
@@ -13,14 +14,39 @@ internal sealed class QemuProcess : IDisposable
     private readonly ManualResetEventSlim _release = new();
     private readonly StringBuilder _errors = new();
     private Process? _process;
+    private Task? _exited;
+    private int _id;
+    private int _exitCode;
 
     private QemuProcess()
     {
     }
 
-    public int Id => _process!.Id;
+    public int Id => _id;
 
     public bool HasExited => _process!.HasExited;
+
+    /// <summary>
+    /// Completes when QEMU has exited (and its output has been read). The runtime reaps the child on
+    /// SIGCHLD, so this fires at once, with no polling.
+    /// </summary>
+    public Task Exited => _exited!;
+
+    /// <summary>How QEMU ended (once <see cref="Exited"/> has completed), for messages: "exited with code 1" or "was killed by signal 9 (SIGKILL)".</summary>
+    /// <remarks>
+    /// .NET reports a child that a signal ended as 128 + the signal's number; QEMU itself exits with 0 or 1,
+    /// so a code above 128 is read as the signal.
+    /// </remarks>
+    public string ExitDescription
+    {
+        get
+        {
+            var code = Volatile.Read(ref _exitCode);
+            return code > 128 && code < 128 + 65
+                ? string.Create(CultureInfo.InvariantCulture, $"was killed by signal {code - 128}{SignalName(code - 128)}")
+                : string.Create(CultureInfo.InvariantCulture, $"exited with code {code}");
+        }
+    }
 
     /// <summary>What QEMU printed on stderr (errors about its arguments, for example).</summary>
     public string Errors
@@ -54,6 +80,8 @@ internal sealed class QemuProcess : IDisposable
                 process.BeginErrorReadLine();
                 process.BeginOutputReadLine();
                 qemu._process = process;
+                qemu._id = process.Id;
+                qemu._exited = qemu.RecordExitAsync(process);
                 started.SetResult();
             }
             catch (Exception e)
@@ -91,6 +119,32 @@ internal sealed class QemuProcess : IDisposable
         _process?.Dispose();
         _release.Set();
     }
+
+    /// <summary>Keeps the exit code: the process object may be disposed by the time a message is written.</summary>
+    private async Task RecordExitAsync(Process process)
+    {
+        await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            Volatile.Write(ref _exitCode, process.ExitCode);
+        }
+        catch (InvalidOperationException)
+        {
+            // disposed meanwhile: the host stopped QEMU itself, and nobody will ask how it ended
+        }
+    }
+
+    private static string SignalName(int signal) => signal switch
+    {
+        1 => " (SIGHUP)",
+        2 => " (SIGINT)",
+        3 => " (SIGQUIT)",
+        6 => " (SIGABRT)",
+        9 => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        15 => " (SIGTERM)",
+        _ => "",
+    };
 
     private void Collect(string? line)
     {
