@@ -22,11 +22,24 @@ internal static class ExitCodes
     /// <summary>Something the guest or the header tool needs is not installed (<c>portal setup</c> installs it).</summary>
     public const int Unavailable = 69;
 
-    /// <summary>The guest could not be built or booted, or Portal lost it while the command ran.</summary>
+    /// <summary>The guest could not be built or booted (or attached to).</summary>
     public const int GuestFailure = 70;
+
+    /// <summary>
+    /// The guest was lost while the command ran (EX_OSERR): its kernel panicked or oopsed, it powered off,
+    /// halted or rebooted, QEMU exited or was killed, or the guest stopped answering. The command did not
+    /// exit; stderr says what happened (with the panic text).
+    /// </summary>
+    public const int GuestLost = 71;
+
+    /// <summary>Stopped by SIGHUP (128 + SIGHUP: the terminal went away); the guest was shut down.</summary>
+    public const int HungUp = 129;
 
     /// <summary>Interrupted by Ctrl-C (128 + SIGINT); the guest was shut down.</summary>
     public const int Interrupted = 130;
+
+    /// <summary>Stopped by SIGQUIT (128 + SIGQUIT, Ctrl-\); the guest was shut down.</summary>
+    public const int Quit = 131;
 
     /// <summary>Stopped by SIGTERM (128 + SIGTERM); the guest was shut down.</summary>
     public const int Terminated = 143;

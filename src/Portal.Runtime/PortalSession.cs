@@ -198,6 +198,10 @@ public sealed partial class PortalSession : IAsyncDisposable
         {
             await ControlAsync(PortalOp.HookReset, 0, CancellationToken.None).ConfigureAwait(false);
         }
+        catch (Channels.GuestLostException)
+        {
+            // the guest is gone, and its hooks with it: nothing to remove, nothing to warn about
+        }
         catch (Exception e) when (e is PortalException or Memory.GuestOperationException)
         {
             Log.ResetFailed(_logger, e);

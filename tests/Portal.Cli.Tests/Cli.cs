@@ -48,7 +48,7 @@ internal static class Cli
         Assert.IsTrue(File.Exists(PortalDll), $"{PortalDll} was not built");
         // A background job's SIGINT is ignored, and that is inherited: give portal the default
         // disposition of the signals under test, as a program started from a terminal has.
-        var start = new ProcessStartInfo("env", ["--default-signal=INT,TERM", "dotnet", PortalDll, .. args])
+        var start = new ProcessStartInfo("env", ["--default-signal=INT,TERM,HUP,QUIT", "dotnet", PortalDll, .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

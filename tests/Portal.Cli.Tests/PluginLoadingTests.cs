@@ -33,6 +33,16 @@ public sealed class PluginLoadingTests
     public Task A_constructor_that_throws() =>
         AssertRefusedAsync($"{Cli.TestsDll}#FailsToStart", "Portal.Cli.Tests.FailsToStart's constructor threw InvalidOperationException: no licence file");
 
+    [TestMethod, TestCategory("Reliability")]
+    public Task A_static_constructor_that_throws_names_the_inner_exception() =>
+        AssertRefusedAsync($"{Cli.TestsDll}#BrokenStatics",
+            "Portal.Cli.Tests.BrokenStatics's static constructor threw InvalidOperationException: no configuration file");
+
+    [TestMethod, TestCategory("Reliability")]
+    public Task A_constructor_that_meets_a_failing_static_constructor_names_both() =>
+        AssertRefusedAsync($"{Cli.TestsDll}#UsesBrokenSettings",
+            "Portal.Cli.Tests.UsesBrokenSettings's constructor failed: the static constructor of Portal.Cli.Tests.BrokenSettings threw InvalidOperationException: no settings");
+
     [TestMethod]
     public Task A_handler_with_the_wrong_signature() =>
         AssertRefusedAsync($"{Cli.TestsDll}#WrongSignature", "cannot register Portal.Cli.Tests.WrongSignature: WrongSignature.OnIoctl must return ValueTask or Task");

@@ -52,3 +52,35 @@ public sealed class UnknownSyscall
     [Hypersyscall("no_such_syscall", SyscallPhase.Enter)]
     public static ValueTask OnIt(SyscallContext syscall) => ValueTask.CompletedTask;
 }
+
+/// <summary>A plugin whose static constructor fails (portal must name the inner exception, not TypeInitializationException).</summary>
+public sealed class BrokenStatics
+{
+#pragma warning disable CA1065, CA1810 // a static constructor that throws is the point of this plugin
+    static BrokenStatics() => throw new InvalidOperationException("no configuration file");
+#pragma warning restore CA1065, CA1810
+
+    [Hypersyscall("ioctl", SyscallPhase.Enter)]
+    public static ValueTask OnIoctl(SyscallContext syscall) => ValueTask.CompletedTask;
+}
+
+/// <summary>Settings whose static constructor fails, used by <see cref="UsesBrokenSettings"/>.</summary>
+public static class BrokenSettings
+{
+#pragma warning disable CA1065, CA1810 // a static constructor that throws is the point
+    static BrokenSettings() => throw new InvalidOperationException("no settings");
+#pragma warning restore CA1065, CA1810
+
+    public static int Value { get; set; }
+}
+
+/// <summary>A plugin whose constructor touches a class whose static constructor fails.</summary>
+public sealed class UsesBrokenSettings
+{
+    public UsesBrokenSettings() => Setting = BrokenSettings.Value;
+
+    public int Setting { get; }
+
+    [Hypersyscall("ioctl", SyscallPhase.Enter)]
+    public static ValueTask OnIoctl(SyscallContext syscall) => ValueTask.CompletedTask;
+}

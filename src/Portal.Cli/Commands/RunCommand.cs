@@ -1,6 +1,8 @@
 using System.CommandLine;
+using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Portal.Abi;
+using Portal.Channels;
 using Portal.Cli.Plugins;
 using Portal.Cli.Running;
 using Portal.Cli.Terminal;
@@ -14,8 +16,9 @@ namespace Portal.Cli.Commands;
 /// <summary>
 /// <c>portal run [--guest qemu|emulated] [--plugin asm]… [--file host:guest]… -- command [args…]</c>:
 /// boots the guest, registers the plugins' handlers, runs the command with its output streamed, prints
-/// each handler's statistics on stderr, and shuts the guest down (also on Ctrl-C). Exits with the
-/// command's status, or one of <see cref="ExitCodes"/> when Portal could not run it.
+/// each handler's statistics on stderr, and shuts the guest down (also on Ctrl-C, SIGTERM, SIGHUP, SIGQUIT).
+/// Exits with the command's status, or one of <see cref="ExitCodes"/> when Portal could not run it or
+/// lost the guest under it (then the command did not exit, and portal never says it did).
 /// </summary>
 internal static class RunCommand
 {
@@ -177,6 +180,11 @@ internal static class RunCommand
             session = await PortalSession.AttachAsync(guest.Connection, new PortalSessionOptions { LoggerFactory = loggerFactory }, signals.Token)
                 .ConfigureAwait(false);
         }
+        catch (GuestLostException e)
+        {
+            console.Fail($"lost the guest before '{settings.Command}' started: {e.Message}");
+            return ExitCodes.GuestLost;
+        }
         catch (PortalException e)
         {
             console.Fail($"cannot attach to the guest: {e.Message}");
@@ -191,18 +199,25 @@ internal static class RunCommand
                 {
                     await session.LoadPluginAsync(plugin, signals.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is ArgumentException or PortalException)
+                catch (GuestLostException e)
                 {
-                    console.Fail($"cannot register {plugin.GetType().FullName}: {e.Message}");
+                    console.Fail($"lost the guest before '{settings.Command}' started: {e.Message}");
+                    return ExitCodes.GuestLost;
+                }
+                catch (Exception e) when (e is ArgumentException or PortalException or TypeInitializationException or TargetInvocationException)
+                {
+                    var reason = e is TypeInitializationException or TargetInvocationException ? PluginErrors.Describe(e) : e.Message;
+                    console.Fail($"cannot register {plugin.GetType().FullName}: {reason}");
                     return ExitCodes.PluginFailure;
                 }
             }
 
             int exitCode;
+            var exited = false;     // the command ended by itself: its status is ours
             try
             {
                 var result = await GuestLauncher.RunAsync(guest, settings.Command, console.Out, signals.Token).ConfigureAwait(false);
-                exitCode = result.ExitCode;
+                (exitCode, exited) = (result.ExitCode, true);
             }
             catch (OperationCanceledException) when (signals.Interrupted)
             {
@@ -211,15 +226,16 @@ internal static class RunCommand
             }
             catch (Exception e) when (e is PortalException or IOException)
             {
+                // GuestLostException says what happened (the panic text, how QEMU ended); anything else broke the link to the guest.
                 console.Fail($"lost the guest while '{settings.Command}' ran: {e.Message}");
-                exitCode = ExitCodes.GuestFailure;
+                exitCode = ExitCodes.GuestLost;
             }
 
             foreach (var handler in session.Statistics.Handlers)
                 console.Say(HandlerReport.Line(handler));
             if (settings.Verbose)
                 console.Say(HandlerReport.Summary(session.Statistics));
-            if (!signals.Interrupted && exitCode != 0)
+            if (exited && exitCode != 0)
                 console.Say($"portal: '{settings.Command}' exited with status {exitCode}");
             return exitCode;
         }

@@ -103,9 +103,15 @@ internal sealed record PluginAssembly(string Path, string? TypeName)
         {
             return constructor.Invoke(arguments);
         }
-        catch (TargetInvocationException e) when (e.InnerException is not null)
+        catch (Exception e) when (e is TargetInvocationException or TypeInitializationException)
         {
-            throw new PluginLoadException($"{type.FullName}'s constructor threw {e.InnerException.GetType().Name}: {e.InnerException.Message}", e.InnerException);
+            var cause = e is TargetInvocationException { InnerException: { } inner } ? inner : e;
+            // Its own static constructor: TypeInitializationException's message only says "the type initializer threw".
+            if (cause is TypeInitializationException { InnerException: { } initializer } own && own.TypeName == type.FullName)
+                throw new PluginLoadException($"{type.FullName}'s static constructor threw {PluginErrors.Describe(initializer)}", initializer);
+            throw new PluginLoadException(cause is TypeInitializationException
+                ? $"{type.FullName}'s constructor failed: {PluginErrors.Describe(cause)}"
+                : $"{type.FullName}'s constructor threw {PluginErrors.Describe(cause)}", cause);
         }
     }
 }

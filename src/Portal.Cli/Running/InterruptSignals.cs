@@ -3,16 +3,19 @@ using System.Runtime.InteropServices;
 namespace Portal.Cli.Running;
 
 /// <summary>
-/// Turns the first Ctrl-C (SIGINT) or SIGTERM into a cancellation, so portal stops the guest command
-/// and shuts the guest down in order. A second signal is left to its default (the process ends;
-/// QemuGuest's own signal handler then stops QEMU at once and removes its files).
+/// Turns the first Ctrl-C (SIGINT), SIGTERM, SIGHUP or SIGQUIT into a cancellation, so portal stops the
+/// guest command and shuts the guest down in order, and exits with 128 + the signal's number. A second
+/// signal is left to its default (the process ends; QemuGuest's own signal handler then stops QEMU at
+/// once and removes its files).
 /// </summary>
 internal sealed class InterruptSignals : IDisposable
 {
-    private static readonly PosixSignal[] Handled = [PosixSignal.SIGINT, PosixSignal.SIGTERM];
+    private static readonly (PosixSignal Signal, int Number)[] Handled =
+        [(PosixSignal.SIGHUP, 1), (PosixSignal.SIGINT, 2), (PosixSignal.SIGQUIT, 3), (PosixSignal.SIGTERM, 15)];
+
     private readonly CancellationTokenSource _cancel = new();
     private PosixSignalRegistration[] _registrations = [];
-    private int _received;                  // 0, or the first signal's number (SIGINT 2, SIGTERM 15)
+    private int _received;                  // 0, or the first signal's number
 
     public InterruptSignals() => Register();
 
@@ -23,7 +26,13 @@ internal sealed class InterruptSignals : IDisposable
     public bool Interrupted => Volatile.Read(ref _received) != 0;
 
     /// <summary>128 + the signal number, as a shell reports a process a signal stopped.</summary>
-    public int ExitCode => Volatile.Read(ref _received) == 15 ? ExitCodes.Terminated : ExitCodes.Interrupted;
+    public int ExitCode => Volatile.Read(ref _received) switch
+    {
+        1 => ExitCodes.HungUp,
+        3 => ExitCodes.Quit,
+        15 => ExitCodes.Terminated,
+        _ => ExitCodes.Interrupted,
+    };
 
     /// <summary>
     /// Registers again. Signal handlers run newest first: after the guest has registered its own
@@ -44,11 +53,11 @@ internal sealed class InterruptSignals : IDisposable
         _cancel.Dispose();
     }
 
-    private void Register() => _registrations = [.. Handled.Select(signal => PosixSignalRegistration.Create(signal, OnSignal))];
+    private void Register() =>
+        _registrations = [.. Handled.Select(handled => PosixSignalRegistration.Create(handled.Signal, context => OnSignal(context, handled.Number)))];
 
-    private void OnSignal(PosixSignalContext context)
+    private void OnSignal(PosixSignalContext context, int number)
     {
-        var number = context.Signal == PosixSignal.SIGTERM ? 15 : 2;
         if (Interlocked.CompareExchange(ref _received, number, 0) != 0)
             return;                         // the second one: let it end the process
         context.Cancel = true;

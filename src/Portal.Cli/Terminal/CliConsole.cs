@@ -45,10 +45,13 @@ internal sealed class CliConsole
     {
         lock (_gate)
         {
-            if (_terminal is not null)
-                _terminal.MarkupLine(Markup.Escape(line));
-            else
-                Error.WriteLine(line);
+            Write(() =>
+            {
+                if (_terminal is not null)
+                    _terminal.MarkupLine(Markup.Escape(line));
+                else
+                    Error.WriteLine(line);
+            });
         }
     }
 
@@ -57,10 +60,28 @@ internal sealed class CliConsole
     {
         lock (_gate)
         {
-            if (_terminal is not null)
-                _terminal.MarkupLine($"[red]portal:[/] {Markup.Escape(message)}");
-            else
-                Error.WriteLine($"portal: {message}");
+            Write(() =>
+            {
+                if (_terminal is not null)
+                    _terminal.MarkupLine($"[red]portal:[/] {Markup.Escape(message)}");
+                else
+                    Error.WriteLine($"portal: {message}");
+            });
+        }
+    }
+
+    /// <summary>
+    /// A closed terminal (SIGHUP) or a closed pipe makes writing fail: portal must still shut the guest
+    /// down in order, so its own messages are dropped rather than thrown.
+    /// </summary>
+    private static void Write(Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (IOException)
+        {
         }
     }
 

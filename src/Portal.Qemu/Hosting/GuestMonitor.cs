@@ -21,8 +21,11 @@ internal sealed record GuestLoss(string Summary, string? Details = null)
 /// signal;</item>
 /// <item>the kernel announcing the end on the console while QEMU still runs: a halt (the host then stops
 /// QEMU), or a panic or power-off after which QEMU did not exit within <see cref="EndGrace"/>;</item>
-/// <item>silence: once <see cref="WatchLiveness"/> has started it, the agent is pinged every second, and a
-/// guest from which nothing (answer or output) arrived for the liveness timeout is "not responding".</item>
+/// <item>silence: once <see cref="WatchLiveness"/> has started it, a guest from which nothing (an answer or
+/// command output) arrived for the liveness timeout is "not responding". The agent is pinged only once the
+/// guest has been silent for half that timeout, then every second until it answers, like a TCP keepalive:
+/// a guest that talks is not disturbed, and a ping costs the guest an interrupt and a wake-up that can
+/// land in the middle of a held syscall.</item>
 /// </list>
 /// The first loss is final: the handlers registered with <see cref="OnLost"/> run (QemuGuest marks the
 /// window lost and fails the agent's commands), then <see cref="LostToken"/> is cancelled and
@@ -246,15 +249,15 @@ internal sealed partial class GuestMonitor : IAsyncDisposable
 
             if (agent is null)
                 continue;
-            if (Stopwatch.GetElapsedTime(lastPing, now) >= PingInterval && ping.IsCompleted)
-            {
-                lastPing = now;
-                ping = PingAsync(agent);
-            }
             long since;
             lock (_gate)
                 since = Math.Max(_livenessSince, agent.LastHeard);
             var silence = Stopwatch.GetElapsedTime(since, now);
+            if (silence >= livenessTimeout / 2 && Stopwatch.GetElapsedTime(lastPing, now) >= PingInterval && ping.IsCompleted)
+            {
+                lastPing = now;
+                ping = PingAsync(agent);
+            }
             if (silence > livenessTimeout)
             {
                 Declare(new GuestLoss(string.Create(System.Globalization.CultureInfo.InvariantCulture,
