@@ -25,6 +25,13 @@ internal static class ExitCodes
     /// <summary>The guest could not be built or booted, or Portal lost it while the command ran.</summary>
     public const int GuestFailure = 70;
 
+    /// <summary>
+    /// <c>portal run</c>: the command ran, but syscalls that a hook matched went unhandled (a handler threw or
+    /// took longer than the guest's bound, the guest dropped events, a verdict's write failed...); the
+    /// statistics on stderr say which. <c>--allow-unhandled</c> exits with the command's status instead.
+    /// </summary>
+    public const int SyscallsUnhandled = 75;
+
     /// <summary>Interrupted by Ctrl-C (128 + SIGINT); the guest was shut down.</summary>
     public const int Interrupted = 130;
 

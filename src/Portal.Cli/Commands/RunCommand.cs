@@ -21,7 +21,7 @@ internal static class RunCommand
 {
     /// <summary>Validated arguments of one run.</summary>
     private sealed record Settings(GuestKind Guest, GuestAbi Abi, IReadOnlyList<PluginAssembly> Plugins, IReadOnlyList<GuestFile> Files,
-        GuestCommand Command, bool Verbose);
+        GuestCommand Command, bool Verbose, bool AllowUnhandled);
 
     public static Command Create(CliConsole console)
     {
@@ -50,6 +50,10 @@ internal static class RunCommand
             Arity = ArgumentArity.ZeroOrMore,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log what Portal does, from debug level up." };
+        var allowUnhandled = new Option<bool>("--allow-unhandled")
+        {
+            Description = $"Exit with the command's status even when matching syscalls went unhandled (by default portal exits {ExitCodes.SyscallsUnhandled} then).",
+        };
         var command = new Argument<string[]>("command")
         {
             Description = "The guest command and its arguments (put them after --).",
@@ -58,7 +62,7 @@ internal static class RunCommand
         };
         var run = new Command("run", "Boot a guest, load plugins, run a command in it, and report each handler's calls, exchanges and time.")
         {
-            guest, abi, plugins, files, verbose, command,
+            guest, abi, plugins, files, verbose, allowUnhandled, command,
         };
         run.SetAction(async (parse, _) =>
         {
@@ -66,7 +70,7 @@ internal static class RunCommand
             try
             {
                 settings = Validate(parse.GetValue(guest)!, parse.GetValue(abi), parse.GetValue(plugins) ?? [], parse.GetValue(files) ?? [],
-                    parse.GetValue(command) ?? [], parse.GetValue(verbose));
+                    parse.GetValue(command) ?? [], parse.GetValue(verbose), parse.GetValue(allowUnhandled));
             }
             catch (ArgumentException e)
             {
@@ -79,7 +83,8 @@ internal static class RunCommand
     }
 
     /// <summary>Checks everything that can be checked before booting, so a typo costs no boot.</summary>
-    private static Settings Validate(string guestName, string? abiName, string[] plugins, string[] files, string[] command, bool verbose)
+    private static Settings Validate(string guestName, string? abiName, string[] plugins, string[] files, string[] command, bool verbose,
+        bool allowUnhandled)
     {
         if (command.Length == 0)
             throw new ArgumentException("no guest command: portal run [options] -- <command> [arguments...]");
@@ -106,7 +111,7 @@ internal static class RunCommand
                 throw new ArgumentException($"--file {mapping}: no such host file: {file.HostPath}");
             mappings.Add(file with { HostPath = Path.GetFullPath(file.HostPath) });
         }
-        return new Settings(kind, abi, [.. plugins.Select(PluginAssembly.Parse)], mappings, new GuestCommand(command), verbose);
+        return new Settings(kind, abi, [.. plugins.Select(PluginAssembly.Parse)], mappings, new GuestCommand(command), verbose, allowUnhandled);
     }
 
     private static async Task<int> RunAsync(CliConsole console, Settings settings)
@@ -199,10 +204,12 @@ internal static class RunCommand
             }
 
             int exitCode;
+            var commandEnded = false;
             try
             {
                 var result = await GuestLauncher.RunAsync(guest, settings.Command, console.Out, signals.Token).ConfigureAwait(false);
                 exitCode = result.ExitCode;
+                commandEnded = true;
             }
             catch (OperationCanceledException) when (signals.Interrupted)
             {
@@ -219,8 +226,15 @@ internal static class RunCommand
                 console.Say(HandlerReport.Line(handler));
             if (settings.Verbose)
                 console.Say(HandlerReport.Summary(session.Statistics));
+            var unhandled = await HandlerReport.AccountAsync(console, session, settings.Verbose).ConfigureAwait(false);
             if (!signals.Interrupted && exitCode != 0)
                 console.Say($"portal: '{settings.Command}' exited with status {exitCode}");
+            if (commandEnded && unhandled != 0 && !settings.AllowUnhandled)
+            {
+                // Never 0 when a syscall a hook should have handled was not: the run's answers are incomplete.
+                console.Say($"portal: exiting with status {ExitCodes.SyscallsUnhandled}: matching syscalls went unhandled (--allow-unhandled keeps the command's status)");
+                return ExitCodes.SyscallsUnhandled;
+            }
             return exitCode;
         }
     }

@@ -12,8 +12,9 @@ namespace Portal.Protocol;
 /// <param name="FilteredOut">Syscalls with a hooked number that no hook's filters accepted (never reached the host).</param>
 /// <param name="OpsServed">Requests the guest executed.</param>
 /// <param name="EventsDropped">Matching syscalls that continued unmodified because their slot was abandoned.</param>
+/// <param name="EventsOverBudget">Matching hooks not delivered because their syscall had used up its hold budget (0 from a guest that does not count them).</param>
 public sealed record GuestStatistics(long EventsSent, long VerdictsApplied, long HostTimeouts, long StaleVerdicts,
-    long BadVerdicts, long VerdictWriteFaults, long FilteredOut, long OpsServed, long EventsDropped)
+    long BadVerdicts, long VerdictWriteFaults, long FilteredOut, long OpsServed, long EventsDropped, long EventsOverBudget = 0)
 {
     internal const int CounterCount = 9;
 
@@ -24,10 +25,10 @@ public sealed record GuestStatistics(long EventsSent, long VerdictsApplied, long
             throw new PortalProtocolException($"Guest refused Stats with errno {result.Errno}.");
         ResponseReader.Require(result.DataLength >= CounterCount * 8 && result.DataLength % 8 == 0, PortalOp.Stats,
             Region.Op(region), $"{result.DataLength} bytes is not a list of at least {CounterCount} counters");
-        var counters = new long[CounterCount];
-        for (var i = 0; i < CounterCount; i++)
+        var counters = new long[CounterCount + 1];
+        for (var i = 0; i < Math.Min(counters.Length, result.DataLength / 8); i++)
             counters[i] = (long)BinaryPrimitives.ReadUInt64LittleEndian(Region.Data(region)[(i * 8)..]);
         return new GuestStatistics(counters[0], counters[1], counters[2], counters[3], counters[4], counters[5], counters[6],
-            counters[7], counters[8]);
+            counters[7], counters[8], counters[9]);
     }
 }

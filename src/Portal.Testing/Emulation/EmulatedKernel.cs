@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Text;
 using Portal.Abi;
+using Portal.Channels;
 using Portal.Testing.Processes;
 using static Portal.Testing.Emulation.GuestWire;
 
@@ -106,7 +107,7 @@ internal sealed partial class EmulatedKernel : IDisposable
             var verdict = await DeliverAsync(cpu, hook, process, phase, number, args, result, cancellationToken).ConfigureAwait(false);
             if (verdict is null)
                 continue;
-            Apply(verdict, process);
+            Apply(cpu, verdict, process);
             if (phase == GuestHook.PhaseEnter)
             {
                 for (var i = 0; i < 6; i++)
@@ -167,11 +168,15 @@ internal sealed partial class EmulatedKernel : IDisposable
                 cpu.AbandonedEventId = eventId;   // the host owns the region until it acknowledges (§5.3)
                 cpu.Held = null;
                 Counters.HostTimeout();
+                sink.OnEventAbandoned(cpu, eventId);
                 return null;
             }
         }
         cpu.Held = null;
-        return ReadVerdict(cpu.GuestView);
+        var verdict = ReadVerdict(cpu.GuestView, eventId);
+        if (verdict is null)
+            sink.OnVerdictReport(cpu, new VerdictReport(eventId, VerdictOutcome.Rejected, 0, 0, 0));
+        return verdict;
     }
 
     private static void WriteEvent(Span<byte> region, ulong eventId, GuestHook hook, int phase, int number, ulong[] args, long result,
@@ -192,10 +197,10 @@ internal sealed partial class EmulatedKernel : IDisposable
         Respond(region, Event, eventId, 96);
     }
 
-    private sealed record ParsedVerdict(uint Flags, uint ArgMask, long Retval, ulong[] Args, (ulong Address, byte[] Data)[] Writes);
+    private sealed record ParsedVerdict(ulong EventId, uint Flags, uint ArgMask, long Retval, ulong[] Args, (ulong Address, byte[] Data)[] Writes);
 
     /// <summary>Validates a verdict as docs/protocol.md §4.2 says; a bad one is rejected whole.</summary>
-    private ParsedVerdict? ReadVerdict(Span<byte> region)
+    private ParsedVerdict? ReadVerdict(Span<byte> region, ulong eventId)
     {
         // The slot only completes the hold for this event's VERDICT (EmulatedSlot.ReleaseToGuest).
         var size = Size(region);
@@ -234,16 +239,26 @@ internal sealed partial class EmulatedKernel : IDisposable
             writes[i] = (BinaryPrimitives.ReadUInt64LittleEndian(data[offset..]), data.Slice(offset + 16, (int)length).ToArray());
             offset += 16 + (int)((length + 7) & ~7u);
         }
-        return new ParsedVerdict(flags, argMask, (long)BinaryPrimitives.ReadUInt64LittleEndian(data[8..]), args, writes);
+        return new ParsedVerdict(eventId, flags, argMask, (long)BinaryPrimitives.ReadUInt64LittleEndian(data[8..]), args, writes);
     }
 
-    private void Apply(ParsedVerdict verdict, EmulatedProcess process)
+    /// <summary>Applies the verdict's writes, in order, each independent of the others, and reports the outcome (§4.2) as the module does.</summary>
+    private void Apply(EmulatedSlot cpu, ParsedVerdict verdict, EmulatedProcess process)
     {
-        foreach (var (address, bytes) in verdict.Writes)
+        var (failures, mask, firstWritten) = (0, 0UL, 0);
+        for (var i = 0; i < verdict.Writes.Length; i++)
         {
-            if (process.Memory.CopyToUser(address, bytes) != bytes.Length)
-                Counters.VerdictWriteFault();
+            var (address, bytes) = verdict.Writes[i];
+            var written = process.Memory.CopyToUser(address, bytes);
+            if (written == bytes.Length)
+                continue;
+            Counters.VerdictWriteFault();
+            if (failures++ == 0)
+                firstWritten = written;
+            if (i < 64)
+                mask |= 1UL << i;
         }
         Counters.VerdictApplied();
+        Connection.Sink?.OnVerdictReport(cpu, new VerdictReport(verdict.EventId, VerdictOutcome.Applied, failures, mask, firstWritten));
     }
 }
