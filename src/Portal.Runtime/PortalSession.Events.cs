@@ -11,6 +11,7 @@ namespace Portal;
 public sealed partial class PortalSession
 {
     private readonly LogThrottle _guestNoise = new();
+    private int _reportsBeingLogged;
 
     /// <summary>
     /// The event a vCPU slot holds, or the last one it held (whose verdict report may still come).
@@ -33,6 +34,15 @@ public sealed partial class PortalSession
 
         /// <summary>The writes the verdict carried (set before it is posted: its report may arrive at once).</summary>
         public IReadOnlyList<VerdictWrite> Writes { get; set; } = [];
+
+        /// <summary>A verdict went out and the guest's report on it has not come back yet.</summary>
+        public bool AwaitingReport
+        {
+            get => Volatile.Read(ref _awaitingReport);
+            set => Volatile.Write(ref _awaitingReport, value);
+        }
+
+        private bool _awaitingReport;
 
         /// <summary>True the first time only: an abandonment is counted once.</summary>
         public bool MarkAbandoned() => Interlocked.Exchange(ref _abandoned, 1) == 0;
@@ -123,8 +133,10 @@ public sealed partial class PortalSession
         {
             _currentHandler.Value = null;
             held.Writes = writes;
-            await lease.TryReleaseAsync((Verdict: verdict, held.EventId, Abi, Writes: writes),
-                static (state, region) => state.Verdict.WriteRequest(region, state.EventId, state.Abi, state.Writes)).ConfigureAwait(false);
+            held.AwaitingReport = Guest.Features.HasFlag(GuestFeatures.VerdictReports);     // before posting: the report may come at once
+            if (!await lease.TryReleaseAsync((Verdict: verdict, held.EventId, Abi, Writes: writes),
+                    static (state, region) => state.Verdict.WriteRequest(region, state.EventId, state.Abi, state.Writes)).ConfigureAwait(false))
+                held.AwaitingReport = false;
             cancellation.Dispose();
             if (held.Hook is { } hook)
             {
@@ -157,6 +169,19 @@ public sealed partial class PortalSession
         }
     }
 
+    /// <summary>
+    /// Waits (bounded) until the guest has reported on every verdict sent and those reports are logged, so
+    /// counters and logs read afterwards include every failed write. A guest that never reports costs
+    /// the bound, nothing more.
+    /// </summary>
+    private async ValueTask SettleReportsAsync(TimeSpan bound, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(bound.TotalSeconds * Stopwatch.Frequency);
+        while ((Array.Exists(_heldEvents, held => held is { AwaitingReport: true }) || Volatile.Read(ref _reportsBeingLogged) > 0)
+            && Stopwatch.GetTimestamp() < deadline)
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Remembers the event a slot holds; the slot number comes from the transport, not the guest.</summary>
     private void Track(int slot, HeldEvent held)
     {
@@ -182,6 +207,7 @@ public sealed partial class PortalSession
                 Log.AbandonedUnknown(_logger, eventId, channel.Slot, suppressed);
             return;
         }
+        held.AwaitingReport = false;     // a verdict the guest never saw is not reported
         if (!held.MarkAbandoned())
             return;
         // Counted here, before anything can observe the syscall's outcome; the slow part runs on the pool.
@@ -215,10 +241,11 @@ public sealed partial class PortalSession
     /// <summary>What the guest did with a verdict: rejected verdicts and failed writes are counted and logged against the handler.</summary>
     private void OnVerdictReport(IGuestChannel channel, VerdictReport report)
     {
-        if (report.IsClean)
-            return;     // the common case costs nothing more
         var slot = channel.Slot;
         var held = Tracked(slot, report.EventId);
+        held?.AwaitingReport = false;
+        if (report.IsClean)
+            return;     // the common case costs nothing more
         if (report.Outcome == VerdictOutcome.Missing)
         {
             if (Guest.Features.HasFlag(GuestFeatures.VerdictReports) && _guestNoise.TryEnter(out var skipped))
@@ -240,8 +267,18 @@ public sealed partial class PortalSession
             hook.Statistics.AddFailedVerdictWrites(Math.Clamp(report.WriteFailures, 1, Math.Max(held.Writes.Count, 1)));
             Statistics.AddVerdictWithFailedWrites();
         }
-        ThreadPool.UnsafeQueueUserWorkItem(static state => state.Session.LogReport(state.Hook.Name, state.Held.Writes, state.Report),
-            (Session: this, Hook: hook, Held: held, Report: report), preferLocal: false);
+        Interlocked.Increment(ref _reportsBeingLogged);
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            try
+            {
+                state.Session.LogReport(state.Hook.Name, state.Held.Writes, state.Report);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref state.Session._reportsBeingLogged);
+            }
+        }, (Session: this, Hook: hook, Held: held, Report: report), preferLocal: false);
     }
 
     private void LogReport(string handler, IReadOnlyList<VerdictWrite> writes, VerdictReport report)

@@ -154,10 +154,12 @@ public sealed partial class PortalSession : IAsyncDisposable
     /// <summary>
     /// What happened to the syscalls this session's hooks matched since it attached: delivered, and
     /// every way one went unhandled (handler errors, the guest giving up, drops, failed verdict writes),
-    /// from the host's and the guest's counters. Costs one exchange.
+    /// from the host's and the guest's counters. Waits (at most a second) for the guest's reports on the
+    /// verdicts already sent, so the per-handler counters are complete too. Costs one exchange.
     /// </summary>
     public async ValueTask<SyscallAccounting> GetSyscallAccountingAsync(CancellationToken cancellationToken = default)
     {
+        await SettleReportsAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
         var now = await GetGuestStatisticsAsync(cancellationToken).ConfigureAwait(false);
         var start = _guestBaseline ?? new GuestStatistics(0, 0, 0, 0, 0, 0, 0, 0, 0);
         var handlers = Statistics.Handlers;
@@ -185,12 +187,16 @@ public sealed partial class PortalSession : IAsyncDisposable
             throw new PortalProtocolException($"Guest answered Ping 0x{token:x} with 0x{echoed:x}.");
     }
 
-    /// <summary>Removes every hook, stops receiving events, and detaches from the guest.</summary>
+    /// <summary>
+    /// Removes every hook, stops receiving events, and detaches from the guest, after waiting (at most a
+    /// second) for the guest's reports on the verdicts already sent, so the statistics are complete.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
         await _closing.CancelAsync().ConfigureAwait(false);   // events from now on get an untouched verdict
+        await SettleReportsAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);     // statistics complete before detaching
         try
         {
             await ControlAsync(PortalOp.HookReset, 0, CancellationToken.None).ConfigureAwait(false);

@@ -222,11 +222,15 @@ internal static class RunCommand
                 exitCode = ExitCodes.GuestFailure;
             }
 
+            // First: it waits for the guest's last verdict reports, which the handler lines count.
+            var accounting = commandEnded || signals.Interrupted ? await HandlerReport.AccountAsync(console, session).ConfigureAwait(false) : null;
             foreach (var handler in session.Statistics.Handlers)
                 console.Say(HandlerReport.Line(handler));
             if (settings.Verbose)
                 console.Say(HandlerReport.Summary(session.Statistics));
-            var unhandled = await HandlerReport.AccountAsync(console, session, settings.Verbose).ConfigureAwait(false);
+            if (accounting is not null && (accounting.Unhandled > 0 || settings.Verbose))
+                console.Say(accounting.ToString());
+            var unhandled = accounting?.Unhandled ?? -1;
             if (!signals.Interrupted && exitCode != 0)
                 console.Say($"portal: '{settings.Command}' exited with status {exitCode}");
             if (commandEnded && unhandled != 0 && !settings.AllowUnhandled)

@@ -27,25 +27,20 @@ internal static class HandlerReport
         $"session: events={statistics.Events} exchanges={statistics.Exchanges} (control {statistics.ControlExchanges})");
 
     /// <summary>
-    /// Asks the session (and through it the guest's counters) what happened to the matched syscalls and
-    /// prints the line when some went unhandled (always with <paramref name="verbose"/>). Returns how many
-    /// went unhandled; -1 when the guest could not say (it is gone), which the caller also treats as not clean.
+    /// Asks the session (and through it the guest's counters) what happened to the matched syscalls;
+    /// null, with a message, when the guest could not say (it is gone): the caller treats that as not clean.
     /// </summary>
-    public static async Task<long> AccountAsync(CliConsole console, PortalSession session, bool verbose)
+    public static async Task<SyscallAccounting?> AccountAsync(CliConsole console, PortalSession session)
     {
-        SyscallAccounting accounting;
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            accounting = await session.GetSyscallAccountingAsync(timeout.Token).ConfigureAwait(false);
+            return await session.GetSyscallAccountingAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is PortalException or OperationCanceledException)
         {
             console.Fail($"could not read the guest's counters, so syscalls may have gone unhandled unseen: {e.Message}");
-            return -1;
+            return null;
         }
-        if (accounting.Unhandled > 0 || verbose)
-            console.Say(accounting.ToString());
-        return accounting.Unhandled;
     }
 }
