@@ -161,7 +161,7 @@ public sealed partial class PortalSession : IAsyncDisposable
     {
         await SettleReportsAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
         var now = await GetGuestStatisticsAsync(cancellationToken).ConfigureAwait(false);
-        var start = _guestBaseline ?? new GuestStatistics(0, 0, 0, 0, 0, 0, 0, 0, 0);
+        var start = _guestBaseline!;    // set by AttachAsync before any event can arrive
         var handlers = Statistics.Handlers;
         // With verdict reports the host knows which verdicts had failing writes; without, the guest's count of failed writes stands in.
         var failedVerdicts = Guest.Features.HasFlag(GuestFeatures.VerdictReports)
