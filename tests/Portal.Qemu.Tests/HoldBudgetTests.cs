@@ -38,10 +38,7 @@ public sealed class HoldBudgetTests
                 await Task.Delay(HandlerDelay);     // answers, but each answer is under the per-event bound
             });
         }
-        await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
-        var lowered = await guest.RunShellAsync("echo 1 > /proc/sys/kernel/watchdog_thresh && cat /proc/sys/kernel/watchdog_thresh",
-            cancellationToken: TestContext.CancellationToken);
-        Assert.AreEqual("1", lowered.Output.Trim(), "soft-lockup threshold lowered to 2 s");
+        await LowerSoftLockupThresholdAsync(guest);
         var before = await session.GetGuestStatisticsAsync(TestContext.CancellationToken);
 
         var started = Stopwatch.GetTimestamp();
@@ -70,5 +67,60 @@ public sealed class HoldBudgetTests
         Assert.AreEqual(0, after.EventsDropped - before.EventsDropped);
 
         await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);      // no soft lockup
+    }
+
+    /// <summary>
+    /// Between a syscall's enter and return stops the vCPU need not schedule (Debian's kernel preempts
+    /// voluntarily, and an ioctl on /dev/null never yields), so the two stops are one stretch for the
+    /// soft-lockup watchdog. Each answered in 1.8 s under a 2 s budget: bounded separately they kept
+    /// the vCPU 3.9 s and the guest logged "soft lockup - CPU#0 stuck for 3s!" (threshold lowered to
+    /// 2 s). The return stop must get only what the enter stop left.
+    /// </summary>
+    [TestMethod]
+    public async Task An_enter_and_a_return_stop_without_scheduling_between_share_one_budget()
+    {
+        var budget = TimeSpan.FromSeconds(2);
+        var delay = TimeSpan.FromMilliseconds(1800);
+        await using var guest = await QemuGuest.StartAsync(new QemuGuestOptions { HoldBudget = budget }, TestContext.CancellationToken);
+        await using var session = await PortalSession.AttachAsync(guest.Connection, cancellationToken: TestContext.CancellationToken);
+        var enters = 0;
+        var returns = 0;
+        await session.OnSyscall("ioctl", SyscallPhase.Enter).WhereArg(1, ArgFilter.Equal(0x7002)).RegisterAsync(async context =>
+        {
+            Interlocked.Increment(ref enters);
+            await Task.Delay(delay);
+        });
+        await session.OnSyscall("ioctl", SyscallPhase.Return).WhereArg(1, ArgFilter.Equal(0x7002)).RegisterAsync(async context =>
+        {
+            Interlocked.Increment(ref returns);
+            await Task.Delay(delay);
+            context.Retval = 7;     // too late: the budget cut this event off
+        });
+        await LowerSoftLockupThresholdAsync(guest);
+        var before = await session.GetGuestStatisticsAsync(TestContext.CancellationToken);
+
+        var started = Stopwatch.GetTimestamp();
+        var run = await guest.RunAsync(GuestCommand.Of("portal-selftest", "ioctl", "0x7002", "0"), TestContext.CancellationToken);
+        var held = Stopwatch.GetElapsedTime(started);
+        TestContext.WriteLine($"held {held.TotalMilliseconds:F0} ms (budget {budget.TotalMilliseconds} ms)");
+
+        StringAssert.Contains(run.Output, "ioctl cmd=0x7002 arg=0x0 rc=-1 errno=25", "the return verdict came too late to apply");
+        Assert.IsLessThanOrEqualTo(budget.TotalSeconds + 0.5, held.TotalSeconds, $"the ioctl was held {held.TotalSeconds:F1} s");
+        await Task.Delay(delay + delay, TestContext.CancellationToken);
+        var after = await session.GetGuestStatisticsAsync(TestContext.CancellationToken);
+        Assert.AreEqual((1, 1), (enters, returns));
+        Assert.AreEqual(2, after.EventsSent - before.EventsSent);
+        Assert.AreEqual(1, after.VerdictsApplied - before.VerdictsApplied, "the enter stop's verdict");
+        Assert.AreEqual(1, after.HostTimeouts - before.HostTimeouts, "the return stop cut off at the shared deadline");
+        await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
+    }
+
+    /// <summary>watchdog_thresh = 1: the guest reports a soft lockup after 2 s without scheduling (default 20 s).</summary>
+    private async Task LowerSoftLockupThresholdAsync(QemuGuest guest)
+    {
+        await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
+        var lowered = await guest.RunShellAsync("echo 1 > /proc/sys/kernel/watchdog_thresh && cat /proc/sys/kernel/watchdog_thresh",
+            cancellationToken: TestContext.CancellationToken);
+        Assert.AreEqual("1", lowered.Output.Trim(), "soft-lockup threshold lowered to 2 s");
     }
 }
