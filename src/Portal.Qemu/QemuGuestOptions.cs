@@ -19,7 +19,11 @@ public sealed class QemuGuestOptions
     /// <summary>Use KVM instead of TCG. Off by default: on these machines /dev/kvm exists but does not run guests.</summary>
     public bool UseKvm { get; init; }
 
-    /// <summary>How long the guest holds a syscall for the host before letting it go unmodified (module parameter).</summary>
+    /// <summary>
+    /// How long the guest holds a syscall for the host, per event, before letting it go unmodified
+    /// (module parameter <c>host_timeout_ms</c>). No event waits past its stop's <see cref="HoldBudget"/>,
+    /// so a longer timeout needs a longer budget too.
+    /// </summary>
     public TimeSpan HostTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>

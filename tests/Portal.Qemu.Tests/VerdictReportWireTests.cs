@@ -36,7 +36,7 @@ public sealed class VerdictReportWireTests
     [TestMethod]
     public async Task Every_accepted_verdict_is_reported_with_each_failed_write()
     {
-        await using var guest = await QemuGuest.StartAsync(new QemuGuestOptions { HostTimeout = TimeSpan.FromSeconds(10) }, TestContext.CancellationToken);
+        await using var guest = await QemuGuest.StartAsync(new QemuGuestOptions { HostTimeout = TimeSpan.FromSeconds(10), HoldBudget = TimeSpan.FromSeconds(10) }, TestContext.CancellationToken);
         var control = guest.Connection.Control;
         Header(control.Region, OpGuestInfo, 0, 0);
         await control.ExchangeAsync(TestContext.CancellationToken);
