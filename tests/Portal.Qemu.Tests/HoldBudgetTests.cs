@@ -115,6 +115,17 @@ public sealed class HoldBudgetTests
         await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
     }
 
+    [TestMethod]
+    [DataRow(0.0)]
+    [DataRow(-1.0)]
+    [DataRow(10_001.0)]
+    public async Task A_budget_outside_what_the_module_accepts_is_refused_before_booting(double milliseconds)
+    {
+        var options = new QemuGuestOptions { HoldBudget = TimeSpan.FromMilliseconds(milliseconds) };
+        var error = await Assert.ThrowsExactlyAsync<ArgumentOutOfRangeException>(() => QemuGuest.StartAsync(options, TestContext.CancellationToken));
+        StringAssert.Contains(error.Message, nameof(QemuGuestOptions.HoldBudget));
+    }
+
     /// <summary>watchdog_thresh = 1: the guest reports a soft lockup after 2 s without scheduling (default 20 s).</summary>
     private async Task LowerSoftLockupThresholdAsync(QemuGuest guest)
     {
