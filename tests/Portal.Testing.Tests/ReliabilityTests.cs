@@ -98,4 +98,31 @@ public sealed class ReliabilityTests
         Assert.AreEqual(new Diagnostics.SyscallAccounting(1, 1, 0, 0, 0, 0, 0, 0), accounting);
         Assert.AreEqual("syscalls: delivered=1 unhandled=1 (handler-errors=1)", accounting.ToString());
     }
+
+    [TestMethod]
+    public async Task A_syscall_is_held_no_longer_than_its_budget_whatever_the_number_of_hooks()
+    {
+        await using var guest = new EmulatedGuest(GuestAbi.MipsEl,
+            new EmulatedGuestOptions { HostTimeout = TimeSpan.FromSeconds(5), HoldBudget = TimeSpan.FromMilliseconds(400) });
+        await using var session = await PortalSession.AttachAsync(guest.Connection, cancellationToken: TestContext.CancellationToken);
+        var hooks = new List<HookRegistration>();
+        for (var i = 0; i < 5; i++)
+        {
+            var hangs = i == 1;     // the second hook would take the whole 5 s per-event bound: the budget cuts it off
+            hooks.Add(await session.OnSyscall("ioctl", SyscallPhase.Enter).WhereArg(1, ArgFilter.Equal(0x7001)).RegisterAsync(async context =>
+            {
+                if (hangs)
+                    await Task.Delay(Timeout.Infinite, context.CancellationToken);
+            }, $"hook{i}", TestContext.CancellationToken));
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var run = await guest.RunAsync(Ioctls("0x7001", "0"), TestContext.CancellationToken);
+        var held = clock.Elapsed;
+        StringAssert.Contains(run.Output, "arg=0x0 rc=-1 errno=25");
+        Assert.IsLessThan(TimeSpan.FromSeconds(3), held, "held for the 400 ms budget, not the 5 s bound");
+        CollectionAssert.AreEqual(new long[] { 1, 1, 0, 0, 0 }, hooks.Select(h => h.Statistics.Calls).ToArray(), "the hooks after the cut-off one were never sent");
+        var accounting = await session.GetSyscallAccountingAsync(TestContext.CancellationToken);
+        Assert.AreEqual((1L, 3L), (accounting.TimedOut, accounting.OverBudget), accounting.ToString());
+        Assert.AreEqual(3, guest.Statistics.EventsOverBudget);
+    }
 }

@@ -19,6 +19,7 @@ internal sealed partial class EmulatedKernel : IDisposable
     private readonly SemaphoreSlim _freeCpus;
     private readonly OpServer _ops;
     private readonly TimeSpan _hostTimeout;
+    private readonly TimeSpan _holdBudget;
     private int _nextPid = 100;
     private int _nextInode = 10_000;
 
@@ -28,6 +29,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         KernelRelease = options.KernelRelease;
         OffersBatch = options.Batch;
         _hostTimeout = options.HostTimeout;
+        _holdBudget = options.HoldBudget;
         Hooks = new GuestHookTable(options.HookCapacity);
         ControlSlot = new EmulatedSlot(this, 0);
         _cpus = [.. Enumerable.Range(1, options.CpuCount).Select(i => new EmulatedSlot(this, i))];
@@ -74,13 +76,14 @@ internal sealed partial class EmulatedKernel : IDisposable
 
         await _freeCpus.WaitAsync(cancellationToken).ConfigureAwait(false);
         _idleCpus.TryPop(out var cpu);
+        var hold = new HoldBudget();    // shared by both stops: nothing schedules in between here
         try
         {
-            var (skipped, result) = await RunHooksAsync(cpu!, process, GuestHook.PhaseEnter, number, args, 0, cancellationToken).ConfigureAwait(false);
+            var (skipped, result) = await RunHooksAsync(cpu!, process, GuestHook.PhaseEnter, number, args, 0, hold, cancellationToken).ConfigureAwait(false);
             if (skipped)
                 return result;   // a skipped syscall produces no return events (the kernel sees no syscall to exit from)
             result = Abi.SignExtendRegister((ulong)Execute(process, number, args));
-            (_, result) = await RunHooksAsync(cpu!, process, GuestHook.PhaseReturn, number, args, result, cancellationToken).ConfigureAwait(false);
+            (_, result) = await RunHooksAsync(cpu!, process, GuestHook.PhaseReturn, number, args, result, hold, cancellationToken).ConfigureAwait(false);
             return result;
         }
         finally
@@ -90,9 +93,15 @@ internal sealed partial class EmulatedKernel : IDisposable
         }
     }
 
+    /// <summary>The deadline of one syscall's hold (docs/protocol.md §5.3), set when its first event goes out.</summary>
+    private sealed class HoldBudget
+    {
+        public DateTime? Deadline { get; set; }
+    }
+
     /// <summary>Evaluates the hooks of one phase in registration order; one event per matching hook.</summary>
     private async ValueTask<(bool Skipped, long Result)> RunHooksAsync(EmulatedSlot cpu, EmulatedProcess process, int phase,
-        int number, ulong[] args, long result, CancellationToken cancellationToken)
+        int number, ulong[] args, long result, HoldBudget hold, CancellationToken cancellationToken)
     {
         var watched = false;
         var matched = false;
@@ -104,7 +113,15 @@ internal sealed partial class EmulatedKernel : IDisposable
             if (!hook.Matches(number, phase, args, result, process.Comm, process.Pid, Abi))
                 continue;
             matched = true;
-            var verdict = await DeliverAsync(cpu, hook, process, phase, number, args, result, cancellationToken).ConfigureAwait(false);
+            var now = DateTime.UtcNow;
+            if (hold.Deadline is { } deadline && now >= deadline)
+            {
+                Counters.EventOverBudget();     // the syscall has been held long enough: this hook is not delivered
+                continue;
+            }
+            hold.Deadline ??= now + _holdBudget;
+            var wait = TimeSpan.FromTicks(Math.Min(_hostTimeout.Ticks, (hold.Deadline.Value - now).Ticks));
+            var verdict = await DeliverAsync(cpu, hook, process, phase, number, args, result, wait, cancellationToken).ConfigureAwait(false);
             if (verdict is null)
                 continue;
             Apply(cpu, verdict, process);
@@ -130,7 +147,7 @@ internal sealed partial class EmulatedKernel : IDisposable
 
     /// <summary>Hands an EVENT to the host and waits (bounded) for its verdict.</summary>
     private async ValueTask<ParsedVerdict?> DeliverAsync(EmulatedSlot cpu, GuestHook hook, EmulatedProcess process, int phase,
-        int number, ulong[] args, long result, CancellationToken cancellationToken)
+        int number, ulong[] args, long result, TimeSpan wait, CancellationToken cancellationToken)
     {
         var sink = Connection.Sink;
         if (sink is null)
@@ -154,7 +171,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         {
             var handlerTask = handling.AsTask();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var deadline = Task.Delay(_hostTimeout, timeout.Token);
+            var deadline = Task.Delay(wait, timeout.Token);
             var first = await Task.WhenAny(posted.Task, handlerTask, deadline).ConfigureAwait(false);
             await timeout.CancelAsync().ConfigureAwait(false);
             if (first == handlerTask && !posted.Task.IsCompleted)
