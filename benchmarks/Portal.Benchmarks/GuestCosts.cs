@@ -65,18 +65,10 @@ internal static class GuestCosts
     private static async Task<(double Host, double Qemu)> IdleCostAsync(int qemuPid, TimeSpan period)
     {
         await Task.Delay(TimeSpan.FromMilliseconds(300));      // let both pollers leave their spinning phase
-        var (host0, qemu0) = (CpuSeconds("self"), CpuSeconds(qemuPid.ToString(CultureInfo.InvariantCulture)));
+        var (host0, qemu0) = (Soak.CpuSeconds("self"), Soak.CpuSeconds(qemuPid.ToString(CultureInfo.InvariantCulture)));
         await Task.Delay(period);
-        var (host1, qemu1) = (CpuSeconds("self"), CpuSeconds(qemuPid.ToString(CultureInfo.InvariantCulture)));
+        var (host1, qemu1) = (Soak.CpuSeconds("self"), Soak.CpuSeconds(qemuPid.ToString(CultureInfo.InvariantCulture)));
         return ((host1 - host0) / period.TotalSeconds, (qemu1 - qemu0) / period.TotalSeconds);
-    }
-
-    /// <summary>utime + stime of a process, from /proc/&lt;pid&gt;/stat (fields 14 and 15, in clock ticks of 1/100 s).</summary>
-    private static double CpuSeconds(string pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     private static async Task<double> MedianAsync(QemuGuest guest, string call, int count, string? command = null)

@@ -1,10 +1,16 @@
 // Portal benchmarks.
 //   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- guest     guest-side costs on the real guest (medians)
+//   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- soak [--cpus N] [--events N] [--noise K]   long sequence-checked run
+//   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- event-cpu  host CPU at 1, 15, 100, 1,000 and max events/s
 //   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- [BenchmarkDotNet arguments, e.g. --filter *Exchange*]
 using BenchmarkDotNet.Running;
 using Portal.Benchmarks;
 
 if (args is ["guest", ..])
     return await GuestCosts.RunAsync();
+if (args is ["soak", .. var soakArguments])
+    return await Soak.RunAsync(soakArguments);
+if (args is ["event-cpu", ..])
+    return await Soak.EventCpuAsync();
 BenchmarkSwitcher.FromAssembly(typeof(ExchangeBenchmarks).Assembly).Run(args);
 return 0;

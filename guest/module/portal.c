@@ -13,7 +13,19 @@
  *    of the vCPU it runs on, then spins (preemption is disabled in
  *    tracepoint probes, so the slot cannot change under it) until the host
  *    posts a VERDICT, serving every request inline in the context of the
- *    process that made the syscall, or until host_timeout_ms expires.
+ *    process that made the syscall, or until host_timeout_ms expires;
+ *  - a syscall "stop" (its enter events, or its return events) holds its
+ *    vCPU for at most hold_budget_ms in all, whatever the number of hooks:
+ *    each event waits until the earlier of its own timeout and the stop's
+ *    deadline, and a hook whose event would start after the deadline is not
+ *    delivered (events_over_budget).  Neither a stop nor, on a kernel
+ *    without full preemption, the syscall between its enter and return
+ *    stops need pass through the scheduler, so a stop that finds its task
+ *    not switched out since the last stop on its vCPU shares that stop's
+ *    deadline: hold_budget_ms is the longest the probes keep a vCPU from
+ *    scheduling (protocol.md §5.3), well under the soft-lockup threshold;
+ *  - the guest reports the outcome of every verdict it accepts, its writes
+ *    included, in the slot's verdict report (protocol.md §4.2).
  *
  * Nothing in the probe or request paths sleeps or allocates: user memory is
  * accessed with the *_nofault helpers, so pages that are not resident fail
@@ -64,6 +76,11 @@ static unsigned int host_timeout_ms = 2000;
 module_param(host_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(host_timeout_ms, "longest wait for a verdict, ms (capped at 10000)");
 
+static unsigned int hold_budget_ms = 4000;
+module_param(hold_budget_ms, uint, 0644);
+MODULE_PARM_DESC(hold_budget_ms,
+		 "longest a vCPU is held without scheduling, all events, ms (1..10000)");
+
 static unsigned int poll_spin_ms = 20;
 module_param(poll_spin_ms, uint, 0644);
 MODULE_PARM_DESC(poll_spin_ms, "control thread: keep spinning this long after a request, ms");
@@ -82,7 +99,7 @@ MODULE_PARM_DESC(poll_idle_us, "control thread: sleep between polls when long id
 
 #define PORTAL_MAX_HOOKS	64
 #define PORTAL_MAX_TIMEOUT_MS	10000	/* well under the soft-lockup limit */
-#define PORTAL_CLOCK_EVERY	64	/* spins between clock reads */
+#define PORTAL_CLOCK_EVERY	64	/* spins between clock reads while held */
 #define PORTAL_DESC_MAX		(PORTAL_HD_ARG_FILTERS + \
 				 PORTAL_HD_MAX_FILTERS * PORTAL_FLT_SIZE)
 
@@ -107,6 +124,11 @@ struct portal_slot {
 	u64 abandoned;		/* event given up on, not yet acknowledged */
 	void *scratch;		/* PAGE_SIZE bytes, vCPU slots only */
 	struct portal_batch *batch;	/* vCPU slots only */
+	/* the last stop's budget, for the per-vCPU bound (stop_deadline()) */
+	const struct task_struct *stop_task;	/* compared, never dereferenced */
+	pid_t stop_pid;
+	unsigned long stop_switches;	/* its context switches then */
+	u64 stop_deadline;		/* ktime_get_ns() */
 };
 
 /*
@@ -521,6 +543,7 @@ static size_t user_write(u64 uaddr, const void *src, size_t n)
 struct portal_held {
 	struct pt_regs *regs;
 	u64 event_id;
+	u64 deadline;		/* the stop's budget ends; 0 until its first event */
 	u32 phase;
 };
 
@@ -878,8 +901,8 @@ static void op_guest_info(struct portal_slot *s)
 	put_unaligned_le32(PAGE_SIZE, d + PORTAL_GI_PAGE_SIZE);
 	put_unaligned_le32(slot_count - 1, d + PORTAL_GI_CPU_SLOTS);
 	put_unaligned_le32(PORTAL_MAX_HOOKS, d + PORTAL_GI_MAX_HOOKS);
-	put_unaligned_le32(PORTAL_FEAT_VERDICT_WRITES | PORTAL_FEAT_BATCH,
-			   d + PORTAL_GI_FEATURES);
+	put_unaligned_le32(PORTAL_FEAT_VERDICT_WRITES | PORTAL_FEAT_BATCH |
+			   PORTAL_FEAT_VERDICT_REPORT, d + PORTAL_GI_FEATURES);
 	memcpy(d + PORTAL_GI_RELEASE, init_utsname()->release,
 	       strnlen(init_utsname()->release, 64));
 	region_respond(s, PORTAL_EXT_OK, 0, PORTAL_GI_SIZE);
@@ -964,17 +987,45 @@ static void portal_serve(struct portal_slot *s, struct portal_held *held)
 /* ------------------------------------------------------------------------ */
 /* Events and verdicts                                                      */
 
+/* What the guest tells the host about a verdict it accepted (§4.2). */
+struct portal_report {
+	u32 status;		/* PORTAL_REPORT_APPLIED or _REJECTED */
+	u32 failures;		/* write entries that did not complete */
+	u64 mask;		/* bit i: entry i failed (i < 64) */
+	u32 first_written;	/* bytes the first failing entry wrote */
+};
+
 /*
- * Applies a VERDICT (§4.2).  The verdict is copied to the slot's scratch
- * page first, so that a host changing the region meanwhile cannot make us
- * use a write list other than the one validated.  Returns true if the
- * syscall was skipped (no further hooks).
+ * Writes the slot's verdict report for event_id: the fields, then (release)
+ * report_event.  The host reads the report once report_event is the id it
+ * answered, and before it answers another event on the slot, so the fields
+ * cannot change under it.
+ */
+static void verdict_report(struct portal_slot *s, u64 event_id,
+			   const struct portal_report *rep)
+{
+	win_st32(s->w + PORTAL_SLOT_REPORT_STATUS, rep->status);
+	win_st32(s->w + PORTAL_SLOT_REPORT_FAILURES, rep->failures);
+	win_st64(s->w + PORTAL_SLOT_REPORT_MASK, rep->mask);
+	win_st32(s->w + PORTAL_SLOT_REPORT_WRITTEN, rep->first_written);
+	/* release: pairs with the host's acquire of report_event */
+	smp_store_release((__le64 *)(s->w + PORTAL_SLOT_REPORT_EVENT),
+			  cpu_to_le64(event_id));
+}
+
+/*
+ * Applies a VERDICT (§4.2) and reports how it went.  The verdict is copied
+ * to the slot's scratch page first, so that a host changing the region
+ * meanwhile cannot make us use a write list other than the one validated.
+ * Returns true if the syscall was skipped (no further hooks).
  */
 static bool portal_verdict(struct portal_slot *s, struct portal_held *held)
 {
 	u64 size = win_ld64(s->r + PORTAL_REG_SIZE);
+	struct portal_report rep = { .status = PORTAL_REPORT_APPLIED };
 	u8 *v = s->scratch;
 	u32 flags, mask, count, i;
+	bool skipped = false;
 	u64 off;
 	s64 retval;
 
@@ -1005,9 +1056,15 @@ static bool portal_verdict(struct portal_slot *s, struct portal_held *held)
 	for (i = 0; i < count; i++) {
 		u64 addr = get_unaligned_le64(v + off + PORTAL_VD_WR_ADDR);
 		u32 n = get_unaligned_le32(v + off + PORTAL_VD_WR_SIZE);
+		size_t written = user_write(addr, v + off + PORTAL_VD_WR_HDR, n);
 
-		if (user_write(addr, v + off + PORTAL_VD_WR_HDR, n) != n)
+		if (written != n) {
 			stat_inc(PORTAL_STAT_VERDICT_WRITE_FAULTS);
+			if (!rep.failures++)
+				rep.first_written = written;
+			if (i < PORTAL_REPORT_MASK_BITS)
+				rep.mask |= BIT_ULL(i);
+		}
 		off += PORTAL_VD_WR_HDR + ALIGN((u64)n, 8);
 	}
 
@@ -1022,16 +1079,19 @@ static bool portal_verdict(struct portal_slot *s, struct portal_held *held)
 		}
 		if (flags & PORTAL_VD_SKIP) {
 			portal_arch_skip(held->regs, retval);
-			return true;
+			skipped = true;
 		}
 	} else if (flags & PORTAL_VD_SET_RETVAL) {
 		/* SKIP and SET_ARGS are invalid on return: ignored */
 		portal_arch_set_retval(held->regs, retval);
 	}
-	return false;
+	verdict_report(s, held->event_id, &rep);
+	return skipped;
 
 bad:
 	stat_inc(PORTAL_STAT_BAD_VERDICTS);
+	rep.status = PORTAL_REPORT_REJECTED;
+	verdict_report(s, held->event_id, &rep);
 	return false;
 }
 
@@ -1049,12 +1109,45 @@ static bool slot_abandoned(struct portal_slot *s)
 }
 
 /*
- * Sends one event and holds the syscall until the verdict, serving requests
- * inline.  Returns true if no further hooks may run for this syscall.
+ * The deadline of a stop about to deliver its first event: now plus the
+ * hold budget, unless the task the last stop on this vCPU held is still
+ * running and has not been switched out since.  Then the vCPU has not
+ * passed through the scheduler in between (the syscall between an enter and
+ * a return stop need not, without full preemption), and this stop shares
+ * that stop's deadline: hold_budget_ms bounds the whole stretch, which is
+ * what the soft-lockup watchdog measures.
  */
-static bool portal_event(struct portal_slot *s, struct portal_held *held,
-			 long nr, const struct portal_hook *h,
-			 const u64 args[6], s64 retval)
+static u64 stop_deadline(struct portal_slot *s, u64 now)
+{
+	unsigned long switches = current->nvcsw + current->nivcsw;
+	unsigned int ms = clamp(READ_ONCE(hold_budget_ms), 1U,
+				(unsigned int)PORTAL_MAX_TIMEOUT_MS);
+
+	if (s->stop_task != current || s->stop_pid != current->pid ||
+	    s->stop_switches != switches) {
+		s->stop_task = current;
+		s->stop_pid = current->pid;
+		s->stop_switches = switches;
+		s->stop_deadline = now + (u64)ms * NSEC_PER_MSEC;
+	}
+	return s->stop_deadline;
+}
+
+/* How an event ended. */
+enum portal_outcome {
+	PORTAL_ANSWERED,	/* verdict applied or rejected: on to the next hook */
+	PORTAL_SKIPPED,		/* the syscall will not run: no more hooks */
+	PORTAL_ABANDONED,	/* no verdict in time: no more events this stop */
+};
+
+/*
+ * Sends one event and holds the syscall until the verdict, serving requests
+ * inline, for at most host_timeout_ms and never past the stop's deadline.
+ */
+static enum portal_outcome portal_event(struct portal_slot *s,
+					struct portal_held *held, long nr,
+					const struct portal_hook *h,
+					const u64 args[6], s64 retval)
 {
 	u8 *d = slot_data(s);
 	u64 timeout_ns, deadline;
@@ -1081,16 +1174,17 @@ static bool portal_event(struct portal_slot *s, struct portal_held *held,
 
 	timeout_ns = (u64)min(READ_ONCE(host_timeout_ms), PORTAL_MAX_TIMEOUT_MS) *
 		     NSEC_PER_MSEC;
-	deadline = ktime_get_ns() + timeout_ns;
+	deadline = min(ktime_get_ns() + timeout_ns, held->deadline);
 	for (;;) {
 		u32 cur;
 
 		/*
 		 * The bound covers the whole hold, requests included: a host
-		 * that keeps posting cannot hold the vCPU past the timeout.
+		 * that keeps posting cannot hold the vCPU past the deadline.
+		 * The clock is read every PORTAL_CLOCK_EVERY spins only.
 		 */
 		if (++spins % PORTAL_CLOCK_EVERY == 0 &&
-		    (ktime_get_ns() > deadline || READ_ONCE(portal_unloading)))
+		    (ktime_get_ns() >= deadline || READ_ONCE(portal_unloading)))
 			break;
 		cur = slot_host_seq(s);
 		if (cur == seen) {
@@ -1099,10 +1193,12 @@ static bool portal_event(struct portal_slot *s, struct portal_held *held,
 		}
 		seen = cur;
 		if (win_ld64(s->r + PORTAL_REG_OP) == PORTAL_OP_VERDICT) {
-			if (win_ld64(s->r + PORTAL_REG_ADDR) == held->event_id)
-				return portal_verdict(s, held);
-			stat_inc(PORTAL_STAT_STALE_VERDICTS);
-			continue;
+			if (win_ld64(s->r + PORTAL_REG_ADDR) != held->event_id) {
+				stat_inc(PORTAL_STAT_STALE_VERDICTS);
+				continue;
+			}
+			return portal_verdict(s, held) ? PORTAL_SKIPPED :
+							 PORTAL_ANSWERED;
 		}
 		portal_serve(s, held);
 		slot_post(s);
@@ -1114,18 +1210,22 @@ static bool portal_event(struct portal_slot *s, struct portal_held *held,
 	smp_store_release((__le64 *)(s->w + PORTAL_SLOT_ABANDONED),
 			  cpu_to_le64(held->event_id));
 	stat_inc(PORTAL_STAT_HOST_TIMEOUTS);
-	return true;
+	return PORTAL_ABANDONED;
 }
 
 /*
  * Slow path: the syscall number is hooked for this phase.  Delivers one
  * event per matching hook, in registration order; each hook is matched
- * against the arguments as earlier verdicts left them.
+ * against the arguments as earlier verdicts left them.  Every matching hook
+ * that gets no event is counted: events_over_budget once the stop's budget
+ * has run out, events_dropped when the slot is abandoned (by this stop or
+ * an earlier one) or there is no slot.
  */
 static noinline void portal_dispatch(struct pt_regs *regs, long nr, u32 phase)
 {
 	u32 upto = READ_ONCE(hooks_last_id), after = 0;
 	struct portal_held held = { .regs = regs, .phase = phase };
+	enum portal_outcome outcome = PORTAL_ANSWERED;
 	int cpu = smp_processor_id();	/* preemption is disabled in probes */
 	struct portal_slot *s = NULL;
 	struct portal_hook h;
@@ -1135,7 +1235,7 @@ static noinline void portal_dispatch(struct pt_regs *regs, long nr, u32 phase)
 		s = &slots[cpu + 1];
 	while (hook_next(nr, phase, after, upto, &h)) {
 		s64 retval = 0;
-		u64 args[6];
+		u64 args[6], now;
 
 		after = h.id;
 		portal_arch_get_args(regs, args);
@@ -1144,11 +1244,25 @@ static noinline void portal_dispatch(struct pt_regs *regs, long nr, u32 phase)
 		if (!hook_match(&h, args, retval))
 			continue;
 		matched = true;
-		if (!s || slot_abandoned(s) || READ_ONCE(portal_unloading)) {
+		if (!s || READ_ONCE(portal_unloading)) {
 			stat_inc(PORTAL_STAT_EVENTS_DROPPED);
 			continue;
 		}
-		if (portal_event(s, &held, nr, &h, args, retval))
+		now = ktime_get_ns();
+		if (outcome == PORTAL_ABANDONED || slot_abandoned(s)) {
+			stat_inc(held.deadline && now >= held.deadline ?
+				 PORTAL_STAT_EVENTS_OVER_BUDGET :
+				 PORTAL_STAT_EVENTS_DROPPED);
+			continue;
+		}
+		if (!held.deadline)
+			held.deadline = stop_deadline(s, now);
+		if (now >= held.deadline) {
+			stat_inc(PORTAL_STAT_EVENTS_OVER_BUDGET);
+			continue;
+		}
+		outcome = portal_event(s, &held, nr, &h, args, retval);
+		if (outcome == PORTAL_SKIPPED)
 			break;
 	}
 	if (!matched)
@@ -1369,9 +1483,9 @@ static int __init portal_init(void)
 	/* ready last (release): the host reads the header once it sees state 1 */
 	smp_store_release((__le32 *)(win + PORTAL_WIN_OFF_STATE),
 			  cpu_to_le32(PORTAL_STATE_READY));
-	pr_info("ready: window %#lx+%#lx, %u slots, timeout %u ms, %s\n",
+	pr_info("ready: window %#lx+%#lx, %u slots, timeout %u ms, budget %u ms, %s\n",
 		window_phys, window_size, slot_count, host_timeout_ms,
-		init_utsname()->release);
+		hold_budget_ms, init_utsname()->release);
 	return 0;
 
 fail_thread:

@@ -33,6 +33,17 @@
 #define PORTAL_SLOT_HOST_ACK	192	/* le64, host */
 #define PORTAL_SLOT_REGION	4096
 
+/* verdict report (§4.2): a guest-written cache line in the slot */
+#define PORTAL_SLOT_REPORT_EVENT 256	/* le64, written last (release) */
+#define PORTAL_SLOT_REPORT_STATUS 264	/* le32 */
+#define PORTAL_SLOT_REPORT_FAILURES 268	/* le32, write entries that failed */
+#define PORTAL_SLOT_REPORT_MASK	272	/* le64, bit i = entry i failed (i < 64) */
+#define PORTAL_SLOT_REPORT_WRITTEN 280	/* le32, bytes the first failure wrote */
+#define PORTAL_SLOT_REPORT_RESERVED 284	/* up to 320: 0 */
+#define PORTAL_REPORT_APPLIED	0
+#define PORTAL_REPORT_REJECTED	1	/* malformed: counted in bad_verdicts */
+#define PORTAL_REPORT_MASK_BITS	64
+
 /* region (§1) */
 #define PORTAL_REG_OP		0	/* le64 */
 #define PORTAL_REG_ADDR		8	/* le64 */
@@ -165,6 +176,7 @@
 #define PORTAL_GI_RELEASE	32	/* 64 bytes */
 #define PORTAL_FEAT_VERDICT_WRITES 0x1
 #define PORTAL_FEAT_BATCH	0x2
+#define PORTAL_FEAT_VERDICT_REPORT 0x4
 
 #define PORTAL_ABI_X86_64	1
 #define PORTAL_ABI_I386		2
@@ -184,6 +196,7 @@ enum portal_stat {
 	PORTAL_STAT_FILTERED_OUT,
 	PORTAL_STAT_OPS_SERVED,
 	PORTAL_STAT_EVENTS_DROPPED,
+	PORTAL_STAT_EVENTS_OVER_BUDGET,
 	PORTAL_STAT_COUNT
 };
 

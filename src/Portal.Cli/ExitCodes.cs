@@ -32,6 +32,13 @@ internal static class ExitCodes
     /// </summary>
     public const int GuestLost = 71;
 
+    /// <summary>
+    /// <c>portal run</c>: the command ran, but syscalls that a hook matched went unhandled (a handler threw or
+    /// took longer than the guest's bound, the guest dropped events, a verdict's write failed...); the
+    /// statistics on stderr say which. <c>--allow-unhandled</c> exits with the command's status instead.
+    /// </summary>
+    public const int SyscallsUnhandled = 75;
+
     /// <summary>Stopped by SIGHUP (128 + SIGHUP: the terminal went away); the guest was shut down.</summary>
     public const int HungUp = 129;
 

@@ -129,6 +129,9 @@ public sealed partial class QemuGuest : IGuest
         options ??= new QemuGuestOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Cpus, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MemoryMiB, 256);
+        if (options.HoldBudget <= TimeSpan.Zero || options.HoldBudget > QemuGuestOptions.MaxHoldBudget)
+            throw new ArgumentOutOfRangeException(nameof(options), options.HoldBudget,
+                $"{nameof(QemuGuestOptions.HoldBudget)} must be more than 0 and at most {QemuGuestOptions.MaxHoldBudget.TotalSeconds:F0} s (the module's cap).");
         var logger = options.LoggerFactory.CreateLogger<QemuGuest>();
         var image = await PrepareImageAsync(options, cancellationToken).ConfigureAwait(false);
 
@@ -334,6 +337,7 @@ public sealed partial class QemuGuest : IGuest
         {
             "console=ttyS0", "quiet", $"memmap={WindowSize >> 20}M${WindowAddress >> 20}M",
             string.Create(CultureInfo.InvariantCulture, $"portal.host_timeout_ms={(int)options.HostTimeout.TotalMilliseconds}"),
+            string.Create(CultureInfo.InvariantCulture, $"portal.hold_budget_ms={(int)Math.Ceiling(options.HoldBudget.TotalMilliseconds)}"),
         };
         if (!options.LoadPortalModule)
             kernelArguments.Add("portal.noload");       // guest/init skips insmod

@@ -7,6 +7,9 @@ namespace Portal.Qemu;
 /// <summary>Options of a <see cref="QemuGuest"/>.</summary>
 public sealed class QemuGuestOptions
 {
+    /// <summary>The module's cap on <c>hold_budget_ms</c> (PORTAL_MAX_TIMEOUT_MS in portal.c).</summary>
+    internal static readonly TimeSpan MaxHoldBudget = TimeSpan.FromSeconds(10);
+
     /// <summary>Number of vCPUs (1 or 2 are tested; TCG runs them on host threads).</summary>
     public int Cpus { get; init; } = 1;
 
@@ -16,8 +19,22 @@ public sealed class QemuGuestOptions
     /// <summary>Use KVM instead of TCG. Off by default: on these machines /dev/kvm exists but does not run guests.</summary>
     public bool UseKvm { get; init; }
 
-    /// <summary>How long the guest holds a syscall for the host before letting it go unmodified (module parameter).</summary>
+    /// <summary>
+    /// How long the guest holds a syscall for the host, per event, before letting it go unmodified
+    /// (module parameter <c>host_timeout_ms</c>). No event waits past its stop's <see cref="HoldBudget"/>,
+    /// so a longer timeout needs a longer budget too.
+    /// </summary>
     public TimeSpan HostTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The longest time one syscall stop (its enter events, or its return events) may hold a vCPU,
+    /// requests included, whatever the number of hooks (module parameter <c>hold_budget_ms</c>,
+    /// docs/protocol.md §5.3). An event still unanswered when the budget runs out is abandoned like a
+    /// timeout; hooks whose event would start after it are not delivered and are counted in
+    /// <see cref="Portal.Protocol.GuestStatistics.EventsOverBudget"/>. More than 0 and at most 10 s;
+    /// keep it well below the guest kernel's soft-lockup threshold (20 s by default).
+    /// </summary>
+    public TimeSpan HoldBudget { get; init; } = TimeSpan.FromSeconds(4);
 
     /// <summary>How long the host waits for the guest to answer one request.</summary>
     public TimeSpan ExchangeTimeout { get; init; } = TimeSpan.FromSeconds(5);

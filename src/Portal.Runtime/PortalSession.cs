@@ -33,6 +33,8 @@ public sealed partial class PortalSession : IAsyncDisposable
     private readonly ConcurrentDictionary<uint, HookRegistration> _hooks = new();
     private readonly AsyncLocal<SyscallContext?> _currentHandler = new();
     private readonly CancellationTokenSource _closing = new();
+    private readonly HeldEvent?[] _heldEvents;
+    private GuestStatistics? _guestBaseline;
     private IDisposable? _attachment;
     private int _disposed;
 
@@ -43,6 +45,7 @@ public sealed partial class PortalSession : IAsyncDisposable
         Statistics = statistics;
         _control = control;
         _logger = logger;
+        _heldEvents = new HeldEvent?[guest.CpuSlots + 1];
     }
 
     /// <summary>What the guest said about itself.</summary>
@@ -59,7 +62,8 @@ public sealed partial class PortalSession : IAsyncDisposable
 
     /// <summary>
     /// Attaches to a guest: asks for its info (ABI, slots), removes hooks left by an earlier host,
-    /// and starts receiving events. Costs two control exchanges.
+    /// notes the guest's counters (so <see cref="GetSyscallAccountingAsync"/> counts from now on), and
+    /// starts receiving events. Costs three control exchanges.
     /// </summary>
     /// <exception cref="PortalProtocolException">The guest's answer is malformed or of another protocol version.</exception>
     /// <exception cref="InvalidOperationException">The guest is not the expected ABI, or another session is attached.</exception>
@@ -71,23 +75,14 @@ public sealed partial class PortalSession : IAsyncDisposable
         var statistics = new PortalStatistics();
         var control = new SlotLease(connection.Control, statistics, handler: null);
 
-        GuestInfo guest;
-        await control.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Region.WriteHeader(control.Channel.Region, PortalOp.GuestInfo, 0, 0);
-            await control.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-            guest = GuestInfo.Decode(control.Channel.Region);
-        }
-        finally
-        {
-            control.Gate.Release();
-        }
+        var guest = await control.RoundTripAsync(0, static (_, region) => Region.WriteHeader(region, PortalOp.GuestInfo, 0, 0),
+            static (_, region) => GuestInfo.Decode(region), cancellationToken).ConfigureAwait(false);
         if (options.ExpectedAbi is { } expected && expected != guest.Abi)
             throw new InvalidOperationException($"Expected a {expected.Name} guest, but the guest reports {guest.Abi.Name}.");
 
         var session = new PortalSession(connection, guest, statistics, control, options.LoggerFactory.CreateLogger<PortalSession>());
         await session.ControlAsync(PortalOp.HookReset, 0, cancellationToken).ConfigureAwait(false);
+        session._guestBaseline = await session.GetGuestStatisticsAsync(cancellationToken).ConfigureAwait(false);
         session._attachment = connection.Attach(new EventSink(session));
         return session;
     }
@@ -114,19 +109,8 @@ public sealed partial class PortalSession : IAsyncDisposable
         spec.Validate(Abi);
         name ??= DefaultName(spec, handler);
 
-        var lease = CurrentLease();
-        ExtensionResult result;
-        await lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            HookDescriptor.WriteRequest(lease.Channel.Region, spec, Abi);
-            await lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-            result = ResponseReader.ExtResult(lease.Channel.Region, PortalOp.HookRegister);
-        }
-        finally
-        {
-            lease.Gate.Release();
-        }
+        var result = await CurrentLease().RoundTripAsync((Spec: spec, Abi), static (state, region) => HookDescriptor.WriteRequest(region, state.Spec, state.Abi),
+            static (_, region) => ResponseReader.ExtResult(region, PortalOp.HookRegister), cancellationToken).ConfigureAwait(false);
         if (!result.Ok)
             throw new Memory.GuestOperationException(PortalOp.HookRegister, Abi.ToErrno(result.Errno), result.Errno,
                 $"The guest refused the hook on {spec.Syscall} ({spec.Phase}): {Abi.ToErrno(result.Errno)} ({result.Errno}).");
@@ -163,20 +147,35 @@ public sealed partial class PortalSession : IAsyncDisposable
     }
 
     /// <summary>The guest's own counters (events sent, timeouts, syscalls filtered out in the guest...).</summary>
-    public async ValueTask<GuestStatistics> GetGuestStatisticsAsync(CancellationToken cancellationToken = default)
+    public ValueTask<GuestStatistics> GetGuestStatisticsAsync(CancellationToken cancellationToken = default) =>
+        CurrentLease().RoundTripAsync(0, static (_, region) => Region.WriteHeader(region, PortalOp.Stats, 0, 0),
+            static (_, region) => GuestStatistics.Decode(region), cancellationToken);
+
+    /// <summary>
+    /// What happened to the syscalls this session's hooks matched since it attached: delivered, and
+    /// every way one went unhandled (handler errors, the guest giving up, drops, failed verdict writes),
+    /// from the host's and the guest's counters. Waits (at most a second) for the guest's reports on the
+    /// verdicts already sent, so the per-handler counters are complete too. Costs one exchange.
+    /// </summary>
+    public async ValueTask<SyscallAccounting> GetSyscallAccountingAsync(CancellationToken cancellationToken = default)
     {
-        var lease = CurrentLease();
-        await lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Region.WriteHeader(lease.Channel.Region, PortalOp.Stats, 0, 0);
-            await lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-            return GuestStatistics.Decode(lease.Channel.Region);
-        }
-        finally
-        {
-            lease.Gate.Release();
-        }
+        await SettleReportsAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        var now = await GetGuestStatisticsAsync(cancellationToken).ConfigureAwait(false);
+        var start = _guestBaseline!;    // set by AttachAsync before any event can arrive
+        var handlers = Statistics.Handlers;
+        // With verdict reports the host knows which verdicts had failing writes; without, the guest's count of failed writes stands in.
+        var failedVerdicts = Guest.Features.HasFlag(GuestFeatures.VerdictReports)
+            ? Statistics.VerdictsWithFailedWrites
+            : now.VerdictWriteFaults - start.VerdictWriteFaults;
+        return new SyscallAccounting(
+            Delivered: Statistics.Events,
+            HandlerErrors: handlers.Sum(h => h.Errors),
+            MalformedEvents: Statistics.MalformedEvents,
+            TimedOut: now.HostTimeouts - start.HostTimeouts,
+            Dropped: now.EventsDropped - start.EventsDropped,
+            OverBudget: now.EventsOverBudget - start.EventsOverBudget,
+            RejectedVerdicts: now.BadVerdicts - start.BadVerdicts,
+            FailedVerdicts: failedVerdicts);
     }
 
     /// <summary>One round trip that does nothing (for latency measurements).</summary>
@@ -188,12 +187,16 @@ public sealed partial class PortalSession : IAsyncDisposable
             throw new PortalProtocolException($"Guest answered Ping 0x{token:x} with 0x{echoed:x}.");
     }
 
-    /// <summary>Removes every hook, stops receiving events, and detaches from the guest.</summary>
+    /// <summary>
+    /// Removes every hook, stops receiving events, and detaches from the guest, after waiting (at most a
+    /// second) for the guest's reports on the verdicts already sent, so the statistics are complete.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
         await _closing.CancelAsync().ConfigureAwait(false);   // events from now on get an untouched verdict
+        await SettleReportsAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);     // statistics complete before detaching
         try
         {
             await ControlAsync(PortalOp.HookReset, 0, CancellationToken.None).ConfigureAwait(false);
@@ -224,19 +227,8 @@ public sealed partial class PortalSession : IAsyncDisposable
     /// <summary>An extension request without data; returns the EXT_OK value.</summary>
     private async ValueTask<ulong> ControlAsync(PortalOp op, ulong address, CancellationToken cancellationToken)
     {
-        var lease = CurrentLease();
-        ExtensionResult result;
-        await lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Region.WriteHeader(lease.Channel.Region, op, address, 0);
-            await lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-            result = ResponseReader.ExtResult(lease.Channel.Region, op);
-        }
-        finally
-        {
-            lease.Gate.Release();
-        }
+        var result = await CurrentLease().RoundTripAsync((Op: op, Address: address), static (state, region) => Region.WriteHeader(region, state.Op, state.Address, 0),
+            static (state, region) => ResponseReader.ExtResult(region, state.Op), cancellationToken).ConfigureAwait(false);
         return result.Ok
             ? result.Value
             : throw new Memory.GuestOperationException(op, Abi.ToErrno(result.Errno), result.Errno,
@@ -254,103 +246,6 @@ public sealed partial class PortalSession : IAsyncDisposable
         return method.Contains('<', StringComparison.Ordinal) ? $"{spec.Syscall}:{spec.Phase}" : method;
     }
 
-    /// <summary>
-    /// Handles one event: decode, run the handler, and ALWAYS answer with a verdict, so the guest's
-    /// syscall never waits for a verdict that does not come. A handler that throws leaves the syscall
-    /// untouched.
-    /// </summary>
-    private async ValueTask HandleEventAsync(IGuestChannel channel, CancellationToken cancellationToken)
-    {
-        var started = Stopwatch.GetTimestamp();
-        var eventId = Region.Address(channel.Region);
-        var verdict = Verdict.Untouched;
-        HookRegistration? hook = null;
-        IReadOnlyList<VerdictWrite> writes = [];
-        var failed = false;
-        try
-        {
-            var record = SyscallEventRecord.Decode(channel.Region, Abi);
-            if (_closing.IsCancellationRequested || !_hooks.TryGetValue(record.HookId, out hook))
-            {
-                Log.UnknownHook(_logger, eventId, record.HookId);
-                return;
-            }
-            var expectedNumber = Abi.Syscalls.GetNumber(hook.Spec.Syscall);
-            if (record.Number != expectedNumber || record.Phase != hook.Spec.Phase)
-                throw new PortalProtocolException(
-                    $"Guest sent an event for hook {hook.Id} ({hook.Spec.Syscall} {hook.Spec.Phase}) with syscall {record.Number} {record.Phase}.");
-
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
-            var context = new SyscallContext(this, hook, record, new SlotLease(channel, Statistics, hook.Statistics), linked.Token);
-            _currentHandler.Value = context;
-            Statistics.AddEvent();
-            PortalMetrics.Events.Add(1, new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, hook.Name));
-            try
-            {
-                await hook.Handler(context).ConfigureAwait(false);
-                verdict = context.BuildVerdict();
-            }
-            finally
-            {
-                // Even when the handler failed: what it wrote (staged) completed from its point of view.
-                writes = await FinishMemoryAsync(context, hook, eventId, linked.Token).ConfigureAwait(false);
-            }
-        }
-        catch (Exception e)
-        {
-            failed = true;
-            verdict = Verdict.Untouched;
-            if (hook is null)
-                Log.MalformedEvent(_logger, e, eventId, channel.Slot);
-            else
-            {
-                Log.HandlerFailed(_logger, e, hook.Name, eventId);
-                PortalMetrics.HandlerErrors.Add(1, new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, hook.Name));
-            }
-        }
-        finally
-        {
-            _currentHandler.Value = null;
-            verdict.WriteRequest(channel.Region, eventId, Abi, writes);
-            channel.ReleaseToGuest();
-            if (hook is not null)
-            {
-                var elapsed = Stopwatch.GetTimestamp() - started;
-                hook.Statistics.AddCall(elapsed, failed);
-                PortalMetrics.HandlerDuration.Record(Stopwatch.GetElapsedTime(started).TotalMicroseconds,
-                    new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, hook.Name));
-            }
-        }
-    }
-
-    /// <summary>
-    /// Ends the handler's memory: writes still staged go on the verdict (or out first, when they do not
-    /// fit it); faults the handler never observed are logged, not lost.
-    /// </summary>
-    private async ValueTask<IReadOnlyList<VerdictWrite>> FinishMemoryAsync(SyscallContext context, HookRegistration hook, ulong eventId,
-        CancellationToken cancellationToken)
-    {
-        try
-        {
-            var (writes, unobserved) = await context.Memory.Planner.FinishAsync(cancellationToken).ConfigureAwait(false);
-            foreach (var fault in unobserved)
-                Log.StagedWriteFailed(_logger, fault, hook.Name, eventId);
-            return writes;
-        }
-        catch (Exception e) when (e is PortalException or OperationCanceledException)
-        {
-            Log.StagedWritesLost(_logger, e, hook.Name, eventId);
-            return [];
-        }
-    }
-
-    /// <summary>Keeps <see cref="IGuestEventSink"/> off the session's public surface.</summary>
-    private sealed class EventSink(PortalSession session) : IGuestEventSink
-    {
-        public ValueTask OnEventAsync(IGuestChannel channel, CancellationToken cancellationToken) =>
-            session.HandleEventAsync(channel, cancellationToken);
-    }
-
     private static partial class Log
     {
         [LoggerMessage(1, LogLevel.Debug, "Registered {Hook}")]
@@ -365,8 +260,8 @@ public sealed partial class PortalSession : IAsyncDisposable
         [LoggerMessage(4, LogLevel.Debug, "Event {EventId} for hook {HookId}, which is not registered: syscall left untouched.")]
         public static partial void UnknownHook(ILogger logger, ulong eventId, uint hookId);
 
-        [LoggerMessage(5, LogLevel.Error, "Malformed event {EventId} on slot {Slot}: syscall left untouched.")]
-        public static partial void MalformedEvent(ILogger logger, Exception exception, ulong eventId, int slot);
+        [LoggerMessage(5, LogLevel.Error, "Malformed event {EventId} on slot {Slot}: syscall left untouched ({Suppressed} similar messages suppressed before this one).")]
+        public static partial void MalformedEvent(ILogger logger, Exception exception, ulong eventId, int slot, long suppressed);
 
         [LoggerMessage(6, LogLevel.Error, "Handler {Handler} failed on event {EventId}: syscall left untouched.")]
         public static partial void HandlerFailed(ILogger logger, Exception exception, string handler, ulong eventId);
@@ -376,5 +271,29 @@ public sealed partial class PortalSession : IAsyncDisposable
 
         [LoggerMessage(8, LogLevel.Error, "Handler {Handler}, event {EventId}: staged writes could not be sent before the verdict.")]
         public static partial void StagedWritesLost(ILogger logger, Exception exception, string handler, ulong eventId);
+
+        [LoggerMessage(9, LogLevel.Warning, "Handler {Handler} did not answer event {EventId} in time: the guest gave up after {HeldMs:F0} ms and let the syscall continue unmodified; the handler's token was cancelled and its verdict will be discarded.")]
+        public static partial void Abandoned(ILogger logger, string handler, ulong eventId, double heldMs);
+
+        [LoggerMessage(10, LogLevel.Warning, "Handler {Handler}, event {EventId}: the verdict arrived as the guest gave up ({HeldMs:F0} ms); the syscall continued unmodified.")]
+        public static partial void VerdictTooLate(ILogger logger, string handler, ulong eventId, double heldMs);
+
+        [LoggerMessage(11, LogLevel.Warning, "Slot {Slot}: the guest reported giving up on event {EventId}, which no handler held ({Suppressed} similar messages suppressed before this one).")]
+        public static partial void AbandonedUnknown(ILogger logger, ulong eventId, int slot, long suppressed);
+
+        [LoggerMessage(12, LogLevel.Error, "Handler {Handler}, event {EventId}: the guest could not apply a write that rode on the verdict: {Length} bytes at 0x{Address:x} (EFAULT: unmapped, read-only or not user memory).")]
+        public static partial void VerdictWriteFailed(ILogger logger, string handler, ulong eventId, int length, ulong address);
+
+        [LoggerMessage(13, LogLevel.Error, "Handler {Handler}, event {EventId}: {Failures} of the {Count} writes that rode on the verdict failed in the guest.")]
+        public static partial void VerdictWritesFailed(ILogger logger, string handler, ulong eventId, int failures, int count);
+
+        [LoggerMessage(14, LogLevel.Error, "Handler {Handler}, event {EventId}: the guest rejected the verdict as malformed; the syscall continued untouched.")]
+        public static partial void VerdictRejected(ILogger logger, string handler, ulong eventId);
+
+        [LoggerMessage(15, LogLevel.Warning, "Slot {Slot}: the guest posted its next event without reporting the verdict of event {EventId} ({Suppressed} similar messages suppressed before this one).")]
+        public static partial void ReportMissing(ILogger logger, ulong eventId, int slot, long suppressed);
+
+        [LoggerMessage(16, LogLevel.Warning, "Slot {Slot}: the guest reported on the verdict of event {EventId}, which no handler answered ({Suppressed} similar messages suppressed before this one).")]
+        public static partial void ReportUnknown(ILogger logger, ulong eventId, int slot, long suppressed);
     }
 }

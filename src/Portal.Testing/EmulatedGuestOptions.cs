@@ -13,6 +13,14 @@ public sealed class EmulatedGuestOptions
     public TimeSpan HostTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long one syscall may be held in all, whatever the number of hooks (the module's
+    /// <c>hold_budget_ms</c>, docs/protocol.md §5.3). As on the real guest, the return stop shares the
+    /// enter stop's budget (nothing schedules in between). Hooks that would start past it are not
+    /// delivered and are counted as over budget.
+    /// </summary>
+    public TimeSpan HoldBudget { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
     /// Whether the guest advertises the BATCH extension (default true). Off, it looks like a guest
     /// without it, and a host must fall back to one operation per exchange.
     /// </summary>

@@ -99,6 +99,10 @@ public sealed class GuestLossTests
             TestContext.WriteLine($"portal and QEMU gone {Stopwatch.GetElapsedTime(killed).TotalSeconds:F2} s after the wrapper was killed\n{errors}");
             Assert.IsFalse(PortalProcess.IsAlive(portal), "portal outlived its dotnet run wrapper");
             Assert.IsFalse(PortalProcess.IsAlive(qemu), "QEMU outlived the dotnet run wrapper");
+            // In order, not killed: the kernel signals once per dying wrapper thread, and that burst counts as one signal.
+            await WaitUntilAsync(() => errors.ToString().Contains("portal: Shutting the guest down", StringComparison.Ordinal), TimeSpan.FromSeconds(2));
+            StringAssert.Contains(errors.ToString(), "portal: interrupted: 'sh -c echo started; sleep 600' was stopped.");
+            StringAssert.Contains(errors.ToString(), "portal: Shutting the guest down");
             PortalProcess.AssertNothingLeft(portal, qemu);
         }
         finally

@@ -69,4 +69,24 @@ public sealed class RealGuestRunTests
         StringAssert.Contains(result.Errors, "dbug PortalSession: Registered hook 1 RAEth: ioctl Return");
         StringAssert.Matches(result.Errors, new Regex(@"^session: events=0 exchanges=\d+ \(control \d+\)$", RegexOptions.Multiline));
     }
+
+    [TestMethod, TestCategory("Reliability")]
+    public async Task A_run_in_which_matching_syscalls_went_unhandled_never_exits_0_unless_allowed()
+    {
+        string[] plugins = ["--plugin", $"{Cli.TestsDll}#ThrowsOnIoctl", "--plugin", $"{Cli.TestsDll}#HangsOnIoctl"];
+        var result = await Cli.RunAsync(TestContext.CancellationToken,
+            ["run", .. plugins, "--", "portal-selftest", "ioctl", "0x7003", "0", "0x7004", "0", "0x7005", "0"]);
+        TestContext.WriteLine(result.ToString());
+        Assert.AreEqual(ExitCodes.SyscallsUnhandled, result.ExitCode, result.ToString());
+        StringAssert.Contains(result.Output, "ioctl cmd=0x7005 arg=0x0 rc=-1 errno=25", "the command ran to its end");
+        StringAssert.Matches(result.Errors, new Regex(@"^handler throws: calls=1 exchanges=0 mean=\d+\.\dµs errors=1$", RegexOptions.Multiline));
+        StringAssert.Matches(result.Errors, new Regex(@"^handler hangs: calls=1 exchanges=0 mean=\d+\.\dµs abandoned=1$", RegexOptions.Multiline));
+        StringAssert.Contains(result.Errors, "syscalls: delivered=2 unhandled=2 (handler-errors=1 timed-out=1)");
+        StringAssert.Contains(result.Errors, "Handler hangs did not answer event");
+        StringAssert.Contains(result.Errors, $"exiting with status {ExitCodes.SyscallsUnhandled}");
+
+        var allowed = await Cli.RunAsync(TestContext.CancellationToken, ["run", "--allow-unhandled", .. plugins, "--", "portal-selftest", "ioctl", "0x7003", "0"]);
+        Assert.AreEqual(0, allowed.ExitCode, allowed.ToString());
+        StringAssert.Contains(allowed.Errors, "syscalls: delivered=1 unhandled=1 (handler-errors=1)");
+    }
 }

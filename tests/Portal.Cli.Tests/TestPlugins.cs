@@ -84,3 +84,19 @@ public sealed class UsesBrokenSettings
     [Hypersyscall("ioctl", SyscallPhase.Enter)]
     public static ValueTask OnIoctl(SyscallContext syscall) => ValueTask.CompletedTask;
 }
+
+/// <summary>Throws on ioctl 0x7003: each such syscall goes unhandled.</summary>
+public sealed class ThrowsOnIoctl
+{
+    [Hypersyscall("ioctl", SyscallPhase.Enter, Name = "throws")]
+    [Arg(1, Is = 0x7003)]
+    public static ValueTask OnIoctl(SyscallContext syscall) => throw new InvalidOperationException("the handler failed");
+}
+
+/// <summary>Never answers ioctl 0x7004 (until its token is cancelled, when the guest gives up).</summary>
+public sealed class HangsOnIoctl
+{
+    [Hypersyscall("ioctl", SyscallPhase.Enter, Name = "hangs")]
+    [Arg(1, Is = 0x7004)]
+    public static async ValueTask OnIoctl(SyscallContext syscall) => await Task.Delay(Timeout.Infinite, syscall.CancellationToken);
+}

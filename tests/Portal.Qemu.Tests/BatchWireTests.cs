@@ -852,7 +852,7 @@ public sealed class BatchWireTests
     }
 
     private Task<QemuGuest> StartAsync(int cpus = 1) =>
-        QemuGuest.StartAsync(new QemuGuestOptions { Cpus = cpus, HostTimeout = TimeSpan.FromSeconds(10) }, TestContext.CancellationToken);
+        QemuGuest.StartAsync(new QemuGuestOptions { Cpus = cpus, HostTimeout = TimeSpan.FromSeconds(10), HoldBudget = TimeSpan.FromSeconds(10) }, TestContext.CancellationToken);
 
     /// <summary>The area as the program prints it without interference (its ioctl is not hooked).</summary>
     private async Task<GuestCommandResult> BaselineAsync(QemuGuest guest)

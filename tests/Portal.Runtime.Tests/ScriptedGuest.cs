@@ -97,6 +97,7 @@ internal static class Answer
             {
                 case PortalOp.GuestInfo: GuestInfo(region, abi); break;
                 case PortalOp.HookRegister: Header(region, (ulong)PortalResponse.ExtOk, nextHook++, 0); break;
+                case PortalOp.Stats: Data(region)[..80].Clear(); Header(region, (ulong)PortalResponse.ExtOk, 0, 80); break;
                 default: Header(region, (ulong)PortalResponse.ExtOk, Addr(region), 0); break;
             }
         };

@@ -39,7 +39,7 @@ public sealed class SessionTests
         var session = await PortalSession.AttachAsync(connection);
         Assert.IsNotNull(connection.Sink);
         await session.DisposeAsync();
-        CollectionAssert.AreEqual(new[] { PortalOp.GuestInfo, PortalOp.HookReset, PortalOp.HookReset }, ops);
+        CollectionAssert.AreEqual(new[] { PortalOp.GuestInfo, PortalOp.HookReset, PortalOp.Stats, PortalOp.HookReset }, ops);
         Assert.IsNull(connection.Sink);
     }
 

@@ -20,50 +20,6 @@ public sealed class EmulatedGuestTests
     private static GuestCommand Ioctls(params string[] pairs) => new([PortalSelfTest.Name, "ioctl", .. pairs]);
 
     [TestMethod]
-    public async Task A_host_that_does_not_answer_in_time_is_abandoned_then_acknowledged()
-    {
-        await using var guest = new EmulatedGuest(GuestAbi.X86_64, new EmulatedGuestOptions { HostTimeout = TimeSpan.FromMilliseconds(200) });
-        await using var session = await PortalSession.AttachAsync(guest.Connection);
-        var release = new TaskCompletionSource();
-        var finished = new TaskCompletionSource<Exception?>();
-        var block = true;
-        var calls = 0;
-        await session.OnSyscall("ioctl", SyscallPhase.Enter).WhereArg(1, ArgFilter.Equal(0x7001)).RegisterAsync(async context =>
-        {
-            calls++;
-            if (!block)
-            {
-                context.SkipSyscall = true;
-                context.Retval = 5;
-                return;
-            }
-            await release.Task;
-            try
-            {
-                await context.Memory.ReadIntAsync(context.Args[2]);
-                finished.SetResult(null);
-            }
-            catch (Exception e)
-            {
-                finished.SetResult(e);
-            }
-        });
-
-        var run = await guest.RunAsync(Ioctls("0x7001", "0", "0x7001", "1"), TestContext.CancellationToken);
-        StringAssert.Contains(run.Output, "arg=0x0 rc=-1 errno=25", "after the timeout the syscall continues unmodified");
-        StringAssert.Contains(run.Output, "arg=0x1 rc=-1 errno=25", "while abandoned, the slot drops events");
-        Assert.AreEqual(1, calls);
-        Assert.AreEqual(1, guest.Statistics.HostTimeouts);
-        Assert.AreEqual(1, guest.Statistics.EventsDropped);
-
-        release.SetResult();
-        Assert.IsInstanceOfType<GuestTimeoutException>(await finished.Task, "the late handler learns that its event is gone");
-        block = false;
-        run = await guest.RunAsync(Ioctls("0x7001", "2"), TestContext.CancellationToken);
-        StringAssert.Contains(run.Output, "arg=0x2 rc=5 errno=0", "the acknowledged slot delivers events again");
-    }
-
-    [TestMethod]
     public async Task Each_vcpu_holds_its_own_syscall()
     {
         await using var guest = new EmulatedGuest(GuestAbi.MipsEl, new EmulatedGuestOptions { CpuCount = 2 });

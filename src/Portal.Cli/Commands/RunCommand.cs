@@ -24,7 +24,7 @@ internal static class RunCommand
 {
     /// <summary>Validated arguments of one run.</summary>
     private sealed record Settings(GuestKind Guest, GuestAbi Abi, IReadOnlyList<PluginAssembly> Plugins, IReadOnlyList<GuestFile> Files,
-        GuestCommand Command, bool Verbose);
+        GuestCommand Command, bool Verbose, bool AllowUnhandled);
 
     public static Command Create(CliConsole console)
     {
@@ -53,6 +53,10 @@ internal static class RunCommand
             Arity = ArgumentArity.ZeroOrMore,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log what Portal does, from debug level up." };
+        var allowUnhandled = new Option<bool>("--allow-unhandled")
+        {
+            Description = $"Exit with the command's status even when matching syscalls went unhandled (by default portal exits {ExitCodes.SyscallsUnhandled} then).",
+        };
         var command = new Argument<string[]>("command")
         {
             Description = "The guest command and its arguments (put them after --).",
@@ -61,7 +65,7 @@ internal static class RunCommand
         };
         var run = new Command("run", "Boot a guest, load plugins, run a command in it, and report each handler's calls, exchanges and time.")
         {
-            guest, abi, plugins, files, verbose, command,
+            guest, abi, plugins, files, verbose, allowUnhandled, command,
         };
         run.SetAction(async (parse, _) =>
         {
@@ -69,7 +73,7 @@ internal static class RunCommand
             try
             {
                 settings = Validate(parse.GetValue(guest)!, parse.GetValue(abi), parse.GetValue(plugins) ?? [], parse.GetValue(files) ?? [],
-                    parse.GetValue(command) ?? [], parse.GetValue(verbose));
+                    parse.GetValue(command) ?? [], parse.GetValue(verbose), parse.GetValue(allowUnhandled));
             }
             catch (ArgumentException e)
             {
@@ -82,7 +86,8 @@ internal static class RunCommand
     }
 
     /// <summary>Checks everything that can be checked before booting, so a typo costs no boot.</summary>
-    private static Settings Validate(string guestName, string? abiName, string[] plugins, string[] files, string[] command, bool verbose)
+    private static Settings Validate(string guestName, string? abiName, string[] plugins, string[] files, string[] command, bool verbose,
+        bool allowUnhandled)
     {
         if (command.Length == 0)
             throw new ArgumentException("no guest command: portal run [options] -- <command> [arguments...]");
@@ -109,7 +114,7 @@ internal static class RunCommand
                 throw new ArgumentException($"--file {mapping}: no such host file: {file.HostPath}");
             mappings.Add(file with { HostPath = Path.GetFullPath(file.HostPath) });
         }
-        return new Settings(kind, abi, [.. plugins.Select(PluginAssembly.Parse)], mappings, new GuestCommand(command), verbose);
+        return new Settings(kind, abi, [.. plugins.Select(PluginAssembly.Parse)], mappings, new GuestCommand(command), verbose, allowUnhandled);
     }
 
     private static async Task<int> RunAsync(CliConsole console, Settings settings)
@@ -213,11 +218,12 @@ internal static class RunCommand
             }
 
             int exitCode;
-            var exited = false;     // the command ended by itself: its status is ours
+            var commandEnded = false;     // the command ended by itself: its status is ours
             try
             {
                 var result = await GuestLauncher.RunAsync(guest, settings.Command, console.Out, signals.Token).ConfigureAwait(false);
-                (exitCode, exited) = (result.ExitCode, true);
+                exitCode = result.ExitCode;
+                commandEnded = true;
             }
             catch (OperationCanceledException) when (signals.Interrupted)
             {
@@ -231,12 +237,23 @@ internal static class RunCommand
                 exitCode = ExitCodes.GuestLost;
             }
 
+            // First: it waits for the guest's last verdict reports, which the handler lines count.
+            var accounting = commandEnded || signals.Interrupted ? await HandlerReport.AccountAsync(console, session).ConfigureAwait(false) : null;
             foreach (var handler in session.Statistics.Handlers)
                 console.Say(HandlerReport.Line(handler));
             if (settings.Verbose)
                 console.Say(HandlerReport.Summary(session.Statistics));
-            if (exited && exitCode != 0)
+            if (accounting is not null && (accounting.Unhandled > 0 || settings.Verbose))
+                console.Say(accounting.ToString());
+            var unhandled = accounting?.Unhandled ?? -1;
+            if (commandEnded && exitCode != 0)     // never for a command that was stopped or lost with its guest
                 console.Say($"portal: '{settings.Command}' exited with status {exitCode}");
+            if (commandEnded && unhandled != 0 && !settings.AllowUnhandled)
+            {
+                // Never 0 when a syscall a hook should have handled was not: the run's answers are incomplete.
+                console.Say($"portal: exiting with status {ExitCodes.SyscallsUnhandled}: matching syscalls went unhandled (--allow-unhandled keeps the command's status)");
+                return ExitCodes.SyscallsUnhandled;
+            }
             return exitCode;
         }
     }

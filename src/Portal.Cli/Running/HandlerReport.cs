@@ -1,4 +1,5 @@
 using System.Globalization;
+using Portal.Cli.Terminal;
 using Portal.Diagnostics;
 
 namespace Portal.Cli.Running;
@@ -6,16 +7,40 @@ namespace Portal.Cli.Running;
 /// <summary>What each handler cost, one line per handler (the format the samples print, plus time per call).</summary>
 internal static class HandlerReport
 {
-    /// <summary>"handler RAEth: calls=1 exchanges=1 mean=20372.7µs" (and errors=N when calls threw).</summary>
+    /// <summary>"handler RAEth: calls=1 exchanges=1 mean=20372.7µs", then errors=, abandoned=, failed-writes=, rejected-verdicts= when nonzero.</summary>
     public static string Line(HandlerStatistics handler)
     {
         var mean = handler.Calls == 0 ? 0 : handler.TotalTime.TotalMicroseconds / handler.Calls;
         var line = string.Create(CultureInfo.InvariantCulture,
             $"handler {handler.Name}: calls={handler.Calls} exchanges={handler.Exchanges} mean={mean:F1}µs");
-        return handler.Errors > 0 ? line + string.Create(CultureInfo.InvariantCulture, $" errors={handler.Errors}") : line;
+        foreach (var (name, count) in new[] { ("errors", handler.Errors), ("abandoned", handler.Abandoned),
+            ("failed-writes", handler.FailedVerdictWrites), ("rejected-verdicts", handler.RejectedVerdicts) })
+        {
+            if (count > 0)
+                line += string.Create(CultureInfo.InvariantCulture, $" {name}={count}");
+        }
+        return line;
     }
 
     /// <summary>The session's totals: events delivered and exchanges (with those outside handlers).</summary>
     public static string Summary(PortalStatistics statistics) => string.Create(CultureInfo.InvariantCulture,
         $"session: events={statistics.Events} exchanges={statistics.Exchanges} (control {statistics.ControlExchanges})");
+
+    /// <summary>
+    /// Asks the session (and through it the guest's counters) what happened to the matched syscalls;
+    /// null, with a message, when the guest could not say (it is gone): the caller treats that as not clean.
+    /// </summary>
+    public static async Task<SyscallAccounting?> AccountAsync(CliConsole console, PortalSession session)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            return await session.GetSyscallAccountingAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is PortalException or OperationCanceledException)
+        {
+            console.Fail($"could not read the guest's counters, so syscalls may have gone unhandled unseen: {e.Message}");
+            return null;
+        }
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace Portal.Cli.Running;
@@ -6,16 +7,25 @@ namespace Portal.Cli.Running;
 /// Turns the first Ctrl-C (SIGINT), SIGTERM, SIGHUP or SIGQUIT into a cancellation, so portal stops the
 /// guest command and shuts the guest down in order, and exits with 128 + the signal's number. A second
 /// signal is left to its default (the process ends; QemuGuest's own signal handler then stops QEMU at
-/// once and removes its files).
+/// once and removes its files), unless it repeats the first within <see cref="RepeatWindow"/>.
 /// </summary>
+/// <remarks>
+/// The repeat window is for the parent-death signal (<see cref="ParentWatch"/>): when the multi-threaded
+/// <c>dotnet run</c> dies, the kernel hands portal from one of its dying threads to the next and sends the
+/// signal at each step, a burst of SIGTERMs within milliseconds. A person's second Ctrl-C comes later.
+/// </remarks>
 internal sealed class InterruptSignals : IDisposable
 {
     private static readonly (PosixSignal Signal, int Number)[] Handled =
         [(PosixSignal.SIGHUP, 1), (PosixSignal.SIGINT, 2), (PosixSignal.SIGQUIT, 3), (PosixSignal.SIGTERM, 15)];
 
+    private static readonly TimeSpan RepeatWindow = TimeSpan.FromMilliseconds(500);
+
+    private readonly Lock _gate = new();
     private readonly CancellationTokenSource _cancel = new();
     private PosixSignalRegistration[] _registrations = [];
     private int _received;                  // 0, or the first signal's number
+    private long _receivedAt;               // when it came (Stopwatch timestamp)
 
     public InterruptSignals() => Register();
 
@@ -58,8 +68,16 @@ internal sealed class InterruptSignals : IDisposable
 
     private void OnSignal(PosixSignalContext context, int number)
     {
-        if (Interlocked.CompareExchange(ref _received, number, 0) != 0)
-            return;                         // the second one: let it end the process
+        lock (_gate)
+        {
+            if (_received != 0)
+            {
+                // The same signal again at once is one event delivered several times; else let it end the process.
+                context.Cancel = number == _received && Stopwatch.GetElapsedTime(_receivedAt) < RepeatWindow;
+                return;
+            }
+            (_received, _receivedAt) = (number, Stopwatch.GetTimestamp());
+        }
         context.Cancel = true;
         _cancel.Cancel();
     }

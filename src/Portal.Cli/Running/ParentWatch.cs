@@ -13,7 +13,9 @@ namespace Portal.Cli.Running;
 /// Only under <c>dotnet run</c>: a shell or a test host is no wrapper, and portal must outlive a shell
 /// that started it in the background. The signal follows the parent <em>thread</em> that started portal;
 /// <c>dotnet run</c> starts its child from its main thread and waits there, so it comes only when the
-/// wrapper ends.
+/// wrapper ends. It comes several times then (the kernel hands portal to each of the wrapper's dying
+/// threads in turn and signals at each step): <see cref="InterruptSignals"/> takes a burst of the same
+/// signal as one.
 /// </remarks>
 internal static partial class ParentWatch
 {

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using Portal.Channels;
 
@@ -11,8 +10,7 @@ namespace Portal.Qemu.Transport;
 /// </summary>
 internal sealed class WindowChannel : IGuestChannel
 {
-    private const int HostSeqOffset = 0, GuestSeqOffset = 64, AbandonedOffset = 128, HostAckOffset = 192, RegionOffset = 4096;
-    private const ulong OpVerdict = 0x103;
+    private const int HostSeqOffset = 0, GuestSeqOffset = 64, AbandonedOffset = 128, HostAckOffset = 192, ReportOffset = 256, RegionOffset = 4096;
 
     private readonly nint _slot;
     private readonly TimeSpan _timeout;
@@ -21,6 +19,7 @@ internal sealed class WindowChannel : IGuestChannel
     private readonly GuestState _guest;
     private uint _hostSeq;
     private volatile bool _hostOwned;     // read by the poller thread, written by whoever handles the event
+    private ulong _pendingReport;         // written by whoever posts a verdict, before _hostOwned; read by the poller
 
     /// <param name="slot">The slot's first byte in the mapped window.</param>
     /// <param name="index">The slot's number (0 = control).</param>
@@ -62,6 +61,22 @@ internal sealed class WindowChannel : IGuestChannel
 
     public ulong HostAck => Volatile.Read(ref Word64(HostAckOffset));
 
+    /// <summary>The event whose verdict the guest has not reported yet (0 = none).</summary>
+    public ulong PendingReport
+    {
+        get => Volatile.Read(ref _pendingReport);
+        set => Volatile.Write(ref _pendingReport, value);
+    }
+
+    /// <summary>The last abandonment the poller has told the sink about (poller thread only).</summary>
+    public ulong LastSeenAbandonment { get; set; }
+
+    /// <summary>The event of the guest's latest verdict report (acquire: the report's other fields are written before it).</summary>
+    public ulong ReportedEvent => Volatile.Read(ref Word64(ReportOffset));
+
+    /// <summary>The guest's latest verdict report (§4.2); read it after <see cref="ReportedEvent"/> says it is the one wanted.</summary>
+    public VerdictReport ReadReport() => VerdictReport.Read(ControlArea.Slice(ReportOffset, VerdictReport.RecordLength));
+
     /// <summary>The slot's control words (the 4096 bytes before the region), as the guest wrote them.</summary>
     public unsafe ReadOnlySpan<byte> ControlArea => new((byte*)_slot, RegionOffset);
 
@@ -87,27 +102,33 @@ internal sealed class WindowChannel : IGuestChannel
         }
     }
 
+    /// <summary>
+    /// Ends the held event: posts the verdict in the region, or, if the guest has given up on the event,
+    /// acknowledges that instead (§5.3), so the guest may use the slot again.
+    /// </summary>
     public void ReleaseToGuest()
     {
         var eventId = HeldEventId;
         if (AbandonedEvent != eventId)
+        {
+            PendingReport = eventId;
             Post();     // the verdict
+        }
         // A guest that gave up (before or while the verdict was posted) keeps off the region until acknowledged.
         if (eventId != 0 && AbandonedEvent == eventId)
+        {
+            PendingReport = 0;
             Acknowledge(eventId);
+        }
         HeldEventId = 0;
         HostOwned = false;
         _released?.Set();
     }
 
-    /// <summary>Answers the held event with an untouched verdict (used when no session can).</summary>
+    /// <summary>Answers the held event with a verdict that changes nothing (used when no session can).</summary>
     public void ReleaseUntouched()
     {
-        var region = Region;
-        region[..(24 + 72)].Clear();
-        BinaryPrimitives.WriteUInt64LittleEndian(region, OpVerdict);
-        BinaryPrimitives.WriteUInt64LittleEndian(region[8..], HeldEventId);
-        BinaryPrimitives.WriteUInt64LittleEndian(region[16..], 72);
+        EventRegion.WriteUntouchedVerdict(Region, HeldEventId);
         ReleaseToGuest();
     }
 

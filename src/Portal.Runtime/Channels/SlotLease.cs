@@ -1,41 +1,146 @@
+using System.Diagnostics.CodeAnalysis;
 using Portal.Diagnostics;
 
 namespace Portal.Channels;
 
+/// <summary>Writes a request into a region.</summary>
+internal delegate void RegionWriter<in TState>(TState state, Span<byte> region);
+
+/// <summary>Reads a response out of a region.</summary>
+internal delegate TResult RegionReader<in TState, out TResult>(TState state, Span<byte> region);
+
 /// <summary>
-/// The right to use one slot's region: operations take <see cref="Gate"/> for the whole
-/// encode–exchange–decode sequence (a handler may await several operations at once), and every
-/// exchange is counted for the session, the handler, the current invocation and the metrics.
+/// The right to use one slot's region, for the control slot or for one held event. Every use of the
+/// region goes through this class, which holds the slot's lock for the whole encode–exchange–decode
+/// sequence (a handler may have several operations in flight) and counts each exchange for the
+/// session, the handler, the current invocation and the metrics.
 /// </summary>
+/// <remarks>
+/// An event's lease ends exactly once: with the verdict (<see cref="TryReleaseAsync{TState}"/>), or
+/// because the guest gave up on the event (<see cref="TryReleaseAbandonedAsync"/>). Both take the lock,
+/// so neither can happen while a request is being encoded, exchanged or decoded; once the lease has
+/// ended, the region belongs to the guest again (it may already hold the next event), so every later
+/// use fails with <see cref="GuestTimeoutException"/> without touching it.
+/// </remarks>
+[SuppressMessage("Reliability", "CA1001", Justification = "SemaphoreSlim holds no kernel handle unless AvailableWaitHandle is used; nothing to dispose.")]
 internal sealed class SlotLease
 {
+    private readonly IGuestChannel _channel;
     private readonly PortalStatistics _session;
-    private readonly HandlerStatistics? _handler;
-    private readonly KeyValuePair<string, object?> _tag;
+    private HandlerStatistics? _handler;
+    private KeyValuePair<string, object?> _tag;
+    private readonly SemaphoreSlim _lock = new(1, 1);
     private long _exchanges;
+    private bool _ended;            // under _lock
+    private string? _endReason;     // under _lock
 
     public SlotLease(IGuestChannel channel, PortalStatistics session, HandlerStatistics? handler)
     {
-        Channel = channel;
+        _channel = channel;
         _session = session;
         _handler = handler;
         _tag = new(PortalMetrics.HandlerTag, handler?.Name ?? "(control)");
     }
 
-    public IGuestChannel Channel { get; }
+    /// <summary>Counts this lease's exchanges for <paramref name="handler"/> from now on (an event's handler is known once its record is read).</summary>
+    public void AttributeTo(HandlerStatistics handler)
+    {
+        _handler = handler;
+        _tag = new(PortalMetrics.HandlerTag, handler.Name);
+    }
 
-    public SemaphoreSlim Gate { get; } = new(1, 1);
+    /// <summary>The slot number (0 = control).</summary>
+    public int Slot => _channel.Slot;
 
     /// <summary>Exchanges made through this lease.</summary>
     public long Exchanges => Interlocked.Read(ref _exchanges);
 
-    /// <summary>One round trip; call only while holding <see cref="Gate"/>.</summary>
-    public ValueTask ExchangeAsync(CancellationToken cancellationToken)
+    /// <summary>One round trip: <paramref name="encode"/> the request, exchange, <paramref name="decode"/> the response.</summary>
+    /// <exception cref="GuestTimeoutException">The event has ended (the guest gave up on it), or the guest gave up meanwhile.</exception>
+    public async ValueTask<TResult> RoundTripAsync<TState, TResult>(TState state, RegionWriter<TState> encode,
+        RegionReader<TState, TResult> decode, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _exchanges);
-        _session.AddExchange(control: _handler is null);
-        _handler?.AddExchange();
-        PortalMetrics.Exchanges.Add(1, _tag);
-        return Channel.ExchangeAsync(cancellationToken);
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfEnded();
+            encode(state, _channel.Region);
+            Interlocked.Increment(ref _exchanges);
+            _session.AddExchange(control: _handler is null);
+            _handler?.AddExchange();
+            PortalMetrics.Exchanges.Add(1, _tag);
+            await _channel.ExchangeAsync(cancellationToken).ConfigureAwait(false);
+            return decode(state, _channel.Region);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>Reads the region without an exchange (the event record the guest posted).</summary>
+    public async ValueTask<TResult> InspectAsync<TState, TResult>(TState state, RegionReader<TState, TResult> read)
+    {
+        await _lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            ThrowIfEnded();
+            return read(state, _channel.Region);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Ends the event with a verdict: <paramref name="writeVerdict"/> writes it, the region goes back to
+    /// the guest. False (and nothing written) when the event had already ended.
+    /// </summary>
+    public async ValueTask<bool> TryReleaseAsync<TState>(TState state, RegionWriter<TState> writeVerdict)
+    {
+        await _lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_ended)
+                return false;
+            _ended = true;
+            _endReason = "the handler's verdict was already sent";
+            writeVerdict(state, _channel.Region);
+            _channel.ReleaseToGuest();
+            return true;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Ends an event the guest gave up on: the region goes back to the guest without a verdict (the
+    /// transport acknowledges the abandonment). False when the event had already ended.
+    /// </summary>
+    public async ValueTask<bool> TryReleaseAbandonedAsync(string reason)
+    {
+        await _lock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_ended)
+                return false;
+            _ended = true;
+            _endReason = reason;
+            _channel.ReleaseToGuest();
+            return true;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    private void ThrowIfEnded()
+    {
+        if (_ended)
+            throw new GuestTimeoutException($"Slot {_channel.Slot}: the event has ended ({_endReason}); its region belongs to the guest again.");
     }
 }

@@ -1,19 +1,21 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
+using System.Text;
 
 namespace Portal.Diagnostics;
 
 /// <summary>Counters of one handler (one hook registration), updated as events are handled.</summary>
 public sealed class HandlerStatistics
 {
-    private long _calls, _exchanges, _errors, _ticks;
+    private long _calls, _exchanges, _errors, _ticks, _abandoned, _failedWrites, _rejectedVerdicts;
 
     internal HandlerStatistics(string name) => Name = name;
 
     /// <summary>The handler's name.</summary>
     public string Name { get; }
 
-    /// <summary>Events handled.</summary>
+    /// <summary>Events delivered to the handler.</summary>
     public long Calls => Interlocked.Read(ref _calls);
 
     /// <summary>Exchanges spent by all calls.</summary>
@@ -22,29 +24,61 @@ public sealed class HandlerStatistics
     /// <summary>Calls that threw (their syscalls were left untouched).</summary>
     public long Errors => Interlocked.Read(ref _errors);
 
-    /// <summary>Time spent from event arrival to verdict, summed over calls.</summary>
+    /// <summary>
+    /// Calls the guest gave up on before the verdict (the handler took longer than the guest's bound): the
+    /// syscall continued unmodified and the handler's token was cancelled.
+    /// </summary>
+    public long Abandoned => Interlocked.Read(ref _abandoned);
+
+    /// <summary>Writes that rode on this handler's verdicts and failed in the guest (an unmapped or kernel address).</summary>
+    public long FailedVerdictWrites => Interlocked.Read(ref _failedWrites);
+
+    /// <summary>Verdicts the guest rejected as malformed (the syscall continued untouched): a Portal bug if ever nonzero.</summary>
+    public long RejectedVerdicts => Interlocked.Read(ref _rejectedVerdicts);
+
+    /// <summary>Time from event arrival to verdict, summed over the calls that returned.</summary>
     public TimeSpan TotalTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _ticks));
 
     internal void AddExchange() => Interlocked.Increment(ref _exchanges);
 
-    internal void AddCall(long elapsedTicks, bool failed)
+    /// <summary>An event reached the handler (counted on arrival: a handler that never returns still counts).</summary>
+    internal void AddCall() => Interlocked.Increment(ref _calls);
+
+    /// <summary>The handler returned (or threw) after <paramref name="elapsedTicks"/>.</summary>
+    internal void AddCompletion(long elapsedTicks, bool failed)
     {
-        Interlocked.Increment(ref _calls);
         Interlocked.Add(ref _ticks, elapsedTicks);
         if (failed)
             Interlocked.Increment(ref _errors);
     }
 
+    internal void AddAbandoned() => Interlocked.Increment(ref _abandoned);
+
+    internal void AddFailedVerdictWrites(int count) => Interlocked.Add(ref _failedWrites, count);
+
+    internal void AddRejectedVerdict() => Interlocked.Increment(ref _rejectedVerdicts);
+
     /// <inheritdoc/>
-    public override string ToString() =>
-        $"handler {Name}: calls={Calls} exchanges={Exchanges}" + (Errors > 0 ? $" errors={Errors}" : "");
+    public override string ToString()
+    {
+        var text = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"handler {Name}: calls={Calls} exchanges={Exchanges}"));
+        if (Errors > 0)
+            text.Append(CultureInfo.InvariantCulture, $" errors={Errors}");
+        if (Abandoned > 0)
+            text.Append(CultureInfo.InvariantCulture, $" abandoned={Abandoned}");
+        if (FailedVerdictWrites > 0)
+            text.Append(CultureInfo.InvariantCulture, $" failed-writes={FailedVerdictWrites}");
+        if (RejectedVerdicts > 0)
+            text.Append(CultureInfo.InvariantCulture, $" rejected-verdicts={RejectedVerdicts}");
+        return text.ToString();
+    }
 }
 
 /// <summary>Counters of a session: every exchange, and per handler.</summary>
 public sealed class PortalStatistics
 {
     private readonly ConcurrentDictionary<string, HandlerStatistics> _handlers = new(StringComparer.Ordinal);
-    private long _exchanges, _controlExchanges, _events;
+    private long _exchanges, _controlExchanges, _events, _malformedEvents, _unattributedAbandoned, _verdictsWithFailedWrites;
 
     /// <summary>Every exchange of the session (handlers and control).</summary>
     public long Exchanges => Interlocked.Read(ref _exchanges);
@@ -54,6 +88,15 @@ public sealed class PortalStatistics
 
     /// <summary>Events delivered to handlers.</summary>
     public long Events => Interlocked.Read(ref _events);
+
+    /// <summary>Events the host could not decode (a broken or hostile guest): answered untouched.</summary>
+    public long MalformedEvents => Interlocked.Read(ref _malformedEvents);
+
+    /// <summary>Abandonments the guest reported for events no handler held (a broken or hostile guest, or a session that had just ended).</summary>
+    public long UnattributedAbandonments => Interlocked.Read(ref _unattributedAbandoned);
+
+    /// <summary>Verdicts of which at least one write failed in the guest.</summary>
+    public long VerdictsWithFailedWrites => Interlocked.Read(ref _verdictsWithFailedWrites);
 
     /// <summary>Per-handler counters, ordered by name.</summary>
     public IReadOnlyList<HandlerStatistics> Handlers => [.. _handlers.Values.OrderBy(h => h.Name, StringComparer.Ordinal)];
@@ -69,4 +112,10 @@ public sealed class PortalStatistics
     }
 
     internal void AddEvent() => Interlocked.Increment(ref _events);
+
+    internal void AddMalformedEvent() => Interlocked.Increment(ref _malformedEvents);
+
+    internal void AddUnattributedAbandonment() => Interlocked.Increment(ref _unattributedAbandoned);
+
+    internal void AddVerdictWithFailedWrites() => Interlocked.Increment(ref _verdictsWithFailedWrites);
 }

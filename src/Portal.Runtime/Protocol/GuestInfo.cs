@@ -14,6 +14,8 @@ public enum GuestFeatures : uint
     VerdictWrites = 1,
     /// <summary>The BATCH extension.</summary>
     Batch = 2,
+    /// <summary>The guest reports what it did with each verdict (applied or rejected, failed writes).</summary>
+    VerdictReports = 4,
 }
 
 /// <summary>What a guest says about itself (GUEST_INFO).</summary>

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Text;
 using Portal.Abi;
+using Portal.Channels;
 using Portal.Testing.Processes;
 using static Portal.Testing.Emulation.GuestWire;
 
@@ -18,6 +19,7 @@ internal sealed partial class EmulatedKernel : IDisposable
     private readonly SemaphoreSlim _freeCpus;
     private readonly OpServer _ops;
     private readonly TimeSpan _hostTimeout;
+    private readonly TimeSpan _holdBudget;
     private int _nextPid = 100;
     private int _nextInode = 10_000;
 
@@ -27,6 +29,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         KernelRelease = options.KernelRelease;
         OffersBatch = options.Batch;
         _hostTimeout = options.HostTimeout;
+        _holdBudget = options.HoldBudget;
         Hooks = new GuestHookTable(options.HookCapacity);
         ControlSlot = new EmulatedSlot(this, 0);
         _cpus = [.. Enumerable.Range(1, options.CpuCount).Select(i => new EmulatedSlot(this, i))];
@@ -73,13 +76,14 @@ internal sealed partial class EmulatedKernel : IDisposable
 
         await _freeCpus.WaitAsync(cancellationToken).ConfigureAwait(false);
         _idleCpus.TryPop(out var cpu);
+        var hold = new HoldBudget();    // shared by both stops: nothing schedules in between here
         try
         {
-            var (skipped, result) = await RunHooksAsync(cpu!, process, GuestHook.PhaseEnter, number, args, 0, cancellationToken).ConfigureAwait(false);
+            var (skipped, result) = await RunHooksAsync(cpu!, process, GuestHook.PhaseEnter, number, args, 0, hold, cancellationToken).ConfigureAwait(false);
             if (skipped)
                 return result;   // a skipped syscall produces no return events (the kernel sees no syscall to exit from)
             result = Abi.SignExtendRegister((ulong)Execute(process, number, args));
-            (_, result) = await RunHooksAsync(cpu!, process, GuestHook.PhaseReturn, number, args, result, cancellationToken).ConfigureAwait(false);
+            (_, result) = await RunHooksAsync(cpu!, process, GuestHook.PhaseReturn, number, args, result, hold, cancellationToken).ConfigureAwait(false);
             return result;
         }
         finally
@@ -89,9 +93,15 @@ internal sealed partial class EmulatedKernel : IDisposable
         }
     }
 
+    /// <summary>The deadline of one syscall's hold (docs/protocol.md §5.3), set when its first event goes out.</summary>
+    private sealed class HoldBudget
+    {
+        public DateTime? Deadline { get; set; }
+    }
+
     /// <summary>Evaluates the hooks of one phase in registration order; one event per matching hook.</summary>
     private async ValueTask<(bool Skipped, long Result)> RunHooksAsync(EmulatedSlot cpu, EmulatedProcess process, int phase,
-        int number, ulong[] args, long result, CancellationToken cancellationToken)
+        int number, ulong[] args, long result, HoldBudget hold, CancellationToken cancellationToken)
     {
         var watched = false;
         var matched = false;
@@ -103,10 +113,18 @@ internal sealed partial class EmulatedKernel : IDisposable
             if (!hook.Matches(number, phase, args, result, process.Comm, process.Pid, Abi))
                 continue;
             matched = true;
-            var verdict = await DeliverAsync(cpu, hook, process, phase, number, args, result, cancellationToken).ConfigureAwait(false);
+            var now = DateTime.UtcNow;
+            if (hold.Deadline is { } deadline && now >= deadline)
+            {
+                Counters.EventOverBudget();     // the syscall has been held long enough: this hook is not delivered
+                continue;
+            }
+            hold.Deadline ??= now + _holdBudget;
+            var wait = TimeSpan.FromTicks(Math.Min(_hostTimeout.Ticks, (hold.Deadline.Value - now).Ticks));
+            var verdict = await DeliverAsync(cpu, hook, process, phase, number, args, result, wait, cancellationToken).ConfigureAwait(false);
             if (verdict is null)
                 continue;
-            Apply(verdict, process);
+            Apply(cpu, verdict, process);
             if (phase == GuestHook.PhaseEnter)
             {
                 for (var i = 0; i < 6; i++)
@@ -129,7 +147,7 @@ internal sealed partial class EmulatedKernel : IDisposable
 
     /// <summary>Hands an EVENT to the host and waits (bounded) for its verdict.</summary>
     private async ValueTask<ParsedVerdict?> DeliverAsync(EmulatedSlot cpu, GuestHook hook, EmulatedProcess process, int phase,
-        int number, ulong[] args, long result, CancellationToken cancellationToken)
+        int number, ulong[] args, long result, TimeSpan wait, CancellationToken cancellationToken)
     {
         var sink = Connection.Sink;
         if (sink is null)
@@ -153,7 +171,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         {
             var handlerTask = handling.AsTask();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var deadline = Task.Delay(_hostTimeout, timeout.Token);
+            var deadline = Task.Delay(wait, timeout.Token);
             var first = await Task.WhenAny(posted.Task, handlerTask, deadline).ConfigureAwait(false);
             await timeout.CancelAsync().ConfigureAwait(false);
             if (first == handlerTask && !posted.Task.IsCompleted)
@@ -167,11 +185,15 @@ internal sealed partial class EmulatedKernel : IDisposable
                 cpu.AbandonedEventId = eventId;   // the host owns the region until it acknowledges (§5.3)
                 cpu.Held = null;
                 Counters.HostTimeout();
+                sink.OnEventAbandoned(cpu, eventId);
                 return null;
             }
         }
         cpu.Held = null;
-        return ReadVerdict(cpu.GuestView);
+        var verdict = ReadVerdict(cpu.GuestView, eventId);
+        if (verdict is null)
+            sink.OnVerdictReport(cpu, new VerdictReport(eventId, VerdictOutcome.Rejected, 0, 0, 0));
+        return verdict;
     }
 
     private static void WriteEvent(Span<byte> region, ulong eventId, GuestHook hook, int phase, int number, ulong[] args, long result,
@@ -192,10 +214,10 @@ internal sealed partial class EmulatedKernel : IDisposable
         Respond(region, Event, eventId, 96);
     }
 
-    private sealed record ParsedVerdict(uint Flags, uint ArgMask, long Retval, ulong[] Args, (ulong Address, byte[] Data)[] Writes);
+    private sealed record ParsedVerdict(ulong EventId, uint Flags, uint ArgMask, long Retval, ulong[] Args, (ulong Address, byte[] Data)[] Writes);
 
     /// <summary>Validates a verdict as docs/protocol.md §4.2 says; a bad one is rejected whole.</summary>
-    private ParsedVerdict? ReadVerdict(Span<byte> region)
+    private ParsedVerdict? ReadVerdict(Span<byte> region, ulong eventId)
     {
         // The slot only completes the hold for this event's VERDICT (EmulatedSlot.ReleaseToGuest).
         var size = Size(region);
@@ -234,16 +256,26 @@ internal sealed partial class EmulatedKernel : IDisposable
             writes[i] = (BinaryPrimitives.ReadUInt64LittleEndian(data[offset..]), data.Slice(offset + 16, (int)length).ToArray());
             offset += 16 + (int)((length + 7) & ~7u);
         }
-        return new ParsedVerdict(flags, argMask, (long)BinaryPrimitives.ReadUInt64LittleEndian(data[8..]), args, writes);
+        return new ParsedVerdict(eventId, flags, argMask, (long)BinaryPrimitives.ReadUInt64LittleEndian(data[8..]), args, writes);
     }
 
-    private void Apply(ParsedVerdict verdict, EmulatedProcess process)
+    /// <summary>Applies the verdict's writes, in order, each independent of the others, and reports the outcome (§4.2) as the module does.</summary>
+    private void Apply(EmulatedSlot cpu, ParsedVerdict verdict, EmulatedProcess process)
     {
-        foreach (var (address, bytes) in verdict.Writes)
+        var (failures, mask, firstWritten) = (0, 0UL, 0);
+        for (var i = 0; i < verdict.Writes.Length; i++)
         {
-            if (process.Memory.CopyToUser(address, bytes) != bytes.Length)
-                Counters.VerdictWriteFault();
+            var (address, bytes) = verdict.Writes[i];
+            var written = process.Memory.CopyToUser(address, bytes);
+            if (written == bytes.Length)
+                continue;
+            Counters.VerdictWriteFault();
+            if (failures++ == 0)
+                firstWritten = written;
+            if (i < 64)
+                mask |= 1UL << i;
         }
         Counters.VerdictApplied();
+        Connection.Sink?.OnVerdictReport(cpu, new VerdictReport(verdict.EventId, VerdictOutcome.Applied, failures, mask, firstWritten));
     }
 }

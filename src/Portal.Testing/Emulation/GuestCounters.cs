@@ -4,7 +4,7 @@ namespace Portal.Testing.Emulation;
 internal sealed class GuestCounters
 {
     private long _eventsSent, _verdictsApplied, _hostTimeouts, _staleVerdicts, _badVerdicts, _verdictWriteFaults,
-        _filteredOut, _opsServed, _eventsDropped;
+        _filteredOut, _opsServed, _eventsDropped, _eventsOverBudget;
 
     public void EventSent() => Interlocked.Increment(ref _eventsSent);
     public void VerdictApplied() => Interlocked.Increment(ref _verdictsApplied);
@@ -15,11 +15,13 @@ internal sealed class GuestCounters
     public void FilteredOut() => Interlocked.Increment(ref _filteredOut);
     public void OpServed() => Interlocked.Increment(ref _opsServed);
     public void EventDropped() => Interlocked.Increment(ref _eventsDropped);
+    public void EventOverBudget() => Interlocked.Increment(ref _eventsOverBudget);
 
     public long[] Snapshot() =>
     [
         Interlocked.Read(ref _eventsSent), Interlocked.Read(ref _verdictsApplied), Interlocked.Read(ref _hostTimeouts),
         Interlocked.Read(ref _staleVerdicts), Interlocked.Read(ref _badVerdicts), Interlocked.Read(ref _verdictWriteFaults),
         Interlocked.Read(ref _filteredOut), Interlocked.Read(ref _opsServed), Interlocked.Read(ref _eventsDropped),
+        Interlocked.Read(ref _eventsOverBudget),
     ];
 }

@@ -179,7 +179,7 @@ internal sealed class OpServer
         BinaryPrimitives.WriteUInt32LittleEndian(data[16..], (uint)Abi.PageSize);
         BinaryPrimitives.WriteUInt32LittleEndian(data[20..], (uint)kernel.CpuCount);
         BinaryPrimitives.WriteUInt32LittleEndian(data[24..], (uint)kernel.Hooks.Capacity);
-        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], kernel.OffersBatch ? 3u : 1u);   // verdict writes, BATCH
+        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], kernel.OffersBatch ? 7u : 5u);   // verdict writes, BATCH, verdict reports
         var release = Encoding.UTF8.GetBytes(kernel.KernelRelease);
         release.AsSpan(0, Math.Min(63, release.Length)).CopyTo(data[32..]);
         Respond(region, ExtOk, 0, 96);

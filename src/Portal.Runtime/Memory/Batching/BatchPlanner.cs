@@ -331,36 +331,35 @@ internal sealed class BatchPlanner
         batch.FinishSizes();
     }
 
-    private async ValueTask ExchangeAsync(CancellationToken cancellationToken)
+    private ValueTask<bool> ExchangeAsync(CancellationToken cancellationToken) =>
+        _lease.RoundTripAsync(this, static (planner, region) => planner.EncodeBatch(region), static (planner, region) => planner.DecodeBatch(region),
+            cancellationToken);
+
+    private void EncodeBatch(Span<byte> region)
+    {
+        var batch = Workspace.Batch;
+        if (batch.SendsAlone)
+            BatchWire.WriteSingle(region, batch[0], batch.WriteBuffer);
+        else
+            BatchWire.WriteBatch(region, batch.Entries, batch.WriteBuffer);
+    }
+
+    private bool DecodeBatch(Span<byte> region)
     {
         var (batch, results) = (Workspace.Batch, Workspace.Results);
-        await _lease.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        if (batch.SendsAlone)
         {
-            var alone = batch.SendsAlone;
-            if (alone)
-                BatchWire.WriteSingle(_lease.Channel.Region, batch[0], batch.WriteBuffer);
-            else
-                BatchWire.WriteBatch(_lease.Channel.Region, batch.Entries, batch.WriteBuffer);
-            await _lease.ExchangeAsync(cancellationToken).ConfigureAwait(false);
-            var region = _lease.Channel.Region;
-            if (alone)
-            {
-                var result = BatchWire.ReadSingle(region, batch[0]);
-                results.Results[0] = result;
-                if (batch[0].ReturnsData)
-                    Region.Data(region)[..result.Count].CopyTo(results.DataArea);
-            }
-            else
-            {
-                BatchWire.ReadBatch(region, batch.Entries, results.Results, Abi);
-                Region.Data(region)[..(int)Region.Size(region)].CopyTo(results.DataArea);
-            }
+            var result = BatchWire.ReadSingle(region, batch[0]);
+            results.Results[0] = result;
+            if (batch[0].ReturnsData)
+                Region.Data(region)[..result.Count].CopyTo(results.DataArea);
         }
-        finally
+        else
         {
-            _lease.Gate.Release();
+            BatchWire.ReadBatch(region, batch.Entries, results.Results, Abi);
+            Region.Data(region)[..(int)Region.Size(region)].CopyTo(results.DataArea);
         }
+        return true;
     }
 
     private void Deliver(PendingOperation op)

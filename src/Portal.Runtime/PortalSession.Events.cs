@@ -1,0 +1,310 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Portal.Channels;
+using Portal.Diagnostics;
+using Portal.Hypersyscalls;
+using Portal.Protocol;
+
+namespace Portal;
+
+/// <summary>The event path: one event from arrival to verdict, the guest giving up on one, and the guest's verdict reports.</summary>
+public sealed partial class PortalSession
+{
+    private readonly LogThrottle _guestNoise = new();
+    private int _reportsBeingLogged;
+
+    /// <summary>
+    /// The event a vCPU slot holds, or the last one it held (whose verdict report may still come).
+    /// Ends exactly once, through its lease: with the verdict, or when the guest gives up.
+    /// </summary>
+    private sealed class HeldEvent(ulong eventId, SlotLease lease, CancellationTokenSource cancellation)
+    {
+        private int _abandoned;
+
+        public ulong EventId { get; } = eventId;
+
+        public SlotLease Lease { get; } = lease;
+
+        public CancellationTokenSource Cancellation { get; } = cancellation;
+
+        public long Started { get; } = Stopwatch.GetTimestamp();
+
+        /// <summary>Set once the record is decoded.</summary>
+        public HookRegistration? Hook { get; set; }
+
+        /// <summary>The writes the verdict carried (set before it is posted: its report may arrive at once).</summary>
+        public IReadOnlyList<VerdictWrite> Writes { get; set; } = [];
+
+        /// <summary>A verdict went out and the guest's report on it has not come back yet.</summary>
+        public bool AwaitingReport
+        {
+            get => Volatile.Read(ref _awaitingReport);
+            set => Volatile.Write(ref _awaitingReport, value);
+        }
+
+        private bool _awaitingReport;
+
+        /// <summary>True the first time only: an abandonment is counted once.</summary>
+        public bool MarkAbandoned() => Interlocked.Exchange(ref _abandoned, 1) == 0;
+
+        public bool WasAbandoned => Volatile.Read(ref _abandoned) == 1;
+    }
+
+    /// <summary>
+    /// Handles one event: decode, run the handler, and answer with a verdict unless the guest has given
+    /// up meanwhile (then <see cref="OnEventAbandoned"/> has ended the event). A handler that throws
+    /// leaves the syscall untouched.
+    /// </summary>
+    private async ValueTask HandleEventAsync(IGuestChannel channel, CancellationToken transportToken)
+    {
+        var lease = new SlotLease(channel, Statistics, handler: null);
+        var cancellation = CancellationTokenSource.CreateLinkedTokenSource(transportToken, _closing.Token);
+        HeldEvent held;
+        try
+        {
+            held = new HeldEvent(Region.Address(channel.Region), lease, cancellation);     // what the region says, even if it is not an event: the verdict names it
+        }
+        catch
+        {
+            cancellation.Dispose();
+            throw;
+        }
+        Track(channel.Slot, held);
+
+        var verdict = Verdict.Untouched;
+        IReadOnlyList<VerdictWrite> writes = [];
+        var failed = false;
+        try
+        {
+            var record = await lease.InspectAsync(Abi, static (abi, region) => SyscallEventRecord.Decode(region, abi)).ConfigureAwait(false);
+            if (_closing.IsCancellationRequested || !_hooks.TryGetValue(record.HookId, out var hook))
+            {
+                Log.UnknownHook(_logger, held.EventId, record.HookId);
+                return;
+            }
+            var expectedNumber = Abi.Syscalls.GetNumber(hook.Spec.Syscall);
+            if (record.Number != expectedNumber || record.Phase != hook.Spec.Phase)
+                throw new PortalProtocolException(
+                    $"Guest sent an event for hook {hook.Id} ({hook.Spec.Syscall} {hook.Spec.Phase}) with syscall {record.Number} {record.Phase}.");
+
+            held.Hook = hook;
+            lease.AttributeTo(hook.Statistics);
+            var context = new SyscallContext(this, hook, record, lease, cancellation.Token);
+            _currentHandler.Value = context;
+            Statistics.AddEvent();
+            hook.Statistics.AddCall();
+            PortalMetrics.Events.Add(1, new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, hook.Name));
+            try
+            {
+                await hook.Handler(context).ConfigureAwait(false);
+                verdict = context.BuildVerdict();
+            }
+            finally
+            {
+                // Even when the handler failed: what it wrote (staged) completed from its point of view.
+                writes = await FinishMemoryAsync(context, hook, held.EventId, cancellation.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception) when (held.WasAbandoned)
+        {
+            // What the handler did after the guest gave up fails by design (its token was cancelled, the
+            // region is gone); OnEventAbandoned has counted and logged the event.
+            verdict = Verdict.Untouched;
+            writes = [];
+        }
+        catch (Exception e)
+        {
+            failed = true;
+            verdict = Verdict.Untouched;
+            writes = [];
+            if (held.Hook is null)
+            {
+                Statistics.AddMalformedEvent();
+                if (_guestNoise.TryEnter(out var suppressed))
+                    Log.MalformedEvent(_logger, e, held.EventId, channel.Slot, suppressed);
+            }
+            else
+            {
+                Log.HandlerFailed(_logger, e, held.Hook.Name, held.EventId);
+                PortalMetrics.HandlerErrors.Add(1, new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, held.Hook.Name));
+            }
+        }
+        finally
+        {
+            _currentHandler.Value = null;
+            held.Writes = writes;
+            held.AwaitingReport = Guest.Features.HasFlag(GuestFeatures.VerdictReports);     // before posting: the report may come at once
+            if (!await lease.TryReleaseAsync((Verdict: verdict, held.EventId, Abi, Writes: writes),
+                    static (state, region) => state.Verdict.WriteRequest(region, state.EventId, state.Abi, state.Writes)).ConfigureAwait(false))
+                held.AwaitingReport = false;
+            cancellation.Dispose();
+            if (held.Hook is { } hook)
+            {
+                var elapsed = Stopwatch.GetTimestamp() - held.Started;
+                hook.Statistics.AddCompletion(elapsed, failed);
+                PortalMetrics.HandlerDuration.Record(Stopwatch.GetElapsedTime(held.Started).TotalMicroseconds,
+                    new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, hook.Name));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends the handler's memory: writes still staged go on the verdict (or out first, when they do not
+    /// fit it); faults the handler never observed are logged, not lost.
+    /// </summary>
+    private async ValueTask<IReadOnlyList<VerdictWrite>> FinishMemoryAsync(SyscallContext context, HookRegistration hook, ulong eventId,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (writes, unobserved) = await context.Memory.Planner.FinishAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var fault in unobserved)
+                Log.StagedWriteFailed(_logger, fault, hook.Name, eventId);
+            return writes;
+        }
+        catch (Exception e) when (e is PortalException or OperationCanceledException)
+        {
+            Log.StagedWritesLost(_logger, e, hook.Name, eventId);
+            return [];
+        }
+    }
+
+    /// <summary>
+    /// Waits (bounded) until the guest has reported on every verdict sent and those reports are logged, so
+    /// counters and logs read afterwards include every failed write. A guest that never reports costs
+    /// the bound, nothing more.
+    /// </summary>
+    private async ValueTask SettleReportsAsync(TimeSpan bound, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(bound.TotalSeconds * Stopwatch.Frequency);
+        while ((Array.Exists(_heldEvents, held => held is { AwaitingReport: true }) || Volatile.Read(ref _reportsBeingLogged) > 0)
+            && Stopwatch.GetTimestamp() < deadline)
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Remembers the event a slot holds; the slot number comes from the transport, not the guest.</summary>
+    private void Track(int slot, HeldEvent held)
+    {
+        if ((uint)slot < (uint)_heldEvents.Length)
+            Volatile.Write(ref _heldEvents[slot], held);
+    }
+
+    private HeldEvent? Tracked(int slot, ulong eventId) =>
+        (uint)slot < (uint)_heldEvents.Length && Volatile.Read(ref _heldEvents[slot]) is { } held && held.EventId == eventId ? held : null;
+
+    /// <summary>
+    /// The guest gave up on an event (its bound expired): cancel the handler, hand the slot back (which
+    /// acknowledges the abandonment, so later events on this vCPU are delivered again), count and log.
+    /// Runs off the transport's thread: waiting for the slot's lock must not stall event delivery.
+    /// </summary>
+    private void OnEventAbandoned(IGuestChannel channel, ulong eventId)
+    {
+        var held = Tracked(channel.Slot, eventId);
+        if (held is null)
+        {
+            Statistics.AddUnattributedAbandonment();
+            if (_guestNoise.TryEnter(out var suppressed))
+                Log.AbandonedUnknown(_logger, eventId, channel.Slot, suppressed);
+            return;
+        }
+        held.AwaitingReport = false;     // a verdict the guest never saw is not reported
+        if (!held.MarkAbandoned())
+            return;
+        // Counted here, before anything can observe the syscall's outcome; the slow part runs on the pool.
+        if (held.Hook is { } hook)
+            hook.Statistics.AddAbandoned();
+        else
+            Statistics.AddUnattributedAbandonment();
+        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Session.EndAbandonedAsync(state.Held), (Session: this, Held: held),
+            preferLocal: false);
+    }
+
+    private async Task EndAbandonedAsync(HeldEvent held)
+    {
+        try
+        {
+            await held.Cancellation.CancelAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // the handler had already finished
+        }
+        var heldFor = Stopwatch.GetElapsedTime(held.Started);
+        var endedHere = await held.Lease.TryReleaseAbandonedAsync("the guest gave up waiting for the verdict").ConfigureAwait(false);
+        var name = held.Hook?.Name ?? "(not yet known)";
+        if (endedHere)
+            Log.Abandoned(_logger, name, held.EventId, heldFor.TotalMilliseconds);
+        else
+            Log.VerdictTooLate(_logger, name, held.EventId, heldFor.TotalMilliseconds);
+    }
+
+    /// <summary>What the guest did with a verdict: rejected verdicts and failed writes are counted and logged against the handler.</summary>
+    private void OnVerdictReport(IGuestChannel channel, VerdictReport report)
+    {
+        var slot = channel.Slot;
+        var held = Tracked(slot, report.EventId);
+        held?.AwaitingReport = false;
+        if (report.IsClean)
+            return;     // the common case costs nothing more
+        if (report.Outcome == VerdictOutcome.Missing)
+        {
+            if (Guest.Features.HasFlag(GuestFeatures.VerdictReports) && _guestNoise.TryEnter(out var skipped))
+                Log.ReportMissing(_logger, report.EventId, slot, skipped);
+            return;
+        }
+        if (held?.Hook is not { } hook)
+        {
+            if (_guestNoise.TryEnter(out var suppressed))
+                Log.ReportUnknown(_logger, report.EventId, slot, suppressed);
+            return;
+        }
+        // Counted here, before the guest's syscall can return to its caller; the log lines are written on the pool.
+        if (report.Outcome == VerdictOutcome.Rejected)
+            hook.Statistics.AddRejectedVerdict();
+        else
+        {
+            // The guest's count is untrusted: at least one write failed, at most every write the verdict carried.
+            hook.Statistics.AddFailedVerdictWrites(Math.Clamp(report.WriteFailures, 1, Math.Max(held.Writes.Count, 1)));
+            Statistics.AddVerdictWithFailedWrites();
+        }
+        Interlocked.Increment(ref _reportsBeingLogged);
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            try
+            {
+                state.Session.LogReport(state.Hook.Name, state.Held.Writes, state.Report);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref state.Session._reportsBeingLogged);
+            }
+        }, (Session: this, Hook: hook, Held: held, Report: report), preferLocal: false);
+    }
+
+    private void LogReport(string handler, IReadOnlyList<VerdictWrite> writes, VerdictReport report)
+    {
+        if (report.Outcome == VerdictOutcome.Rejected)
+        {
+            Log.VerdictRejected(_logger, handler, report.EventId);
+            return;
+        }
+        for (var i = 0; i < Math.Min(writes.Count, 64); i++)
+        {
+            if ((report.FailedMask & (1UL << i)) != 0)
+                Log.VerdictWriteFailed(_logger, handler, report.EventId, writes[i].Data.Length, writes[i].Address);
+        }
+        if (writes.Count > 64 || report.FailedMask == 0)
+            Log.VerdictWritesFailed(_logger, handler, report.EventId, Math.Clamp(report.WriteFailures, 1, Math.Max(writes.Count, 1)), writes.Count);
+    }
+
+    /// <summary>Keeps <see cref="IGuestEventSink"/> off the session's public surface.</summary>
+    private sealed class EventSink(PortalSession session) : IGuestEventSink
+    {
+        public ValueTask OnEventAsync(IGuestChannel channel, CancellationToken cancellationToken) =>
+            session.HandleEventAsync(channel, cancellationToken);
+
+        public void OnEventAbandoned(IGuestChannel channel, ulong eventId) => session.OnEventAbandoned(channel, eventId);
+
+        public void OnVerdictReport(IGuestChannel channel, VerdictReport report) => session.OnVerdictReport(channel, report);
+    }
+}
