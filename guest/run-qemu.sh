@@ -23,7 +23,7 @@ args=(
 	-m 256M -smp "$SMP"
 	-object "memory-backend-file,id=ram,size=256M,mem-path=$RAM,share=on"
 	-kernel "$KERNEL" -initrd "$OUT/initramfs.cpio.gz"
-	-append "console=ttyS0 quiet memmap=1M\$192M ${APPEND:-}"
+	-append "console=ttyS0 quiet memmap=1M\$192M panic=-1 oops=panic no_timer_check ${APPEND:-}"
 	-display none -monitor none -no-reboot -net none
 	-serial "file:$CONSOLE"
 	-chardev "socket,id=agent,path=$AGENT,server=on,wait=off"
