@@ -92,7 +92,7 @@ internal sealed partial class GuestMonitor : IAsyncDisposable
     /// <summary>The reason, waiting up to <paramref name="wait"/> for one (QEMU just exited: the monitor is about to say why).</summary>
     public async Task<GuestLostException?> ReasonAsync(TimeSpan wait)
     {
-        if (Reason is { } reason || wait <= TimeSpan.Zero)
+        if (Reason is not null || wait <= TimeSpan.Zero)
             return Reason;
         try
         {
@@ -310,7 +310,14 @@ internal sealed partial class GuestMonitor : IAsyncDisposable
             Log.LostDetails(_logger, loss.Details);
         foreach (var handler in handlers)
             handler(exception);
-        _lostSignal.Cancel();
+        try
+        {
+            _lostSignal.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // disposed meanwhile (an agent failure explained during shutdown): nobody boots any more
+        }
         _lost.TrySetResult(exception);
     }
 
