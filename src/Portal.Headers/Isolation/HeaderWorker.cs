@@ -75,7 +75,7 @@ internal static partial class HeaderWorker
                 {
                     Kill(process);
                     throw new HeaderLimitException(HeaderLimit.Time, abi.Name,
-                        $"libclang did not finish reading {header} for {abi.Name} within the {HeaderParseLimits.FormatTime(limits.Timeout)} time limit (an #include of a FIFO or a device?)");
+                        $"libclang did not finish reading {header} for {abi.Name} within the {HeaderParseLimits.FormatTime(limits.Timeout)} time limit (an #include of a FIFO, a device or a huge file?)");
                 }
                 if (read.Result is not { } line)
                     throw Died(process, stderr, header, abi.Name, limits);
@@ -186,7 +186,8 @@ internal static partial class HeaderWorker
         };
         info.ArgumentList.Add("exec");
         var config = Path.ChangeExtension(assembly, ".runtimeconfig.json");
-        if (!File.Exists(config) && Environment.ProcessPath is { } entry && Path.ChangeExtension(entry, ".runtimeconfig.json") is var other && File.Exists(other))
+        if (!File.Exists(config) && System.Reflection.Assembly.GetEntryAssembly()?.Location is { Length: > 0 } entry
+            && Path.ChangeExtension(entry, ".runtimeconfig.json") is var other && File.Exists(other))
         {
             info.ArgumentList.Add("--runtimeconfig");
             info.ArgumentList.Add(other);
@@ -260,6 +261,9 @@ internal static partial class HeaderWorker
 
     // ---- Worker side ------------------------------------------------------------------------------
 
+    /// <summary>strerror(ENOMEM), as LLVM words a file it could not allocate memory for.</summary>
+    const string OutOfMemoryMessage = "Cannot allocate memory";
+
     /// <summary>Worker exit codes: answered every ABI, reported a failure, or was given no request.</summary>
     const int WorkerDone = 0, WorkerFailed = 1, WorkerNoRequest = 2, WorkerParentGone = 3;
 
@@ -324,6 +328,12 @@ internal static partial class HeaderWorker
             try
             {
                 manifest = HeaderParser.ParseInProcess(request.Path, request.Header, abi.ToAbi(), options, request.MaxDiagnostics);
+            }
+            catch (HeaderParseException e) when (e.Errors.Any(d => d.Message.EndsWith(OutOfMemoryMessage, StringComparison.Ordinal)))
+            {
+                // clang could not allocate a file's buffer (a huge regular file is read whole when it cannot be
+                // mapped): it says "cannot open file 'x': Cannot allocate memory". That is the memory limit speaking.
+                failure = new WorkerFailure(WorkerFailureKind.Memory, e.Errors.First(d => d.Message.EndsWith(OutOfMemoryMessage, StringComparison.Ordinal)).Message);
             }
             catch (HeaderParseException e)
             {
