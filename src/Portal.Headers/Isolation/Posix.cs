@@ -124,6 +124,31 @@ internal static partial class Posix
         return SetRLimit(resource, limit) == 0 ? null : Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
     }
 
+    /// <summary>Sets the soft limit of a resource to <paramref name="soft"/> (at most the hard limit, which is left alone); the error, or null.</summary>
+    public static string? SetSoftLimit(int resource, ulong soft)
+    {
+        if (GetRLimit(resource, out var current) != 0)
+            return Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+        var limit = new RLimit { Current = (nuint)Math.Min(soft, (ulong)current.Maximum), Maximum = current.Maximum };
+        return SetRLimit(resource, limit) == 0 ? null : Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+    }
+
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
+
+    /// <summary>Returns the C heap's free memory to the system where it can (glibc; nothing elsewhere).</summary>
+    public static void TrimHeap()
+    {
+        try
+        {
+            _ = MallocTrim(0); // 1 if memory was released: nothing to do either way
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // musl and others: nothing to do.
+        }
+    }
+
     /// <summary>
     /// Ends the process at once, without running .NET's or the C library's exit handlers: another thread may be
     /// inside libclang (blocked opening a FIFO), and libclang's static destructors must not run under it.
