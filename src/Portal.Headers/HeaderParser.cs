@@ -30,9 +30,10 @@ public sealed class HeaderParseOptions
 /// <summary>Parses a C header with libclang for a target ABI and describes its layouts (docs/layout-manifest.md).</summary>
 public static partial class HeaderParser
 {
-    /// <summary>Parses <paramref name="header"/> for the ABI called <paramref name="abi"/>.</summary>
-    /// <exception cref="HeaderArgumentException">Unknown ABI, missing header or include directory, malformed define, unknown struct.</exception>
-    /// <exception cref="HeaderParseException">The header does not parse: every error diagnostic.</exception>
+    /// <summary>Parses <paramref name="header"/> for the ABI called <paramref name="abi"/>, within the default limits.</summary>
+    /// <exception cref="HeaderArgumentException">Unknown ABI, missing header or include directory, not a regular file, malformed define, unknown struct.</exception>
+    /// <exception cref="HeaderParseException">The header does not parse: its first errors and their count.</exception>
+    /// <exception cref="HeaderLimitException">The header, or a file it includes, exceeded one of <see cref="HeaderParseLimits.Default"/>.</exception>
     /// <exception cref="HeaderToolException">libclang or the ABI's system headers are missing.</exception>
     public static LayoutManifest Parse(string header, string abi, IEnumerable<string>? includeDirectories = null, IEnumerable<string>? defines = null)
         => Parse(header, HeaderAbi.Get(abi), new HeaderParseOptions
