@@ -13,8 +13,8 @@ namespace Portal.Headers.Isolation;
 /// <c>RLIMIT_CPU</c> (a backstop should this process die without killing it) and <c>RLIMIT_CORE</c> (a crash
 /// at 2 GiB must not write a 2 GiB core file). This side enforces the wall-clock limit per ABI: a worker
 /// blocked on a FIFO uses no CPU.</para>
-/// <para>Cost: starting a worker (the .NET runtime, libclang, the parser's first compilation) takes about 0.35 s
-/// of CPU, twenty times a warm parse. One worker serves every ABI of a call, and a worker that answered
+/// <para>Cost: starting a worker (the .NET runtime, libclang, the parser's first compilation) takes 0.35-0.5 s
+/// of CPU, ten times a warm in-process parse. One worker serves every ABI of a call, and a worker that answered
 /// normally (a manifest, or the header's own errors) waits, for <see cref="IdleLifetime"/>, for the next call
 /// in this process: a test suite or a tool that parses many headers pays the start once. A worker that hit a
 /// limit, crashed or timed out is killed, never reused; one whose data segment has grown past a quarter of its
