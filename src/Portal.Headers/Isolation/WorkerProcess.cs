@@ -112,7 +112,16 @@ internal sealed partial class WorkerProcess : IDisposable
             }
             if (read.Result is not { } line)
                 return Failure(Died(header, abi.Name, limits));
-            var reply = JsonSerializer.Deserialize(line, WorkerJsonContext.Default.WorkerReply);
+            WorkerReply? reply;
+            try
+            {
+                reply = JsonSerializer.Deserialize(line, WorkerJsonContext.Default.WorkerReply);
+            }
+            catch (JsonException e)
+            {
+                Kill();
+                return Failure(new HeaderToolException($"the header parser worker answered something else than a reply for {abi.Name}: {e.Message}", e));
+            }
             if (reply?.Failure is { } failure)
                 return Failed(failure, header, abi.Name, limits);
             if (reply?.Manifest is not { } manifest || reply.Abi != abi.Name)
