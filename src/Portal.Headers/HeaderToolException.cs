@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Portal.Headers;
 
 /// <summary>A failure to produce a manifest that is not a problem of the header itself (missing libclang or sysroot).</summary>
@@ -31,10 +33,20 @@ public sealed class HeaderParseException : HeaderToolException
 {
     /// <summary>Creates the exception from the errors, each one printed as <c>file:line:column: message</c>.</summary>
     public HeaderParseException(string abi, IReadOnlyList<HeaderDiagnostic> errors)
-        : base($"{(errors ?? []).Count} error(s) parsing the header for {abi}")
+        : this(abi, errors, (errors ?? []).Count)
+    {
+    }
+
+    /// <summary>
+    /// Creates the exception from the first errors (<paramref name="errors"/>) and the number of errors in all
+    /// (<paramref name="errorCount"/>, at least as many): a binary file yields tens of thousands.
+    /// </summary>
+    public HeaderParseException(string abi, IReadOnlyList<HeaderDiagnostic> errors, int errorCount)
+        : base(string.Create(CultureInfo.InvariantCulture, $"{Math.Max(errorCount, (errors ?? []).Count):N0} error(s) parsing the header for {abi}"))
     {
         Abi = abi;
         Errors = errors ?? [];
+        ErrorCount = Math.Max(errorCount, Errors.Count);
     }
 
     /// <summary>Creates the exception.</summary>
@@ -57,8 +69,56 @@ public sealed class HeaderParseException : HeaderToolException
     /// <summary>The ABI the header was parsed for.</summary>
     public string Abi { get; }
 
-    /// <summary>The error and fatal diagnostics, in clang's order.</summary>
+    /// <summary>
+    /// The error and fatal diagnostics in clang's order: all of them, or the first
+    /// <see cref="HeaderParseLimits.MaxDiagnostics"/> when the parse ran with limits.
+    /// </summary>
     public IReadOnlyList<HeaderDiagnostic> Errors { get; }
+
+    /// <summary>How many error and fatal diagnostics there were in all (<see cref="Errors"/> may list fewer).</summary>
+    public int ErrorCount { get; }
+}
+
+/// <summary>Which of <see cref="HeaderParseLimits"/> a parse exceeded.</summary>
+public enum HeaderLimit
+{
+    /// <summary><see cref="HeaderParseLimits.Timeout"/> (or the CPU time that backs it up).</summary>
+    Time,
+
+    /// <summary><see cref="HeaderParseLimits.MemoryLimit"/>.</summary>
+    Memory,
+
+    /// <summary><see cref="HeaderParseLimits.MaxHeaderSize"/>.</summary>
+    HeaderSize,
+}
+
+/// <summary>
+/// The header, or something it includes, exceeded a limit (<see cref="HeaderParseLimits"/>): libclang was
+/// stopped and no manifest was produced (exit code 3).
+/// </summary>
+public sealed class HeaderLimitException : HeaderToolException
+{
+    /// <summary>Creates the exception with its user-facing message.</summary>
+    public HeaderLimitException(HeaderLimit limit, string abi, string message) : base(message)
+    {
+        Limit = limit;
+        Abi = abi;
+    }
+
+    /// <summary>Creates the exception with its user-facing message.</summary>
+    public HeaderLimitException(string message) : base(message) => Abi = "";
+
+    /// <summary>Creates the exception with its user-facing message and cause.</summary>
+    public HeaderLimitException(string message, Exception innerException) : base(message, innerException) => Abi = "";
+
+    /// <summary>Creates the exception.</summary>
+    public HeaderLimitException() => Abi = "";
+
+    /// <summary>The limit exceeded.</summary>
+    public HeaderLimit Limit { get; }
+
+    /// <summary>The ABI being parsed when it was exceeded (empty for the header size, checked before any).</summary>
+    public string Abi { get; }
 }
 
 /// <summary>A clang diagnostic.</summary>

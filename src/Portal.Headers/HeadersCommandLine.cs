@@ -1,11 +1,12 @@
 using System.CommandLine;
+using System.Globalization;
 
 namespace Portal.Headers;
 
 /// <summary>
 /// The <c>portal-headers</c> command line: <c>dump</c> prints one ABI's manifest, <c>manifest</c> writes the
 /// multi-ABI file. Exit codes: 0 success, 1 the header does not parse (or libclang/a sysroot is missing),
-/// 2 bad arguments.
+/// 2 bad arguments, 3 a limit was exceeded (time, memory, header size).
 /// </summary>
 public static class HeadersCommandLine
 {
@@ -15,8 +16,11 @@ public static class HeadersCommandLine
     /// <summary>Exit code when no manifest could be produced: parse errors, missing libclang or sysroot, unwritable output.</summary>
     public const int Failure = 1;
 
-    /// <summary>Exit code for bad arguments: unknown ABI, missing header, malformed define, unknown option.</summary>
+    /// <summary>Exit code for bad arguments: unknown ABI, missing header or not a regular file, malformed define, unknown option.</summary>
     public const int BadArguments = 2;
+
+    /// <summary>Exit code when the header, or a file it includes, exceeded a limit (<c>--timeout</c>, <c>--memory-limit</c>, <c>--max-header-size</c>).</summary>
+    public const int LimitExceeded = 3;
 
     /// <summary>Runs the command line; never throws for user errors.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
@@ -75,12 +79,37 @@ public static class HeadersCommandLine
             Arity = ArgumentArity.ZeroOrMore,
         };
 
+        var timeout = new Option<string>("--timeout")
+        {
+            Description = $"Wall-clock time libclang may take per ABI: seconds, or with ms, s or m (default {HeaderParseLimits.FormatTime(HeaderParseLimits.DefaultTimeout)}).",
+            HelpName = "seconds",
+        };
+        var memoryLimit = new Option<string>("--memory-limit")
+        {
+            Description = $"Memory libclang may allocate: bytes, or with K, M or G (binary; default {HeaderParseLimits.FormatSize(HeaderParseLimits.DefaultMemoryLimit)}).",
+            HelpName = "size",
+        };
+        var maxHeaderSize = new Option<string>("--max-header-size")
+        {
+            Description = $"Largest header file accepted (default {HeaderParseLimits.FormatSize(HeaderParseLimits.DefaultMaxHeaderSize)}).",
+            HelpName = "size",
+        };
+        var maxDiagnostics = new Option<string>("--max-diagnostics")
+        {
+            Description = $"Errors printed in full when the header does not parse; the rest are counted (default {HeaderParseLimits.DefaultMaxDiagnostics}).",
+            HelpName = "count",
+        };
+        Option<string>[] limits = [timeout, memoryLimit, maxHeaderSize, maxDiagnostics];
+
         var dumpHeader = new Argument<string>("header") { Description = "The C header to parse." };
         var abi = new Option<string>("--abi") { Description = $"The target ABI: {string.Join(", ", HeaderAbi.Names)}.", Required = true };
         var dump = new Command("dump", "Print the single-ABI layout manifest of a header as JSON on stdout.") { dumpHeader, abi, includes, includeList, defines, defineList };
+        foreach (var option in limits)
+            dump.Options.Add(option);
         dump.SetAction(parse => Guard(error, toolName, () =>
         {
-            var manifest = HeaderParser.Parse(parse.GetValue(dumpHeader)!, HeaderAbi.Get(parse.GetValue(abi)!), Options(parse, includes, includeList, defines, defineList, null, null));
+            var manifest = HeaderParser.Parse(parse.GetValue(dumpHeader)!, HeaderAbi.Get(parse.GetValue(abi)!),
+                Options(parse, includes, includeList, defines, defineList, null, null, limits));
             output.Write(ManifestJson.Serialize(manifest));
         }));
 
@@ -105,10 +134,13 @@ public static class HeadersCommandLine
             Arity = ArgumentArity.ZeroOrMore,
         };
         var manifest = new Command("manifest", "Write the multi-ABI layout manifest file of a header.") { manifestHeader, abis, outputFile, includes, includeList, defines, defineList, structs, structList };
+        foreach (var option in limits)
+            manifest.Options.Add(option);
         manifest.SetAction(parse => Guard(error, toolName, () =>
         {
             var names = parse.GetValue(abis)!.SelectMany(a => a.Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
-            var file = HeaderParser.ParseAll(parse.GetValue(manifestHeader)!, names, Options(parse, includes, includeList, defines, defineList, structs, structList));
+            var file = HeaderParser.ParseAll(parse.GetValue(manifestHeader)!, names,
+                Options(parse, includes, includeList, defines, defineList, structs, structList, limits));
             var target = parse.GetValue(outputFile)!;
             try
             {
@@ -124,7 +156,7 @@ public static class HeadersCommandLine
     }
 
     static HeaderParseOptions Options(ParseResult parse, Option<string[]> includes, Option<string[]> includeList,
-        Option<string[]> defines, Option<string[]> defineList, Option<string[]>? structs, Option<string[]>? structList)
+        Option<string[]> defines, Option<string[]> defineList, Option<string[]>? structs, Option<string[]>? structList, Option<string>[] limits)
     {
         var kept = Values(parse, structs, structList);
         return new HeaderParseOptions
@@ -132,7 +164,44 @@ public static class HeadersCommandLine
             IncludeDirectories = Values(parse, includes, includeList),
             Defines = Values(parse, defines, defineList),
             Structs = kept.Count > 0 ? kept : null,
+            Limits = Limits(parse, limits[0], limits[1], limits[2], limits[3]),
         };
+    }
+
+    /// <summary>The limits given, the defaults for the others (an empty value, as MSBuild passes an unset one, is unset).</summary>
+    static HeaderParseLimits Limits(ParseResult parse, Option<string> timeout, Option<string> memoryLimit, Option<string> maxHeaderSize, Option<string> maxDiagnostics)
+    {
+        static string? Given(ParseResult parse, Option<string> option) => parse.GetValue(option) is { } text && !string.IsNullOrWhiteSpace(text) ? text.Trim() : null;
+
+        var limits = HeaderParseLimits.Default;
+        if (Given(parse, timeout) is { } time)
+        {
+            if (!HeaderParseLimits.TryParseTime(time, out var value) || value <= TimeSpan.Zero)
+                throw new HeaderArgumentException($"malformed --timeout '{time}': expected a positive number of seconds (60, 2.5) or one with ms, s or m (500ms, 2m)");
+            limits = limits with { Timeout = value };
+        }
+        if (Given(parse, memoryLimit) is { } memory)
+        {
+            if (!HeaderParseLimits.TryParseSize(memory, out var value) || value < HeaderParseLimits.MinimumMemoryLimit)
+            {
+                throw new HeaderArgumentException(
+                    $"malformed --memory-limit '{memory}': expected a size of at least {HeaderParseLimits.FormatSize(HeaderParseLimits.MinimumMemoryLimit)}, in bytes or with K, M or G (512M, 2GiB)");
+            }
+            limits = limits with { MemoryLimit = value };
+        }
+        if (Given(parse, maxHeaderSize) is { } size)
+        {
+            if (!HeaderParseLimits.TryParseSize(size, out var value) || value <= 0)
+                throw new HeaderArgumentException($"malformed --max-header-size '{size}': expected a positive size, in bytes or with K, M or G (64K, 16MiB)");
+            limits = limits with { MaxHeaderSize = value };
+        }
+        if (Given(parse, maxDiagnostics) is { } count)
+        {
+            if (!int.TryParse(count, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+                throw new HeaderArgumentException($"malformed --max-diagnostics '{count}': expected a number of errors (0 or more)");
+            limits = limits with { MaxDiagnostics = value };
+        }
+        return limits;
     }
 
     /// <summary>The repeatable option's values, then the ';'-separated list option's non-empty items.</summary>
@@ -165,8 +234,15 @@ public static class HeadersCommandLine
         {
             foreach (var diagnostic in e.Errors)
                 error.WriteLine(diagnostic.ToString());
+            if (e.ErrorCount > e.Errors.Count)
+                error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{toolName}: … and {e.ErrorCount - e.Errors.Count:N0} more errors (--max-diagnostics shows more)"));
             error.WriteLine($"{toolName}: {e.Message}; no manifest written");
             return Failure;
+        }
+        catch (HeaderLimitException e)
+        {
+            error.WriteLine($"{toolName}: {e.Message}; no manifest written");
+            return LimitExceeded;
         }
         catch (HeaderToolException e)
         {

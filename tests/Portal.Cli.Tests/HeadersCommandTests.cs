@@ -30,6 +30,21 @@ public sealed class HeadersCommandTests
         StringAssert.Contains(result.Errors, "error");
     }
 
+    [TestMethod, TestCategory("Reliability")]
+    public async Task A_header_past_a_limit_exits_1_naming_the_limit_and_a_directory_is_a_usage_error()
+    {
+        // libclang runs in portal-headers' worker process: this test process never reads /dev/zero itself.
+        var header = await WriteHeaderAsync("#include \"/dev/zero\"");
+        var result = await Cli.RunInProcessAsync("headers", "dump", header, "--abi", "x86_64", "--memory-limit", "256MiB");
+        Assert.AreEqual(ExitCodes.HeaderFailure, result.ExitCode, result.ToString());
+        StringAssert.Contains(result.Errors, $"portal headers: libclang exceeded the 256 MiB memory limit reading {header} for x86_64");
+
+        var directory = Path.GetDirectoryName(header)!;
+        var usage = await Cli.RunInProcessAsync("headers", "dump", directory, "--abi", "x86_64");
+        Assert.AreEqual(ExitCodes.Usage, usage.ExitCode, usage.ToString());
+        StringAssert.Contains(usage.Errors, $"portal headers: {directory} is a directory, not a header file");
+    }
+
     private async Task<string> WriteHeaderAsync(string text)
     {
         var directory = Directory.CreateTempSubdirectory("portal-cli-headers-").FullName;

@@ -87,6 +87,49 @@ public sealed class MsBuildIntegrationTests
         }
     }
 
+    /// <summary>
+    /// A hostile header (it includes /dev/zero) in a build: the build fails at the memory limit set in the
+    /// metadata, in seconds, with portal-headers' own line as the error; the MSBuild node is not involved
+    /// (libclang runs in the tool's worker process).
+    /// </summary>
+    [TestMethod, TestCategory("Reliability")]
+    public async Task A_hostile_PortalHeader_fails_the_build_at_its_limit_with_the_tools_message()
+    {
+        var root = RepositoryRoot();
+        var project = Directory.CreateTempSubdirectory("portal-header-hostile-").FullName;
+        try
+        {
+            var header = Path.Combine(project, "zero.h");
+            await File.WriteAllTextAsync(header, "#include \"/dev/zero\"\n", TestContext.CancellationToken);
+            await File.WriteAllTextAsync(Path.Combine(project, "Hostile.csproj"), $"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup>
+                    <TargetFramework>net10.0</TargetFramework>
+                    <PortalHeadersTimeout>120</PortalHeadersTimeout>
+                  </PropertyGroup>
+                  <ItemGroup>
+                    <PortalHeader Include="zero.h" Abis="x86_64;mipsel" MemoryLimit="256MiB" />
+                  </ItemGroup>
+                  <Import Project="{root}/build/Portal.InRepository.targets" />
+                </Project>
+                """, TestContext.CancellationToken);
+            var clock = Stopwatch.StartNew();
+            var build = await DotnetAsync(project, "build");
+            Assert.AreNotEqual(0, build.ExitCode, Tail(build.Output));
+            StringAssert.Contains(build.Output,
+                $"error : portal-headers: libclang exceeded the 256 MiB memory limit reading {header} for x86_64 (an #include of a device or a huge file?); no manifest written",
+                Tail(build.Output));
+            StringAssert.Contains(build.Output, "error PTL0103: portal-headers made no manifest of " + header + ": exit code 3", Tail(build.Output));
+            Assert.DoesNotContain("MSB3073", build.Output, "the tool's message is the error, not its command line");
+            Assert.IsLessThan(240.0, clock.Elapsed.TotalSeconds, "the build ends at the limit");
+            Assert.AreEqual(0, Directory.GetFiles(Path.Combine(project, "obj"), "*.portal.json", SearchOption.AllDirectories).Length, "no manifest");
+        }
+        finally
+        {
+            Directory.Delete(project, recursive: true);
+        }
+    }
+
     /// <summary>The end of a build log, where its errors are.</summary>
     private static string Tail(string output) => string.Join('\n', output.Split('\n').Where(l => l.Contains(": error ", StringComparison.Ordinal)).Distinct().Take(20))
         + "\n...\n" + string.Join('\n', output.Split('\n').TakeLast(25));

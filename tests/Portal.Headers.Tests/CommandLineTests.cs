@@ -57,14 +57,16 @@ public sealed class CommandLineTests
     {
         using var scratch = TestPaths.Scratch();
         var target = scratch.File("raeth.portal.json");
-        var (code, _, error) = Run("manifest", TestPaths.Raeth, "--abis", "x86_64;mipsel", "--include-dirs", "", "--defines", "", "--structs", "", "--output", target);
+        var (code, _, error) = Run("manifest", TestPaths.Raeth, "--abis", "x86_64;mipsel", "--include-dirs", "", "--defines", "", "--structs", "",
+            "--timeout", "", "--memory-limit", "", "--max-header-size", "", "--max-diagnostics", "", "--output", target);
         Assert.AreEqual(0, code, error);
         var all = ManifestJson.DeserializeFile(File.ReadAllText(target));
         Assert.IsGreaterThan(10, all.Manifests[0].Structs.Count, "an empty --structs keeps everything");
 
         scratch.Write("inc/extra.h", "struct extra { int x; };\n");
         var header = scratch.Write("top.h", "#include \"extra.h\"\n#define TOP (A + B)\n");
-        (code, _, error) = Run("manifest", header, "--abis", "armel", "--include-dirs", scratch.File("inc") + ";", "--defines", "A=1;B=2", "--structs", "extra", "--output", target);
+        (code, _, error) = Run("manifest", header, "--abis", "armel", "--include-dirs", scratch.File("inc") + ";", "--defines", "A=1;B=2", "--structs", "extra",
+            "--timeout", "30", "--memory-limit", "1GiB", "--max-header-size", "1M", "--max-diagnostics", "50", "--output", target);
         Assert.AreEqual(0, code, error);
         var manifest = ManifestJson.DeserializeFile(File.ReadAllText(target)).Manifests.Single();
         Assert.AreEqual(3, manifest.Constants.Single(c => c.Name == "TOP").Value);
@@ -150,6 +152,12 @@ public sealed class CommandLineTests
     [DataRow("dump|RAETH", "portal-headers: Option '--abi' is required.")]
     [DataRow("dump|RAETH|--abi|x86_64|--bogus", "portal-headers: Unrecognized command or argument '--bogus'.")]
     [DataRow("frobnicate", "portal-headers: Unrecognized command or argument 'frobnicate'.")]
+    [DataRow("dump|RAETH|--abi|x86_64|--timeout|soon", "portal-headers: malformed --timeout 'soon': expected a positive number of seconds")]
+    [DataRow("dump|RAETH|--abi|x86_64|--timeout|0", "portal-headers: malformed --timeout '0'")]
+    [DataRow("dump|RAETH|--abi|x86_64|--memory-limit|64M", "portal-headers: malformed --memory-limit '64M': expected a size of at least 128 MiB")]
+    [DataRow("manifest|RAETH|--abis|mips|--output|OUT|--max-header-size|big", "portal-headers: malformed --max-header-size 'big'")]
+    [DataRow("dump|RAETH|--abi|x86_64|--max-diagnostics|some", "portal-headers: malformed --max-diagnostics 'some'")]
+    [DataRow("dump|/dev/null|--abi|x86_64", "portal-headers: /dev/null is a character device, not a header file")]
     public void Bad_arguments_exit_2_with_one_clear_message(string arguments, string message)
     {
         using var scratch = TestPaths.Scratch();

@@ -3,13 +3,17 @@ using System.Text.Json.Nodes;
 
 namespace Portal.Headers.Tests;
 
-/// <summary>Each (header, ABI) manifest is parsed once per test run and shared.</summary>
+/// <summary>
+/// Each header is parsed once per test run for every ABI and shared: one <see cref="HeaderParser.ParseAll"/>,
+/// so one header-parser worker process per header, not one per ABI.
+/// </summary>
 internal static class Manifests
 {
-    static readonly ConcurrentDictionary<(string Header, string Abi), Lazy<LayoutManifest>> Cache = new();
+    static readonly ConcurrentDictionary<string, Lazy<ManifestFile>> Cache = new();
 
     public static LayoutManifest Get(string header, string abi)
-        => Cache.GetOrAdd((header, abi), key => new Lazy<LayoutManifest>(() => HeaderParser.Parse(key.Header, key.Abi))).Value;
+        => Cache.GetOrAdd(header, key => new Lazy<ManifestFile>(() => HeaderParser.ParseAll(key, TestPaths.Abis))).Value
+            .Manifests.Single(m => m.Abi == abi);
 
     public static LayoutManifest Torture(string abi) => Get(TestPaths.Torture, abi);
 

@@ -6,8 +6,9 @@ using Portal.Headers;
 namespace Portal.Cli.Commands;
 
 /// <summary>
-/// <c>portal headers dump|manifest …</c>: the portal-headers tool's commands (Portal.Headers), nested.
-/// Its exit codes are mapped onto portal's: bad arguments → <see cref="ExitCodes.Usage"/>.
+/// <c>portal headers dump|manifest …</c>: the portal-headers tool's commands (Portal.Headers), nested, with the same
+/// limits (libclang runs in a portal-headers worker process). Its exit codes are mapped onto portal's: bad arguments
+/// → <see cref="ExitCodes.Usage"/>; a header that does not parse or exceeds a limit → <see cref="ExitCodes.HeaderFailure"/>.
 /// </summary>
 internal static class HeadersCommand
 {
@@ -21,6 +22,8 @@ internal static class HeadersCommand
             {
                 HeadersCommandLine.Success => ExitCodes.Success,
                 HeadersCommandLine.BadArguments => ExitCodes.Usage,
+                // The message says which limit; portal keeps one code for "no manifest".
+                HeadersCommandLine.LimitExceeded => ExitCodes.HeaderFailure,
                 _ => ExitCodes.HeaderFailure,
             });
             headers.Subcommands.Add(command);

@@ -57,6 +57,8 @@ internal sealed unsafe class TranslationUnit : IDisposable
                     CXTranslationUnitFlags.DetailedPreprocessingRecord | CXTranslationUnitFlags.SkipFunctionBodies | CXTranslationUnitFlags.KeepGoing,
                     &unit);
             }
+            if (error == CXErrorCode.Crashed)
+                throw new ClangCrashedException(path);
             if (error != CXErrorCode.Success || unit == 0)
                 throw new HeaderToolException($"libclang could not parse {path} ({error})");
             var result = new TranslationUnit(index, unit);
@@ -94,6 +96,39 @@ internal sealed unsafe class TranslationUnit : IDisposable
             }
         }
         return list;
+    }
+
+    /// <summary>
+    /// The error and fatal diagnostics whose location <paramref name="include"/> accepts (all when null): the first
+    /// <paramref name="max"/> in full and how many there are. Only those kept have their message fetched, so a
+    /// binary file's tens of thousands of errors cost a count, not a list.
+    /// </summary>
+    public (IReadOnlyList<ClangDiagnostic> First, int Count) Errors(int max, Func<SourcePosition, bool>? include = null)
+    {
+        var count = NativeMethods.GetNumDiagnostics(Handle);
+        var first = new List<ClangDiagnostic>();
+        var total = 0;
+        for (uint i = 0; i < count; i++)
+        {
+            var d = NativeMethods.GetDiagnostic(Handle, i);
+            try
+            {
+                var severity = NativeMethods.GetDiagnosticSeverity(d);
+                if (severity < CXDiagnosticSeverity.Error)
+                    continue;
+                var location = SourcePosition.Of(NativeMethods.GetDiagnosticLocation(d), expansion: true);
+                if (include is not null && !include(location))
+                    continue;
+                total++;
+                if (first.Count < max)
+                    first.Add(new ClangDiagnostic(severity, location, LibClang.ToManaged(NativeMethods.GetDiagnosticSpelling(d))));
+            }
+            finally
+            {
+                NativeMethods.DisposeDiagnostic(d);
+            }
+        }
+        return (first, total);
     }
 
     /// <summary>The tokens of a source range (for macro definitions: the name and the body).</summary>
@@ -161,3 +196,9 @@ internal readonly record struct ClangDiagnostic(CXDiagnosticSeverity Severity, S
 }
 
 internal readonly record struct Token(CXTokenKind Kind, string Spelling, SourcePosition Start, SourcePosition End);
+
+/// <summary>
+/// libclang's crash recovery caught a crash while parsing: usually an allocation that failed at the
+/// worker's memory limit (LLVM prints "out of memory" on stderr before aborting).
+/// </summary>
+internal sealed class ClangCrashedException(string path) : HeaderToolException($"libclang crashed parsing {path}");
