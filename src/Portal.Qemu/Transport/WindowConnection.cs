@@ -52,11 +52,15 @@ internal sealed partial class WindowConnection : IGuestConnection
     private long _takeovers;
     private int _disposed;
 
-    public WindowConnection(SharedWindow window, TimeSpan exchangeTimeout, ILogger logger)
+    /// <param name="window">The mapped window.</param>
+    /// <param name="slots">The slot count from the header, checked against the mapping: not read again, since the guest may change it.</param>
+    /// <param name="exchangeTimeout">How long an exchange waits for the guest.</param>
+    /// <param name="logger">Where transport problems are logged.</param>
+    public WindowConnection(SharedWindow window, int slots, TimeSpan exchangeTimeout, ILogger logger)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 2);
         _window = window;
         _logger = logger;
-        var slots = (int)window.SlotCount;
         ControlChannel = new WindowChannel(window.Slot(0), 0, exchangeTimeout, _guest);
         _cpus = [.. Enumerable.Range(1, slots - 1).Select(i => new WindowChannel(window.Slot(i), i, exchangeTimeout, _guest, _slotReleased))];
         _poller = StartPoller(0);
