@@ -658,9 +658,12 @@ static struct outcome await_verdict(unsigned int s, uint64_t id, enum answer_mod
 				store64(slot(s) + S_ABANDONED, id);	/* "gave up", without answering */
 				gave_up = 1;
 				if (mode == ANSWER_ABANDON_FLIP) {
-					for (volatile int k = 0; k < 1000; k++)
+					/* ...and took it back, 0 to 1.4 ms later: early, or while the host ends the event */
+					long long until = now_ns() + (long long)(garbage_variant++ % 8) * 200000;
+
+					while (now_ns() < until)
 						;
-					store64(slot(s) + S_ABANDONED, rnd() | 1ULL << 62);	/* ...and took it back */
+					store64(slot(s) + S_ABANDONED, rnd() | 1ULL << 62);
 				}
 			}
 		}
@@ -1002,6 +1005,8 @@ static void scenario_corrupt_header(void)
 	};
 	struct tally t = { 0 };
 	const struct hook *h = first_hook();
+	long malformed = 0;
+	char extra[32];
 
 	for (unsigned int k = 0; k < sizeof(spoils) / sizeof(spoils[0]); k++) {
 		store32(win + spoils[k].offset, spoils[k].value);
@@ -1019,11 +1024,13 @@ static void scenario_corrupt_header(void)
 			id = write_event(s, h->id, h->phase, h->nr, 1, 0x10000);
 			put64(region(s) + R_SIZE, 1ULL << 40);
 			post(s);
+			malformed++;
 			o = await_verdict(s, id, ANSWER_SANE, started, 1);
 			count(&t, &o, 1);
 		}
 	}
-	report_tally("corrupt-header", &t, "");
+	snprintf(extra, sizeof(extra), "malformed=%ld", malformed);
+	report_tally("corrupt-header", &t, extra);
 	check(t.answered == t.posted && t.bad == 0 && t.max_wait_us <= bound_ns / 1000, "corrupt-header",
 	      "reason=events-not-handled");
 }
@@ -1070,7 +1077,7 @@ static long arg_count(const char *spec, long fallback)
 
 int main(int argc, char **argv)
 {
-	int fd, i;
+	int fd, i, bad_header = 0;
 	long long start;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1081,7 +1088,9 @@ int main(int argc, char **argv)
 			bound_ns = strtoll(argv[++i], NULL, 0) * 1000000LL;
 		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
 			rng = strtoull(argv[++i], NULL, 0) | 1;
-		else if (strcmp(argv[i], "--bad-header"))
+		else if (!strcmp(argv[i], "--bad-header"))
+			bad_header = 1;
+		else
 			break;
 	}
 	if (i == argc || cpu_slots < 1 || cpu_slots > MAX_SLOTS - 1 || bound_ns <= 0) {
@@ -1100,11 +1109,9 @@ int main(int argc, char **argv)
 		printf("error=mmap-dev-mem errno=%d\n", errno);
 		return 3;
 	}
-	for (int k = 1; k < argc && argv[k][0] == '-'; k++) {
-		if (!strcmp(argv[k], "--bad-header")) {
-			layout(100000);		/* far more slots than 1 MiB holds */
-			gate("bad-header");
-		}
+	if (bad_header) {
+		layout(100000);		/* far more slots than 1 MiB holds */
+		gate("bad-header");
 	}
 	layout(cpu_slots + 1);
 	printf("window slots=%u stride=%d ready\n", cpu_slots + 1, STRIDE);

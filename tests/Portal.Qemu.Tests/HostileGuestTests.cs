@@ -97,6 +97,8 @@ public sealed partial class HostileGuestTests
         TestContext.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"memory: managed {baseline.Managed / 1024} -> {final.Managed / 1024} KiB, RSS {baseline.Rss / 1024} -> {final.Rss / 1024} KiB; unexpected posts seen {postsDuring:N0} of {FloodPosts:N0}; log lines after the baseline {logDuring.Count} ({logDuring.Count(e => e.Level >= LogLevel.Warning)} warnings or worse); silent control exchange failed after {silentFor.TotalSeconds:F2} s"));
         TestContext.WriteLine(accounting.ToString());
+        foreach (var group in logDuring.GroupBy(e => (e.Level, Text: Shorten(Regex.Replace(e.Message, @"\d+", "N")))).OrderByDescending(g => g.Count()).Take(25))
+            TestContext.WriteLine($"log x{group.Count()} {group.Key.Level}: {group.Key.Text}");
         TestContext.WriteLine(session.Statistics.ForHandler("Hostile").ToString());
 
         // The guest program's own verdict: every event answered untouched (or acknowledged as given up) within the bound.
@@ -123,20 +125,25 @@ public sealed partial class HostileGuestTests
         var malformed = scenarios.Where(s => s.ContainsKey("malformed")).Sum(s => s.Number("malformed"));
         Assert.AreEqual(malformed, session.Statistics.MalformedEvents);
         Assert.AreEqual(malformed, accounting.MalformedEvents);
-        Assert.IsGreaterThanOrEqualTo(FloodPosts / 100, postsDuring, "the host saw the flood");
+        Assert.IsGreaterThanOrEqualTo(100, postsDuring, "the host saw the flood");
         Assert.IsLessThanOrEqualTo(FloodPosts + 2_000, postsDuring);
         var forged = scenarios.Where(s => s["scenario"] == "forged-abandon").Sum(s => s.Number("forged"));
         Assert.IsGreaterThanOrEqualTo(forged / 2, session.Statistics.UnattributedAbandonments);
         var wrongAnswers = scenarios.Where(s => s["scenario"] is "wrong-answers" or "silent-request").Sum(s => s.Number("posted"));
         Assert.IsGreaterThanOrEqualTo(wrongAnswers, hook.Statistics.Errors);
+        Assert.AreEqual(0, hook.Statistics.FailedVerdictWrites, "no verdict carried writes: failed writes the guest reports on them are not the handler's");
+        Assert.AreEqual(0, accounting.FailedVerdicts);
 
         // The log: the flood costs a bounded number of lines, and they say how many posts they left out.
-        var postLines = logDuring.Count(e => e.Message.Contains("where only an event may arrive", StringComparison.Ordinal));
+        var postLines = logDuring.Count(e => e.Message.Contains("where only an event may arrive; ignored", StringComparison.Ordinal));
         Assert.IsLessThanOrEqualTo(50, postLines, "warnings about the flood");
-        var allPostLines = logs.Entries.Count(e => e.Message.Contains("where only an event may arrive", StringComparison.Ordinal));
+        var allPostLines = logs.Entries.Count(e => e.Message.Contains("where only an event may arrive; ignored", StringComparison.Ordinal));
         var leftOut = logs.Entries.Sum(e => SuppressedCount(e.Message));
         Assert.AreEqual(connection.UnexpectedPosts, allPostLines + leftOut, "each post the host saw is logged or counted in a line that is");
-        Assert.IsLessThanOrEqualTo(300, logDuring.Count(e => e.Level >= LogLevel.Warning), "warnings and errors after the baseline");
+        // Everything else the guest did wrong, at whatever rate it chose, costs a bounded number of lines too, with a summary.
+        Assert.IsLessThanOrEqualTo(60, logDuring.Count(e => e.Level >= LogLevel.Warning), "warnings and errors after the baseline");
+        Assert.IsLessThanOrEqualTo(100, logDuring.Count, "log lines of any level after the baseline");
+        StringAssert.Contains(logs.Entries[^1].Message + string.Join('\n', logs.Entries.TakeLast(5).Select(e => e.Message)), "similar messages about what the guest sent");
 
         // Flat memory: the attacks after the baseline (200,000 posts, 12,000 garbage events, ...) leave nothing behind.
         Assert.IsLessThan(4L << 20, final.Managed - baseline.Managed, "managed heap growth");
@@ -177,6 +184,8 @@ public sealed partial class HostileGuestTests
     private static Dictionary<string, string> Fields(string line) =>
         line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(field => field.Split('=', 2)).Where(pair => pair.Length == 2)
             .ToDictionary(pair => pair[0], pair => pair[1], StringComparer.Ordinal);
+
+    private static string Shorten(string text) => text.Length > 110 ? text[..110] : text;
 
     private static long SuppressedCount(string message)
     {

@@ -59,6 +59,12 @@ internal sealed class WindowChannel : IGuestChannel
 
     public ulong AbandonedEvent => Volatile.Read(ref Word64(AbandonedOffset));
 
+    /// <summary>
+    /// Whether the guest has given up on <paramref name="eventId"/> (§5.3). <c>abandoned_event</c> 0 means
+    /// "none", so an event with id 0 (which no honest guest sends) is never given up on and still gets its verdict.
+    /// </summary>
+    public bool GaveUpOn(ulong eventId) => eventId != 0 && AbandonedEvent == eventId;
+
     public ulong HostAck => Volatile.Read(ref Word64(HostAckOffset));
 
     /// <summary>The event whose verdict the guest has not reported yet (0 = none).</summary>
@@ -109,13 +115,13 @@ internal sealed class WindowChannel : IGuestChannel
     public void ReleaseToGuest()
     {
         var eventId = HeldEventId;
-        if (AbandonedEvent != eventId)
+        if (!GaveUpOn(eventId))
         {
             PendingReport = eventId;
             Post();     // the verdict
         }
         // A guest that gave up (before or while the verdict was posted) keeps off the region until acknowledged.
-        if (eventId != 0 && AbandonedEvent == eventId)
+        if (GaveUpOn(eventId))
         {
             PendingReport = 0;
             Acknowledge(eventId);
@@ -160,7 +166,7 @@ internal sealed class WindowChannel : IGuestChannel
 
     private void ThrowIfAbandoned()
     {
-        if (HeldEventId != 0 && AbandonedEvent == HeldEventId)
+        if (GaveUpOn(HeldEventId))
             throw new GuestTimeoutException(
                 $"The guest gave up waiting for the host on event {HeldEventId} (slot {Slot}); that syscall continued unmodified.");
     }

@@ -108,6 +108,9 @@ internal sealed partial class WindowConnection : IGuestConnection
         _slotReleased.Set();
         Volatile.Read(ref _poller).Join(TimeSpan.FromSeconds(5));
         _window.HostSession = 0;
+        // The throttle reports what it held back with the next warning it lets through; after the last one, here.
+        if (_unexpectedPosts.TakeSuppressed() is var suppressed and > 0)
+            Log.UnexpectedPostsSuppressed(_logger, suppressed, _unexpectedPosts.Total);
         _stop.Dispose();
     }
 
@@ -233,7 +236,7 @@ internal sealed partial class WindowConnection : IGuestConnection
         slot.HeldEventId = eventId;
         slot.HostOwned = true;
         var sink = Volatile.Read(ref _sink);
-        if (slot.AbandonedEvent == eventId)
+        if (slot.GaveUpOn(eventId))
         {
             slot.ReleaseToGuest();      // the guest gave up before the host saw the event (the sink was told): acknowledge
             return true;
@@ -331,6 +334,9 @@ internal sealed partial class WindowConnection : IGuestConnection
 
         [LoggerMessage(3, LogLevel.Error, "Slot {Slot}: the event sink's callback failed")]
         public static partial void SinkCallbackFailed(ILogger logger, Exception exception, int slot);
+
+        [LoggerMessage(5, LogLevel.Warning, "{Suppressed} similar posts (not events, where only an event may arrive) were not logged one by one; {Total} in all")]
+        public static partial void UnexpectedPostsSuppressed(ILogger logger, long suppressed, long total);
 
         [LoggerMessage(4, LogLevel.Debug, "A handler kept the event thread for more than {BudgetMs} ms: poller {Generation} takes over the other vCPUs' events")]
         public static partial void PollerTakeover(ILogger logger, long budgetMs, int generation);
