@@ -23,6 +23,9 @@
  *                      given up on: the host must time the exchange out and answer untouched
  *   silent-control     ignores the next control-slot request (prints "muted=1" first), then answers
  *                      again: the host must time that exchange out and recover
+ *   late-control[:MS]  ignores the next control-slot request and answers it MS ms later (default 3000),
+ *                      after the host has given up on it; then prints "answered_late=1" and waits for
+ *                      the next request: the host must not take the late answer for the next one's
  *   flood:N[:US]       N posts that are not events (every US microseconds; default as fast as possible)
  *   forged-abandon:N   N forged abandoned_event markers: random ids, the id of an event the host is
  *                      handling, the id of a future event (then posts that event), an abandonment
@@ -155,6 +158,7 @@ static uint32_t next_hook_id = 1;
 static int mute_next;			/* ignore the next control request */
 static long muted;			/* control requests ignored */
 static uint64_t muted_op;
+static long long late_at;		/* > 0: when to answer the ignored request after all; < 0: minus the delay */
 static long control_answered;
 static unsigned int garbage_variant;
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -330,22 +334,8 @@ static int serve_extension(unsigned int s, uint64_t op)
 	}
 }
 
-/* Serves the control slot if the host has posted there (called from every wait loop). */
-static void pump(void)
+static void answer_control(uint64_t op)
 {
-	uint32_t seq = load32(slot(0) + S_HOST_SEQ);
-	uint64_t op;
-
-	if (seq == seen_host[0])
-		return;
-	seen_host[0] = seq;
-	op = get64(region(0) + R_OP);
-	if (mute_next) {
-		mute_next = 0;
-		muted++;
-		muted_op = op;
-		return;
-	}
 	control_answered++;
 	if (op == OP_VERDICT)
 		return;		/* a verdict on the control slot is stale: never answered */
@@ -355,6 +345,32 @@ static void pump(void)
 		respond(0, op == OP_WRITE ? WRITE_FAIL : READ_FAIL, E_SRCH, 0);
 	else
 		respond(0, EXT_FAIL, E_NOSYS, 0);
+}
+
+/* Serves the control slot if the host has posted there (called from every wait loop). */
+static void pump(void)
+{
+	uint32_t seq = load32(slot(0) + S_HOST_SEQ);
+	uint64_t op;
+
+	if (late_at > 0 && now_ns() >= late_at) {
+		/* the ignored request (still in the region: the host wrote nothing since), answered at last */
+		late_at = 0;
+		answer_control(get64(region(0) + R_OP));
+	}
+	if (seq == seen_host[0])
+		return;
+	seen_host[0] = seq;
+	op = get64(region(0) + R_OP);
+	if (mute_next) {
+		mute_next = 0;
+		muted++;
+		muted_op = op;
+		if (late_at < 0)
+			late_at = now_ns() - late_at;
+		return;
+	}
+	answer_control(op);
 }
 
 static void sleep_pumping(long long ns)
@@ -860,21 +876,49 @@ static void scenario_silent_request(long n)
 static void scenario_silent_control(void)
 {
 	long long start = now_ns();
-	long before = control_answered;
+	long before = control_answered, ignored = muted;
 	char extra[80];
 
 	mute_next = 1;
 	printf("scenario=silent-control muted=1\n");
 	fflush(stdout);
 	/* until a request was ignored and a later one answered (the host recovered), at most 60 s */
-	while ((muted == 0 || control_answered == before) && now_ns() - start < 60000000000LL)
+	while ((muted == ignored || control_answered == before) && now_ns() - start < 60000000000LL)
 		sleep_pumping(1000000);
-	snprintf(extra, sizeof(extra), "ignored=%ld ignored_op=0x%llx answered_after=%ld", muted,
+	snprintf(extra, sizeof(extra), "ignored=%ld ignored_op=0x%llx answered_after=%ld", muted - ignored,
 		 (unsigned long long)muted_op, control_answered - before);
 	struct tally t = { 0 };
 
 	report_tally("silent-control", &t, extra);
-	check(muted == 1 && control_answered > before, "silent-control", "reason=host-did-not-recover");
+	check(muted == ignored + 1 && control_answered > before, "silent-control", "reason=host-did-not-recover");
+}
+
+/* Ignores the next control request and answers it delay_ms later, when the host has long given up on it. */
+static void scenario_late_control(long delay_ms)
+{
+	long long start = now_ns();
+	long before = control_answered, ignored = muted;
+	long answered_late;
+	char extra[96];
+
+	late_at = -delay_ms * 1000000LL;	/* made absolute when the request comes */
+	mute_next = 1;
+	printf("scenario=late-control muted=1\n");
+	fflush(stdout);
+	while ((muted == ignored || late_at) && now_ns() - start < 60000000000LL)
+		sleep_pumping(1000000);
+	answered_late = control_answered - before;
+	printf("scenario=late-control answered_late=%ld\n", answered_late);
+	fflush(stdout);
+	before = control_answered;
+	/* the host's next request (after the test has seen the line above) shows whether it recovered */
+	while (control_answered == before && now_ns() - start < 60000000000LL)
+		sleep_pumping(1000000);
+	snprintf(extra, sizeof(extra), "ignored=%ld answered_late=%ld answered_after=%ld", muted - ignored, answered_late,
+		 control_answered - before);
+	struct tally t = { 0 };
+
+	report_tally("late-control", &t, extra);
 }
 
 static void scenario_flood(long n, long interval_us)
@@ -1140,6 +1184,8 @@ int main(int argc, char **argv)
 			scenario_silent_request(n);
 		else if (!strcmp(spec, "silent-control"))
 			scenario_silent_control();
+		else if (!strncmp(spec, "late-control", 12))
+			scenario_late_control(arg_count(spec, 3000));
 		else if (!strncmp(spec, "flood", 5)) {
 			const char *second = strchr(strchr(spec, ':') ? strchr(spec, ':') + 1 : spec, ':');
 

@@ -35,7 +35,7 @@ public sealed partial class HostileGuestTests
     private static readonly string Scenarios = string.Join(' ',
         "sane:40", "garbage-events:1200", "flood:2000", "wrong-answers:48", "forged-abandon:10", "bogus-reports:8",
         "gate:baseline",
-        $"flood:{FloodPosts}:2", "garbage-events:12000", "wrong-answers:96", "sane:40", "silent-request:1", "silent-control",
+        $"flood:{FloodPosts}:2", "garbage-events:12000", "wrong-answers:96", "sane:40", "silent-request:1", "silent-control", "late-control:3000",
         "forged-abandon:25", "bogus-reports:20", "corrupt-header", "sane:20");
 
     public TestContext TestContext { get; set; } = null!;
@@ -78,6 +78,13 @@ public sealed partial class HostileGuestTests
         var clock = Stopwatch.StartNew();
         await Assert.ThrowsExactlyAsync<GuestTimeoutException>(() => session.PingAsync(cancellationToken).AsTask());
         var silentFor = clock.Elapsed;
+        await session.PingAsync(cancellationToken);
+
+        // The same, but the guest answers after all, long after the host gave up: that answer is not the next request's.
+        await output.WaitForAsync("scenario=late-control muted=1", program, cancellationToken);
+        await Assert.ThrowsExactlyAsync<GuestTimeoutException>(() => session.PingAsync(cancellationToken).AsTask());
+        await output.WaitForAsync("scenario=late-control answered_late=1", program, cancellationToken);
+        await session.PingAsync(cancellationToken);
         await session.PingAsync(cancellationToken);
 
         await output.WaitForAsync("done", program, cancellationToken);

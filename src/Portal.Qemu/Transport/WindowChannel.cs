@@ -90,6 +90,9 @@ internal sealed class WindowChannel : IGuestChannel
     {
         _guest.ThrowIfLost();
         ThrowIfAbandoned();
+        // Nothing the guest posted before this request answers it: an answer that came after its exchange timed
+        // out would otherwise be taken for this one's, and every later exchange would read the one before's.
+        LastGuestSeq = GuestSeq;
         Post();
         var started = Stopwatch.GetTimestamp();
         var spins = 0;
