@@ -674,8 +674,8 @@ static struct outcome await_verdict(unsigned int s, uint64_t id, enum answer_mod
 				store64(slot(s) + S_ABANDONED, id);	/* "gave up", without answering */
 				gave_up = 1;
 				if (mode == ANSWER_ABANDON_FLIP) {
-					/* ...and took it back, 0 to 1.4 ms later: early, or while the host ends the event */
-					long long until = now_ns() + (long long)(garbage_variant++ % 8) * 200000;
+					/* ...and took it back up to 0.5 ms later: early, or while the host ends the event */
+					long long until = now_ns() + (long long)(rnd() % 500000);
 
 					while (now_ns() < until)
 						;
