@@ -335,10 +335,10 @@ internal sealed partial class WindowConnection : IGuestConnection
         [LoggerMessage(3, LogLevel.Error, "Slot {Slot}: the event sink's callback failed")]
         public static partial void SinkCallbackFailed(ILogger logger, Exception exception, int slot);
 
-        [LoggerMessage(5, LogLevel.Warning, "{Suppressed} similar posts (not events, where only an event may arrive) were not logged one by one; {Total} in all")]
-        public static partial void UnexpectedPostsSuppressed(ILogger logger, long suppressed, long total);
-
         [LoggerMessage(4, LogLevel.Debug, "A handler kept the event thread for more than {BudgetMs} ms: poller {Generation} takes over the other vCPUs' events")]
         public static partial void PollerTakeover(ILogger logger, long budgetMs, int generation);
+
+        [LoggerMessage(5, LogLevel.Warning, "{Suppressed} similar posts (not events, where only an event may arrive) were not logged one by one; {Total} in all")]
+        public static partial void UnexpectedPostsSuppressed(ILogger logger, long suppressed, long total);
     }
 }
