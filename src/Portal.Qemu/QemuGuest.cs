@@ -55,11 +55,13 @@ public sealed partial class QemuGuest : IGuest
     private readonly SharedWindow _window;
     private readonly IGuestConnection _connection;
     private readonly string _workDirectory;
+    private readonly TimeSpan _exchangeTimeout;
     private readonly ILogger _logger;
+    private WindowConnection? _ownWindowConnection;     // ConnectWindowAsync's, disposed before the window is unmapped
     private int _disposed;
 
     private QemuGuest(QemuProcess qemu, GuestMonitor monitor, AgentClient agent, SharedWindow window, IGuestConnection connection, string workDirectory,
-        GuestImage image, TimeSpan bootTime, ILogger logger)
+        GuestImage image, TimeSpan bootTime, TimeSpan exchangeTimeout, ILogger logger)
     {
         _qemu = qemu;
         _monitor = monitor;
@@ -67,6 +69,7 @@ public sealed partial class QemuGuest : IGuest
         _window = window;
         _connection = connection;
         _workDirectory = workDirectory;
+        _exchangeTimeout = exchangeTimeout;
         Image = image;
         BootTime = bootTime;
         _logger = logger;
@@ -154,16 +157,15 @@ public sealed partial class QemuGuest : IGuest
             Log.Started(logger, qemu.Id, image.Kernel);
             agent = await AgentClient.ConnectAsync(Path.Combine(workDirectory, "agent.sock"), () => !qemu.HasExited, boot.Token).ConfigureAwait(false);
             window = await MapWindowAsync(ramFile, options.MemoryMiB, qemu, boot.Token).ConfigureAwait(false);
-            if (options.LoadPortalModule)
-                await WaitForModuleAsync(window, qemu, boot.Token).ConfigureAwait(false);
+            var slots = options.LoadPortalModule ? await WaitForWindowAsync(window, qemu, "portal.ko", boot.Token).ConfigureAwait(false) : 0;
             await agent.Ready.WaitAsync(boot.Token).ConfigureAwait(false);
             IGuestConnection connection = options.LoadPortalModule
-                ? new WindowConnection(window, options.ExchangeTimeout, logger)
+                ? new WindowConnection(window, slots, options.ExchangeTimeout, logger)
                 : new UnavailableConnection();
             var bootTime = Stopwatch.GetElapsedTime(started);
-            Log.Ready(logger, bootTime.TotalSeconds, options.LoadPortalModule ? window.SlotCount - 1 : 0);
+            Log.Ready(logger, bootTime.TotalSeconds, options.LoadPortalModule ? slots - 1 : 0);
             monitor.WatchLiveness(agent, options.LivenessTimeout);
-            return new QemuGuest(qemu, monitor, agent, window, connection, workDirectory, image, bootTime, logger);
+            return new QemuGuest(qemu, monitor, agent, window, connection, workDirectory, image, bootTime, options.ExchangeTimeout, logger);
         }
         catch (Exception e) when (e is not GuestPrerequisiteException)
         {
@@ -252,6 +254,31 @@ public sealed partial class QemuGuest : IGuest
         }
     }
 
+    /// <summary>
+    /// For tests of a hostile guest: on a guest started without portal.ko, waits until a guest program
+    /// has laid out the window itself (state ready, magic), checks the header as for portal.ko, and
+    /// connects to it. The connection is disposed with the guest at the latest (before the window is
+    /// unmapped). One per guest.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">portal.ko owns the window, a connection exists already, the header is
+    /// not one this host can use, or QEMU exited.</exception>
+    internal async Task<WindowConnection> ConnectWindowAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
+        if (_connection is not UnavailableConnection)
+            throw new InvalidOperationException("portal.ko owns this guest's window; use Connection.");
+        if (Volatile.Read(ref _ownWindowConnection) is not null)
+            throw new InvalidOperationException("This guest's window is already connected.");
+        var slots = await WaitForWindowAsync(_window, _qemu, "the guest program", cancellationToken).ConfigureAwait(false);
+        var connection = new WindowConnection(_window, slots, _exchangeTimeout, _logger);
+        if (Interlocked.CompareExchange(ref _ownWindowConnection, connection, null) is not null)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException("This guest's window is already connected.");
+        }
+        return connection;
+    }
+
     /// <summary>Shuts the guest down (the agent exits, /init powers off), then removes every trace.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -262,6 +289,8 @@ public sealed partial class QemuGuest : IGuest
             registration.Dispose();
         var lost = _monitor.BeginShutdown();
         await _connection.DisposeAsync().ConfigureAwait(false);
+        if (Volatile.Read(ref _ownWindowConnection) is { } own)
+            await own.DisposeAsync().ConfigureAwait(false);
         // A lost guest has nobody to quit and nothing to power off: QEMU is stopped (if it still runs) at once.
         if (!lost && !_qemu.HasExited)
         {
@@ -288,6 +317,7 @@ public sealed partial class QemuGuest : IGuest
     {
         if (_connection is WindowConnection window)
             window.MarkLost(reason);
+        Volatile.Read(ref _ownWindowConnection)?.MarkLost(reason);
         _agent.Fail(reason);
     }
 
@@ -385,18 +415,25 @@ public sealed partial class QemuGuest : IGuest
         return window;
     }
 
-    /// <summary>Waits until portal.ko has laid out the window, and checks that it speaks protocol version 1.</summary>
-    private static async Task WaitForModuleAsync(SharedWindow window, QemuProcess qemu, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until <paramref name="owner"/> has laid out the window, checks that it speaks protocol version 1
+    /// with slots that lie inside the mapping, and returns the slot count.
+    /// </summary>
+    private static async Task<int> WaitForWindowAsync(SharedWindow window, QemuProcess qemu, string owner, CancellationToken cancellationToken)
     {
         while (!(window.State == SharedWindow.ReadyState && window.Magic == "PORTAL01"))
         {
             if (qemu.HasExited)
-                throw new InvalidOperationException("QEMU exited before portal.ko was ready.");
+                throw new InvalidOperationException($"QEMU exited before {owner} was ready.");
             await Task.Delay(10, cancellationToken).ConfigureAwait(false);
         }
-        if (window.Version != 1 || window.Stride != SharedWindow.SlotStride || window.SlotCount is < 2 or > 127)
+        // Each field read once: the guest may change them at any time, and only the values checked here are used.
+        var (version, stride, slots) = (window.Version, window.Stride, window.SlotCount);
+        var maxSlots = (window.Size - SharedWindow.HeaderSize) / SharedWindow.SlotStride;
+        if (version != 1 || stride != SharedWindow.SlotStride || slots < 2 || slots > maxSlots)
             throw new InvalidOperationException(
-                $"portal.ko's window is not protocol version 1 (version {window.Version}, stride {window.Stride}, {window.SlotCount} slots).");
+                $"{owner}'s window is not protocol version 1 with 2..{maxSlots} slots (version {version}, stride {stride}, {slots} slots).");
+        return (int)slots;
     }
 
     /// <summary>The connection of a guest booted without portal.ko.</summary>
@@ -475,7 +512,7 @@ public sealed partial class QemuGuest : IGuest
         public static partial void Started(ILogger logger, int pid, string kernel);
 
         [LoggerMessage(2, LogLevel.Information, "Guest ready after {Seconds:F1} s with {Cpus} vCPU slot(s)")]
-        public static partial void Ready(ILogger logger, double seconds, uint cpus);
+        public static partial void Ready(ILogger logger, double seconds, int cpus);
 
         [LoggerMessage(3, LogLevel.Warning, "QEMU (pid {Pid}) did not power off in time and was killed")]
         public static partial void KilledQemu(ILogger logger, int pid);

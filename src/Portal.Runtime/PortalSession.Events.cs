@@ -79,7 +79,8 @@ public sealed partial class PortalSession
             var record = await lease.InspectAsync(Abi, static (abi, region) => SyscallEventRecord.Decode(region, abi)).ConfigureAwait(false);
             if (_closing.IsCancellationRequested || !_hooks.TryGetValue(record.HookId, out var hook))
             {
-                Log.UnknownHook(_logger, held.EventId, record.HookId);
+                if (_guestNoise.TryEnter(out var suppressed))     // a hostile guest can send these at any rate
+                    Log.UnknownHook(_logger, held.EventId, record.HookId, suppressed);
                 return;
             }
             var expectedNumber = Abi.Syscalls.GetNumber(hook.Spec.Syscall);
@@ -125,7 +126,11 @@ public sealed partial class PortalSession
             }
             else
             {
-                Log.HandlerFailed(_logger, e, held.Hook.Name, held.EventId);
+                // An invalid answer is the guest's doing, at a rate the guest chooses: throttled like its other noise.
+                if (e is not PortalProtocolException)
+                    Log.HandlerFailed(_logger, e, held.Hook.Name, held.EventId);
+                else if (_guestNoise.TryEnter(out var suppressed))
+                    Log.HandlerGotInvalidAnswer(_logger, e, held.Hook.Name, held.EventId, suppressed);
                 PortalMetrics.HandlerErrors.Add(1, new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, held.Hook.Name));
             }
         }
@@ -234,8 +239,8 @@ public sealed partial class PortalSession
         var name = held.Hook?.Name ?? "(not yet known)";
         if (endedHere)
             Log.Abandoned(_logger, name, held.EventId, heldFor.TotalMilliseconds);
-        else
-            Log.VerdictTooLate(_logger, name, held.EventId, heldFor.TotalMilliseconds);
+        else if (_guestNoise.TryEnter(out var suppressed))     // rare from an honest guest; a hostile one can claim it for every event
+            Log.VerdictTooLate(_logger, name, held.EventId, heldFor.TotalMilliseconds, suppressed);
     }
 
     /// <summary>What the guest did with a verdict: rejected verdicts and failed writes are counted and logged against the handler.</summary>
@@ -256,6 +261,13 @@ public sealed partial class PortalSession
         {
             if (_guestNoise.TryEnter(out var suppressed))
                 Log.ReportUnknown(_logger, report.EventId, slot, suppressed);
+            return;
+        }
+        if (report.Outcome == VerdictOutcome.Applied && held.Writes.Count == 0)
+        {
+            // Failed writes on a verdict that carried none: no honest guest says so, and it is not the handler's failure.
+            if (_guestNoise.TryEnter(out var suppressed))
+                Log.ReportImpossible(_logger, report.EventId, slot, report.WriteFailures, suppressed);
             return;
         }
         // Counted here, before the guest's syscall can return to its caller; the log lines are written on the pool.
@@ -285,7 +297,9 @@ public sealed partial class PortalSession
     {
         if (report.Outcome == VerdictOutcome.Rejected)
         {
-            Log.VerdictRejected(_logger, handler, report.EventId);
+            // The host never sends a malformed verdict: a rejection is the guest's claim, at the guest's rate.
+            if (_guestNoise.TryEnter(out var suppressed))
+                Log.VerdictRejected(_logger, handler, report.EventId, suppressed);
             return;
         }
         for (var i = 0; i < Math.Min(writes.Count, 64); i++)

@@ -213,6 +213,9 @@ public sealed partial class PortalSession : IAsyncDisposable
             hook.MarkUnregistered();
         _hooks.Clear();
         _attachment?.Dispose();
+        // The throttle reports what it held back with the next message it lets through; after the last one, here.
+        if (_guestNoise.TakeSuppressed() is var suppressed and > 0)
+            Log.GuestNoiseSuppressed(_logger, suppressed);
         _closing.Dispose();
     }
 
@@ -257,8 +260,8 @@ public sealed partial class PortalSession : IAsyncDisposable
         [LoggerMessage(3, LogLevel.Warning, "Could not remove the hooks from the guest while detaching.")]
         public static partial void ResetFailed(ILogger logger, Exception exception);
 
-        [LoggerMessage(4, LogLevel.Debug, "Event {EventId} for hook {HookId}, which is not registered: syscall left untouched.")]
-        public static partial void UnknownHook(ILogger logger, ulong eventId, uint hookId);
+        [LoggerMessage(4, LogLevel.Debug, "Event {EventId} for hook {HookId}, which is not registered: syscall left untouched ({Suppressed} similar messages suppressed before this one).")]
+        public static partial void UnknownHook(ILogger logger, ulong eventId, uint hookId, long suppressed);
 
         [LoggerMessage(5, LogLevel.Error, "Malformed event {EventId} on slot {Slot}: syscall left untouched ({Suppressed} similar messages suppressed before this one).")]
         public static partial void MalformedEvent(ILogger logger, Exception exception, ulong eventId, int slot, long suppressed);
@@ -275,8 +278,8 @@ public sealed partial class PortalSession : IAsyncDisposable
         [LoggerMessage(9, LogLevel.Warning, "Handler {Handler} did not answer event {EventId} in time: the guest gave up after {HeldMs:F0} ms and let the syscall continue unmodified; the handler's token was cancelled and its verdict will be discarded.")]
         public static partial void Abandoned(ILogger logger, string handler, ulong eventId, double heldMs);
 
-        [LoggerMessage(10, LogLevel.Warning, "Handler {Handler}, event {EventId}: the verdict arrived as the guest gave up ({HeldMs:F0} ms); the syscall continued unmodified.")]
-        public static partial void VerdictTooLate(ILogger logger, string handler, ulong eventId, double heldMs);
+        [LoggerMessage(10, LogLevel.Warning, "Handler {Handler}, event {EventId}: the verdict arrived as the guest gave up ({HeldMs:F0} ms); the syscall continued unmodified ({Suppressed} similar messages suppressed before this one).")]
+        public static partial void VerdictTooLate(ILogger logger, string handler, ulong eventId, double heldMs, long suppressed);
 
         [LoggerMessage(11, LogLevel.Warning, "Slot {Slot}: the guest reported giving up on event {EventId}, which no handler held ({Suppressed} similar messages suppressed before this one).")]
         public static partial void AbandonedUnknown(ILogger logger, ulong eventId, int slot, long suppressed);
@@ -287,13 +290,22 @@ public sealed partial class PortalSession : IAsyncDisposable
         [LoggerMessage(13, LogLevel.Error, "Handler {Handler}, event {EventId}: {Failures} of the {Count} writes that rode on the verdict failed in the guest.")]
         public static partial void VerdictWritesFailed(ILogger logger, string handler, ulong eventId, int failures, int count);
 
-        [LoggerMessage(14, LogLevel.Error, "Handler {Handler}, event {EventId}: the guest rejected the verdict as malformed; the syscall continued untouched.")]
-        public static partial void VerdictRejected(ILogger logger, string handler, ulong eventId);
+        [LoggerMessage(14, LogLevel.Error, "Handler {Handler}, event {EventId}: the guest rejected the verdict as malformed; the syscall continued untouched ({Suppressed} similar messages suppressed before this one).")]
+        public static partial void VerdictRejected(ILogger logger, string handler, ulong eventId, long suppressed);
 
         [LoggerMessage(15, LogLevel.Warning, "Slot {Slot}: the guest posted its next event without reporting the verdict of event {EventId} ({Suppressed} similar messages suppressed before this one).")]
         public static partial void ReportMissing(ILogger logger, ulong eventId, int slot, long suppressed);
 
         [LoggerMessage(16, LogLevel.Warning, "Slot {Slot}: the guest reported on the verdict of event {EventId}, which no handler answered ({Suppressed} similar messages suppressed before this one).")]
         public static partial void ReportUnknown(ILogger logger, ulong eventId, int slot, long suppressed);
+
+        [LoggerMessage(17, LogLevel.Error, "Handler {Handler} failed on event {EventId}: the guest's answer is invalid; syscall left untouched ({Suppressed} similar messages suppressed before this one).")]
+        public static partial void HandlerGotInvalidAnswer(ILogger logger, Exception exception, string handler, ulong eventId, long suppressed);
+
+        [LoggerMessage(18, LogLevel.Warning, "Slot {Slot}: the guest reported {Failures} failed writes on the verdict of event {EventId}, which carried none; ignored ({Suppressed} similar messages suppressed before this one).")]
+        public static partial void ReportImpossible(ILogger logger, ulong eventId, int slot, int failures, long suppressed);
+
+        [LoggerMessage(19, LogLevel.Warning, "{Suppressed} similar messages about what the guest sent (malformed events, invalid answers, unknown hooks, abandonments and reports of events no handler held) were not logged one by one; the statistics count them.")]
+        public static partial void GuestNoiseSuppressed(ILogger logger, long suppressed);
     }
 }

@@ -17,7 +17,7 @@ internal static partial class GuestImageBuilder
     /// <summary>Bumped when the build recipe changes, so old cache entries are not reused.</summary>
     private const string RecipeVersion = "1";
 
-    private static readonly string[] Programs = ["portal-selftest", "ioctl_interaction", "mtk7530_switch", "portal-agent", "portal-bench", "portal-load"];
+    private static readonly string[] Programs = ["portal-selftest", "ioctl_interaction", "mtk7530_switch", "portal-agent", "portal-bench", "portal-load", "portal-hostile"];
 
     public static async Task<GuestImage> BuildAsync(GuestPrerequisites.GuestKernel kernel, IReadOnlyList<GuestFile> files, string cacheRoot,
         ILogger logger, CancellationToken cancellationToken)

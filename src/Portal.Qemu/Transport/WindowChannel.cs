@@ -59,6 +59,12 @@ internal sealed class WindowChannel : IGuestChannel
 
     public ulong AbandonedEvent => Volatile.Read(ref Word64(AbandonedOffset));
 
+    /// <summary>
+    /// Whether the guest has given up on <paramref name="eventId"/> (§5.3). <c>abandoned_event</c> 0 means
+    /// "none", so an event with id 0 (which no honest guest sends) is never given up on and still gets its verdict.
+    /// </summary>
+    public bool GaveUpOn(ulong eventId) => eventId != 0 && AbandonedEvent == eventId;
+
     public ulong HostAck => Volatile.Read(ref Word64(HostAckOffset));
 
     /// <summary>The event whose verdict the guest has not reported yet (0 = none).</summary>
@@ -84,6 +90,9 @@ internal sealed class WindowChannel : IGuestChannel
     {
         _guest.ThrowIfLost();
         ThrowIfAbandoned();
+        // Nothing the guest posted before this request answers it: an answer that came after its exchange timed
+        // out would otherwise be taken for this one's, and every later exchange would read the one before's.
+        LastGuestSeq = GuestSeq;
         Post();
         var started = Stopwatch.GetTimestamp();
         var spins = 0;
@@ -109,13 +118,13 @@ internal sealed class WindowChannel : IGuestChannel
     public void ReleaseToGuest()
     {
         var eventId = HeldEventId;
-        if (AbandonedEvent != eventId)
+        if (!GaveUpOn(eventId))
         {
             PendingReport = eventId;
             Post();     // the verdict
         }
         // A guest that gave up (before or while the verdict was posted) keeps off the region until acknowledged.
-        if (eventId != 0 && AbandonedEvent == eventId)
+        if (GaveUpOn(eventId))
         {
             PendingReport = 0;
             Acknowledge(eventId);
@@ -160,7 +169,7 @@ internal sealed class WindowChannel : IGuestChannel
 
     private void ThrowIfAbandoned()
     {
-        if (HeldEventId != 0 && AbandonedEvent == HeldEventId)
+        if (GaveUpOn(HeldEventId))
             throw new GuestTimeoutException(
                 $"The guest gave up waiting for the host on event {HeldEventId} (slot {Slot}); that syscall continued unmodified.");
     }

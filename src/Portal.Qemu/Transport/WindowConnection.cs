@@ -52,11 +52,15 @@ internal sealed partial class WindowConnection : IGuestConnection
     private long _takeovers;
     private int _disposed;
 
-    public WindowConnection(SharedWindow window, TimeSpan exchangeTimeout, ILogger logger)
+    /// <param name="window">The mapped window.</param>
+    /// <param name="slots">The slot count from the header, checked against the mapping: not read again, since the guest may change it.</param>
+    /// <param name="exchangeTimeout">How long an exchange waits for the guest.</param>
+    /// <param name="logger">Where transport problems are logged.</param>
+    public WindowConnection(SharedWindow window, int slots, TimeSpan exchangeTimeout, ILogger logger)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 2);
         _window = window;
         _logger = logger;
-        var slots = (int)window.SlotCount;
         ControlChannel = new WindowChannel(window.Slot(0), 0, exchangeTimeout, _guest);
         _cpus = [.. Enumerable.Range(1, slots - 1).Select(i => new WindowChannel(window.Slot(i), i, exchangeTimeout, _guest, _slotReleased))];
         _poller = StartPoller(0);
@@ -104,6 +108,9 @@ internal sealed partial class WindowConnection : IGuestConnection
         _slotReleased.Set();
         Volatile.Read(ref _poller).Join(TimeSpan.FromSeconds(5));
         _window.HostSession = 0;
+        // The throttle reports what it held back with the next warning it lets through; after the last one, here.
+        if (_unexpectedPosts.TakeSuppressed() is var suppressed and > 0)
+            Log.UnexpectedPostsSuppressed(_logger, suppressed, _unexpectedPosts.Total);
         _stop.Dispose();
     }
 
@@ -229,7 +236,7 @@ internal sealed partial class WindowConnection : IGuestConnection
         slot.HeldEventId = eventId;
         slot.HostOwned = true;
         var sink = Volatile.Read(ref _sink);
-        if (slot.AbandonedEvent == eventId)
+        if (slot.GaveUpOn(eventId))
         {
             slot.ReleaseToGuest();      // the guest gave up before the host saw the event (the sink was told): acknowledge
             return true;
@@ -330,5 +337,8 @@ internal sealed partial class WindowConnection : IGuestConnection
 
         [LoggerMessage(4, LogLevel.Debug, "A handler kept the event thread for more than {BudgetMs} ms: poller {Generation} takes over the other vCPUs' events")]
         public static partial void PollerTakeover(ILogger logger, long budgetMs, int generation);
+
+        [LoggerMessage(5, LogLevel.Warning, "{Suppressed} similar posts (not events, where only an event may arrive) were not logged one by one; {Total} in all")]
+        public static partial void UnexpectedPostsSuppressed(ILogger logger, long suppressed, long total);
     }
 }
