@@ -20,9 +20,14 @@ internal sealed class ScriptedChannel(Action<byte[]> respond, int slot = 1) : IG
 
     public Span<byte> Region => Buffer;
 
+    /// <summary>Answer on another thread after the exchange has returned, as a slow guest does.</summary>
+    public bool AnswerLate { get; init; }
+
     public ValueTask ExchangeAsync(CancellationToken cancellationToken = default)
     {
         Exchanges++;
+        if (AnswerLate)
+            return new ValueTask(Task.Run(() => respond(Buffer), cancellationToken));
         respond(Buffer);
         return ValueTask.CompletedTask;
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Portal.Abi;
 using Portal.Channels;
 using Portal.Protocol;
@@ -35,6 +36,7 @@ internal sealed class BatchPlanner
     private readonly Stack<ScalarReadOperation> _scalarPool = new();
     private readonly Stack<WriteOperation> _writePool = new();
     private bool _running;
+    private bool _exchanging;   // the run loop awaits an exchange (rather than delivering, or signalling waiters)
     private bool _ended;
 
     public BatchPlanner(GuestMemory memory, SlotLease lease, GuestAbi abi, GuestFeatures features, CancellationToken cancellationToken)
@@ -189,8 +191,11 @@ internal sealed class BatchPlanner
         List<VerdictWrite> writes = [];
         try
         {
-            if (_running)
-                await SendAllAsync(cancellationToken).ConfigureAwait(false);    // let the exchange under way land first
+            // Let an exchange under way land first. Not when the handler returned from inside the run loop
+            // (resumed as the loop signalled its waiters): nothing is under way then, and waiting would send
+            // the staged writes as an exchange of their own instead of on the verdict.
+            if (_exchanging)
+                await SendAllAsync(cancellationToken).ConfigureAwait(false);
             DropReads();
             if (!TryCollectVerdictWrites(writes))
             {
@@ -226,9 +231,30 @@ internal sealed class BatchPlanner
             }
         }
         _queue.RemoveAll(op => !op.IsWrite);
-        foreach (var op in _finished)
-            op.Signal();
+        SignalFinished();
+    }
+
+    /// <summary>
+    /// Wakes the waiters of the operations in <see cref="_finished"/>. Their continuations run inline and
+    /// may re-enter the planner (queue more, or finish the handler), so the list is emptied first.
+    /// </summary>
+    private void SignalFinished()
+    {
+        var count = _finished.Count;
+        if (count == 0)
+            return;
+        var waking = ArrayPool<PendingOperation>.Shared.Rent(count);
+        _finished.CopyTo(waking);
         _finished.Clear();
+        try
+        {
+            for (var i = 0; i < count; i++)
+                waking[i].Signal();
+        }
+        finally
+        {
+            ArrayPool<PendingOperation>.Shared.Return(waking, clearArray: true);
+        }
     }
 
     private bool TryCollectVerdictWrites(List<VerdictWrite> writes)
@@ -268,12 +294,15 @@ internal sealed class BatchPlanner
                 {
                     try
                     {
+                        _exchanging = true;
                         await ExchangeAsync(cancellationToken).ConfigureAwait(false);
+                        _exchanging = false;
                         foreach (var op in _planned)
                             Deliver(op);
                     }
                     catch (Exception e)
                     {
+                        _exchanging = false;
                         foreach (var op in _planned)
                             op.Fail(e);
                     }
@@ -296,6 +325,11 @@ internal sealed class BatchPlanner
         finally
         {
             _running = false;
+            if (_ended && _workspace is not null)    // the handler finished while this loop ran: its workspace goes back now
+            {
+                BatchWorkspace.Return(_workspace);
+                _workspace = null;
+            }
         }
     }
 
@@ -387,9 +421,7 @@ internal sealed class BatchPlanner
                 _queue[kept++] = op;
         }
         _queue.RemoveRange(kept, _queue.Count - kept);
-        foreach (var op in _finished)
-            op.Signal();
-        _finished.Clear();
+        SignalFinished();
     }
 
     private bool ChangesOpenReads(PendingOperation write)
