@@ -106,10 +106,11 @@ public sealed partial class PortalSession
                 writes = await FinishMemoryAsync(context, hook, held.EventId, cancellation.Token).ConfigureAwait(false);
             }
         }
-        catch (Exception) when (held.WasAbandoned)
+        catch (Exception e) when (held.WasAbandoned || e is GuestTimeoutException { GuestGaveUp: true })
         {
             // What the handler did after the guest gave up fails by design (its token was cancelled, the
-            // region is gone); OnEventAbandoned has counted and logged the event.
+            // region is gone); OnEventAbandoned counts and logs the event (the handler's request may have
+            // noticed first).
             verdict = Verdict.Untouched;
             writes = [];
         }
@@ -139,8 +140,9 @@ public sealed partial class PortalSession
             _currentHandler.Value = null;
             held.Writes = writes;
             held.AwaitingReport = Guest.Features.HasFlag(GuestFeatures.VerdictReports);     // before posting: the report may come at once
-            if (!await lease.TryReleaseAsync((Verdict: verdict, held.EventId, Abi, Writes: writes),
-                    static (state, region) => state.Verdict.WriteRequest(region, state.EventId, state.Abi, state.Writes)).ConfigureAwait(false))
+            if (!await lease.TryEndAsync((Verdict: verdict, held.EventId, Abi, Writes: writes),
+                    static (state, region) => state.Verdict.WriteRequest(region, state.EventId, state.Abi, state.Writes),
+                    "the handler's verdict was sent").ConfigureAwait(false))
                 held.AwaitingReport = false;
             cancellation.Dispose();
             if (held.Hook is { } hook)
@@ -182,20 +184,19 @@ public sealed partial class PortalSession
     private async ValueTask SettleReportsAsync(TimeSpan bound, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(bound.TotalSeconds * Stopwatch.Frequency);
-        while ((Array.Exists(_heldEvents, held => held is { AwaitingReport: true }) || Volatile.Read(ref _reportsBeingLogged) > 0)
+        while ((_heldEvents.Values.Any(held => held.AwaitingReport) || Volatile.Read(ref _reportsBeingLogged) > 0)
             && Stopwatch.GetTimestamp() < deadline)
             await Task.Delay(1, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Remembers the event a slot holds; the slot number comes from the transport, not the guest.</summary>
-    private void Track(int slot, HeldEvent held)
-    {
-        if ((uint)slot < (uint)_heldEvents.Length)
-            Volatile.Write(ref _heldEvents[slot], held);
-    }
+    /// <summary>
+    /// Remembers the event a slot holds. The slot number comes from the transport, not from what the guest
+    /// says about itself: a guest that reports fewer vCPUs than it has slots cannot hide an event from the session.
+    /// </summary>
+    private void Track(int slot, HeldEvent held) => _heldEvents[slot] = held;
 
     private HeldEvent? Tracked(int slot, ulong eventId) =>
-        (uint)slot < (uint)_heldEvents.Length && Volatile.Read(ref _heldEvents[slot]) is { } held && held.EventId == eventId ? held : null;
+        _heldEvents.TryGetValue(slot, out var held) && held.EventId == eventId ? held : null;
 
     /// <summary>
     /// The guest gave up on an event (its bound expired): cancel the handler, hand the slot back (which
@@ -235,7 +236,10 @@ public sealed partial class PortalSession
             // the handler had already finished
         }
         var heldFor = Stopwatch.GetElapsedTime(held.Started);
-        var endedHere = await held.Lease.TryReleaseAbandonedAsync("the guest gave up waiting for the verdict").ConfigureAwait(false);
+        // An untouched verdict in the region, though the transport only acknowledges: should the guest
+        // withdraw its abandonment (no real one does), what it finds is still a harmless answer.
+        var endedHere = await held.Lease.TryEndAsync(held.EventId, static (eventId, region) => EventRegion.WriteUntouchedVerdict(region, eventId),
+            "the guest gave up waiting for the verdict").ConfigureAwait(false);
         var name = held.Hook?.Name ?? "(not yet known)";
         if (endedHere)
             Log.Abandoned(_logger, name, held.EventId, heldFor.TotalMilliseconds);

@@ -33,7 +33,7 @@ public sealed partial class PortalSession : IAsyncDisposable
     private readonly ConcurrentDictionary<uint, HookRegistration> _hooks = new();
     private readonly AsyncLocal<SyscallContext?> _currentHandler = new();
     private readonly CancellationTokenSource _closing = new();
-    private readonly HeldEvent?[] _heldEvents;
+    private readonly ConcurrentDictionary<int, HeldEvent> _heldEvents = new();     // by slot
     private GuestStatistics? _guestBaseline;
     private IDisposable? _attachment;
     private int _disposed;
@@ -45,7 +45,6 @@ public sealed partial class PortalSession : IAsyncDisposable
         Statistics = statistics;
         _control = control;
         _logger = logger;
-        _heldEvents = new HeldEvent?[guest.CpuSlots + 1];
     }
 
     /// <summary>What the guest said about itself.</summary>

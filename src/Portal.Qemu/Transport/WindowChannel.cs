@@ -171,7 +171,7 @@ internal sealed class WindowChannel : IGuestChannel
     {
         if (GaveUpOn(HeldEventId))
             throw new GuestTimeoutException(
-                $"The guest gave up waiting for the host on event {HeldEventId} (slot {Slot}); that syscall continued unmodified.");
+                $"The guest gave up waiting for the host on event {HeldEventId} (slot {Slot}); that syscall continued unmodified.", guestGaveUp: true);
     }
 
     private async ValueTask WaitSlowlyAsync(long started, CancellationToken cancellationToken)

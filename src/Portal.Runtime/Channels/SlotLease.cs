@@ -16,9 +16,9 @@ internal delegate TResult RegionReader<in TState, out TResult>(TState state, Spa
 /// session, the handler, the current invocation and the metrics.
 /// </summary>
 /// <remarks>
-/// An event's lease ends exactly once: with the verdict (<see cref="TryReleaseAsync{TState}"/>), or
-/// because the guest gave up on the event (<see cref="TryReleaseAbandonedAsync"/>). Both take the lock,
-/// so neither can happen while a request is being encoded, exchanged or decoded; once the lease has
+/// An event's lease ends exactly once (<see cref="TryEndAsync{TState}"/>): with the handler's verdict,
+/// or because the guest gave up on the event. Either takes the lock, so neither can happen while a
+/// request is being encoded, exchanged or decoded; once the lease has
 /// ended, the region belongs to the guest again (it may already hold the next event), so every later
 /// use fails with <see cref="GuestTimeoutException"/> without touching it.
 /// </remarks>
@@ -94,33 +94,12 @@ internal sealed class SlotLease
     }
 
     /// <summary>
-    /// Ends the event with a verdict: <paramref name="writeVerdict"/> writes it, the region goes back to
-    /// the guest. False (and nothing written) when the event had already ended.
+    /// Ends the event: <paramref name="writeVerdict"/> writes its verdict and the region goes back to the
+    /// guest (if the guest has given up on the event, the transport acknowledges that instead of posting).
+    /// False, and nothing written, when the event had already ended. Every later use of the lease fails,
+    /// saying <paramref name="reason"/>.
     /// </summary>
-    public async ValueTask<bool> TryReleaseAsync<TState>(TState state, RegionWriter<TState> writeVerdict)
-    {
-        await _lock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (_ended)
-                return false;
-            _ended = true;
-            _endReason = "the handler's verdict was already sent";
-            writeVerdict(state, _channel.Region);
-            _channel.ReleaseToGuest();
-            return true;
-        }
-        finally
-        {
-            _lock.Release();
-        }
-    }
-
-    /// <summary>
-    /// Ends an event the guest gave up on: the region goes back to the guest without a verdict (the
-    /// transport acknowledges the abandonment). False when the event had already ended.
-    /// </summary>
-    public async ValueTask<bool> TryReleaseAbandonedAsync(string reason)
+    public async ValueTask<bool> TryEndAsync<TState>(TState state, RegionWriter<TState> writeVerdict, string reason)
     {
         await _lock.WaitAsync().ConfigureAwait(false);
         try
@@ -129,6 +108,7 @@ internal sealed class SlotLease
                 return false;
             _ended = true;
             _endReason = reason;
+            writeVerdict(state, _channel.Region);
             _channel.ReleaseToGuest();
             return true;
         }
@@ -141,6 +121,6 @@ internal sealed class SlotLease
     private void ThrowIfEnded()
     {
         if (_ended)
-            throw new GuestTimeoutException($"Slot {_channel.Slot}: the event has ended ({_endReason}); its region belongs to the guest again.");
+            throw new GuestTimeoutException($"Slot {_channel.Slot}: the event has ended ({_endReason}); its region belongs to the guest again.", guestGaveUp: true);
     }
 }

@@ -47,7 +47,7 @@ internal sealed class EmulatedSlot : IGuestChannel
         cancellationToken.ThrowIfCancellationRequested();
         if (AbandonedEventId != 0)
             throw new GuestTimeoutException(
-                $"The guest gave up waiting for the host on event {AbandonedEventId} (slot {Slot}); that syscall continued unmodified.");
+                $"The guest gave up waiting for the host on event {AbandonedEventId} (slot {Slot}); that syscall continued unmodified.", guestGaveUp: true);
         if (!HostOwns)
             throw new InvalidOperationException($"Exchange on slot {Slot}, whose region belongs to the guest.");
         _kernel.Serve(this);
