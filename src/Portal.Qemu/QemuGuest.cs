@@ -279,10 +279,6 @@ public sealed partial class QemuGuest : IGuest
         };
         if (!options.LoadPortalModule)
             kernelArguments.Add("portal.noload");       // guest/init skips insmod
-
-        // Enabling the agent's virtio PCI device routes its legacy interrupt through ACPI, whose AML
-        // takes 0.2–0.7 s under TCG; the device uses MSI-X, and no other PCI device has a driver here.
-        kernelArguments.Add("acpi=noirq");
         kernelArguments.AddRange(options.KernelArguments);
         var memory = string.Create(CultureInfo.InvariantCulture, $"{options.MemoryMiB}M");
         return
