@@ -356,18 +356,28 @@ internal sealed class AgentClient : IAsyncDisposable
                 return;
             }
             Retain(bytes);
-            var characters = ArrayPool<char>.Shared.Rent(Math.Max(1, _streamDecoder.GetCharCount(bytes, flush)));
+            var characters = ArrayPool<char>.Shared.Rent(CallbackChars + 4);
             try
             {
-                var count = _streamDecoder.GetChars(bytes, characters, flush);
-                if (count > 0)
-                    _output!(new string(characters, 0, count));
+                // In slices: a 64 KiB frame as one string would be a large-object allocation (and gen 2 collections) per frame.
+                do
+                {
+                    var slice = bytes[..Math.Min(bytes.Length, CallbackChars)];     // decodes to at most CallbackChars + 2 characters
+                    bytes = bytes[slice.Length..];
+                    var count = _streamDecoder.GetChars(slice, characters, flush && bytes.IsEmpty);
+                    if (count > 0)
+                        _output!(new string(characters, 0, count));
+                }
+                while (!bytes.IsEmpty);
             }
             finally
             {
                 ArrayPool<char>.Shared.Return(characters);
             }
         }
+
+        /// <summary>Bytes decoded per callback string: its 32 KiB stay below the large-object threshold (85,000 bytes).</summary>
+        private const int CallbackChars = 16 * 1024;
 
         private void Retain(ReadOnlySpan<byte> bytes)
         {
