@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,6 +57,8 @@
 #define OUT_LIMIT	(1 << 20)	/* queued: stop reading host input */
 #define PORT_WAIT_MS	10000	/* how long to wait for the port to appear */
 #define ABSENT_MS	50	/* poll interval while no host is connected */
+#define GATHER_BYTES	(16 * 1024)	/* less than this waiting in a pipe... */
+#define GATHER_MS	2		/* ...is given this long to grow first */
 
 struct cmd {
 	int used;
@@ -66,6 +69,7 @@ struct cmd {
 	int status;
 	int killed;	/* K received: output is read and dropped */
 	long long credit;	/* O payload bytes we may still send */
+	long long gather_until;	/* pipe left alone until then (0: not gathering) */
 };
 
 static struct cmd cmds[MAX_CMDS];
@@ -265,6 +269,27 @@ static int pump(struct cmd *c)
 		return PUMP_EOF;
 	}
 	return c->out < 0 ? PUMP_EOF : PUMP_HELD;
+}
+
+/*
+ * A producer that writes small pieces (stdio's 4 KiB, busybox head's) would
+ * wake us for each one: a frame, a guest exit and a host wake-up per 4 KiB.
+ * Give a running command's pipe GATHER_MS to fill before reading a little of
+ * it; once per readiness, so a trickle is delayed by GATHER_MS at most.
+ */
+static int gathering(struct cmd *c, short revents)
+{
+	int queued = 0;
+
+	if (c->gather_until) {
+		c->gather_until = 0;	/* waited: read it now */
+		return 0;
+	}
+	if (c->exited || c->killed || !(revents & POLLIN) || (revents & POLLHUP) ||
+	    ioctl(c->out, FIONREAD, &queued) || queued >= GATHER_BYTES)
+		return 0;
+	c->gather_until = now_ms() + GATHER_MS;
+	return 1;
 }
 
 static void reap(void)
@@ -510,17 +535,29 @@ int main(int argc, char **argv)
 				  (out_len ? POLLOUT : 0);
 		pfd[n].fd = sigpipe_fds[0];
 		pfd[n++].events = POLLIN;
+		long long now = now_ms();
+		int gather = -1;
+
 		for (int i = 0; i < MAX_CMDS; i++) {
-			if (!cmds[i].used || !may_read(&cmds[i]))
+			struct cmd *c = &cmds[i];
+
+			if (!c->used || !may_read(c))
 				continue;
-			owner[n] = &cmds[i];
-			pfd[n].fd = cmds[i].out;
+			if (c->gather_until > now) {
+				if (gather < 0 || c->gather_until - now < gather)
+					gather = c->gather_until - now;
+				continue;
+			}
+			owner[n] = c;
+			pfd[n].fd = c->out;
 			pfd[n++].events = POLLIN;
 		}
 		if (in_len)
 			timeout = STALE_MS / 4;
 		if (absent)
 			timeout = ABSENT_MS;
+		if (gather >= 0 && (timeout < 0 || gather < timeout))
+			timeout = gather;
 		r = poll(pfd, n, timeout);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -557,7 +594,7 @@ int main(int argc, char **argv)
 			host_absent_until = now_ms() + ABSENT_MS;
 		}
 		for (int i = 2; i < n; i++)
-			if (pfd[i].revents)
+			if (pfd[i].revents && !gathering(owner[i], pfd[i].revents))
 				pump(owner[i]);
 		if (pfd[1].revents) {
 			char b[64];

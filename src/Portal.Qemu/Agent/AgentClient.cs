@@ -98,7 +98,14 @@ internal sealed class AgentClient : IAsyncDisposable
         catch (Exception e) when (e is OperationCanceledException or InvalidDataException || command.CallbackFailed)
         {
             // Given up: the agent drops the rest of its output rather than wait for credit that will not come.
-            await SendAsync(Encoding.ASCII.GetBytes($"K {id}\n"), CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                await SendAsync(Encoding.ASCII.GetBytes($"K {id}\n"), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception sendFailure) when (sendFailure is IOException or SocketException or ObjectDisposedException)
+            {
+                // the connection is gone: so is the command; report why it was given up
+            }
             throw;
         }
         finally
