@@ -4,6 +4,7 @@
 # repository):
 #   OUTDIR/vmlinux             uncompressed guest kernel (PVH boot, ~2 s)
 #   OUTDIR/initramfs.cpio.gz   busybox + /init + portal.ko + guest programs
+#                              + the virtio-serial modules of the agent's port
 #   OUTDIR/module/portal.ko    OUTDIR/bin/<programs>
 # usage: guest/build.sh [OUTDIR]        (default /tmp/portal-guest)
 # env:   KVER=<guest kernel version>    (default: newest *-amd64 with headers)
@@ -50,6 +51,38 @@ done
 for p in ${EXTRA_BINS:-}; do
 	cp "$p" "$root/usr/bin/"
 done
+
+# The agent's channel: virtio_console on the virtio PCI transport, dependencies
+# first (from modules.dep; the guest has no modprobe), signatures dropped
+# (verifying one costs 10-90 ms under TCG, and portal.ko taints anyway).
+moddir=/lib/modules/$KVER
+mkdir -p "$root/lib/modules/virtio"
+order=()
+add_module() {
+	local dep
+	for dep in $(grep "^$1:" "$moddir/modules.dep" | cut -d: -f2); do
+		add_module "$dep"
+	done
+	case " ${order[*]} " in *" $1 "*) ;; *) order+=("$1") ;; esac
+}
+for driver in virtio_pci virtio_console; do
+	m=$(grep -oE "^[^:]*/$driver\.ko:" "$moddir/modules.dep" | tr -d :) || true
+	if [ -n "$m" ]; then
+		add_module "$m"
+	elif ! grep -q "/$driver\.ko$" "$moddir/modules.builtin"; then
+		echo "build.sh: $KVER has no $driver module" >&2
+		exit 1
+	fi
+done
+for m in "${order[@]}"; do
+	f="$root/lib/modules/virtio/$(basename "$m")"
+	cp "$moddir/$m" "$f"
+	if [ "$(tail -c 28 "$f")" = "~Module signature appended~" ]; then
+		set -- $(tail -c 32 "$f" | head -c 4 | od -An -tu1)
+		truncate -s $(($(stat -c %s "$f") - 40 - ($1 << 24 | $2 << 16 | $3 << 8 | $4))) "$f"
+	fi
+	basename "$m"
+done > "$root/lib/modules/virtio/load-order"
 mknod "$root/dev/console" c 5 1 2>/dev/null ||
 	echo "build.sh: warning: no /dev/console in the initramfs (not root)" >&2
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$OUT/initramfs.cpio.gz"

@@ -6,7 +6,8 @@
 # env:   SMP=1|2        vCPUs (default 1)
 #        RAM=/dev/shm/portal-ram   shared guest-RAM file (the host maps it;
 #                       the window is at file offset 192 MiB)
-#        AGENT=/tmp/portal-agent.sock   unix socket of the agent port (ttyS1)
+#        AGENT=/tmp/portal-agent.sock   unix socket of the agent's virtio-serial
+#                       port (org.portal.agent)
 #        CONSOLE=/tmp/portal-console.log  kernel console (ttyS0)
 #        APPEND="..."   extra kernel arguments, e.g. portal.host_timeout_ms=500
 set -euo pipefail
@@ -27,7 +28,8 @@ args=(
 	-display none -monitor none -no-reboot -net none
 	-serial "file:$CONSOLE"
 	-chardev "socket,id=agent,path=$AGENT,server=on,wait=off"
-	-serial chardev:agent
+	-device virtio-serial-pci,id=agentbus,max_ports=2
+	-device virtserialport,bus=agentbus.0,chardev=agent,name=org.portal.agent
 )
 echo "qemu-system-x86_64 ${args[*]}" >&2
 exec qemu-system-x86_64 "${args[@]}"

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * portal-agent: runs shell commands for the host over a serial line
- * (default /dev/ttyS1; ttyS0 is the kernel console).
+ * portal-agent: runs shell commands for the host over a virtio-serial port
+ * (default: the port named org.portal.agent, /dev/vportNpM).
  *
  * Framing (binary-safe, every header line ends with '\n'; see
  * guest/README.md):
  *   host -> guest
  *     R <id> <len>\n<len bytes>   run the bytes with /bin/sh -c
+ *     C <id> <n>\n                the host consumed n more output bytes
  *     K <id>\n                    SIGKILL the command's process group
  *     P <token>\n                 liveness: answered with P <token>\n
  *     Q\n                         kill everything, answer BYE\n, exit
@@ -16,14 +17,21 @@
  *     X <id> <code>\n             exit code (128 + signal if killed)
  *     P <token>\n, BYE\n
  *     E <message>\n               a frame the agent could not parse
- * <id> and <token> are 1..64 characters of [A-Za-z0-9_.-]; <len> and
- * <code> are decimal.  The host sends nothing before READY (bytes that reach
- * the port before the agent has set it raw may be echoed or lost).  An
- * incomplete frame that gets no more bytes for STALE_MS is discarded (with an
- * E line), so a host can always resynchronise with P.
+ * <id> and <token> are 1..64 characters of [A-Za-z0-9_.-]; <len>, <n> and
+ * <code> are decimal.  An incomplete frame that gets no more bytes for
+ * STALE_MS is discarded (with an E line), so a host can always resynchronise
+ * with P.
+ *
+ * Flow control: a command may have at most WINDOW bytes of O payload that the
+ * host has not acknowledged with C.  Past that the agent stops reading the
+ * command's pipe, so the command blocks in write(), and nothing piles up in
+ * the agent or the host.  The port itself is written non-blocking from one
+ * queue (outq), so a host that reads slowly never stops the agent from
+ * reading K, P and C.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -32,9 +40,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +51,14 @@
 #define MAX_BODY	(1 << 20)
 #define ID_MAX		64
 #define STALE_MS	2000	/* an incomplete frame idle this long is dropped */
+#define WINDOW		(1 << 20)	/* unacknowledged output per command */
+#define FRAME_MAX	(64 * 1024)	/* payload of one O frame */
+#define OUT_HIGH	(256 * 1024)	/* queued: stop reading command output */
+#define OUT_LIMIT	(1 << 20)	/* queued: stop reading host input */
+#define PORT_WAIT_MS	10000	/* how long to wait for the port to appear */
+#define ABSENT_MS	50	/* poll interval while no host is connected */
+#define GATHER_BYTES	(16 * 1024)	/* less than this waiting in a pipe... */
+#define GATHER_MS	2		/* ...is given this long to grow first */
 
 struct cmd {
 	int used;
@@ -51,11 +67,18 @@ struct cmd {
 	int out;	/* read end of the output pipe, -1 at EOF */
 	int exited;
 	int status;
+	int killed;	/* K received: output is read and dropped */
+	long long credit;	/* O payload bytes we may still send */
+	long long gather_until;	/* pipe left alone until then (0: not gathering) */
 };
 
 static struct cmd cmds[MAX_CMDS];
-static int tty = -1;
+static int port = -1;
 static int sigpipe_fds[2];
+
+/* Bytes for the host, written as the port accepts them. */
+static char *outq;
+static size_t out_head, out_len, out_cap;
 
 static void die(const char *what)
 {
@@ -63,21 +86,27 @@ static void die(const char *what)
 	exit(1);
 }
 
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
 static void put_all(const void *p, size_t n)
 {
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = write(tty, c, n);
-
-		if (w < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			die("write tty");
-		}
-		c += w;
-		n -= w;
+	if (out_head + out_len + n > out_cap) {
+		memmove(outq, outq + out_head, out_len);
+		out_head = 0;
+		while (out_len + n > out_cap)
+			out_cap *= 2;
+		outq = realloc(outq, out_cap);
+		if (!outq)
+			die("realloc");
 	}
+	memcpy(outq + out_head + out_len, p, n);
+	out_len += n;
 }
 
 static void put_fmt(const char *fmt, ...)
@@ -92,6 +121,26 @@ static void put_fmt(const char *fmt, ...)
 	if (n > (int)sizeof(line) - 1)
 		n = sizeof(line) - 1;
 	put_all(line, n);
+}
+
+/* Writes what the port takes now (nothing while no host is connected). */
+static void flush_out(void)
+{
+	while (out_len) {
+		ssize_t w = write(port, outq + out_head, out_len);
+
+		if (w > 0) {
+			out_head += w;
+			out_len -= w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		die("write port");
+	}
+	out_head = 0;
 }
 
 static void on_sigchld(int sig)
@@ -175,32 +224,72 @@ static void start_cmd(const char *id, const char *script)
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	memset(c, 0, sizeof(*c));
 	c->used = 1;
-	snprintf(c->id, sizeof(c->id), "%s", id);
+	snprintf(c->id, sizeof(c->id), "%.*s", ID_MAX, id);	/* valid_id() */
 	c->pid = pid;
 	c->out = p[0];
+	c->credit = WINDOW;
 }
 
-/* Forwards what the command's pipe holds; returns 0 at EOF. */
+enum { PUMP_EOF, PUMP_EMPTY, PUMP_HELD };
+
+/* The pipe may be read: the host has room for it, or nobody wants it. */
+static int may_read(const struct cmd *c)
+{
+	return c->out >= 0 && (c->killed || (c->credit > 0 && out_len < OUT_HIGH));
+}
+
+/*
+ * Moves the command's pipe into O frames while credit and the queue allow.
+ * Returns PUMP_EOF (pipe closed), PUMP_EMPTY (nothing more for now) or
+ * PUMP_HELD (stopped for credit or a full queue).
+ */
 static int pump(struct cmd *c)
 {
-	char buf[4096];
+	static char buf[FRAME_MAX];
 
-	for (;;) {
-		ssize_t n = read(c->out, buf, sizeof(buf));
+	while (may_read(c)) {
+		size_t want = c->killed || c->credit > FRAME_MAX ?
+			      FRAME_MAX : (size_t)c->credit;
+		ssize_t n = read(c->out, buf, want);
 
 		if (n > 0) {
+			if (c->killed)
+				continue;
 			put_fmt("O %s %zd\n", c->id, n);
 			put_all(buf, n);
+			c->credit -= n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			return 1;
+			return PUMP_EMPTY;
 		close(c->out);
 		c->out = -1;
+		return PUMP_EOF;
+	}
+	return c->out < 0 ? PUMP_EOF : PUMP_HELD;
+}
+
+/*
+ * A producer that writes small pieces (stdio's 4 KiB, busybox head's) would
+ * wake us for each one: a frame, a guest exit and a host wake-up per 4 KiB.
+ * Give a running command's pipe GATHER_MS to fill before reading a little of
+ * it; once per readiness, so a trickle is delayed by GATHER_MS at most.
+ */
+static int gathering(struct cmd *c, short revents)
+{
+	int queued = 0;
+
+	if (c->gather_until) {
+		c->gather_until = 0;	/* waited: read it now */
 		return 0;
 	}
+	if (c->exited || c->killed || !(revents & POLLIN) || (revents & POLLHUP) ||
+	    ioctl(c->out, FIONREAD, &queued) || queued >= GATHER_BYTES)
+		return 0;
+	c->gather_until = now_ms() + GATHER_MS;
+	return 1;
 }
 
 static void reap(void)
@@ -226,11 +315,13 @@ static void finish_exited(void)
 		if (!c->used || !c->exited)
 			continue;
 		/*
-		 * Everything the command wrote is in the pipe now; a
+		 * Everything the command wrote is in the pipe now.  Send it as
+		 * credit allows (X must come after it); once the pipe is empty, a
 		 * background child still holding it open loses the rest.
 		 */
 		if (c->out >= 0) {
-			pump(c);
+			if (pump(c) == PUMP_HELD)
+				continue;
 			if (c->out >= 0) {
 				close(c->out);
 				c->out = -1;
@@ -262,6 +353,7 @@ static int parse_input(void)
 		char hdr[MAX_HDR + 1], id[MAX_HDR + 1];
 		size_t hlen, used;
 		unsigned long len;
+		unsigned long long n;
 
 		if (!nl) {
 			if (in_len >= MAX_HDR) {
@@ -300,17 +392,33 @@ static int parse_input(void)
 				start_cmd(id, script);
 				free(script);
 			}
+		} else if (hdr[0] == 'C' && hdr[1] == ' ') {
+			struct cmd *c;
+
+			if (sscanf(hdr + 2, "%256s %llu", id, &n) != 2 ||
+			    !valid_id(id) || n > MAX_BODY * 64ULL) {
+				put_fmt("E bad frame: %.64s\n", hdr);
+			} else if ((c = find_cmd(id)) && c->credit < WINDOW * 64LL) {
+				/* a command that already ended ignores it */
+				c->credit += n;
+			}
 		} else if (hdr[0] == 'K' && hdr[1] == ' ') {
 			struct cmd *c = find_cmd(hdr + 2);
 
-			if (c && !c->exited)
-				kill(-c->pid, SIGKILL);
+			/*
+			 * The host has given the command up: its remaining
+			 * output is dropped, so it cannot wait for credit.
+			 */
+			if (c) {
+				if (!c->exited)
+					kill(-c->pid, SIGKILL);
+				c->killed = 1;
+			}
 		} else if (hdr[0] == 'P' && (hdr[1] == ' ' || !hdr[1])) {
 			put_fmt("P %.64s\n", hdr[1] ? hdr + 2 : "");
 		} else if (!strcmp(hdr, "Q")) {
 			kill_all();
 			put_fmt("BYE\n");
-			tcdrain(tty);
 			return 0;
 		} else if (hlen) {
 			put_fmt("E unknown frame: %.64s\n", hdr);
@@ -320,71 +428,137 @@ static int parse_input(void)
 	}
 }
 
-static long long now_ms(void)
+/*
+ * Opens the virtio-serial port: a path, or a port name looked up in
+ * /sys/class/virtio-ports (there is no udev to make /dev/virtio-ports/).
+ * The port appears shortly after virtio_console is loaded; wait for it.
+ */
+static int open_port(const char *name)
 {
-	struct timespec t;
+	long long deadline = now_ms() + PORT_WAIT_MS;
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+	if (strchr(name, '/')) {
+		int fd = open(name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+		if (fd < 0)
+			die(name);
+		return fd;
+	}
+	for (;;) {
+		DIR *d = opendir("/sys/class/virtio-ports");
+		struct dirent *e;
+
+		while (d && (e = readdir(d))) {
+			char path[300], got[128] = "";
+			FILE *f;
+			int fd;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path),
+				 "/sys/class/virtio-ports/%s/name", e->d_name);
+			f = fopen(path, "re");
+			if (!f)
+				continue;
+			if (!fgets(got, sizeof(got), f))
+				got[0] = 0;
+			fclose(f);
+			got[strcspn(got, "\n")] = 0;
+			if (strcmp(got, name))
+				continue;
+			snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+			fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+			if (fd >= 0) {
+				closedir(d);
+				return fd;
+			}
+		}
+		if (d)
+			closedir(d);
+		if (now_ms() > deadline) {
+			fprintf(stderr, "portal-agent: no virtio port named %s\n",
+				name);
+			exit(1);
+		}
+		poll(NULL, 0, 10);
+	}
 }
 
-static void setup_tty(const char *dev)
+/* After Q: give the host its BYE (and the rest of the queue), briefly. */
+static void drain_out(void)
 {
-	struct termios t;
+	long long deadline = now_ms() + 2000;
 
-	tty = open(dev, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (tty < 0)
-		die(dev);
-	if (tcgetattr(tty, &t) == 0) {
-		cfmakeraw(&t);
-		t.c_cflag |= CLOCAL | CREAD;
-		t.c_cflag &= ~CRTSCTS;
-		t.c_cc[VMIN] = 1;
-		t.c_cc[VTIME] = 0;
-		cfsetispeed(&t, B115200);
-		cfsetospeed(&t, B115200);
-		if (tcsetattr(tty, TCSANOW, &t))
-			die("tcsetattr");
+	while (out_len && now_ms() < deadline) {
+		struct pollfd p = { .fd = port, .events = POLLOUT };
+
+		flush_out();
+		if (out_len)
+			poll(&p, 1, 50);
 	}
-	tcflush(tty, TCIFLUSH);
 }
 
 int main(int argc, char **argv)
 {
-	const char *dev = argc > 1 ? argv[1] : "/dev/ttyS1";
+	const char *name = argc > 1 ? argv[1] : "org.portal.agent";
 	struct sigaction sa = { .sa_handler = on_sigchld,
 				.sa_flags = SA_RESTART | SA_NOCLDSTOP };
+	long long last_input = 0, host_absent_until = 0;
 
-	setup_tty(dev);
+	port = open_port(name);
 	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK))
 		die("pipe");
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGCHLD, &sa, NULL);
 	in_cap = 64 * 1024;
 	in = malloc(in_cap);
-	if (!in)
+	out_cap = OUT_HIGH + FRAME_MAX + 4096;
+	outq = malloc(out_cap);
+	if (!in || !outq)
 		die("malloc");
-
-	long long last_input = 0;
 
 	put_fmt("READY\n");
 	for (;;) {
 		struct pollfd pfd[2 + MAX_CMDS];
 		struct cmd *owner[2 + MAX_CMDS];
-		int n = 0, r;
+		int n = 0, r, timeout = -1;
+		int absent = now_ms() < host_absent_until;
 
-		pfd[n].fd = tty;
-		pfd[n++].events = POLLIN;
+		/*
+		 * While no host is connected the port reports POLLHUP at once,
+		 * whatever we ask for: leave it out and look again shortly.
+		 * Writes would not go through then anyway (they wait for a
+		 * host; nothing is lost as it is on a UART).
+		 */
+		pfd[n].fd = absent ? -1 : port;
+		pfd[n++].events = (out_len < OUT_LIMIT ? POLLIN : 0) |
+				  (out_len ? POLLOUT : 0);
 		pfd[n].fd = sigpipe_fds[0];
 		pfd[n++].events = POLLIN;
+		long long now = now_ms();
+		int gather = -1;
+
 		for (int i = 0; i < MAX_CMDS; i++) {
-			if (!cmds[i].used || cmds[i].out < 0)
+			struct cmd *c = &cmds[i];
+
+			if (!c->used || !may_read(c))
 				continue;
-			owner[n] = &cmds[i];
-			pfd[n].fd = cmds[i].out;
+			if (c->gather_until > now) {
+				if (gather < 0 || c->gather_until - now < gather)
+					gather = c->gather_until - now;
+				continue;
+			}
+			owner[n] = c;
+			pfd[n].fd = c->out;
 			pfd[n++].events = POLLIN;
 		}
-		r = poll(pfd, n, in_len ? STALE_MS / 4 : -1);
+		if (in_len)
+			timeout = STALE_MS / 4;
+		if (absent)
+			timeout = ABSENT_MS;
+		if (gather >= 0 && (timeout < 0 || gather < timeout))
+			timeout = gather;
+		r = poll(pfd, n, timeout);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -395,19 +569,6 @@ int main(int argc, char **argv)
 				in_len);
 			in_len = 0;
 		}
-		if (r == 0)
-			continue;
-		for (int i = 2; i < n; i++)
-			if (pfd[i].revents)
-				pump(owner[i]);
-		if (pfd[1].revents) {
-			char b[64];
-
-			while (read(sigpipe_fds[0], b, sizeof(b)) > 0)
-				;
-		}
-		reap();
-		finish_exited();
 		if (pfd[0].revents & POLLIN) {
 			if (in_cap - in_len < 4096) {
 				if (in_cap >= MAX_BODY + 2 * MAX_HDR) {
@@ -420,14 +581,31 @@ int main(int argc, char **argv)
 						die("realloc");
 				}
 			}
-			r = read(tty, in + in_len, in_cap - in_len);
+			r = read(port, in + in_len, in_cap - in_len);
 			if (r > 0) {
 				last_input = now_ms();
 				in_len += r;
 				if (!parse_input())
 					break;
+			} else if (r == 0) {
+				host_absent_until = now_ms() + ABSENT_MS;
 			}
+		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
+			host_absent_until = now_ms() + ABSENT_MS;
 		}
+		for (int i = 2; i < n; i++)
+			if (pfd[i].revents && !gathering(owner[i], pfd[i].revents))
+				pump(owner[i]);
+		if (pfd[1].revents) {
+			char b[64];
+
+			while (read(sigpipe_fds[0], b, sizeof(b)) > 0)
+				;
+		}
+		reap();
+		finish_exited();
+		flush_out();
 	}
+	drain_out();
 	return 0;
 }

@@ -60,6 +60,45 @@ public sealed class RealGuestRunTests
         Assert.AreEqual("é\n", result.Output, result.ToString());
     }
 
+    [TestMethod, TestCategory("Reliability")]
+    public async Task Twenty_MiB_of_output_stream_to_stdout_intact_and_fast()
+    {
+        const long Total = 20L << 20;
+        // dd, not busybox's head -c: that copies byte by byte and is itself the limit (≈ 10 MB/s of guest CPU).
+        using var process = Cli.Start("run", "--", "sh", "-c", $"dd if=/dev/zero bs=65536 count={Total / 65536} 2>/dev/null");
+        var errors = process.StandardError.ReadToEndAsync(TestContext.CancellationToken);
+        // Generous: at the asserted 5 MB/s the transfer takes 4 s; before the fix (≈ 0.15 MB/s) it took over two minutes.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.CancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(150));
+        var stdout = process.StandardOutput.BaseStream;
+        var buffer = new byte[64 * 1024];
+        long received = 0, nonZero = 0;
+        var clock = new System.Diagnostics.Stopwatch();
+        try
+        {
+            int read;
+            while ((read = await stdout.ReadAsync(buffer, limit.Token)) > 0)
+            {
+                clock.Start();      // from the first byte: boot time is not output time
+                received += read;
+                nonZero += buffer.AsSpan(0, read).IndexOfAnyExcept((byte)0) >= 0 ? 1 : 0;
+            }
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException) when (!TestContext.CancellationToken.IsCancellationRequested)
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"only {received:N0} of {Total:N0} bytes arrived in 150 s");
+        }
+        clock.Stop();
+        var rate = received / clock.Elapsed.TotalSeconds / 1e6;
+        TestContext.WriteLine($"{received:N0} bytes in {clock.Elapsed.TotalSeconds:F2} s after the first = {rate:F1} MB/s\n{await errors}");
+        Assert.AreEqual(0, process.ExitCode, await errors);
+        Assert.AreEqual(Total, received, "byte count on stdout");
+        Assert.AreEqual(0L, nonZero, "every byte is the guest's NUL");
+        Assert.IsGreaterThanOrEqualTo(5.0, rate, $"{rate:F2} MB/s (half the promised 10, for a loaded CI machine)");
+    }
+
     [TestMethod]
     public async Task Verbose_logs_what_portal_does()
     {

@@ -31,8 +31,19 @@ internal sealed class CliConsole
 
     /// <summary>The process's console; animated only when stderr is a terminal that can show it.</summary>
     public static CliConsole ForProcess() =>
-        new(Console.Out, Console.Error,
+        new(StandardOutput(), Console.Error,
             interactive: !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") is { Length: > 0 } term && term != "dumb");
+
+    /// <summary>
+    /// stdout, flushed after every write as <see cref="Console.Out"/> is, but through a 64 KiB buffer:
+    /// Console.Out's 256-byte one costs a write() per 256 bytes, which made streaming guest output to
+    /// stdout cost 20 ns a byte.
+    /// </summary>
+    private static TextWriter StandardOutput() =>
+        TextWriter.Synchronized(new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), 64 * 1024)
+        {
+            AutoFlush = true,
+        });
 
     /// <summary>The guest command's output.</summary>
     public TextWriter Out { get; }

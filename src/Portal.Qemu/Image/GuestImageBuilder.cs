@@ -15,7 +15,7 @@ namespace Portal.Qemu.Image;
 internal static partial class GuestImageBuilder
 {
     /// <summary>Bumped when the build recipe changes, so old cache entries are not reused.</summary>
-    private const string RecipeVersion = "1";
+    private const string RecipeVersion = "2";       // 2: virtio-serial modules for the agent
 
     private static readonly string[] Programs = ["portal-selftest", "ioctl_interaction", "mtk7530_switch", "portal-agent", "portal-bench", "portal-load", "portal-hostile"];
 
@@ -24,12 +24,15 @@ internal static partial class GuestImageBuilder
     {
         var sources = LocateSources();
         var busybox = GuestPrerequisites.FindBusybox()!;
+        var agentModules = AgentModules(kernel.Version);
         var baseKey = Hash(hash =>
         {
             hash.Add(RecipeVersion);
             hash.Add(kernel.Version);
             var image = new FileInfo(kernel.Image);
             hash.Add($"{image.Length}:{image.LastWriteTimeUtc.Ticks}");
+            foreach (var module in agentModules)
+                hash.AddFile(module);
             hash.AddFile(busybox);
             foreach (var file in Directory.GetFiles(sources, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
             {
@@ -59,7 +62,7 @@ internal static partial class GuestImageBuilder
         if (!File.Exists(initramfs))
         {
             fromCache = false;
-            WriteInitramfs(sources, baseDirectory, busybox, files, initramfs);
+            WriteInitramfs(sources, baseDirectory, busybox, agentModules, files, initramfs);
         }
         var vmlinux = Path.Combine(baseDirectory, "vmlinux");
         return new GuestImage(File.Exists(vmlinux) ? vmlinux : kernel.Image, initramfs, kernel.Version, fromCache);
@@ -170,19 +173,24 @@ internal static partial class GuestImageBuilder
         }
     }
 
-    private static void WriteInitramfs(string sources, string baseDirectory, string busybox, IReadOnlyList<GuestFile> files, string destination)
+    private static void WriteInitramfs(string sources, string baseDirectory, string busybox, IReadOnlyList<string> agentModules,
+        IReadOnlyList<GuestFile> files, string destination)
     {
         var scratch = destination + ".tmp-" + Environment.ProcessId;
         using (var file = File.Create(scratch))
         using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
         {
             var cpio = new CpioWriter(gzip);
-            foreach (var directory in new[] { "/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/dev", "/proc", "/sys", "/tmp", "/run", "/lib", "/lib/modules" })
+            foreach (var directory in new[] { "/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/dev", "/proc", "/sys", "/tmp", "/run", "/lib", "/lib/modules", AgentModuleDirectory })
                 cpio.AddDirectory(directory);
             cpio.AddCharacterDevice("/dev/console", 5, 1);
             cpio.AddFile("/bin/busybox", File.ReadAllBytes(busybox), 0x1ed);
             cpio.AddFile("/init", File.ReadAllBytes(Path.Combine(sources, "init")), 0x1ed);
             cpio.AddFile("/lib/modules/portal.ko", File.ReadAllBytes(Path.Combine(baseDirectory, "module", "portal.ko")), 0x1a4);
+            foreach (var module in agentModules)
+                cpio.AddFile($"{AgentModuleDirectory}/{Path.GetFileName(module)}", WithoutSignature(File.ReadAllBytes(module)), 0x1a4);
+            cpio.AddFile($"{AgentModuleDirectory}/load-order",
+                Encoding.ASCII.GetBytes(string.Concat(agentModules.Select(module => Path.GetFileName(module) + "\n"))), 0x1a4);
             foreach (var program in Programs)
                 cpio.AddFile($"/usr/bin/{program}", File.ReadAllBytes(Path.Combine(baseDirectory, "bin", program)), 0x1ed);
             var added = new HashSet<string>(StringComparer.Ordinal);
@@ -198,6 +206,89 @@ internal static partial class GuestImageBuilder
             cpio.Finish();
         }
         File.Move(scratch, destination, overwrite: true);
+    }
+
+    /// <summary>Where /init finds the agent channel's modules and the file that lists them in load order.</summary>
+    private const string AgentModuleDirectory = "/lib/modules/virtio";
+
+    /// <summary>The drivers of the agent's channel: the virtio-serial port (virtio_console) on a virtio PCI device.</summary>
+    private static readonly string[] AgentDrivers = ["virtio_pci", "virtio_console"];
+
+    /// <summary>
+    /// The agent channel's modules from the guest kernel's module tree, dependencies first (from
+    /// modules.dep, as modprobe orders them; the busybox guest has no modprobe). Drivers built into the
+    /// kernel (modules.builtin) need nothing.
+    /// </summary>
+    /// <exception cref="GuestPrerequisiteException">The kernel has neither the module nor the driver built in.</exception>
+    internal static IReadOnlyList<string> AgentModules(string kernelVersion, string modulesRoot = "/lib/modules")
+    {
+        var tree = Path.Combine(modulesRoot, kernelVersion);
+        var dependencies = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var byName = new Dictionary<string, string>(StringComparer.Ordinal);
+        var depFile = Path.Combine(tree, "modules.dep");
+        if (File.Exists(depFile))
+        {
+            foreach (var line in File.ReadLines(depFile))
+            {
+                var colon = line.IndexOf(':', StringComparison.Ordinal);
+                if (colon <= 0)
+                    continue;
+                var module = line[..colon];
+                dependencies[module] = line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                byName.TryAdd(ModuleName(module), module);
+            }
+        }
+        var builtin = File.Exists(Path.Combine(tree, "modules.builtin"))
+            ? File.ReadLines(Path.Combine(tree, "modules.builtin")).Select(ModuleName).ToHashSet(StringComparer.Ordinal)
+            : [];
+        var ordered = new List<string>();
+        void Add(string module)
+        {
+            if (ordered.Contains(module))
+                return;
+            foreach (var dependency in dependencies.GetValueOrDefault(module, []))
+                Add(dependency);
+            ordered.Add(module);
+        }
+        foreach (var driver in AgentDrivers)
+        {
+            if (byName.TryGetValue(driver, out var module))
+                Add(module);
+            else if (!builtin.Contains(driver))
+                throw new GuestPrerequisiteException(
+                    $"The guest kernel {kernelVersion} has no {driver} module in {tree} (modules.dep): the guest agent's virtio-serial channel needs it. " +
+                    $"Reinstall the kernel package, or install it with: sudo {GuestPrerequisiteException.SetupScript}");
+        }
+        var files = ordered.Select(module => Path.Combine(tree, module)).ToList();
+        var unusable = files.FirstOrDefault(file => !file.EndsWith(".ko", StringComparison.Ordinal) || !File.Exists(file));
+        return unusable is null
+            ? files
+            : throw new GuestPrerequisiteException($"The guest kernel module {unusable} is missing or compressed; the guest's busybox insmod needs a plain .ko.");
+    }
+
+    /// <summary>
+    /// A module without its appended signature. The kernel verifies a signature that is there (RSA, in
+    /// software under TCG: 10–90 ms a module) only to decide whether to taint, and portal.ko taints it anyway.
+    /// </summary>
+    internal static byte[] WithoutSignature(byte[] module)
+    {
+        // The tail is: signature, struct module_signature (12 bytes, sig_len big-endian in the last 4), the marker.
+        ReadOnlySpan<byte> marker = "~Module signature appended~\n"u8;
+        const int InfoSize = 12;
+        if (module.Length < marker.Length + InfoSize || !module.AsSpan(module.Length - marker.Length).SequenceEqual(marker))
+            return module;
+        var info = module.AsSpan(module.Length - marker.Length - InfoSize, InfoSize);
+        var signatureLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(info[8..]);
+        var keep = module.Length - marker.Length - InfoSize - (long)signatureLength;
+        return keep > 0 ? module[..(int)keep] : module;
+    }
+
+    /// <summary>"kernel/drivers/virtio/virtio_pci.ko" → "virtio_pci" (modules.dep and modules.builtin spell names with '_').</summary>
+    private static string ModuleName(string path)
+    {
+        var name = Path.GetFileName(path);
+        var dot = name.IndexOf(".ko", StringComparison.Ordinal);
+        return (dot < 0 ? name : name[..dot]).Replace('-', '_');
     }
 
     /// <summary>"/a/b/c" → "/a", "/a/b", "/a/b/c" (entries for directories that already exist are harmless).</summary>

@@ -41,9 +41,18 @@ public sealed record GuestCommand(IReadOnlyList<string> Arguments)
 
 /// <summary>What a command did.</summary>
 /// <param name="ExitCode">The exit status (127 when the program does not exist).</param>
-/// <param name="Output">Standard output and standard error, merged.</param>
+/// <param name="Output">
+/// Standard output and standard error, merged: all of it, unless <see cref="OutputTruncated"/> says that
+/// only its end was kept (a guest that streams output to a callback keeps a bounded tail).
+/// </param>
 public sealed record GuestCommandResult(int ExitCode, string Output)
 {
+    /// <summary>
+    /// <see cref="Output"/> holds only the end of the output: the command printed more than the guest keeps
+    /// when its output is streamed (the stream itself had all of it).
+    /// </summary>
+    public bool OutputTruncated { get; init; }
+
     /// <summary>The output split into lines (without line terminators).</summary>
     public IReadOnlyList<string> Lines => Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 }
