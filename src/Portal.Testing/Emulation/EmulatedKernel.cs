@@ -120,8 +120,11 @@ internal sealed partial class EmulatedKernel : IDisposable
                 continue;
             }
             hold.Deadline ??= now + _holdBudget;
-            var wait = TimeSpan.FromTicks(Math.Min(_hostTimeout.Ticks, (hold.Deadline.Value - now).Ticks));
+            var left = hold.Deadline.Value - now;
+            var wait = left < _hostTimeout ? left : _hostTimeout;
             var verdict = await DeliverAsync(cpu, hook, process, phase, number, args, result, wait, cancellationToken).ConfigureAwait(false);
+            if (verdict is null && cpu.AbandonedEventId != 0 && wait == left)
+                hold.Deadline = DateTime.MinValue;     // cut off by the budget: it is spent, whatever the timer's granularity says
             if (verdict is null)
                 continue;
             Apply(cpu, verdict, process);
