@@ -20,7 +20,7 @@ public sealed class GuestLossTests
     public async Task A_guest_kernel_panic_ends_portal_run_with_the_panic_text()
     {
         var errors = await LoseAsync("echo c > /proc/sysrq-trigger", portal => Task.CompletedTask);
-        StringAssert.Contains(errors, "portal: lost the guest while 'sh -c echo started; echo c > /proc/sysrq-trigger' ran: the guest kernel panicked");
+        StringAssert.Contains(errors, "portal: lost the guest while 'sh -c echo started; sleep 1; echo c > /proc/sysrq-trigger' ran: the guest kernel panicked");
         StringAssert.Contains(errors, "Kernel panic - not syncing: sysrq triggered crash");
     }
 
@@ -116,12 +116,13 @@ public sealed class GuestLossTests
     }
 
     /// <summary>
-    /// Runs <c>sh -c 'echo started; COMMAND'</c>, applies <paramref name="fault"/> to QEMU once it has
-    /// started, and checks portal exits with GuestLost in time, without "exited with status", leaving nothing.
+    /// Runs <c>sh -c 'echo started; sleep 1; COMMAND'</c> (the pause lets "started" leave the guest before a
+    /// COMMAND that kills it: the agent may hold output a moment to send it in larger frames), applies
+    /// <paramref name="fault"/> to QEMU once it has started, and checks portal exits with GuestLost in time, without "exited with status", leaving nothing.
     /// </summary>
     private async Task<string> LoseAsync(string command, Func<int, Task> fault)
     {
-        using var portal = Cli.Start("run", "--verbose", "--", "sh", "-c", $"echo started; {command}");
+        using var portal = Cli.Start("run", "--verbose", "--", "sh", "-c", $"echo started; sleep 1; {command}");
         var errors = new ErrorLog(portal);
         try
         {
