@@ -74,6 +74,14 @@ internal static partial class Soak
         await guest.RunAsync(GuestCommand.Of("portal-load", "0x7001", "1000"));     // JIT and first calls out of the way
         Console.WriteLine("| events/s asked | events/s made | host process CPU | QEMU CPU |");
         Console.WriteLine("| ---: | ---: | ---: | ---: |");
+        {
+            var qemu = guest.QemuProcessId.ToString(CultureInfo.InvariantCulture);
+            await Task.Delay(TimeSpan.FromSeconds(2));      // past every spin and back-off phase
+            var (host0, qemu0) = (CpuSeconds("self"), CpuSeconds(qemu));
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            var (host1, qemu1) = (CpuSeconds("self"), CpuSeconds(qemu));
+            Console.WriteLine(Invariant($"| 0 (idle, 5 s) | 0 | {(host1 - host0) / 5:P1} | {(qemu1 - qemu0) / 5:P1} |"));
+        }
         foreach (var (rate, count) in new[] { (1, 5), (15, 75), (100, 500), (1000, 5000), (0, 200_000) })
         {
             var qemu = guest.QemuProcessId.ToString(CultureInfo.InvariantCulture);

@@ -19,9 +19,10 @@ namespace Portal.Qemu.Transport;
 /// poller when the handler returns or by the watchdog, never both.</para>
 /// <para><b>Waiting.</b> Spinning costs a host core that QEMU's vCPU thread needs, so the poller only
 /// spins for as long as the next event is likely to come: twice the recent gap between events, at least
-/// <see cref="MinSpin"/> and only if that gap is under <see cref="MaxSpin"/>. Otherwise it sleeps 1 ms
-/// between scans, 5 ms once idle for a second. While the host holds every vCPU slot, no event can come:
-/// it waits for a release, waking every 10 ms only to notice abandonments.</para>
+/// <see cref="MinSpin"/> and only if that gap is under <see cref="MaxSpin"/> (a tight loop of hooked
+/// syscalls). Otherwise it sleeps between scans, longer the longer it has been quiet (1 to 10 ms,
+/// <see cref="SleepAfter"/>). While the host holds every vCPU slot, no event can come: it waits for a
+/// release, waking every 10 ms only to notice abandonments.</para>
 /// <para><b>Abandonment</b> (§5.3). When the guest gives up on an event it writes the id to
 /// <c>abandoned_event</c>; the poller tells the sink once per id (the sink ends its event, which
 /// acknowledges) and acknowledges itself any abandonment of a slot the host no longer holds.</para>
@@ -30,8 +31,7 @@ internal sealed partial class WindowConnection : IGuestConnection
 {
     private static readonly long InlineBudget = Stopwatch.Frequency / 100;     // 10 ms
     private static readonly long MinSpin = Stopwatch.Frequency / 10_000;       // 100 µs
-    private static readonly long MaxSpin = Stopwatch.Frequency / 500;          // 2 ms
-    private static readonly long IdleAfter = Stopwatch.Frequency;              // 1 s
+    private static readonly long MaxSpin = Stopwatch.Frequency / 2_000;        // 500 µs
     private static readonly TimeSpan HeldWait = TimeSpan.FromMilliseconds(10);
 
     private readonly SharedWindow _window;
@@ -41,7 +41,7 @@ internal sealed partial class WindowConnection : IGuestConnection
     private readonly ManualResetEventSlim _slotReleased = new(false);
     private readonly GuestState _guest = new();
     private readonly LogThrottle _unexpectedPosts = new();
-    private readonly Timer _watchdog;
+    private readonly Thread _watchdog;
     private IGuestEventSink? _sink;
     private Thread _poller;
     private int _generation;
@@ -64,7 +64,9 @@ internal sealed partial class WindowConnection : IGuestConnection
         ControlChannel = new WindowChannel(window.Slot(0), 0, exchangeTimeout, _guest);
         _cpus = [.. Enumerable.Range(1, slots - 1).Select(i => new WindowChannel(window.Slot(i), i, exchangeTimeout, _guest, _slotReleased))];
         _poller = StartPoller(0);
-        _watchdog = new Timer(static state => ((WindowConnection)state!).CheckInlineHandler(), this, HeldWait, HeldWait);
+        // A plain thread that sleeps: a timer's callbacks would wake the thread pool 100 times a second.
+        _watchdog = new Thread(WatchInlineHandlers) { IsBackground = true, Name = "portal-event-watchdog" };
+        _watchdog.Start();
     }
 
     public WindowChannel ControlChannel { get; }
@@ -99,19 +101,20 @@ internal sealed partial class WindowConnection : IGuestConnection
         return new Detachment(this, sink);
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
-            return;
-        await _watchdog.DisposeAsync().ConfigureAwait(false);
+            return ValueTask.CompletedTask;
         _stop.Cancel();
         _slotReleased.Set();
         Volatile.Read(ref _poller).Join(TimeSpan.FromSeconds(5));
+        _watchdog.Join(TimeSpan.FromSeconds(1));
         _window.HostSession = 0;
         // The throttle reports what it held back with the next warning it lets through; after the last one, here.
         if (_unexpectedPosts.TakeSuppressed() is var suppressed and > 0)
             Log.UnexpectedPostsSuppressed(_logger, suppressed, _unexpectedPosts.Total);
         _stop.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     private Thread StartPoller(int generation)
@@ -174,8 +177,25 @@ internal sealed partial class WindowConnection : IGuestConnection
             if (idle < spin)
                 Thread.SpinWait(20);
             else
-                Thread.Sleep(idle < IdleAfter ? 1 : 5);
+                Thread.Sleep(SleepAfter(idle));
         }
+    }
+
+    /// <summary>
+    /// How long to sleep between scans after <paramref name="idleTicks"/> without an event: the longer the
+    /// quiet, the less likely an event is now, and each wake-up costs the host (and, under TCG, QEMU) CPU.
+    /// The first event after a long quiet waits at most 10 ms, far below the guest's bound.
+    /// </summary>
+    private static int SleepAfter(long idleTicks)
+    {
+        var idleMs = idleTicks * 1000 / Stopwatch.Frequency;
+        return idleMs switch
+        {
+            < 10 => 1,
+            < 100 => 2,
+            < 1000 => 5,
+            _ => 10,
+        };
     }
 
     /// <summary>Tells the sink, once per id, that the guest gave up on an event (§5.3).</summary>
@@ -278,9 +298,20 @@ internal sealed partial class WindowConnection : IGuestConnection
         return keptThread;
     }
 
+    /// <summary>The watchdog's thread: looks at the inline handler twice per budget, until the connection ends.</summary>
+    private void WatchInlineHandlers()
+    {
+        var period = (int)(InlineBudget * 1000 / Stopwatch.Frequency / 2);
+        while (!_stop.IsCancellationRequested)
+        {
+            Thread.Sleep(period);
+            CheckInlineHandler();
+        }
+    }
+
     /// <summary>
-    /// The watchdog: a handler that has kept the poller thread past the inline budget loses it, and a
-    /// new poller starts, so other vCPUs' events (and this one's abandonment) are still seen.
+    /// A handler that has kept the poller thread past the inline budget loses it, and a new poller
+    /// starts, so other vCPUs' events (and this one's abandonment) are still seen.
     /// </summary>
     private void CheckInlineHandler()
     {
