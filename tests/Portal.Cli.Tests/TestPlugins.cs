@@ -100,3 +100,16 @@ public sealed class HangsOnIoctl
     [Arg(1, Is = 0x7004)]
     public static async ValueTask OnIoctl(SyscallContext syscall) => await Task.Delay(Timeout.Infinite, syscall.CancellationToken);
 }
+
+/// <summary>Answers portal-load's ioctl 0x7001 as it expects (skip, return the call's index + 1): a sequence-checked load.</summary>
+public sealed class AnswersLoad
+{
+    [Hypersyscall("ioctl", SyscallPhase.Enter, Name = "answers")]
+    [Arg(1, Is = 0x7001)]
+    public static ValueTask OnIoctl(SyscallContext syscall)
+    {
+        syscall.SkipSyscall = true;
+        syscall.Retval = (long)(syscall.Args[2] & 0xff_ffff) + 1;
+        return ValueTask.CompletedTask;
+    }
+}
