@@ -1,6 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Installs everything needed to build and boot the Portal guest (Debian 12, apt only).
+# Installs everything needed to build and boot the Portal guests (Debian 12, apt only): the x86_64
+# guest from the host's own packages, then the mipsel, aarch64 and armel guests' kits
+# (setup-guest-kits.sh: downloaded and unpacked, not installed).
 # Idempotent: exits quickly when every package is already installed.
 # Usage: scripts/setup-guest.sh (as root, or a user with sudo)
 set -euo pipefail
@@ -19,3 +21,5 @@ if [ -z "$kver" ]; then
 	exit 1
 fi
 echo "setup-guest.sh: guest kernel $kver (/boot/vmlinuz-$kver, headers /lib/modules/$kver/build)"
+
+bash "$(dirname "$0")/setup-guest-kits.sh"

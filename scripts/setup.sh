@@ -7,5 +7,4 @@ set -euo pipefail
 # Through bash: packages (the portal tool) do not keep the executable bit.
 here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/setup-guest.sh"
-bash "$here/setup-guest-kits.sh"
 bash "$here/setup-headers.sh"

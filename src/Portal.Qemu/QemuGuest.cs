@@ -9,6 +9,7 @@ using Portal.Guests;
 using Portal.Qemu.Agent;
 using Portal.Qemu.Hosting;
 using Portal.Qemu.Image;
+using Portal.Qemu.Machines;
 using Portal.Qemu.Transport;
 
 namespace Portal.Qemu;
@@ -43,8 +44,6 @@ public sealed partial class QemuGuest : IGuest
     /// <summary>Scratch directories are named after this prefix and the owning process id.</summary>
     private const string WorkDirectoryPrefix = "portal-guest-";
 
-    /// <summary>Guest physical address of the window (kernel argument memmap=1M$192M).</summary>
-    public const long WindowAddress = 192L << 20;
 
     /// <summary>Size of the window.</summary>
     public const int WindowSize = 1 << 20;
@@ -58,6 +57,7 @@ public sealed partial class QemuGuest : IGuest
     /// <summary>The name of the agent's virtio-serial port (guest/init passes it to portal-agent).</summary>
     private const string AgentPortName = "org.portal.agent";
 
+    private readonly GuestMachine _machine;
     private readonly QemuProcess _qemu;
     private readonly GuestMonitor _monitor;
     private readonly AgentClient _agent;
@@ -69,9 +69,10 @@ public sealed partial class QemuGuest : IGuest
     private WindowConnection? _ownWindowConnection;     // ConnectWindowAsync's, disposed before the window is unmapped
     private int _disposed;
 
-    private QemuGuest(QemuProcess qemu, GuestMonitor monitor, AgentClient agent, SharedWindow window, IGuestConnection connection, string workDirectory,
-        GuestImage image, TimeSpan bootTime, TimeSpan exchangeTimeout, ILogger logger)
+    private QemuGuest(GuestMachine machine, QemuProcess qemu, GuestMonitor monitor, AgentClient agent, SharedWindow window, IGuestConnection connection,
+        string workDirectory, GuestImage image, TimeSpan bootTime, TimeSpan exchangeTimeout, ILogger logger)
     {
+        _machine = machine;
         _qemu = qemu;
         _monitor = monitor;
         _agent = agent;
@@ -91,7 +92,7 @@ public sealed partial class QemuGuest : IGuest
     private readonly PosixSignalRegistration[] _signals;
 
     /// <inheritdoc/>
-    public GuestAbi Abi => GuestAbi.X86_64;
+    public GuestAbi Abi => _machine.Abi;
 
     /// <inheritdoc/>
     public IGuestConnection Connection => _connection;
@@ -128,8 +129,9 @@ public sealed partial class QemuGuest : IGuest
     {
         options ??= new QemuGuestOptions();
         var logger = options.LoggerFactory.CreateLogger<QemuGuest>();
-        var kernel = GuestPrerequisites.Check(options.KernelVersion);
-        return GuestImageBuilder.BuildAsync(kernel, options.Files, options.ResolveCacheDirectory(), logger, cancellationToken);
+        var machine = GuestMachine.For(options.Abi);
+        var kernel = GuestPrerequisites.Check(options.Abi, options.KernelVersion);
+        return GuestImageBuilder.BuildAsync(machine, kernel, options.Files, options.ResolveCacheDirectory(), logger, cancellationToken);
     }
 
     /// <summary>Builds the guest if needed (cached), boots it, and waits until portal.ko and the agent are ready.</summary>
@@ -141,6 +143,9 @@ public sealed partial class QemuGuest : IGuest
         options ??= new QemuGuestOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Cpus, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MemoryMiB, 256);
+        var machine = GuestMachine.For(options.Abi);
+        if (options.UseKvm && !machine.CanUseKvm)
+            throw new ArgumentException($"KVM cannot run a {machine.Abi.Name} guest on this host; leave UseKvm off (TCG).", nameof(options));
         if (options.HoldBudget <= TimeSpan.Zero || options.HoldBudget > QemuGuestOptions.MaxHoldBudget)
             throw new ArgumentOutOfRangeException(nameof(options), options.HoldBudget,
                 $"{nameof(QemuGuestOptions.HoldBudget)} must be more than 0 and at most {QemuGuestOptions.MaxHoldBudget.TotalSeconds:F0} s (the module's cap).");
@@ -159,13 +164,13 @@ public sealed partial class QemuGuest : IGuest
         boot.CancelAfter(options.BootTimeout);
         try
         {
-            qemu = QemuProcess.Start("qemu-system-x86_64", QemuArguments(options, image, ramFile, workDirectory));
+            qemu = QemuProcess.Start(machine.QemuBinary, QemuArguments(machine, options, image, ramFile, workDirectory));
             monitor = new GuestMonitor(qemu, Path.Combine(workDirectory, "console.log"), logger);
             // A guest that dies while booting (init exits, a panic, QEMU killed) fails the boot at once, not at its timeout.
             using var onLoss = monitor.LostToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), boot);
             Log.Started(logger, qemu.Id, image.Kernel);
             agent = await AgentClient.ConnectAsync(Path.Combine(workDirectory, "agent.sock"), () => !qemu.HasExited, boot.Token).ConfigureAwait(false);
-            window = await MapWindowAsync(ramFile, options.MemoryMiB, qemu, boot.Token).ConfigureAwait(false);
+            window = await MapWindowAsync(ramFile, options.MemoryMiB, qemu, boot.Token).ConfigureAwait(false);     // at GuestMachine.WindowOffset in RAM
             var slots = options.LoadPortalModule ? await WaitForWindowAsync(window, qemu, "portal.ko", boot.Token).ConfigureAwait(false) : 0;
             await agent.Ready.WaitAsync(boot.Token).ConfigureAwait(false);
             IGuestConnection connection = options.LoadPortalModule
@@ -174,7 +179,7 @@ public sealed partial class QemuGuest : IGuest
             var bootTime = Stopwatch.GetElapsedTime(started);
             Log.Ready(logger, bootTime.TotalSeconds, options.LoadPortalModule ? slots - 1 : 0);
             monitor.WatchLiveness(agent, options.LivenessTimeout);
-            return new QemuGuest(qemu, monitor, agent, window, connection, workDirectory, image, bootTime, options.ExchangeTimeout, logger);
+            return new QemuGuest(machine, qemu, monitor, agent, window, connection, workDirectory, image, bootTime, options.ExchangeTimeout, logger);
         }
         catch (Exception e) when (e is not GuestPrerequisiteException)
         {
@@ -385,14 +390,16 @@ public sealed partial class QemuGuest : IGuest
         }
     }
 
-    private static List<string> QemuArguments(QemuGuestOptions options, GuestImage image, string ramFile, string workDirectory)
+    private static List<string> QemuArguments(GuestMachine machine, QemuGuestOptions options, GuestImage image, string ramFile, string workDirectory)
     {
-        var kernelArguments = new List<string>
+        var kernelArguments = new List<string> { $"console={machine.Console}", "quiet" };
+        kernelArguments.AddRange(machine.ReserveWindow(WindowSize));
+        kernelArguments.AddRange(new[]
         {
-            "console=ttyS0", "quiet", $"memmap={WindowSize >> 20}M${WindowAddress >> 20}M",
+            string.Create(CultureInfo.InvariantCulture, $"portal.window_phys=0x{machine.WindowAddress:x}"),
             string.Create(CultureInfo.InvariantCulture, $"portal.host_timeout_ms={(int)options.HostTimeout.TotalMilliseconds}"),
             string.Create(CultureInfo.InvariantCulture, $"portal.hold_budget_ms={(int)Math.Ceiling(options.HoldBudget.TotalMilliseconds)}"),
-        };
+        });
         if (!options.LoadPortalModule)
             kernelArguments.Add("portal.noload");       // guest/init skips insmod
 
@@ -400,14 +407,18 @@ public sealed partial class QemuGuest : IGuest
         kernelArguments.Add("panic=-1");
         // Under TCG on a loaded host the boot-time IO-APIC timer check can miss its ticks and panic
         // ("IO-APIC + timer doesn't work!", seen at load 13 on 2 cores); QEMU's emulated timer works.
-        kernelArguments.Add("no_timer_check");
+        if (machine.Abi == GuestAbi.X86_64)
+            kernelArguments.Add("no_timer_check");
         if (options.PanicOnOops)
             kernelArguments.Add("oops=panic");          // an oops ends the VM too (else only the faulting process dies)
         kernelArguments.AddRange(options.KernelArguments);
         var memory = string.Create(CultureInfo.InvariantCulture, $"{options.MemoryMiB}M");
+        List<string> machineArguments = ["-machine", $"{machine.Machine},accel={(options.UseKvm ? "kvm" : "tcg")},memory-backend=ram"];
+        if (machine.Cpu is { } cpu)
+            machineArguments.AddRange(["-cpu", cpu]);
         return
         [
-            "-machine", $"pc,accel={(options.UseKvm ? "kvm" : "tcg")},memory-backend=ram",
+            .. machineArguments,
             "-m", memory,
             "-smp", options.Cpus.ToString(CultureInfo.InvariantCulture),
             "-object", $"memory-backend-file,id=ram,size={memory},mem-path={ramFile},share=on",
@@ -437,7 +448,7 @@ public sealed partial class QemuGuest : IGuest
                 throw new InvalidOperationException("QEMU exited before creating the guest RAM.");
             await Task.Delay(10, cancellationToken).ConfigureAwait(false);
         }
-        var window = SharedWindow.Map(ramFile, WindowAddress, WindowSize);
+        var window = SharedWindow.Map(ramFile, GuestMachine.WindowOffset, WindowSize);     // the RAM file starts at the machine's RamBase
         File.Delete(ramFile);
         return window;
     }

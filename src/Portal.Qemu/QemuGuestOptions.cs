@@ -1,3 +1,4 @@
+using Portal.Abi;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Portal.Qemu.Image;
@@ -9,6 +10,12 @@ public sealed class QemuGuestOptions
 {
     /// <summary>The module's cap on <c>hold_budget_ms</c> (PORTAL_MAX_TIMEOUT_MS in portal.c).</summary>
     internal static readonly TimeSpan MaxHoldBudget = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The guest's architecture: x86_64 (default, the host's own kernel), mipsel (Malta, the Archer C20's),
+    /// aarch64 or armel (ARM's virt machine); the foreign ones come from the kits scripts/setup-guest.sh prepares.
+    /// </summary>
+    public GuestAbi Abi { get; init; } = GuestAbi.X86_64;
 
     /// <summary>Number of vCPUs (1 or 2 are tested; TCG runs them on host threads).</summary>
     public int Cpus { get; init; } = 1;

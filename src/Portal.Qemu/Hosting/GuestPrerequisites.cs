@@ -1,3 +1,6 @@
+using Portal.Abi;
+using Portal.Qemu.Machines;
+
 namespace Portal.Qemu.Hosting;
 
 /// <summary>Something the real guest needs is not installed. The message says what, and how to get it.</summary>
@@ -13,39 +16,81 @@ public static class GuestPrerequisites
     /// <summary>Programs needed on PATH, with the Debian package that provides each.</summary>
     private static readonly (string Program, string Package)[] Programs =
     [
-        ("qemu-system-x86_64", "qemu-system-x86"),
         ("make", "build-essential"),
         ("gcc", "build-essential"),
         ("xz", "xz-utils"),
         ("setpriv", "util-linux"),      // starts QEMU with a parent-death signal
     ];
 
-    /// <summary>The guest kernel: its version, image and build directory (headers).</summary>
-    public sealed record GuestKernel(string Version, string Image, string BuildDirectory);
+    /// <summary>Where the foreign guests' kits are (scripts/setup-guest-kits.sh), unless PORTAL_GUEST_KITS says otherwise.</summary>
+    public const string DefaultKitDirectory = "/var/lib/portal/guests";
 
-    /// <summary>Checks everything and returns the guest kernel to use.</summary>
+    /// <summary>
+    /// The guest kernel and what is built against it: its version, image and build directory (headers),
+    /// its module tree, the static busybox of its userland, and how to build for it (kernel <c>ARCH</c>
+    /// and <c>CROSS_COMPILE</c>, both empty for the host's own architecture).
+    /// </summary>
+    public sealed record GuestKernel(string Version, string Image, string BuildDirectory)
+    {
+        /// <summary>The directory holding <c>&lt;Version&gt;/modules.dep</c> and the modules.</summary>
+        public string ModulesRoot { get; init; } = "/lib/modules";
+
+        /// <summary>The static busybox that is the guest's userland.</summary>
+        public string Busybox { get; init; } = "/bin/busybox";
+
+        /// <summary>The kernel's ARCH for building modules, empty for the host's own.</summary>
+        public string Arch { get; init; } = "";
+
+        /// <summary>The cross toolchain's prefix (<c>mipsel-linux-gnu-</c>), empty for the host's own.</summary>
+        public string CrossCompile { get; init; } = "";
+    }
+
+    /// <summary>Checks everything the x86_64 guest needs and returns its kernel.</summary>
     /// <param name="kernelVersion">A specific guest kernel version (e.g. 6.1.0-56-amd64), or null for the newest installed.</param>
     /// <exception cref="GuestPrerequisiteException">Something is missing; the message lists all of it and names the set-up script.</exception>
-    public static GuestKernel Check(string? kernelVersion = null)
+    public static GuestKernel Check(string? kernelVersion = null) => Check(GuestAbi.X86_64, kernelVersion);
+
+    /// <summary>Checks everything the guest of <paramref name="abi"/> needs and returns its kernel.</summary>
+    /// <exception cref="ArgumentException">Portal has no real guest of that ABI.</exception>
+    /// <exception cref="GuestPrerequisiteException">Something is missing; the message lists all of it and names the set-up script.</exception>
+    public static GuestKernel Check(GuestAbi abi, string? kernelVersion = null)
     {
+        ArgumentNullException.ThrowIfNull(abi);
+        var machine = GuestMachine.For(abi);
         var missing = new List<string>();
-        foreach (var (program, package) in Programs)
+        foreach (var (program, package) in Programs.Append((machine.QemuBinary, machine.QemuPackage)))
         {
             if (FindOnPath(program) is null)
                 missing.Add($"{program} (package {package})");
         }
-        if (FindBusybox() is null)
-            missing.Add("a static busybox at /bin/busybox (package busybox-static)");
-        var kernel = FindKernel(kernelVersion);
-        if (kernel is null)
-            missing.Add(kernelVersion is null
-                ? "a guest kernel with headers: /boot/vmlinuz-*-amd64 and /lib/modules/<version>/build (packages linux-image-amd64, linux-headers-amd64)"
-                : $"guest kernel {kernelVersion}: /boot/vmlinuz-{kernelVersion} and /lib/modules/{kernelVersion}/build");
+        GuestKernel? kernel;
+        if (machine.Native)
+        {
+            if (FindBusybox() is null)
+                missing.Add("a static busybox at /bin/busybox (package busybox-static)");
+            kernel = FindKernel(kernelVersion);
+            if (kernel is null)
+                missing.Add(kernelVersion is null
+                    ? "a guest kernel with headers: /boot/vmlinuz-*-amd64 and /lib/modules/<version>/build (packages linux-image-amd64, linux-headers-amd64)"
+                    : $"guest kernel {kernelVersion}: /boot/vmlinuz-{kernelVersion} and /lib/modules/{kernelVersion}/build");
+        }
+        else
+        {
+            kernel = GuestKit.Load(abi, KitDirectory, missing);
+            if (kernel is not null && kernelVersion is not null && kernel.Version != kernelVersion)
+                missing.Add($"guest kernel {kernelVersion} (the {abi.Name} kit has {kernel.Version})");
+            if (kernel is not null && FindOnPath(kernel.CrossCompile + "gcc") is null)
+                missing.Add($"{kernel.CrossCompile}gcc (package gcc-{kernel.CrossCompile.TrimEnd('-')})");
+        }
         if (missing.Count > 0)
             throw new GuestPrerequisiteException(
-                $"The QEMU guest needs: {string.Join("; ", missing)}. Install them with: sudo {GuestPrerequisiteException.SetupScript}");
+                $"The {abi.Name} QEMU guest needs: {string.Join("; ", missing)}. Install them with: sudo {GuestPrerequisiteException.SetupScript}");
         return kernel!;
     }
+
+    /// <summary>The kits' directory: PORTAL_GUEST_KITS, else <see cref="DefaultKitDirectory"/>.</summary>
+    internal static string KitDirectory =>
+        Environment.GetEnvironmentVariable("PORTAL_GUEST_KITS") is { Length: > 0 } configured ? configured : DefaultKitDirectory;
 
     /// <summary>The static busybox to put in the initramfs, or null.</summary>
     internal static string? FindBusybox() => BusyboxLocations.FirstOrDefault(File.Exists);

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Portal.Qemu.Hosting;
+using Portal.Qemu.Machines;
 
 namespace Portal.Qemu.Image;
 
@@ -15,20 +16,22 @@ namespace Portal.Qemu.Image;
 internal static partial class GuestImageBuilder
 {
     /// <summary>Bumped when the build recipe changes, so old cache entries are not reused.</summary>
-    private const string RecipeVersion = "2";       // 2: virtio-serial modules for the agent
+    private const string RecipeVersion = "3";       // 2: virtio-serial modules for the agent; 3: per-architecture guests
 
     private static readonly string[] Programs = ["portal-selftest", "ioctl_interaction", "mtk7530_switch", "portal-agent", "portal-bench", "portal-load", "portal-hostile"];
 
-    public static async Task<GuestImage> BuildAsync(GuestPrerequisites.GuestKernel kernel, IReadOnlyList<GuestFile> files, string cacheRoot,
-        ILogger logger, CancellationToken cancellationToken)
+    public static async Task<GuestImage> BuildAsync(GuestMachine machine, GuestPrerequisites.GuestKernel kernel, IReadOnlyList<GuestFile> files,
+        string cacheRoot, ILogger logger, CancellationToken cancellationToken)
     {
         var sources = LocateSources();
-        var busybox = GuestPrerequisites.FindBusybox()!;
-        var agentModules = AgentModules(kernel.Version);
+        var busybox = kernel.Busybox;
+        var agentModules = AgentModules(kernel.Version, kernel.ModulesRoot);
         var baseKey = Hash(hash =>
         {
             hash.Add(RecipeVersion);
+            hash.Add(machine.Abi.Name);
             hash.Add(kernel.Version);
+            hash.Add(kernel.CrossCompile);
             var image = new FileInfo(kernel.Image);
             hash.Add($"{image.Length}:{image.LastWriteTimeUtc.Ticks}");
             foreach (var module in agentModules)
@@ -44,7 +47,7 @@ internal static partial class GuestImageBuilder
         var fromCache = File.Exists(Path.Combine(baseDirectory, "complete"));
         if (!fromCache)
         {
-            await BuildBaseAsync(kernel, sources, baseDirectory, logger, cancellationToken).ConfigureAwait(false);
+            await BuildBaseAsync(machine, kernel, sources, baseDirectory, logger, cancellationToken).ConfigureAwait(false);
             PruneCache(cacheRoot, keep: baseDirectory, logger);
         }
         Directory.SetLastWriteTimeUtc(baseDirectory, DateTime.UtcNow);     // most recently used, for pruning
@@ -102,8 +105,8 @@ internal static partial class GuestImageBuilder
     }
 
     /// <summary>Module, programs and vmlinux, built in a scratch directory and moved into the cache in one step.</summary>
-    private static async Task BuildBaseAsync(GuestPrerequisites.GuestKernel kernel, string sources, string destination, ILogger logger,
-        CancellationToken cancellationToken)
+    private static async Task BuildBaseAsync(GuestMachine machine, GuestPrerequisites.GuestKernel kernel, string sources, string destination,
+        ILogger logger, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         Log.Building(logger, kernel.Version, destination);
@@ -113,11 +116,18 @@ internal static partial class GuestImageBuilder
         CopyDirectory(sources, Path.Combine(scratch, "src"));
         try
         {
-            await RunAsync("make", ["-s", "-C", Path.Combine(scratch, "src", "module"), $"KDIR={kernel.BuildDirectory}", $"OUT={Path.Combine(scratch, "module")}"],
-                "building portal.ko", cancellationToken).ConfigureAwait(false);
-            await RunAsync("make", ["-s", "-C", Path.Combine(scratch, "src", "programs"), $"OUT={Path.Combine(scratch, "bin")}"],
-                "building the guest programs", cancellationToken).ConfigureAwait(false);
-            await ExtractVmlinuxAsync(kernel.Image, Path.Combine(scratch, "vmlinux"), logger, cancellationToken).ConfigureAwait(false);
+            // A foreign guest's module and programs are cross-built: ARCH and CROSS_COMPILE for kbuild, CC for the programs.
+            List<string> module = ["-s", "-C", Path.Combine(scratch, "src", "module"), $"KDIR={kernel.BuildDirectory}", $"OUT={Path.Combine(scratch, "module")}"];
+            List<string> programs = ["-s", "-C", Path.Combine(scratch, "src", "programs"), $"OUT={Path.Combine(scratch, "bin")}"];
+            if (kernel.CrossCompile.Length > 0)
+            {
+                module.AddRange([$"ARCH={kernel.Arch}", $"CROSS_COMPILE={kernel.CrossCompile}"]);
+                programs.Add($"CC={kernel.CrossCompile}gcc");
+            }
+            await RunAsync("make", module, $"building portal.ko for {machine.Abi.Name}", cancellationToken).ConfigureAwait(false);
+            await RunAsync("make", programs, $"building the {machine.Abi.Name} guest programs", cancellationToken).ConfigureAwait(false);
+            if (machine.BootsVmlinux)
+                await ExtractVmlinuxAsync(kernel.Image, Path.Combine(scratch, "vmlinux"), logger, cancellationToken).ConfigureAwait(false);
             await File.WriteAllTextAsync(Path.Combine(scratch, "complete"), kernel.Version, cancellationToken).ConfigureAwait(false);
             if (Directory.Exists(destination))
                 Directory.Delete(destination, recursive: true);

@@ -1,0 +1,98 @@
+using System.Globalization;
+using Portal.Abi;
+
+namespace Portal.Qemu.Machines;
+
+/// <summary>
+/// What differs between the real guests' architectures, and nothing else: the QEMU binary and machine,
+/// the console device, where guest RAM starts and where the shared window sits in it, how the kernel
+/// is told to keep its hands off the window, and how guest code is built (kernel ARCH, cross compiler).
+/// One instance per supported ABI; <see cref="QemuGuest"/> and the image builder take everything
+/// architecture-specific from here.
+/// </summary>
+internal sealed record GuestMachine
+{
+    /// <summary>Bytes of guest RAM below the window (the window is at <see cref="RamBase"/> + this).</summary>
+    public const long WindowOffset = 192L << 20;
+
+    /// <summary>The guest's ABI (what portal.ko reports in GUEST_INFO).</summary>
+    public required GuestAbi Abi { get; init; }
+
+    /// <summary>The QEMU system emulator.</summary>
+    public required string QemuBinary { get; init; }
+
+    /// <summary>The Debian package that provides <see cref="QemuBinary"/>.</summary>
+    public required string QemuPackage { get; init; }
+
+    /// <summary>QEMU's machine type and its options (the RAM backend is added to them).</summary>
+    public required string Machine { get; init; }
+
+    /// <summary>QEMU's CPU model, or null for the machine's default.</summary>
+    public string? Cpu { get; init; }
+
+    /// <summary>The kernel's console device (the first serial port: a 16550 or a PL011).</summary>
+    public required string Console { get; init; }
+
+    /// <summary>Guest physical address of the first byte of RAM (0 on PC and Malta, 1 GiB on ARM's virt).</summary>
+    public required long RamBase { get; init; }
+
+    /// <summary>Guest physical address of the window.</summary>
+    public long WindowAddress => RamBase + WindowOffset;
+
+    /// <summary>
+    /// Kernel arguments that keep the kernel's allocator away from the window: a reserved range where
+    /// the architecture has <c>memmap=</c> (x86, MIPS), else RAM cut off below the window (<c>mem=</c>, ARM).
+    /// </summary>
+    public required Func<int, IReadOnlyList<string>> ReserveWindow { get; init; }
+
+    /// <summary>True for the host's own architecture: its kernel and busybox come from the host, not from a kit.</summary>
+    public bool Native { get; init; }
+
+    /// <summary>The bzImage's payload can be unpacked to an ELF that QEMU boots directly (x86_64's PVH entry).</summary>
+    public bool BootsVmlinux { get; init; }
+
+    /// <summary>Whether QEMU can run this guest with KVM on this host (the same architecture only).</summary>
+    public bool CanUseKvm => Native;
+
+    /// <summary>The real guests Portal boots, by ABI.</summary>
+    public static IReadOnlyList<GuestMachine> All { get; } =
+    [
+        new()
+        {
+            Abi = GuestAbi.X86_64, QemuBinary = "qemu-system-x86_64", QemuPackage = "qemu-system-x86", Machine = "pc", Console = "ttyS0",
+            RamBase = 0, ReserveWindow = Memmap, Native = true, BootsVmlinux = true,
+        },
+        new()
+        {
+            // The Archer C20's architecture. Malta's RAM starts at 0; its kernel takes memmap= (a reserved range).
+            Abi = GuestAbi.MipsEl, QemuBinary = "qemu-system-mipsel", QemuPackage = "qemu-system-mips", Machine = "malta", Console = "ttyS0",
+            RamBase = 0, ReserveWindow = Memmap,
+        },
+        new()
+        {
+            // ARM's kernels take no memmap=; mem= ends RAM below the window, which then is not System RAM at all.
+            Abi = GuestAbi.AArch64, QemuBinary = "qemu-system-aarch64", QemuPackage = "qemu-system-arm", Machine = "virt", Cpu = "cortex-a57",
+            Console = "ttyAMA0", RamBase = 0x4000_0000, ReserveWindow = MemBelowWindow,
+        },
+        new()
+        {
+            // Debian's armhf armmp kernel runs armel (EABI, soft-float) programs: the ABI is the same.
+            Abi = GuestAbi.ArmEl, QemuBinary = "qemu-system-arm", QemuPackage = "qemu-system-arm", Machine = "virt,highmem=off", Cpu = "cortex-a15",
+            Console = "ttyAMA0", RamBase = 0x4000_0000, ReserveWindow = MemBelowWindow,
+        },
+    ];
+
+    /// <summary>The machine for <paramref name="abi"/>.</summary>
+    /// <exception cref="ArgumentException">Portal has no real guest for that ABI; the message lists those it has.</exception>
+    public static GuestMachine For(GuestAbi abi) =>
+        All.FirstOrDefault(machine => machine.Abi == abi)
+        ?? throw new ArgumentException(
+            $"There is no real {abi.Name} guest (Debian has no kernel for it that QEMU boots here); real guests: " +
+            $"{string.Join(", ", All.Select(m => m.Abi.Name))}. The emulated guest runs every ABI.", nameof(abi));
+
+    private static IReadOnlyList<string> Memmap(int windowSize) =>
+        [string.Create(CultureInfo.InvariantCulture, $"memmap={windowSize >> 20}M${WindowOffset >> 20}M")];
+
+    private static IReadOnlyList<string> MemBelowWindow(int windowSize) =>
+        [string.Create(CultureInfo.InvariantCulture, $"mem={WindowOffset >> 20}M")];
+}
