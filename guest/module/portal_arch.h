@@ -51,7 +51,8 @@ static __always_inline long portal_arch_nr_index(long nr)
 	return (unsigned long)nr < PORTAL_NR_BITS ? nr : -1;
 }
 
-static inline void portal_arch_get_args(struct pt_regs *regs, u64 args[6])
+static inline void portal_arch_get_args(struct pt_regs *regs,
+					u64 args[PORTAL_SYSCALL_ARGS])
 {
 	args[0] = regs->di;
 	args[1] = regs->si;
@@ -61,7 +62,7 @@ static inline void portal_arch_get_args(struct pt_regs *regs, u64 args[6])
 	args[5] = regs->r9;
 }
 
-/* Replaces argument i (0..5); returns 0 or -errno. */
+/* Replaces argument i (0..PORTAL_SYSCALL_ARGS - 1); returns 0 or -errno. */
 static inline int portal_arch_set_arg(struct pt_regs *regs, int i, u64 val)
 {
 	switch (i) {

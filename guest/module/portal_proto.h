@@ -82,11 +82,14 @@
 #define PORTAL_EXT_FAIL		0xf0000102u
 #define PORTAL_BATCH_OK		0xf0000103u
 
+/* syscall arguments in an event, a verdict and a hook's filters (§4) */
+#define PORTAL_SYSCALL_ARGS	6
+
 /* event record (§4.1) */
 #define PORTAL_EV_HOOK_ID	0	/* le32 */
 #define PORTAL_EV_PHASE		4	/* le32 */
 #define PORTAL_EV_NR		8	/* le64 */
-#define PORTAL_EV_ARGS		16	/* le64 x 6 */
+#define PORTAL_EV_ARGS		16	/* le64 x PORTAL_SYSCALL_ARGS */
 #define PORTAL_EV_RETVAL	64	/* le64 */
 #define PORTAL_EV_PID		72	/* le32 */
 #define PORTAL_EV_TID		76	/* le32 */
@@ -100,7 +103,7 @@
 #define PORTAL_VD_FLAGS		0	/* le32 */
 #define PORTAL_VD_ARG_MASK	4	/* le32 */
 #define PORTAL_VD_RETVAL	8	/* le64 */
-#define PORTAL_VD_ARGS		16	/* le64 x 6 */
+#define PORTAL_VD_ARGS		16	/* le64 x PORTAL_SYSCALL_ARGS */
 #define PORTAL_VD_WRITE_COUNT	64	/* le32 */
 #define PORTAL_VD_WRITES	72
 #define PORTAL_VD_WR_ADDR	0	/* le64, within a write entry */

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The syscall path: the sys_enter / sys_exit probes, the events they send
+ * for matching hooks (protocol.md §4.1), the wait for each verdict with
+ * requests served inline, and the bounds on that wait (§5.3): the event's
+ * timeout and the stop's hold budget.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/errno.h>
+#include <linux/init.h>
+#include <linux/kernel.h>
+#include <linux/ktime.h>
+#include <linux/minmax.h>
+#include <linux/sched.h>
+#include <linux/smp.h>
+#include <linux/string.h>
+#include <linux/tracepoint.h>
+#include <asm/unaligned.h>
+
+#include "portal.h"
+
+/*
+ * The deadline of a stop about to deliver its first event: now plus the
+ * hold budget, unless the task the last stop on this vCPU held is still
+ * running and has not been switched out since.  Then the vCPU has not
+ * passed through the scheduler in between (the syscall between an enter and
+ * a return stop need not, without full preemption), and this stop shares
+ * that stop's deadline: hold_budget_ms bounds the whole stretch, which is
+ * what the soft-lockup watchdog measures.
+ */
+static u64 stop_deadline(struct portal_slot *s, u64 now)
+{
+	unsigned long switches = current->nvcsw + current->nivcsw;
+	unsigned int ms = clamp(READ_ONCE(portal_hold_budget_ms), 1U,
+				(unsigned int)PORTAL_MAX_TIMEOUT_MS);
+
+	if (s->stop_task != current || s->stop_pid != current->pid ||
+	    s->stop_switches != switches) {
+		s->stop_task = current;
+		s->stop_pid = current->pid;
+		s->stop_switches = switches;
+		s->stop_deadline = now + (u64)ms * NSEC_PER_MSEC;
+	}
+	return s->stop_deadline;
+}
+
+/* How an event ended. */
+enum portal_outcome {
+	PORTAL_ANSWERED,	/* verdict applied or rejected: on to the next hook */
+	PORTAL_SKIPPED,		/* the syscall will not run: no more hooks */
+	PORTAL_ABANDONED,	/* no verdict in time: no more events this stop */
+};
+
+/* Writes the event record (§4.1) and its response header into the region. */
+static void event_write(struct portal_slot *s, const struct portal_held *held,
+			long nr, const struct portal_hook *h,
+			const u64 args[PORTAL_SYSCALL_ARGS], s64 retval)
+{
+	u8 *d = slot_data(s);
+	unsigned int i;
+
+	BUILD_BUG_ON(PORTAL_EV_ARGS + 8 * PORTAL_SYSCALL_ARGS > PORTAL_EV_RETVAL);
+	put_unaligned_le32(h->id, d + PORTAL_EV_HOOK_ID);
+	put_unaligned_le32(held->phase, d + PORTAL_EV_PHASE);
+	put_unaligned_le64((u64)nr, d + PORTAL_EV_NR);
+	for (i = 0; i < PORTAL_SYSCALL_ARGS; i++)
+		put_unaligned_le64(args[i], d + PORTAL_EV_ARGS + 8 * i);
+	put_unaligned_le64(held->phase == PORTAL_PHASE_RETURN ? retval : 0,
+			   d + PORTAL_EV_RETVAL);
+	put_unaligned_le32(current->tgid, d + PORTAL_EV_PID);
+	put_unaligned_le32(current->pid, d + PORTAL_EV_TID);
+	portal_task_comm16(d + PORTAL_EV_COMM);
+	region_respond(s, PORTAL_EVENT, held->event_id, PORTAL_EV_SIZE);
+}
+
+/*
+ * Waits for the verdict on the posted event, serving requests inline;
+ * seen is host_seq before the post.  Gives up at the earlier of the event's
+ * timeout and the stop's deadline, or when the module unloads.
+ */
+static enum portal_outcome event_wait(struct portal_slot *s,
+				      struct portal_held *held, u32 seen)
+{
+	u64 timeout_ns, deadline;
+	unsigned long spins = 0;
+
+	timeout_ns = (u64)min(READ_ONCE(portal_host_timeout_ms),
+			      PORTAL_MAX_TIMEOUT_MS) * NSEC_PER_MSEC;
+	deadline = min(ktime_get_ns() + timeout_ns, held->deadline);
+	for (;;) {
+		u32 cur;
+
+		/*
+		 * The bound covers the whole hold, requests included: a host
+		 * that keeps posting cannot hold the vCPU past the deadline.
+		 * The clock is read every PORTAL_CLOCK_EVERY spins only.
+		 */
+		if (++spins % PORTAL_CLOCK_EVERY == 0 &&
+		    (ktime_get_ns() >= deadline || READ_ONCE(portal_unloading)))
+			break;
+		cur = slot_host_seq(s);
+		if (cur == seen) {
+			cpu_relax();
+			continue;
+		}
+		seen = cur;
+		if (win_ld64(s->r + PORTAL_REG_OP) == PORTAL_OP_VERDICT) {
+			if (win_ld64(s->r + PORTAL_REG_ADDR) != held->event_id) {
+				stat_inc(PORTAL_STAT_STALE_VERDICTS);
+				continue;
+			}
+			return portal_verdict(s, held) ? PORTAL_SKIPPED :
+							 PORTAL_ANSWERED;
+		}
+		portal_serve(s, held);
+		slot_post(s);
+	}
+
+	/* §5.3: give up, leave the syscall alone, keep off the region until acked */
+	portal_slot_abandon(s, held->event_id);
+	stat_inc(PORTAL_STAT_HOST_TIMEOUTS);
+	return PORTAL_ABANDONED;
+}
+
+/*
+ * Sends one event and holds the syscall until the verdict, serving requests
+ * inline, for at most host_timeout_ms and never past the stop's deadline.
+ */
+static enum portal_outcome portal_event(struct portal_slot *s,
+					struct portal_held *held, long nr,
+					const struct portal_hook *h,
+					const u64 args[PORTAL_SYSCALL_ARGS],
+					s64 retval)
+{
+	u32 seen;
+
+	held->event_id = s->next_event++;
+	event_write(s, held, nr, h, args, retval);
+
+	seen = slot_host_seq(s);	/* before posting: a fast answer is not missed */
+	slot_post(s);
+	stat_inc(PORTAL_STAT_EVENTS_SENT);
+	return event_wait(s, held, seen);
+}
+
+/*
+ * Whether a matching hook gets its event, given the slot (NULL if its vCPU
+ * has none) and how the stop's last event ended; counts it if not.  The
+ * stop's deadline is set here, just before its first event.
+ */
+static bool event_admit(struct portal_slot *s, struct portal_held *held,
+			enum portal_outcome outcome)
+{
+	u64 now;
+
+	if (!s || READ_ONCE(portal_unloading)) {
+		stat_inc(PORTAL_STAT_EVENTS_DROPPED);
+		return false;
+	}
+	now = ktime_get_ns();
+	if (outcome == PORTAL_ABANDONED || portal_slot_abandoned(s)) {
+		stat_inc(held->deadline && now >= held->deadline ?
+			 PORTAL_STAT_EVENTS_OVER_BUDGET :
+			 PORTAL_STAT_EVENTS_DROPPED);
+		return false;
+	}
+	if (!held->deadline)
+		held->deadline = stop_deadline(s, now);
+	if (now >= held->deadline) {
+		stat_inc(PORTAL_STAT_EVENTS_OVER_BUDGET);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Slow path: the syscall number is hooked for this phase.  Delivers one
+ * event per matching hook, in registration order; each hook is matched
+ * against the arguments as earlier verdicts left them.  Every matching hook
+ * that gets no event is counted: events_over_budget once the stop's budget
+ * has run out, events_dropped when the slot is abandoned (by this stop or
+ * an earlier one) or there is no slot.
+ */
+static noinline void portal_dispatch(struct pt_regs *regs, long nr, u32 phase)
+{
+	u32 upto = portal_hook_last_id(), after = 0;
+	struct portal_held held = { .regs = regs, .phase = phase };
+	enum portal_outcome outcome = PORTAL_ANSWERED;
+	int cpu = smp_processor_id();	/* preemption is disabled in probes */
+	struct portal_slot *s = NULL;
+	struct portal_hook h;
+	bool matched = false;
+
+	if (cpu + 1 < portal_slot_count)
+		s = &portal_slots[cpu + 1];
+	while (portal_hook_next(nr, phase, after, upto, &h)) {
+		u64 args[PORTAL_SYSCALL_ARGS];
+		s64 retval = 0;
+
+		after = h.id;
+		portal_arch_get_args(regs, args);
+		if (phase == PORTAL_PHASE_RETURN)
+			retval = portal_arch_get_retval(regs);
+		if (!portal_hook_match(&h, args, retval))
+			continue;
+		matched = true;
+		if (!event_admit(s, &held, outcome))
+			continue;
+		outcome = portal_event(s, &held, nr, &h, args, retval);
+		if (outcome == PORTAL_SKIPPED)
+			break;
+	}
+	if (!matched)
+		stat_inc(PORTAL_STAT_FILTERED_OUT);
+}
+
+/*
+ * The probes.  Fast path for a syscall that is not hooked: one bit test.
+ * Compat (32-bit and x32) syscalls use other numbers and are ignored.
+ */
+static void probe_sys_enter(void *data, struct pt_regs *regs, long id)
+{
+	long idx = portal_arch_nr_index(id);
+
+	if (likely(idx < 0 || !test_bit(idx, portal_hooked_enter)))
+		return;
+	if (!portal_arch_native(regs))
+		return;
+	portal_dispatch(regs, id, PORTAL_PHASE_ENTER);
+}
+
+static void probe_sys_exit(void *data, struct pt_regs *regs, long ret)
+{
+	long nr, idx;
+
+	portal_arch_sys_exit(regs);
+	nr = syscall_get_nr(current, regs);
+	idx = portal_arch_nr_index(nr);
+	if (likely(idx < 0 || !test_bit(idx, portal_hooked_exit)))
+		return;
+	if (!portal_arch_native(regs))
+		return;
+	portal_dispatch(regs, nr, PORTAL_PHASE_RETURN);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tracepoints                                                              */
+
+static struct tracepoint *tp_sys_enter, *tp_sys_exit;
+
+static void find_tracepoint(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "sys_enter"))
+		tp_sys_enter = tp;
+	else if (!strcmp(tp->name, "sys_exit"))
+		tp_sys_exit = tp;
+}
+
+int __init portal_probes_find(void)
+{
+	for_each_kernel_tracepoint(find_tracepoint, NULL);
+	if (!tp_sys_enter || !tp_sys_exit) {
+		pr_err("sys_enter/sys_exit tracepoints not found\n");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Attaches the probes: syscalls are intercepted from here on. */
+int __init portal_probes_register(void)
+{
+	int err;
+
+	err = tracepoint_probe_register(tp_sys_enter, probe_sys_enter, NULL);
+	if (err)
+		return err;
+	err = tracepoint_probe_register(tp_sys_exit, probe_sys_exit, NULL);
+	if (err) {
+		tracepoint_probe_unregister(tp_sys_enter, probe_sys_enter, NULL);
+		tracepoint_synchronize_unregister();
+	}
+	return err;
+}
+
+/* Detaches the probes and waits until none runs. */
+void __exit portal_probes_unregister(void)
+{
+	tracepoint_probe_unregister(tp_sys_enter, probe_sys_enter, NULL);
+	tracepoint_probe_unregister(tp_sys_exit, probe_sys_exit, NULL);
+	tracepoint_synchronize_unregister();
+}

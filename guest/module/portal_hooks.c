@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The hook table (protocol.md §4.3): the hooks the host registered, their
+ * filters, and the per-phase bitmaps the probes test first.
+ */
+#include <linux/bitmap.h>
+#include <linux/errno.h>
+#include <linux/kernel.h>
+#include <linux/minmax.h>
+#include <linux/sched.h>
+#include <linux/seqlock.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+#include <asm/unaligned.h>
+
+#include "portal.h"
+
+#define PORTAL_DESC_MAX		(PORTAL_HD_ARG_FILTERS + \
+				 PORTAL_HD_MAX_FILTERS * PORTAL_FLT_SIZE)
+
+/*
+ * Concurrency scheme.  The table is changed by the control thread and, for a
+ * HOOK_* request served inline, by a held probe (atomic context, possibly on
+ * a one-vCPU guest where nothing else can run).  Both can run at the same
+ * time on different CPUs, while other CPUs read the table from their probes.
+ *
+ * - Writers serialise on hooks_lock, a raw spinlock: it never sleeps and
+ *   disables preemption, so a writer cannot be interrupted by a syscall probe
+ *   on its own CPU (syscalls do not happen in interrupt context).
+ * - Inside the lock, every change is bracketed by hooks_seq, a seqcount.
+ *   Readers (the probes) never take the lock: they copy the entry they need
+ *   inside a read_seqcount_begin/retry loop, retrying if a writer ran
+ *   meanwhile, and evaluate the copy.  Nothing is freed, so no RCU grace
+ *   period is needed and a writer never waits for readers.
+ * - The per-phase bitmaps of hooked syscall numbers are rebuilt by the writer
+ *   after every change.  The probes test them first, without any lock:
+ *   that single bit test is the whole cost of a syscall that is not hooked.
+ *   A stale bit only causes a table scan that finds nothing, or misses a
+ *   syscall racing with its hook's registration.
+ * - Hook ids increase and are never reused, so "registration order" is id
+ *   order; a syscall only considers hooks with an id up to the highest one
+ *   assigned when it started, so a hook registered by a handler does not
+ *   fire for the syscall being handled.
+ */
+static DEFINE_RAW_SPINLOCK(hooks_lock);
+static seqcount_raw_spinlock_t hooks_seq =
+	SEQCNT_RAW_SPINLOCK_ZERO(hooks_seq, &hooks_lock);
+static struct portal_hook hooks[PORTAL_MAX_HOOKS];
+static u32 hooks_last_id;	/* highest id assigned */
+unsigned long portal_hooked_enter[BITS_TO_LONGS(PORTAL_NR_BITS)] __read_mostly;
+unsigned long portal_hooked_exit[BITS_TO_LONGS(PORTAL_NR_BITS)] __read_mostly;
+
+/* Called with hooks_lock held. */
+static void hooks_rebuild_maps(void)
+{
+	unsigned long en[BITS_TO_LONGS(PORTAL_NR_BITS)] = { 0 };
+	unsigned long ex[BITS_TO_LONGS(PORTAL_NR_BITS)] = { 0 };
+	unsigned int i;
+
+	for (i = 0; i < PORTAL_MAX_HOOKS; i++) {
+		const struct portal_hook *h = &hooks[i];
+		long idx;
+
+		if (!h->id)
+			continue;
+		idx = portal_arch_nr_index(h->nr);
+		if (idx < 0)
+			continue;
+		__set_bit(idx, h->phase == PORTAL_PHASE_ENTER ? en : ex);
+	}
+	for (i = 0; i < ARRAY_SIZE(en); i++) {
+		WRITE_ONCE(portal_hooked_enter[i], en[i]);
+		WRITE_ONCE(portal_hooked_exit[i], ex[i]);
+	}
+}
+
+static bool filter_kind_valid(const struct portal_filter *f)
+{
+	switch (f->kind) {
+	case PORTAL_FLT_EQ:
+	case PORTAL_FLT_NE:
+	case PORTAL_FLT_MASK_SET:
+	case PORTAL_FLT_MASK_CLEAR:
+		return true;
+	case PORTAL_FLT_RANGE:
+		return f->a <= f->b;
+	case PORTAL_FLT_SRANGE:
+		return (s64)f->a <= (s64)f->b;
+	}
+	return false;
+}
+
+static void filter_parse(const u8 *p, struct portal_filter *f)
+{
+	f->arg = get_unaligned_le32(p + PORTAL_FLT_ARG);
+	f->kind = get_unaligned_le32(p + PORTAL_FLT_KIND);
+	f->a = get_unaligned_le64(p + PORTAL_FLT_A);
+	f->b = get_unaligned_le64(p + PORTAL_FLT_B);
+}
+
+/* The retval filter, if any, and the argument filters of a hook being parsed. */
+static int hook_parse_filters(const u8 *d, struct portal_hook *h)
+{
+	unsigned int i;
+
+	if (h->flags & PORTAL_HD_RETVAL_FILTER_FLAG) {
+		if (h->phase != PORTAL_PHASE_RETURN)
+			return -EINVAL;
+		filter_parse(d + PORTAL_HD_RETVAL_FILTER, &h->retval);
+		h->retval.arg = 0;
+		if (!filter_kind_valid(&h->retval))
+			return -EINVAL;
+	}
+	for (i = 0; i < h->nfilters; i++) {
+		struct portal_filter *f = &h->args[i];
+
+		filter_parse(d + PORTAL_HD_ARG_FILTERS + i * PORTAL_FLT_SIZE, f);
+		if (f->arg >= PORTAL_SYSCALL_ARGS || !filter_kind_valid(f))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Parses and validates a hook descriptor (§4.3); d holds min(size, PORTAL_DESC_MAX) bytes. */
+static int hook_parse(const u8 *d, u64 size, struct portal_hook *h)
+{
+	unsigned int i;
+
+	memset(h, 0, sizeof(*h));
+	if (size < PORTAL_HD_ARG_FILTERS || size > PORTAL_CHUNK_SIZE)
+		return -EINVAL;
+	h->nr = get_unaligned_le32(d + PORTAL_HD_NR);
+	h->phase = get_unaligned_le32(d + PORTAL_HD_PHASE);
+	h->flags = get_unaligned_le32(d + PORTAL_HD_FLAGS);
+	h->nfilters = get_unaligned_le32(d + PORTAL_HD_ARG_COUNT);
+	if (h->nfilters > PORTAL_HD_MAX_FILTERS ||
+	    size < PORTAL_HD_ARG_FILTERS + (u64)PORTAL_FLT_SIZE * h->nfilters)
+		return -EINVAL;
+	if (h->phase != PORTAL_PHASE_ENTER && h->phase != PORTAL_PHASE_RETURN)
+		return -EINVAL;
+	if (h->flags & ~PORTAL_HD_KNOWN_FLAGS)
+		return -EINVAL;
+	h->pid = get_unaligned_le64(d + PORTAL_HD_PID);
+	/* compared over 15 bytes, NUL-padded: drop anything after a NUL */
+	for (i = 0; i < TASK_COMM_LEN - 1; i++) {
+		h->comm[i] = d[PORTAL_HD_COMM + i];
+		if (!h->comm[i])
+			break;
+	}
+	return hook_parse_filters(d, h);
+}
+
+/* Adds a parsed hook; returns its id or -ENOSPC.  Atomic-safe. */
+static long hook_add(const struct portal_hook *h)
+{
+	unsigned long flags;
+	long ret = -ENOSPC;
+	unsigned int i;
+
+	raw_spin_lock_irqsave(&hooks_lock, flags);
+	for (i = 0; i < PORTAL_MAX_HOOKS; i++) {
+		if (hooks[i].id)
+			continue;
+		write_seqcount_begin(&hooks_seq);
+		hooks[i] = *h;
+		if (++hooks_last_id == 0)	/* 2^32 registrations: never */
+			hooks_last_id = 1;
+		hooks[i].id = hooks_last_id;
+		write_seqcount_end(&hooks_seq);
+		ret = hooks_last_id;
+		hooks_rebuild_maps();
+		break;
+	}
+	raw_spin_unlock_irqrestore(&hooks_lock, flags);
+	return ret;
+}
+
+/* Removes hook id (0 = all); returns the number removed.  Atomic-safe. */
+unsigned int portal_hook_remove(u64 id)
+{
+	unsigned int i, n = 0;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&hooks_lock, flags);
+	write_seqcount_begin(&hooks_seq);
+	for (i = 0; i < PORTAL_MAX_HOOKS; i++) {
+		if (!hooks[i].id || (id && hooks[i].id != id))
+			continue;
+		hooks[i].id = 0;
+		n++;
+	}
+	write_seqcount_end(&hooks_seq);
+	hooks_rebuild_maps();
+	raw_spin_unlock_irqrestore(&hooks_lock, flags);
+	return n;
+}
+
+/* The highest id assigned so far: a syscall considers hooks up to it. */
+u32 portal_hook_last_id(void)
+{
+	return READ_ONCE(hooks_last_id);
+}
+
+/*
+ * Copies the hook with the lowest id in (after, upto] for nr and phase.
+ * Lock-free; see the concurrency scheme above.
+ */
+bool portal_hook_next(u32 nr, u32 phase, u32 after, u32 upto,
+		      struct portal_hook *out)
+{
+	unsigned int seq, i;
+	int best;
+
+	do {
+		seq = read_seqcount_begin(&hooks_seq);
+		best = -1;
+		for (i = 0; i < PORTAL_MAX_HOOKS; i++) {
+			const struct portal_hook *h = &hooks[i];
+			u32 id = h->id;
+
+			if (!id || id <= after || id > upto || h->nr != nr ||
+			    h->phase != phase)
+				continue;
+			if (best < 0 || id < hooks[best].id)
+				best = i;
+		}
+		if (best >= 0)
+			*out = hooks[best];
+	} while (read_seqcount_retry(&hooks_seq, seq));
+	return best >= 0;
+}
+
+static bool filter_match(const struct portal_filter *f, u64 x, s64 s)
+{
+	switch (f->kind) {
+	case PORTAL_FLT_EQ:
+		return x == f->a;
+	case PORTAL_FLT_NE:
+		return x != f->a;
+	case PORTAL_FLT_RANGE:
+		return f->a <= x && x <= f->b;
+	case PORTAL_FLT_SRANGE:
+		return (s64)f->a <= s && s <= (s64)f->b;
+	case PORTAL_FLT_MASK_SET:
+		return (x & f->a) == f->a;
+	case PORTAL_FLT_MASK_CLEAR:
+		return (x & f->a) == 0;
+	}
+	return false;
+}
+
+static inline s64 sext_reg(u64 x)
+{
+	return PORTAL_REG_BITS == 64 ? (s64)x : (s64)(s32)x;
+}
+
+/* current->comm, NUL-padded to 16 bytes (it may change under us). */
+void portal_task_comm16(char out[TASK_COMM_LEN])
+{
+	bool end = false;
+	unsigned int i;
+
+	for (i = 0; i < TASK_COMM_LEN; i++) {
+		char c = end ? 0 : READ_ONCE(current->comm[i]);
+
+		end = !c;
+		out[i] = c;
+	}
+	out[TASK_COMM_LEN - 1] = 0;
+}
+
+/* Whether the current syscall passes h's filters: pid, comm, retval, args. */
+bool portal_hook_match(const struct portal_hook *h,
+		       const u64 args[PORTAL_SYSCALL_ARGS], s64 retval)
+{
+	unsigned int i;
+
+	if ((h->flags & PORTAL_HD_PID_FILTER) && h->pid != (u64)current->tgid)
+		return false;
+	if (h->flags & PORTAL_HD_COMM_FILTER) {
+		char comm[TASK_COMM_LEN];
+
+		portal_task_comm16(comm);
+		if (memcmp(comm, h->comm, TASK_COMM_LEN - 1))
+			return false;
+	}
+	if ((h->flags & PORTAL_HD_RETVAL_FILTER_FLAG) &&
+	    !filter_match(&h->retval, (u64)retval, retval))
+		return false;
+	for (i = 0; i < min_t(u32, h->nfilters, PORTAL_HD_MAX_FILTERS); i++) {
+		const struct portal_filter *f = &h->args[i];
+		u64 x = args[f->arg % PORTAL_SYSCALL_ARGS];
+
+		if (!filter_match(f, x, sext_reg(x)))
+			return false;
+	}
+	return true;
+}
+
+/* HOOK_REGISTER (§4.3): the descriptor is in the region, size bytes. */
+void portal_op_hook_register(struct portal_slot *s, u64 size)
+{
+	u8 desc[PORTAL_DESC_MAX];
+	struct portal_hook h;
+	long id;
+
+	/* validate a private copy: the host may change the region meanwhile */
+	memcpy(desc, slot_data(s), min_t(u64, size, sizeof(desc)));
+	if (hook_parse(desc, size, &h))
+		return region_respond(s, PORTAL_EXT_FAIL, EINVAL, 0);
+	id = hook_add(&h);
+	if (id < 0)
+		return region_respond(s, PORTAL_EXT_FAIL, -id, 0);
+	region_respond(s, PORTAL_EXT_OK, id, 0);
+}
