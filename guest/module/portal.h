@@ -115,6 +115,36 @@ static inline void win_st64(void *p, u64 v)
 	WRITE_ONCE(*(__le64 *)p, cpu_to_le64(v));
 }
 
+/*
+ * 64-bit fields another side polls, with release/acquire.  A 32-bit guest
+ * (mipsel, armel) has no 64-bit atomic access: it stores the high word, then
+ * the low word with release, and loads the low word with acquire, then the
+ * high word.  The fields so accessed are event ids that the reader only
+ * compares with an id it expects (protocol.md §5.2), and ids count from 1
+ * per slot, so their high word changes once in 2^32 events; a torn value
+ * reads as "not yet", never as another valid id.
+ */
+static inline void win_st64_release(void *p, u64 v)
+{
+#if BITS_PER_LONG == 64
+	smp_store_release((__le64 *)p, cpu_to_le64(v));
+#else
+	WRITE_ONCE(*(__le32 *)(p + 4), cpu_to_le32(upper_32_bits(v)));
+	smp_store_release((__le32 *)p, cpu_to_le32(lower_32_bits(v)));
+#endif
+}
+
+static inline u64 win_ld64_acquire(const void *p)
+{
+#if BITS_PER_LONG == 64
+	return le64_to_cpu(smp_load_acquire((const __le64 *)p));
+#else
+	u32 lo = le32_to_cpu(smp_load_acquire((const __le32 *)p));
+
+	return (u64)le32_to_cpu(READ_ONCE(*(const __le32 *)(p + 4))) << 32 | lo;
+#endif
+}
+
 /* host_seq with acquire semantics: the region is read after it. */
 static inline u32 slot_host_seq(struct portal_slot *s)
 {

@@ -1,9 +1,52 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Architecture-specific bits of the Portal guest module, all in one place:
- * reading and writing syscall arguments, deciding whether a syscall is a
- * native one, skipping a syscall at entry and setting the return value.
+ * which syscalls are native, reading and writing their arguments, skipping
+ * a syscall at entry and setting its return value.  One block per
+ * architecture; each states the rules it relies on and the kernel they were
+ * checked on (by reading that kernel's entry code, disassembled from the
+ * Debian image, and by the conformance suite on the real guest).
  *
+ * Every block provides:
+ *   PORTAL_ABI, PORTAL_REG_BITS
+ *   portal_arch_native(regs)        the call uses the ABI the hooks name
+ *   portal_arch_nr_index(nr)        bitmap index of a syscall number, or -1
+ *   portal_arch_get_args(regs, a)   the six arguments (also right at exit)
+ *   portal_arch_set_arg(regs, i, v) replaces one, at entry
+ *   portal_arch_skip(regs, v)       at entry: the call does not run and the
+ *                                   caller sees v; false if it could not
+ *   portal_arch_set_retval(regs, v) at exit
+ *   portal_arch_get_retval(regs)    at exit, sign-extended
+ * and PORTAL_ARCH_SKIP_AT_EXIT when a skip must be completed at sys_exit
+ * (portal_skip_*() in portal_events.c): there the syscall number at sys_exit
+ * is still the original one, and the return value must be set there.
+ */
+#ifndef PORTAL_ARCH_H
+#define PORTAL_ARCH_H
+
+#include <linux/compat.h>
+#include <linux/err.h>
+#include <linux/sched.h>
+#include <asm/ptrace.h>
+#include <asm/syscall.h>
+#include <asm/unistd.h>
+#include "portal_proto.h"
+
+/*
+ * Skips completed at sys_exit (portal_events.c), for the blocks that define
+ * PORTAL_ARCH_SKIP_AT_EXIT: records that the current task skips its syscall
+ * with retval; applied says the call is already cancelled (else the arch
+ * code cancels it and calls portal_skip_applied()).  False when no record
+ * is free: the verdict then cannot skip.
+ */
+bool portal_skip_begin(s64 retval, bool applied);
+bool portal_skip_applied(struct task_struct *task);
+
+/* Size of the hooked-number bitmaps; numbers outside are never hooked. */
+#define PORTAL_NR_BITS		1024
+
+#if defined(CONFIG_X86_64)
+/*
  * x86_64 (verified on Debian 6.1.0-NN-amd64):
  *  - arguments live in di, si, dx, r10, r8, r9; the syscall wrappers read
  *    them from pt_regs after the sys_enter tracepoint, so writing them there
@@ -15,26 +58,7 @@
  *  - at sys_exit the return value is ax;
  *  - 32-bit (int 0x80 / sysenter) and x32 calls are "compat" syscalls with
  *    other numbers and argument registers: they are ignored.
- *
- * A MIPS o32 port adds a block here: nr in regs[2] (4000 + n), arguments in
- * regs[4..7] with the 5th and 6th on the user stack (sp + 16, sp + 20, read
- * and written with the nofault helpers); skip = regs[2] = -1 at entry plus
- * syscall_set_return_value() at exit (the value set at entry is
- * overwritten), so the skip needs an exit fix-up keyed by the task.
  */
-#ifndef PORTAL_ARCH_H
-#define PORTAL_ARCH_H
-
-#include <linux/compat.h>
-#include <linux/sched.h>
-#include <asm/ptrace.h>
-#include <asm/syscall.h>
-#include "portal_proto.h"
-
-/* Size of the hooked-number bitmaps; numbers outside are never hooked. */
-#define PORTAL_NR_BITS		1024
-
-#if defined(CONFIG_X86_64)
 
 #define PORTAL_ABI		PORTAL_ABI_X86_64
 #define PORTAL_REG_BITS		64
@@ -91,19 +115,11 @@ static inline int portal_arch_set_arg(struct pt_regs *regs, int i, u64 val)
 }
 
 /* At sys_enter: the syscall does not run and the caller sees retval. */
-static inline void portal_arch_skip(struct pt_regs *regs, s64 retval)
+static inline bool portal_arch_skip(struct pt_regs *regs, s64 retval)
 {
 	regs->orig_ax = -1;
 	regs->ax = retval;
-}
-
-/*
- * At sys_exit, before anything else: completes a skip begun at sys_enter
- * (nothing to do on x86_64; on MIPS this is where the skipped call's return
- * value is set).
- */
-static __always_inline void portal_arch_sys_exit(struct pt_regs *regs)
-{
+	return true;
 }
 
 /* At sys_exit: the caller sees retval. */
@@ -116,6 +132,239 @@ static inline void portal_arch_set_retval(struct pt_regs *regs, s64 retval)
 static inline s64 portal_arch_get_retval(struct pt_regs *regs)
 {
 	return (s64)(long)regs->ax;
+}
+
+#elif defined(CONFIG_ARM64)
+/*
+ * arm64 (verified on Debian 6.1.0-57-arm64, arch/arm64/kernel/syscall.c):
+ *  - el0_svc_common() stores x0 in orig_x0 and the number (x8) in
+ *    syscallno, then calls syscall_trace_enter(), which runs the sys_enter
+ *    tracepoint and returns regs->syscallno as it is afterwards;
+ *    NO_SYSCALL (-1) there jumps to the exit work without a call, leaving
+ *    x0 alone: syscallno = -1, x0 = retval is a skip.  sys_exit reports
+ *    syscallno, -1, so no return hook fires for a skipped call;
+ *  - the wrappers read x0..x5 from pt_regs after the tracepoint, so writing
+ *    them there changes the arguments.  x0 becomes the return value, so the
+ *    first argument is read from orig_x0 (right at entry and exit) and
+ *    written to both (orig_x0 is what a restarted syscall uses);
+ *  - 32-bit (AArch32 compat) tasks use other numbers and registers: ignored.
+ */
+#define PORTAL_ABI		PORTAL_ABI_AARCH64
+#define PORTAL_REG_BITS		64
+
+static __always_inline bool portal_arch_native(struct pt_regs *regs)
+{
+	return !is_compat_task();
+}
+
+static __always_inline long portal_arch_nr_index(long nr)
+{
+	return (unsigned long)nr < PORTAL_NR_BITS ? nr : -1;
+}
+
+static inline void portal_arch_get_args(struct pt_regs *regs,
+					u64 args[PORTAL_SYSCALL_ARGS])
+{
+	int i;
+
+	args[0] = regs->orig_x0;
+	for (i = 1; i < PORTAL_SYSCALL_ARGS; i++)
+		args[i] = regs->regs[i];
+}
+
+static inline int portal_arch_set_arg(struct pt_regs *regs, int i, u64 val)
+{
+	if (i < 0 || i >= PORTAL_SYSCALL_ARGS)
+		return -EINVAL;
+	regs->regs[i] = val;
+	if (i == 0)
+		regs->orig_x0 = val;
+	return 0;
+}
+
+static inline bool portal_arch_skip(struct pt_regs *regs, s64 retval)
+{
+	regs->syscallno = NO_SYSCALL;
+	regs->regs[0] = retval;
+	return true;
+}
+
+static inline void portal_arch_set_retval(struct pt_regs *regs, s64 retval)
+{
+	regs->regs[0] = retval;
+}
+
+static inline s64 portal_arch_get_retval(struct pt_regs *regs)
+{
+	return (s64)(long)regs->regs[0];
+}
+
+#elif defined(CONFIG_MIPS) && defined(CONFIG_32BIT)
+/*
+ * MIPS o32 on a 32-bit kernel (verified on Debian 6.1.0-50-4kc-malta,
+ * handle_sys in arch/mips/kernel/scall32-o32.S, disassembled):
+ *  - the number is in v0 (regs[2]), 4000 + n; the arguments in a0..a3
+ *    (regs[4..7]) and the 5th and 6th on the user stack at sp + 16 and
+ *    sp + 20.  handle_sys copies those two (and the 7th, 8th) to the kernel
+ *    stack, pt_regs.pad0[4..7], BEFORE the sys_enter tracepoint, and the
+ *    syscall reads them from there (the C calling convention: it is called
+ *    with sp = pt_regs).  So the 5th and 6th arguments are read and written
+ *    in pad0[4], pad0[5], never on the user stack (which another thread may
+ *    change after the copy);
+ *  - handle_sys saves a3 in regs[26] for restarts and, at exit, overwrites
+ *    a3 with the error flag: the 4th argument is read from regs[26] (right
+ *    at entry and exit) and written to both;
+ *  - after syscall_trace_enter() it reloads v0 and a0..a3 from pt_regs, so
+ *    writing them there changes the call.  v0 = -1 sends it to
+ *    illegal_syscall, which sets ENOSYS and takes the normal exit path
+ *    (sys_exit tracepoint included).  So a skip is v0 = -1 at entry plus the
+ *    chosen value set at sys_exit (PORTAL_ARCH_SKIP_AT_EXIT): at exit the
+ *    syscall number (thread_info->syscall) is still the original one;
+ *  - the return value is v0 with the error flag in a3 (negative errno
+ *    = v0 when a3 is set): regs_return_value(), syscall_set_return_value();
+ *  - a 32-bit kernel has only o32; 64-bit MIPS kernels are not supported.
+ */
+#define PORTAL_ABI		PORTAL_ABI_MIPSEL
+#define PORTAL_REG_BITS		32
+#define PORTAL_ARCH_SKIP_AT_EXIT
+
+static __always_inline bool portal_arch_native(struct pt_regs *regs)
+{
+	return true;
+}
+
+static __always_inline long portal_arch_nr_index(long nr)
+{
+	nr -= __NR_O32_Linux;
+	return (unsigned long)nr < PORTAL_NR_BITS ? nr : -1;
+}
+
+static inline void portal_arch_get_args(struct pt_regs *regs,
+					u64 args[PORTAL_SYSCALL_ARGS])
+{
+	args[0] = regs->regs[4];
+	args[1] = regs->regs[5];
+	args[2] = regs->regs[6];
+	args[3] = regs->regs[26];
+	args[4] = regs->pad0[4];
+	args[5] = regs->pad0[5];
+}
+
+static inline int portal_arch_set_arg(struct pt_regs *regs, int i, u64 val)
+{
+	switch (i) {
+	case 0: case 1: case 2:
+		regs->regs[4 + i] = val;
+		break;
+	case 3:
+		regs->regs[7] = val;
+		regs->regs[26] = val;
+		break;
+	case 4: case 5:
+		regs->pad0[i] = val;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static inline void portal_arch_set_retval(struct pt_regs *regs, s64 retval)
+{
+	long v = (long)retval;
+
+	syscall_set_return_value(current, regs,
+				 IS_ERR_VALUE((unsigned long)v) ? v : 0, v);
+}
+
+static inline bool portal_arch_skip(struct pt_regs *regs, s64 retval)
+{
+	if (!portal_skip_begin(retval, true))
+		return false;
+	regs->regs[2] = -1;
+	return true;
+}
+
+static inline s64 portal_arch_get_retval(struct pt_regs *regs)
+{
+	return regs_return_value(regs);
+}
+
+#elif defined(CONFIG_ARM) && defined(CONFIG_AEABI) && !defined(CONFIG_OABI_COMPAT)
+/*
+ * 32-bit ARM, EABI (verified on Debian 6.1.0-57-armmp, vector_swi in
+ * arch/arm/kernel/entry-common.S and syscall_trace_enter(), disassembled):
+ *  - the number is in r7, the arguments in r0..r5; r0 is saved in
+ *    ARM_ORIG_r0 and becomes the return value, so the first argument is read
+ *    from ARM_ORIG_r0 (right at entry and exit) and written to both;
+ *  - after syscall_trace_enter() vector_swi reloads r0..r6 from pt_regs and
+ *    re-pushes r4, r5 (the 5th and 6th) for the call: writing pt_regs
+ *    changes the arguments;
+ *  - but syscall_trace_enter() reads the number BEFORE the sys_enter
+ *    tracepoint and returns that copy, so the tracepoint cannot change or
+ *    cancel the call.  A return value of -1 makes vector_swi skip it and go
+ *    to the exit work with r0 untouched (the ptrace skip).  So a skip is:
+ *    r0 = retval at entry, and a kretprobe on syscall_trace_enter
+ *    (portal_arm.c) that returns -1 for the task that asked
+ *    (PORTAL_ARCH_SKIP_AT_EXIT): at exit the number is still the original.
+ *    If the kretprobe cannot run (no free instance), the call runs: sys_exit
+ *    sees that, counts skips_failed and logs it;
+ *  - OABI calls (another number encoding) are not supported.
+ */
+#define PORTAL_ABI		PORTAL_ABI_ARMEL
+#define PORTAL_REG_BITS		32
+#define PORTAL_ARCH_SKIP_AT_EXIT
+#define PORTAL_ARCH_HAS_INIT
+
+int portal_arch_init(void);
+void portal_arch_exit(void);
+
+static __always_inline bool portal_arch_native(struct pt_regs *regs)
+{
+	return true;
+}
+
+static __always_inline long portal_arch_nr_index(long nr)
+{
+	return (unsigned long)nr < PORTAL_NR_BITS ? nr : -1;
+}
+
+static inline void portal_arch_get_args(struct pt_regs *regs,
+					u64 args[PORTAL_SYSCALL_ARGS])
+{
+	int i;
+
+	args[0] = regs->ARM_ORIG_r0;
+	for (i = 1; i < PORTAL_SYSCALL_ARGS; i++)
+		args[i] = regs->uregs[i];
+}
+
+static inline int portal_arch_set_arg(struct pt_regs *regs, int i, u64 val)
+{
+	if (i < 0 || i >= PORTAL_SYSCALL_ARGS)
+		return -EINVAL;
+	regs->uregs[i] = val;
+	if (i == 0)
+		regs->ARM_ORIG_r0 = val;
+	return 0;
+}
+
+static inline bool portal_arch_skip(struct pt_regs *regs, s64 retval)
+{
+	if (!portal_skip_begin(retval, false))
+		return false;
+	regs->ARM_r0 = retval;
+	return true;
+}
+
+static inline void portal_arch_set_retval(struct pt_regs *regs, s64 retval)
+{
+	regs->ARM_r0 = retval;
+}
+
+static inline s64 portal_arch_get_retval(struct pt_regs *regs)
+{
+	return (s64)(long)regs->ARM_r0;
 }
 
 #else

@@ -215,6 +215,104 @@ static noinline void portal_dispatch(struct pt_regs *regs, long nr, u32 phase)
 		stat_inc(PORTAL_STAT_FILTERED_OUT);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Skips completed at sys_exit                                              */
+
+#ifdef PORTAL_ARCH_SKIP_AT_EXIT
+/*
+ * On these architectures (portal_arch.h) a skip begun at sys_enter is
+ * finished at sys_exit: the return value is set there, and the syscall
+ * number at sys_exit is still the original one, so the exit must know the
+ * call was skipped.  A record per task that skips lives from its sys_enter
+ * to its sys_exit.  Without kernel preemption (Debian's kernels are
+ * PREEMPT_VOLUNTARY, and the skipped path does not sleep) at most one record
+ * per CPU is in use; the table is larger so that a preemptible kernel cannot
+ * run out either.  Records are claimed with cmpxchg on .task and released
+ * by their task only, so no lock.
+ */
+#define PORTAL_MAX_SKIPS	(4 * NR_CPUS < 64 ? 64 : 4 * NR_CPUS)
+
+struct portal_skip {
+	struct task_struct *task;	/* owner, NULL when free */
+	s64 retval;
+	bool applied;			/* the call is cancelled */
+};
+
+static struct portal_skip portal_skips[PORTAL_MAX_SKIPS];
+static atomic_t portal_skips_pending = ATOMIC_INIT(0);
+
+static struct portal_skip *portal_skip_find(struct task_struct *task)
+{
+	int i;
+
+	if (likely(!atomic_read(&portal_skips_pending)))
+		return NULL;
+	for (i = 0; i < PORTAL_MAX_SKIPS; i++)
+		if (READ_ONCE(portal_skips[i].task) == task)
+			return &portal_skips[i];
+	return NULL;
+}
+
+bool portal_skip_begin(s64 retval, bool applied)
+{
+	struct portal_skip *e = portal_skip_find(current);
+	int i;
+
+	for (i = 0; !e && i < PORTAL_MAX_SKIPS; i++)
+		if (!READ_ONCE(portal_skips[i].task) &&
+		    !cmpxchg(&portal_skips[i].task, NULL, current)) {
+			e = &portal_skips[i];
+			atomic_inc(&portal_skips_pending);
+		}
+	if (!e)
+		return false;
+	e->retval = retval;
+	e->applied = applied;
+	return true;
+}
+
+/* The arch code has cancelled task's call (e.g. the ARM kretprobe). */
+bool portal_skip_applied(struct task_struct *task)
+{
+	struct portal_skip *e = portal_skip_find(task);
+
+	if (e)
+		e->applied = true;
+	return e;
+}
+
+/*
+ * At sys_exit: true when the current call was skipped (its return value is
+ * now set; no return hooks).  A skip that did not take (the call ran) is
+ * counted and logged, and the call's own result stands.
+ */
+static bool portal_skip_end(struct pt_regs *regs)
+{
+	struct portal_skip *e = portal_skip_find(current);
+	bool applied;
+
+	if (likely(!e))
+		return false;
+	applied = e->applied;
+	if (applied) {
+		portal_arch_set_retval(regs, e->retval);
+	} else {
+		stat_inc(PORTAL_STAT_SKIPS_FAILED);
+		pr_warn_ratelimited("skip of syscall %d (pid %d) failed: the call ran\n",
+				    (int)syscall_get_nr(current, regs),
+				    task_pid_nr(current));
+	}
+	atomic_dec(&portal_skips_pending);
+	smp_store_release(&e->task, NULL);
+	return applied;
+}
+#else
+static __always_inline bool portal_skip_end(struct pt_regs *regs)
+{
+	return false;
+}
+#endif
+
 /*
  * The probes.  Fast path for a syscall that is not hooked: one bit test.
  * Compat (32-bit and x32) syscalls use other numbers and are ignored.
@@ -234,7 +332,8 @@ static void probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
 	long nr, idx;
 
-	portal_arch_sys_exit(regs);
+	if (portal_skip_end(regs))
+		return;		/* a skipped call: no return hooks */
 	nr = syscall_get_nr(current, regs);
 	idx = portal_arch_nr_index(nr);
 	if (likely(idx < 0 || !test_bit(idx, portal_hooked_exit)))
@@ -270,23 +369,39 @@ int __init portal_probes_find(void)
 /* Attaches the probes: syscalls are intercepted from here on. */
 int __init portal_probes_register(void)
 {
-	int err;
+	int err = 0;
 
-	err = tracepoint_probe_register(tp_sys_enter, probe_sys_enter, NULL);
+#ifdef PORTAL_ARCH_HAS_INIT
+	err = portal_arch_init();
 	if (err)
 		return err;
+#endif
+	err = tracepoint_probe_register(tp_sys_enter, probe_sys_enter, NULL);
+	if (err)
+		goto fail_arch;
 	err = tracepoint_probe_register(tp_sys_exit, probe_sys_exit, NULL);
-	if (err) {
-		tracepoint_probe_unregister(tp_sys_enter, probe_sys_enter, NULL);
-		tracepoint_synchronize_unregister();
-	}
+	if (!err)
+		return 0;
+	tracepoint_probe_unregister(tp_sys_enter, probe_sys_enter, NULL);
+	tracepoint_synchronize_unregister();
+fail_arch:
+#ifdef PORTAL_ARCH_HAS_INIT
+	portal_arch_exit();
+#endif
 	return err;
 }
 
-/* Detaches the probes and waits until none runs. */
+/*
+ * Detaches the probes and waits until none runs.  A task between the
+ * sys_enter and sys_exit of a skip completed at exit (PORTAL_ARCH_SKIP_AT_EXIT)
+ * at this moment returns the kernel's ENOSYS instead of the chosen value.
+ */
 void __exit portal_probes_unregister(void)
 {
 	tracepoint_probe_unregister(tp_sys_enter, probe_sys_enter, NULL);
 	tracepoint_probe_unregister(tp_sys_exit, probe_sys_exit, NULL);
 	tracepoint_synchronize_unregister();
+#ifdef PORTAL_ARCH_HAS_INIT
+	portal_arch_exit();
+#endif
 }

@@ -32,8 +32,7 @@ static void verdict_report(struct portal_slot *s, u64 event_id,
 	win_st64(s->w + PORTAL_SLOT_REPORT_MASK, rep->mask);
 	win_st32(s->w + PORTAL_SLOT_REPORT_WRITTEN, rep->first_written);
 	/* release: pairs with the host's acquire of report_event */
-	smp_store_release((__le64 *)(s->w + PORTAL_SLOT_REPORT_EVENT),
-			  cpu_to_le64(event_id));
+	win_st64_release(s->w + PORTAL_SLOT_REPORT_EVENT, event_id);
 }
 
 /* Whether every write entry (header + data) lies within the size bytes of v. */
@@ -77,8 +76,13 @@ static void verdict_writes(const u8 *v, u32 count, struct portal_report *rep)
 	}
 }
 
-/* Applies v's register changes; returns true if the syscall was skipped. */
-static bool verdict_regs(const u8 *v, struct portal_held *held, u32 flags)
+/*
+ * Applies v's register changes; returns true if the syscall was skipped.
+ * A skip the architecture cannot record (portal_arch.h) leaves the call to
+ * run: counted in skips_failed and reported as rejected.
+ */
+static bool verdict_regs(const u8 *v, struct portal_held *held, u32 flags,
+			 struct portal_report *rep)
 {
 	u32 mask = get_unaligned_le32(v + PORTAL_VD_ARG_MASK);
 	s64 retval = (s64)get_unaligned_le64(v + PORTAL_VD_RETVAL);
@@ -95,8 +99,13 @@ static bool verdict_regs(const u8 *v, struct portal_held *held, u32 flags)
 				portal_arch_set_arg(held->regs, i, arg);
 		}
 		if (flags & PORTAL_VD_SKIP) {
-			portal_arch_skip(held->regs, retval);
-			return true;
+			if (portal_arch_skip(held->regs, retval))
+				return true;
+			stat_inc(PORTAL_STAT_SKIPS_FAILED);
+			rep->status = PORTAL_REPORT_REJECTED;
+			pr_warn_ratelimited("skip of syscall %d (pid %d) failed: no free skip record\n",
+					    (int)syscall_get_nr(current, held->regs),
+					    task_pid_nr(current));
 		}
 	} else if (flags & PORTAL_VD_SET_RETVAL) {
 		/* SKIP and SET_ARGS are invalid on return: ignored */
@@ -133,7 +142,7 @@ bool portal_verdict(struct portal_slot *s, struct portal_held *held)
 	/* writes first, each independent of the others */
 	verdict_writes(v, count, &rep);
 	stat_inc(PORTAL_STAT_VERDICTS_APPLIED);
-	skipped = verdict_regs(v, held, flags);
+	skipped = verdict_regs(v, held, flags, &rep);
 	verdict_report(s, held->event_id, &rep);
 	return skipped;
 

@@ -162,8 +162,7 @@ void portal_slot_abandon(struct portal_slot *s, u64 event_id)
 {
 	s->abandoned = event_id;
 	/* release: the region is the host's last view of the event */
-	smp_store_release((__le64 *)(s->w + PORTAL_SLOT_ABANDONED),
-			  cpu_to_le64(event_id));
+	win_st64_release(s->w + PORTAL_SLOT_ABANDONED, event_id);
 }
 
 /* True while the slot waits for the host to acknowledge an abandonment. */
@@ -172,8 +171,7 @@ bool portal_slot_abandoned(struct portal_slot *s)
 	if (!s->abandoned)
 		return false;
 	/* acquire: the host stops touching the region before it acks */
-	if (le64_to_cpu(smp_load_acquire((__le64 *)(s->w + PORTAL_SLOT_HOST_ACK))) !=
-	    s->abandoned)
+	if (win_ld64_acquire(s->w + PORTAL_SLOT_HOST_ACK) != s->abandoned)
 		return true;
 	s->abandoned = 0;	/* acknowledged: the slot is ours again */
 	return false;

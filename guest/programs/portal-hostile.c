@@ -48,6 +48,7 @@
  * serving the control slot until the host detaches (at most 60 s), and exits 0 if F is 0, 1 if not,
  * 2 on bad arguments, 3 when the window cannot be mapped.
  */
+#define _FILE_OFFSET_BITS 64	/* the window may lie above 2 GiB on a 32-bit guest */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WINDOW_PHYS	(192UL << 20)
+#define WINDOW_PHYS_DEFAULT	(192UL << 20)	/* x86_64 and mipsel guests */
 #define WINDOW_SIZE	(1UL << 20)
 #define HDR_SIZE	4096
 #define STRIDE		8192
@@ -193,6 +194,24 @@ static uint8_t *region(unsigned int s)
 	return slot(s) + S_REGION;
 }
 
+/* The window's address, from the kernel argument the host passes to portal.ko (portal.window_phys=). */
+static unsigned long window_phys(void)
+{
+	static const char key[] = "portal.window_phys=";
+	char line[4096];
+	const char *at;
+	size_t n;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f)
+		return WINDOW_PHYS_DEFAULT;
+	n = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	line[n] = 0;
+	at = strstr(line, key);
+	return at ? strtoul(at + sizeof(key) - 1, NULL, 0) : WINDOW_PHYS_DEFAULT;
+}
+
 static uint8_t *data(unsigned int s)
 {
 	return region(s) + R_DATA;
@@ -203,9 +222,15 @@ static uint32_t load32(const uint8_t *p)
 	return le32toh(__atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE));
 }
 
+/*
+ * 64-bit fields as two 32-bit halves, low first: a 32-bit guest (mipsel, armel) has no 64-bit
+ * atomic load or store, and portal.ko's own 64-bit window accesses are two words there too.
+ */
 static uint64_t load64(const uint8_t *p)
 {
-	return le64toh(__atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE));
+	uint32_t lo = load32(p);
+
+	return lo | (uint64_t)load32(p + 4) << 32;
 }
 
 static void store32(uint8_t *p, uint32_t v)
@@ -215,7 +240,8 @@ static void store32(uint8_t *p, uint32_t v)
 
 static void store64(uint8_t *p, uint64_t v)
 {
-	__atomic_store_n((uint64_t *)p, htole64(v), __ATOMIC_RELEASE);
+	store32(p, (uint32_t)v);
+	store32(p + 4, (uint32_t)(v >> 32));
 }
 
 static uint32_t get32(const uint8_t *p)
@@ -1148,7 +1174,7 @@ int main(int argc, char **argv)
 		printf("error=open-dev-mem errno=%d\n", errno);
 		return 3;
 	}
-	win = mmap(NULL, WINDOW_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, WINDOW_PHYS);
+	win = mmap(NULL, WINDOW_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)window_phys());
 	if (win == MAP_FAILED) {
 		printf("error=mmap-dev-mem errno=%d\n", errno);
 		return 3;

@@ -12,6 +12,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define PAGE		4096
@@ -180,6 +182,37 @@ static int cmd_write(int fd, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * process_vm_readv(self, local[5], N, remote[1], 1, 0): a syscall with six
+ * arguments (on MIPS o32 the 5th and 6th travel on the user stack), each of
+ * which changes the result when rewritten.  The remote iovec is 8 bytes, so
+ * an untouched call returns 8 whatever N (1..5) is.
+ */
+static int cmd_pvr(int argc, char **argv)
+{
+	static char remote_buf[8] = "portal!", local_buf[5][8];
+	struct iovec local[5], remote = { remote_buf, sizeof(remote_buf) };
+
+	for (int i = 0; i < 5; i++)
+		local[i] = (struct iovec){ local_buf[i], sizeof(local_buf[i]) };
+	for (int i = 0; i < argc; i++) {
+		unsigned long n = strtoul(argv[i], NULL, 0);
+		long rc;
+		int err;
+
+		if (n < 1 || n > 5) {
+			fprintf(stderr, "portal-selftest pvr: N is 1..5\n");
+			return 2;
+		}
+		errno = 0;
+		rc = syscall(SYS_process_vm_readv, (long)getpid(), local, n, &remote, 1UL, 0UL);
+		err = rc < 0 ? errno : 0;
+		printf("pvr pid=%d n=%lu local=0x%lx remote=0x%lx rc=%ld errno=%d\n", getpid(), n,
+		       (unsigned long)(uintptr_t)local, (unsigned long)(uintptr_t)&remote, rc, err);
+	}
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -187,7 +220,8 @@ static int usage(void)
 		"  desc [CMD]               ioctl(devnull, CMD (0x7470), &area)\n"
 		"  ioctl CMD ARG [CMD ARG]  ioctl(devnull, CMD, ARG)\n"
 		"  write N...               write(devnull, buffer, N), N <= 4096\n"
-		"  getpid                   print pid=<getpid()>\n");
+		"  getpid                   print pid=<getpid()>\n"
+		"  pvr N...                 process_vm_readv(self, local[5], N, remote[1], 1, 0), N 1..5\n");
 	return 2;
 }
 
@@ -215,6 +249,8 @@ int main(int argc, char **argv)
 		return cmd_ioctl(fd, argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "write"))
 		return cmd_write(fd, argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "pvr"))
+		return cmd_pvr(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "getpid")) {
 		printf("pid=%d\n", getpid());
 		return 0;

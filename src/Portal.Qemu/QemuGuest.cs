@@ -393,7 +393,7 @@ public sealed partial class QemuGuest : IGuest
     private static List<string> QemuArguments(GuestMachine machine, QemuGuestOptions options, GuestImage image, string ramFile, string workDirectory)
     {
         var kernelArguments = new List<string> { $"console={machine.Console}", "quiet" };
-        kernelArguments.AddRange(machine.ReserveWindow(WindowSize));
+        kernelArguments.AddRange(machine.ReserveWindow(WindowSize, options.MemoryMiB));
         kernelArguments.AddRange(new[]
         {
             string.Create(CultureInfo.InvariantCulture, $"portal.window_phys=0x{machine.WindowAddress:x}"),

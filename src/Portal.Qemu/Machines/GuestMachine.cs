@@ -40,10 +40,12 @@ internal sealed record GuestMachine
     public long WindowAddress => RamBase + WindowOffset;
 
     /// <summary>
-    /// Kernel arguments that keep the kernel's allocator away from the window: a reserved range where
-    /// the architecture has <c>memmap=</c> (x86, MIPS), else RAM cut off below the window (<c>mem=</c>, ARM).
+    /// Kernel arguments that keep the kernel's allocator away from the window: a reserved range on x86
+    /// (<c>memmap=</c>), else RAM cut off below the window (<c>mem=</c>: MIPS, ARM), so that the window is
+    /// not System RAM.
     /// </summary>
-    public required Func<int, IReadOnlyList<string>> ReserveWindow { get; init; }
+    /// <remarks>Arguments: the window's size in bytes and the guest's RAM in MiB.</remarks>
+    public required Func<int, int, IReadOnlyList<string>> ReserveWindow { get; init; }
 
     /// <summary>True for the host's own architecture: its kernel and busybox come from the host, not from a kit.</summary>
     public bool Native { get; init; }
@@ -64,13 +66,15 @@ internal sealed record GuestMachine
         },
         new()
         {
-            // The Archer C20's architecture. Malta's RAM starts at 0; its kernel takes memmap= (a reserved range).
+            // The Archer C20's architecture. Malta's RAM starts at 0. MIPS's memmap=$ only memblock-reserves
+            // the range, which stays System RAM (portal.ko refuses that), so RAM is declared around the window
+            // instead: QEMU loads the initramfs at the top of Malta's low 256 MiB, above the window.
             Abi = GuestAbi.MipsEl, QemuBinary = "qemu-system-mipsel", QemuPackage = "qemu-system-mips", Machine = "malta", Console = "ttyS0",
-            RamBase = 0, ReserveWindow = Memmap,
+            RamBase = 0, ReserveWindow = MemAroundWindow,
         },
         new()
         {
-            // ARM's kernels take no memmap=; mem= ends RAM below the window, which then is not System RAM at all.
+            // ARM's kernels take no memmap=; mem= ends RAM below the window.
             Abi = GuestAbi.AArch64, QemuBinary = "qemu-system-aarch64", QemuPackage = "qemu-system-arm", Machine = "virt", Cpu = "cortex-a57",
             Console = "ttyAMA0", RamBase = 0x4000_0000, ReserveWindow = MemBelowWindow,
         },
@@ -90,9 +94,18 @@ internal sealed record GuestMachine
             $"There is no real {abi.Name} guest (Debian has no kernel for it that QEMU boots here); real guests: " +
             $"{string.Join(", ", All.Select(m => m.Abi.Name))}. The emulated guest runs every ABI.", nameof(abi));
 
-    private static IReadOnlyList<string> Memmap(int windowSize) =>
+    private static IReadOnlyList<string> Memmap(int windowSize, int memoryMiB) =>
         [string.Create(CultureInfo.InvariantCulture, $"memmap={windowSize >> 20}M${WindowOffset >> 20}M")];
 
-    private static IReadOnlyList<string> MemBelowWindow(int windowSize) =>
+    // RAM ends at the window (arm64's mem= takes no start address, so nothing above it is used).
+    private static IReadOnlyList<string> MemBelowWindow(int windowSize, int memoryMiB) =>
         [string.Create(CultureInfo.InvariantCulture, $"mem={WindowOffset >> 20}M")];
+
+    // RAM below and above the window; Malta's low RAM (where the initramfs is) ends at 256 MiB.
+    private static IReadOnlyList<string> MemAroundWindow(int windowSize, int memoryMiB)
+    {
+        var above = (WindowOffset >> 20) + (windowSize >> 20);
+        return [string.Create(CultureInfo.InvariantCulture, $"mem={WindowOffset >> 20}M"),
+                string.Create(CultureInfo.InvariantCulture, $"mem={Math.Min(memoryMiB, 256) - above}M@{above}M")];
+    }
 }
