@@ -1,21 +1,39 @@
 // The seed's TP-Link scenario on the real guest. The Archer C20's switch tool, mtk7530_switch, asks
 // the Ralink Ethernet driver for switch registers with ioctl(RAETH_ESW_REG_READ) and fails without
 // the hardware. A C# handler answers the register reads with typed structs, and the tool carries on.
-// Usage: dotnet run --project samples/Raeth
+// The Archer C20 is a mipsel router, so the guest is mipsel unless --abi names another real guest.
+// Usage: dotnet run --project samples/Raeth [-- --abi x86_64|mipsel|aarch64|armel]
 using Microsoft.Extensions.Logging;
 using Portal;
+using Portal.Abi;
 using Portal.Guests;
 using Portal.Qemu;
 using Portal.Qemu.Hosting;
 using Portal.Samples;
 using Portal.Samples.TpLink;
 
+var abi = GuestAbi.MipsEl;
+if (args is ["--abi", var name])
+{
+    if (!GuestAbi.TryParse(name, out var chosen) || !QemuGuest.RealGuestAbis.Contains(chosen))
+    {
+        Console.Error.WriteLine($"--abi {name}: the real guests are {string.Join(", ", QemuGuest.RealGuestAbis.Select(a => a.Name))}");
+        return 2;
+    }
+    abi = chosen;
+}
+else if (args.Length != 0)
+{
+    Console.Error.WriteLine("usage: Raeth [--abi x86_64|mipsel|aarch64|armel]");
+    return 2;
+}
+
 using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(new LineLoggerProvider()));
-Console.WriteLine("Booting the guest: QEMU (TCG), Debian's kernel, portal.ko (the first run builds the module and the programs)...");
+Console.WriteLine($"Booting the {abi.Name} guest: QEMU (TCG), Debian's kernel, portal.ko (the first run builds the module and the programs)...");
 QemuGuest guest;
 try
 {
-    guest = await QemuGuest.StartAsync();
+    guest = await QemuGuest.StartAsync(new QemuGuestOptions { Abi = abi });
 }
 catch (GuestPrerequisiteException e)
 {

@@ -94,6 +94,12 @@ public sealed partial class QemuGuest : IGuest
     /// <inheritdoc/>
     public GuestAbi Abi => _machine.Abi;
 
+    /// <summary>
+    /// The ABIs Portal boots a real guest for (x86_64, mipsel, aarch64, armel), in that order; the others
+    /// run on the emulated guest only.
+    /// </summary>
+    public static IReadOnlyList<GuestAbi> RealGuestAbis { get; } = [.. Machines.GuestMachine.All.Select(machine => machine.Abi)];
+
     /// <inheritdoc/>
     public IGuestConnection Connection => _connection;
 

@@ -10,7 +10,7 @@ public sealed class ArgumentTests
     [DataRow(new[] { "run" }, "no guest command: portal run [options] -- <command>", DisplayName = "no command")]
     [DataRow(new[] { "run", "--guest", "vmware", "--", "ls" }, "Argument 'vmware' not recognized", DisplayName = "unknown guest")]
     [DataRow(new[] { "run", "--guest", "emulated", "--abi", "sparc", "--", "ls" }, "Argument 'sparc' not recognized", DisplayName = "unknown ABI")]
-    [DataRow(new[] { "run", "--abi", "mipsel", "--", "ls" }, "the QEMU guest is x86_64; other ABIs need --guest emulated", DisplayName = "ABI the QEMU guest is not")]
+    [DataRow(new[] { "run", "--abi", "mips", "--", "ls" }, "there is no real mips guest (the QEMU guest boots x86_64, mipsel, aarch64, armel); use --guest emulated for it", DisplayName = "ABI the QEMU guest is not")]
     [DataRow(new[] { "run", "--file", "tool", "--", "ls" }, "--file 'tool' is not host-path:/guest/path.", DisplayName = "file without guest path")]
     [DataRow(new[] { "run", "--file", "tool:relative/path", "--", "ls" }, "is not host-path:/guest/path", DisplayName = "relative guest path")]
     [DataRow(new[] { "run", "--file", "/no/such/tool:/usr/bin/tool", "--", "ls" }, "no such host file: /no/such/tool", DisplayName = "missing host file")]

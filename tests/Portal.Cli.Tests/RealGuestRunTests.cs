@@ -23,6 +23,22 @@ public sealed class RealGuestRunTests
         StringAssert.Matches(with.Errors, new Regex(@"^handler RAEth: calls=1 exchanges=1 mean=\d+\.\dµs$", RegexOptions.Multiline));
     }
 
+    /// <summary>The issue's "done when": the switch tool on the routers' architectures, from the command line.</summary>
+    [TestMethod]
+    [DataRow("mipsel"), DataRow("aarch64"), DataRow("armel")]
+    public async Task The_raeth_plugin_gets_the_switch_tool_done_on_each_real_architecture(string abi)
+    {
+        var with = await Cli.RunAsync(TestContext.CancellationToken, "run", "--abi", abi, "--plugin", $"{Cli.RaethDll}#RaethPlugin", "--",
+            "sh", "-c", "uname -m; mtk7530_switch table_del");
+        TestContext.WriteLine(with.ToString());
+        Assert.AreEqual(0, with.ExitCode, with.ToString());
+        var machine = abi switch { "mipsel" => "mips", "aarch64" => "aarch64", _ => "armv7l" };
+        Assert.AreEqual($"{machine}\ndone.\n", with.Output, with.ToString());
+        StringAssert.Contains(with.Errors, $"Booting the {abi} QEMU guest");
+        StringAssert.Contains(with.Errors, "info RaethPlugin: read register 0x34 -> 0x2");
+        StringAssert.Matches(with.Errors, new Regex(@"^handler RAEth: calls=1 exchanges=1 mean=\d+\.\dµs$", RegexOptions.Multiline));
+    }
+
     [TestMethod]
     public async Task A_host_file_runs_in_the_guest_and_its_exit_status_is_portals()
     {

@@ -33,6 +33,7 @@ public sealed class SampleTests
         var text = await output;
         TestContext.WriteLine(text);
         Assert.AreEqual(0, process.ExitCode, text + await errors);
+        StringAssert.StartsWith(text, "Booting the mipsel guest", "the Archer C20's architecture by default");
         StringAssert.Contains(text, "[guest] ioctl: No such device", "without a handler the tool fails");
         Assert.HasCount(2, Regex.Matches(text, @"^  \[guest\] done\.$", RegexOptions.Multiline), "both plugins get the guest's own done.");
         StringAssert.Contains(text, "[host RAEth] read register 0x34 -> 0x2");

@@ -30,13 +30,13 @@ internal static class RunCommand
     {
         var guest = new Option<string>("--guest", "-g")
         {
-            Description = "qemu: the real Linux guest (x86_64, portal.ko); emulated: the in-process guest (any --abi; only its built-in programs).",
+            Description = "qemu: a real Linux guest with portal.ko (x86_64, mipsel, aarch64 or armel by --abi); emulated: the in-process guest (any --abi; only its built-in programs).",
             DefaultValueFactory = _ => "qemu",
         };
         guest.AcceptOnlyFromAmong("qemu", "emulated");
         var abi = new Option<string>("--abi")
         {
-            Description = "The emulated guest's ABI (the QEMU guest is x86_64).",
+            Description = "The guest's architecture (default x86_64). The QEMU guest boots x86_64, mipsel, aarch64 or armel; the emulated guest takes any.",
             HelpName = string.Join('|', GuestAbi.All.Select(a => a.Name)),
         };
         abi.AcceptOnlyFromAmong([.. GuestAbi.All.Select(a => a.Name)]);
@@ -96,8 +96,10 @@ internal static class RunCommand
             throw new ArgumentException($"unknown option '{command[0]}' (the guest command goes after --)");
         var kind = guestName == "emulated" ? GuestKind.Emulated : GuestKind.Qemu;
         var abi = abiName is null ? GuestAbi.X86_64 : GuestAbi.Parse(abiName);
-        if (kind == GuestKind.Qemu && abi != GuestAbi.X86_64)
-            throw new ArgumentException($"--abi {abiName}: the QEMU guest is x86_64; other ABIs need --guest emulated.");
+        if (kind == GuestKind.Qemu && !QemuGuest.RealGuestAbis.Contains(abi))
+            throw new ArgumentException(
+                $"--abi {abiName}: there is no real {abi.Name} guest (the QEMU guest boots {string.Join(", ", QemuGuest.RealGuestAbis.Select(a => a.Name))}); " +
+                "use --guest emulated for it.");
         var mappings = new List<GuestFile>();
         foreach (var mapping in files)
         {
@@ -139,7 +141,7 @@ internal static class RunCommand
         try
         {
             guest = await console.StepAsync(
-                settings.Guest == GuestKind.Qemu ? "Booting the QEMU guest (the first run builds portal.ko and the guest programs)" : $"Starting the emulated {settings.Abi.Name} guest",
+                settings.Guest == GuestKind.Qemu ? $"Booting the {settings.Abi.Name} QEMU guest (the first run builds portal.ko and the guest programs)" : $"Starting the emulated {settings.Abi.Name} guest",
                 () => GuestLauncher.StartAsync(settings.Guest, settings.Abi, settings.Files, loggerFactory, signals.Token)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (signals.Interrupted)

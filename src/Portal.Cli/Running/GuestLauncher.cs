@@ -10,7 +10,7 @@ namespace Portal.Cli.Running;
 /// <summary>Which guest <c>portal run</c> boots.</summary>
 internal enum GuestKind
 {
-    /// <summary>The real Linux guest under QEMU (x86_64) with portal.ko.</summary>
+    /// <summary>A real Linux guest under QEMU with portal.ko (<see cref="QemuGuest.RealGuestAbis"/>).</summary>
     Qemu,
 
     /// <summary>The in-process emulated guest: any ABI, only its built-in programs.</summary>
@@ -24,7 +24,7 @@ internal static class GuestLauncher
         CancellationToken cancellationToken)
     {
         if (kind == GuestKind.Qemu)
-            return await QemuGuest.StartAsync(new QemuGuestOptions { Files = files, LoggerFactory = loggerFactory }, cancellationToken).ConfigureAwait(false);
+            return await QemuGuest.StartAsync(new QemuGuestOptions { Abi = abi, Files = files, LoggerFactory = loggerFactory }, cancellationToken).ConfigureAwait(false);
         var guest = new EmulatedGuest(abi);
         foreach (var file in files)
             guest.AddFile(file.GuestPath, await File.ReadAllBytesAsync(file.HostPath, cancellationToken).ConfigureAwait(false));
