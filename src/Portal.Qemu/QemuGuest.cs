@@ -152,6 +152,9 @@ public sealed partial class QemuGuest : IGuest
         var machine = GuestMachine.For(options.Abi);
         if (options.UseKvm && !machine.CanUseKvm)
             throw new ArgumentException($"KVM cannot run a {machine.Abi.Name} guest on this host; leave UseKvm off (TCG).", nameof(options));
+        if (options.Cpus > machine.MaxCpus)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Cpus,
+                $"The {machine.Abi.Name} guest runs at most {machine.MaxCpus} vCPU(s): {machine.MaxCpusReason}.");
         if (options.HoldBudget <= TimeSpan.Zero || options.HoldBudget > QemuGuestOptions.MaxHoldBudget)
             throw new ArgumentOutOfRangeException(nameof(options), options.HoldBudget,
                 $"{nameof(QemuGuestOptions.HoldBudget)} must be more than 0 and at most {QemuGuestOptions.MaxHoldBudget.TotalSeconds:F0} s (the module's cap).");

@@ -174,7 +174,8 @@ public sealed partial class PortalSession : IAsyncDisposable
             Dropped: now.EventsDropped - start.EventsDropped,
             OverBudget: now.EventsOverBudget - start.EventsOverBudget,
             RejectedVerdicts: now.BadVerdicts - start.BadVerdicts,
-            FailedVerdicts: failedVerdicts);
+            FailedVerdicts: failedVerdicts,
+            FailedSkips: now.SkipsFailed - start.SkipsFailed);
     }
 
     /// <summary>One round trip that does nothing (for latency measurements).</summary>

@@ -47,6 +47,12 @@ internal sealed record GuestMachine
     /// <remarks>Arguments: the window's size in bytes and the guest's RAM in MiB.</remarks>
     public required Func<int, int, IReadOnlyList<string>> ReserveWindow { get; init; }
 
+    /// <summary>The most vCPUs this guest runs correctly, or null for no limit beyond QEMU's.</summary>
+    public int? MaxCpus { get; init; }
+
+    /// <summary>Why <see cref="MaxCpus"/> is set (shown to a user who asks for more).</summary>
+    public string? MaxCpusReason { get; init; }
+
     /// <summary>True for the host's own architecture: its kernel and busybox come from the host, not from a kit.</summary>
     public bool Native { get; init; }
 
@@ -70,7 +76,12 @@ internal sealed record GuestMachine
             // the range, which stays System RAM (portal.ko refuses that), so RAM is declared around the window
             // instead: QEMU loads the initramfs at the top of Malta's low 256 MiB, above the window.
             Abi = GuestAbi.MipsEl, QemuBinary = "qemu-system-mipsel", QemuPackage = "qemu-system-mips", Machine = "malta", Console = "ttyS0",
-            RamBase = 0, ReserveWindow = MemAroundWindow,
+            RamBase = 0, MaxCpus = 1,
+            // Debian's 4kc-malta kernel does SMP only as MIPS MT (two VPEs of a 34Kf). Under QEMU that loses
+            // VPE 0's timer interrupts: `taskset 1 sleep 1` took 24 s, and portal.ko's control thread, asleep
+            // on that CPU, stopped answering. QEMU's default 24Kf boots one CPU whatever -smp says.
+            MaxCpusReason = "Debian's Malta kernel runs SMP only as MIPS MT (a 34Kf's two VPEs), and under QEMU " +
+                "the first VPE then misses its timer interrupts (a 1 s sleep took 24 s)", ReserveWindow = MemAroundWindow,
         },
         new()
         {

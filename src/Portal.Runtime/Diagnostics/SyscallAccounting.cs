@@ -15,11 +15,12 @@ namespace Portal.Diagnostics;
 /// <param name="OverBudget">Matching hooks not delivered because their syscall had used up its total hold budget.</param>
 /// <param name="RejectedVerdicts">Verdicts the guest rejected as malformed.</param>
 /// <param name="FailedVerdicts">Verdicts of which at least one write failed in the guest.</param>
+/// <param name="FailedSkips">Verdicts whose skip the guest could not carry out: the syscall ran (see <see cref="Protocol.GuestStatistics.SkipsFailed"/>).</param>
 public sealed record SyscallAccounting(long Delivered, long HandlerErrors, long MalformedEvents, long TimedOut, long Dropped, long OverBudget,
-    long RejectedVerdicts, long FailedVerdicts)
+    long RejectedVerdicts, long FailedVerdicts, long FailedSkips = 0)
 {
     /// <summary>Every way a matched syscall was not handled as its handler intended.</summary>
-    public long Unhandled => HandlerErrors + MalformedEvents + TimedOut + Dropped + OverBudget + RejectedVerdicts + FailedVerdicts;
+    public long Unhandled => HandlerErrors + MalformedEvents + TimedOut + Dropped + OverBudget + RejectedVerdicts + FailedVerdicts + FailedSkips;
 
     /// <summary>"syscalls: delivered=N unhandled=N (handler-errors=1 timed-out=1 ...)" listing only the nonzero causes.</summary>
     public override string ToString()
@@ -27,7 +28,7 @@ public sealed record SyscallAccounting(long Delivered, long HandlerErrors, long 
         var causes = new (string Name, long Count)[]
         {
             ("handler-errors", HandlerErrors), ("malformed-events", MalformedEvents), ("timed-out", TimedOut), ("dropped", Dropped),
-            ("over-budget", OverBudget), ("rejected-verdicts", RejectedVerdicts), ("failed-verdict-writes", FailedVerdicts),
+            ("over-budget", OverBudget), ("rejected-verdicts", RejectedVerdicts), ("failed-verdict-writes", FailedVerdicts), ("failed-skips", FailedSkips),
         };
         var listed = string.Join(' ', causes.Where(c => c.Count != 0).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Name}={c.Count}")));
         return string.Create(CultureInfo.InvariantCulture, $"syscalls: delivered={Delivered} unhandled={Unhandled}")

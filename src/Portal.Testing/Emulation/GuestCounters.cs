@@ -6,6 +6,9 @@ internal sealed class GuestCounters
     private long _eventsSent, _verdictsApplied, _hostTimeouts, _staleVerdicts, _badVerdicts, _verdictWriteFaults,
         _filteredOut, _opsServed, _eventsDropped, _eventsOverBudget;
 
+    // skips_failed: the emulated kernel skips a syscall by not running it, which cannot fail.
+    private const long SkipsFailed = 0;
+
     public void EventSent() => Interlocked.Increment(ref _eventsSent);
     public void VerdictApplied() => Interlocked.Increment(ref _verdictsApplied);
     public void HostTimeout() => Interlocked.Increment(ref _hostTimeouts);
@@ -22,6 +25,6 @@ internal sealed class GuestCounters
         Interlocked.Read(ref _eventsSent), Interlocked.Read(ref _verdictsApplied), Interlocked.Read(ref _hostTimeouts),
         Interlocked.Read(ref _staleVerdicts), Interlocked.Read(ref _badVerdicts), Interlocked.Read(ref _verdictWriteFaults),
         Interlocked.Read(ref _filteredOut), Interlocked.Read(ref _opsServed), Interlocked.Read(ref _eventsDropped),
-        Interlocked.Read(ref _eventsOverBudget),
+        Interlocked.Read(ref _eventsOverBudget), SkipsFailed,
     ];
 }
