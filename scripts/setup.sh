@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs everything Portal's tests and tools need on Debian 12 (apt only, idempotent, root):
-# the real guest (QEMU, Debian's amd64 kernel and headers, busybox...) and the header toolchain
+# the real guests (QEMU, Debian's amd64 kernel and headers, busybox...; the mipsel, aarch64 and armel
+# guests' kernels, headers and busybox, downloaded and unpacked) and the header toolchain
 # (libclang, the cross sysroots, and the cross compilers the layout-truth tests check against).
 # Usage: scripts/setup.sh (as root, or a user with sudo: it asks only when something is missing)
 set -euo pipefail

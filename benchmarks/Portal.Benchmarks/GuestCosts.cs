@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Portal.Abi;
 using Portal.Guests;
 using Portal.Hypersyscalls;
 using Portal.Qemu;
@@ -16,18 +17,69 @@ internal static class GuestCosts
 {
     private const int SyscallCalls = 200_000, IoctlCalls = 50_000, EventCalls = 20_000, Pings = 20_000;
 
-    public static async Task<int> RunAsync()
+    /// <summary>One real guest's figures (µs; boot in seconds).</summary>
+    private sealed record Costs(GuestAbi Abi, string Kernel, double BootSeconds, double Exchange, double Forwarded, double NonMatching,
+        double FilteredOut, double HostIdle, double QemuIdle, string Raw);
+
+    /// <summary><c>guest [--abi NAME|all]</c>: one real guest (default x86_64), or every one in turn, in one run.</summary>
+    public static async Task<int> RunAsync(string[] arguments)
     {
-        Console.WriteLine("Booting the guest without portal.ko (baseline)...");
+        IReadOnlyList<GuestAbi> abis;
+        switch (arguments)
+        {
+            case []:
+                abis = [GuestAbi.X86_64];
+                break;
+            case ["--abi", "all"]:
+                abis = QemuGuest.RealGuestAbis;
+                break;
+            case ["--abi", var name] when GuestAbi.TryParse(name, out var abi) && QemuGuest.RealGuestAbis.Contains(abi):
+                abis = [abi];
+                break;
+            default:
+                Console.Error.WriteLine($"usage: guest [--abi {string.Join('|', QemuGuest.RealGuestAbis.Select(a => a.Name))}|all]");
+                return 2;
+        }
+        var results = new List<Costs>();
+        foreach (var abi in abis)
+            results.Add(await MeasureAsync(abi));
+
+        Console.WriteLine();
+        Console.WriteLine("QEMU TCG, 1 vCPU, medians; guest-side times from portal-bench (median of per-call times).");
+        Console.WriteLine();
+        Console.WriteLine($"| measurement | {string.Join(" | ", results.Select(r => r.Abi.Name))} | target |");
+        Console.WriteLine($"| --- |{string.Concat(results.Select(_ => " ---: |"))} ---: |");
+        Row("one exchange (PING, host-side)", r => Us(r.Exchange), "≤ 2 µs");
+        Row("forwarded syscall event, empty handler (ioctl with event − ioctl without portal.ko)", r => Us(r.Forwarded), "≤ 10 µs");
+        Row("added on a non-matching syscall (getppid: portal.ko + a hook elsewhere − no portal.ko)", r => Us(r.NonMatching), "≤ 1 µs");
+        Row("added on a syscall the guest filters out (ioctl, hooked number, filter rejects it)", r => Us(r.FilteredOut), "");
+        Row("boot to ready (QEMU start to portal.ko and the agent answering; image cached)",
+            r => string.Create(CultureInfo.InvariantCulture, $"{r.BootSeconds:F1} s"), "");
+        Row("idle, session attached, 5 s: host process / QEMU CPU, % of a core",
+            r => string.Create(CultureInfo.InvariantCulture, $"{r.HostIdle * 100:F1} / {r.QemuIdle * 100:F1}"), "no core burnt");
+        Console.WriteLine();
+        foreach (var r in results)
+            Console.WriteLine($"{r.Abi.Name} ({r.Kernel}) raw medians: {r.Raw}");
+        return 0;
+
+        void Row(string what, Func<Costs, string> value, string target) =>
+            Console.WriteLine($"| {what} | {string.Join(" | ", results.Select(value))} | {target} |");
+    }
+
+    private static async Task<Costs> MeasureAsync(GuestAbi abi)
+    {
+        Console.WriteLine($"{abi.Name}: booting the guest without portal.ko (baseline)...");
         double baselineGetppid, baselineIoctl;
-        await using (var plain = await QemuGuest.StartAsync(new QemuGuestOptions { LoadPortalModule = false }))
+        await using (var plain = await QemuGuest.StartAsync(new QemuGuestOptions { Abi = abi, LoadPortalModule = false }))
         {
             baselineGetppid = await MedianAsync(plain, "getppid", SyscallCalls);
             baselineIoctl = await MedianAsync(plain, "ioctl", IoctlCalls, "0x7001");
         }
 
-        Console.WriteLine("Booting the guest with portal.ko...");
-        await using var guest = await QemuGuest.StartAsync();
+        Console.WriteLine($"{abi.Name}: booting the guest with portal.ko...");
+        var booting = Stopwatch.StartNew();
+        await using var guest = await QemuGuest.StartAsync(new QemuGuestOptions { Abi = abi });
+        var bootSeconds = booting.Elapsed.TotalSeconds;
         await using var session = await PortalSession.AttachAsync(guest.Connection);
         await session.OnSyscall("ioctl", SyscallPhase.Enter).WhereArg(1, ArgFilter.Equal(0x7999)).RegisterAsync(_ => ValueTask.CompletedTask);
         var hookedGetppid = await MedianAsync(guest, "getppid", SyscallCalls);
@@ -35,6 +87,8 @@ internal static class GuestCosts
         await session.OnSyscall("ioctl", SyscallPhase.Enter).WhereArg(1, ArgFilter.Equal(0x7002)).RegisterAsync(_ => ValueTask.CompletedTask, "empty");
         var forwardedIoctl = await MedianAsync(guest, "ioctl", EventCalls, "0x7002");
         var events = session.Statistics.ForHandler("empty").Calls;
+        if (events < EventCalls)
+            throw new InvalidOperationException($"{abi.Name}: only {events} of {EventCalls} calls reached the handler");
 
         var samples = new double[Pings];
         for (var i = 0; i < Pings; i++)
@@ -44,21 +98,10 @@ internal static class GuestCosts
             samples[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
         }
         Array.Sort(samples);
-
-        Console.WriteLine();
-        Console.WriteLine($"Guest: {session.Guest.KernelRelease}, {session.Guest.CpuSlots} vCPU, QEMU TCG. Medians; guest-side times from portal-bench.");
-        Console.WriteLine();
-        Console.WriteLine("| measurement | median | target |");
-        Console.WriteLine("| --- | ---: | ---: |");
-        Console.WriteLine(Row("one exchange (PING, host-side)", samples[Pings / 2], "≤ 2 µs"));
-        Console.WriteLine(Row($"forwarded syscall event, empty handler (ioctl with event − ioctl without portal.ko; {events} events)", forwardedIoctl - baselineIoctl, "≤ 10 µs"));
-        Console.WriteLine(Row("added on a non-matching syscall (getppid: portal.ko + a hook elsewhere − no portal.ko)", hookedGetppid - baselineGetppid, "≤ 1 µs"));
-        Console.WriteLine(Row("added on a syscall the guest filters out (ioctl, hooked number, filter rejects it)", filteredIoctl - baselineIoctl, ""));
         var (host, qemu) = await IdleCostAsync(guest.QemuProcessId, TimeSpan.FromSeconds(5));
-        Console.WriteLine($"| idle, session attached, 5 s: host process / QEMU CPU | {host:P1} / {qemu:P1} of a core | no core burnt |");
-        Console.WriteLine();
-        Console.WriteLine($"raw medians: getppid {Us(baselineGetppid)} → {Us(hookedGetppid)}; ioctl {Us(baselineIoctl)} → filtered {Us(filteredIoctl)} → forwarded {Us(forwardedIoctl)}");
-        return 0;
+        return new Costs(abi, session.Guest.KernelRelease, bootSeconds, samples[Pings / 2], forwardedIoctl - baselineIoctl,
+            hookedGetppid - baselineGetppid, filteredIoctl - baselineIoctl, host, qemu,
+            $"getppid {Us(baselineGetppid)} → {Us(hookedGetppid)}; ioctl {Us(baselineIoctl)} → filtered {Us(filteredIoctl)} → forwarded {Us(forwardedIoctl)}");
     }
 
     /// <summary>CPU used by this process and by QEMU while nothing happens (the pollers back off).</summary>
@@ -81,8 +124,6 @@ internal static class GuestCosts
             throw new InvalidOperationException($"portal-bench failed: {result.Output}");
         return double.Parse(median[1], CultureInfo.InvariantCulture) / 1000.0;
     }
-
-    private static string Row(string what, double microseconds, string target) => $"| {what} | {Us(microseconds)} | {target} |";
 
     private static string Us(double microseconds) => string.Create(CultureInfo.InvariantCulture, $"{microseconds:F2} µs");
 }

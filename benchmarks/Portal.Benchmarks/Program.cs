@@ -1,13 +1,13 @@
 // Portal benchmarks.
-//   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- guest     guest-side costs on the real guest (medians)
+//   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- guest [--abi NAME|all]   guest-side costs on real guests (medians)
 //   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- soak [--cpus N] [--events N] [--noise K]   long sequence-checked run
 //   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- event-cpu  host CPU at 1, 15, 100, 1,000 and max events/s
 //   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- [BenchmarkDotNet arguments, e.g. --filter *Exchange*]
 using BenchmarkDotNet.Running;
 using Portal.Benchmarks;
 
-if (args is ["guest", ..])
-    return await GuestCosts.RunAsync();
+if (args is ["guest", .. var guestArguments])
+    return await GuestCosts.RunAsync(guestArguments);
 if (args is ["soak", .. var soakArguments])
     return await Soak.RunAsync(soakArguments);
 if (args is ["event-cpu", ..])

@@ -403,6 +403,7 @@ public sealed partial class QemuGuest : IGuest
     {
         var kernelArguments = new List<string> { $"console={machine.Console}", "quiet" };
         kernelArguments.AddRange(machine.ReserveWindow(WindowSize, options.MemoryMiB));
+        kernelArguments.AddRange(machine.KernelArguments);
         kernelArguments.AddRange(new[]
         {
             string.Create(CultureInfo.InvariantCulture, $"portal.window_phys=0x{machine.WindowAddress:x}"),
