@@ -15,7 +15,14 @@ namespace Portal.Benchmarks;
 /// </summary>
 internal static class GuestCosts
 {
-    private const int SyscallCalls = 200_000, IoctlCalls = 50_000, EventCalls = 20_000, Pings = 20_000;
+    private const int SyscallCalls = 100_000, IoctlCalls = 30_000, EventCalls = 10_000, Pings = 20_000;
+
+    /// <summary>
+    /// portal-bench runs per figure; the lowest median counts. Under TCG a guest has slow phases that
+    /// have nothing to do with Portal: on aarch64 one 30,000-call ioctl run had a median of 42.7 µs and
+    /// the next, in the same boot, without portal.ko, 1.9 µs.
+    /// </summary>
+    private const int Runs = 3;
 
     /// <summary>One real guest's figures (µs; boot in seconds).</summary>
     private sealed record Costs(GuestAbi Abi, string Kernel, double BootSeconds, double Exchange, double Forwarded, double NonMatching,
@@ -45,7 +52,7 @@ internal static class GuestCosts
             results.Add(await MeasureAsync(abi));
 
         Console.WriteLine();
-        Console.WriteLine("QEMU TCG, 1 vCPU, medians; guest-side times from portal-bench (median of per-call times).");
+        Console.WriteLine($"QEMU TCG, 1 vCPU; guest-side times from portal-bench: the lowest of {Runs} runs' medians of per-call times.");
         Console.WriteLine();
         Console.WriteLine($"| measurement | {string.Join(" | ", results.Select(r => r.Abi.Name))} | target |");
         Console.WriteLine($"| --- |{string.Concat(results.Select(_ => " ---: |"))} ---: |");
@@ -87,8 +94,8 @@ internal static class GuestCosts
         await session.OnSyscall("ioctl", SyscallPhase.Enter).WhereArg(1, ArgFilter.Equal(0x7002)).RegisterAsync(_ => ValueTask.CompletedTask, "empty");
         var forwardedIoctl = await MedianAsync(guest, "ioctl", EventCalls, "0x7002");
         var events = session.Statistics.ForHandler("empty").Calls;
-        if (events < EventCalls)
-            throw new InvalidOperationException($"{abi.Name}: only {events} of {EventCalls} calls reached the handler");
+        if (events < Runs * EventCalls)
+            throw new InvalidOperationException($"{abi.Name}: only {events} of {Runs * EventCalls} calls reached the handler");
 
         var samples = new double[Pings];
         for (var i = 0; i < Pings; i++)
@@ -114,15 +121,21 @@ internal static class GuestCosts
         return ((host1 - host0) / period.TotalSeconds, (qemu1 - qemu0) / period.TotalSeconds);
     }
 
+    /// <summary>The lowest of <see cref="Runs"/> medians of portal-bench's per-call times, in µs.</summary>
     private static async Task<double> MedianAsync(QemuGuest guest, string call, int count, string? command = null)
     {
         var arguments = command is null ? new[] { "portal-bench", call, count.ToString(CultureInfo.InvariantCulture) }
             : ["portal-bench", call, count.ToString(CultureInfo.InvariantCulture), command];
-        var result = await guest.RunAsync(new GuestCommand(arguments));
-        var median = result.Output.Split(' ').Select(f => f.Split('=')).FirstOrDefault(f => f[0] == "median_ns");
-        if (result.ExitCode != 0 || median is null)
-            throw new InvalidOperationException($"portal-bench failed: {result.Output}");
-        return double.Parse(median[1], CultureInfo.InvariantCulture) / 1000.0;
+        var lowest = double.MaxValue;
+        for (var run = 0; run < Runs; run++)
+        {
+            var result = await guest.RunAsync(new GuestCommand(arguments));
+            var median = result.Output.Split(' ').Select(f => f.Split('=')).FirstOrDefault(f => f[0] == "median_ns");
+            if (result.ExitCode != 0 || median is null)
+                throw new InvalidOperationException($"portal-bench failed: {result.Output}");
+            lowest = Math.Min(lowest, double.Parse(median[1], CultureInfo.InvariantCulture) / 1000.0);
+        }
+        return lowest;
     }
 
     private static string Us(double microseconds) => string.Create(CultureInfo.InvariantCulture, $"{microseconds:F2} µs");
