@@ -84,7 +84,8 @@ internal static class ScenarioHandlers
     private static async ValueTask ChaseSeedStyleAsync(SyscallContext syscall)
     {
         var memory = syscall.Memory;
-        var record = await memory.ReadPtrAsync(syscall.Args[2] + 8);      // chase.target
+        // chase.target follows a u32, aligned to the pointer size (as a seed-style plugin hard-codes it per ABI)
+        var record = await memory.ReadPtrAsync(syscall.Args[2] + (ulong)syscall.Abi.PointerSize);
         var bytes = await memory.ReadBytesAsync(record, 24);
         CheckRecord(BitConverter.ToUInt32(bytes, 0), BitConverter.ToUInt16(bytes, 4), BitConverter.ToUInt16(bytes, 6),
             BitConverter.ToUInt64(bytes, 8), BitConverter.ToInt32(bytes, 16));
