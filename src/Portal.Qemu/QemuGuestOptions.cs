@@ -8,7 +8,7 @@ namespace Portal.Qemu;
 /// <summary>Options of a <see cref="QemuGuest"/>.</summary>
 public sealed class QemuGuestOptions
 {
-    /// <summary>The module's cap on <c>hold_budget_ms</c> (PORTAL_MAX_TIMEOUT_MS in portal.c).</summary>
+    /// <summary>The module's cap on <c>hold_budget_ms</c> (PORTAL_MAX_TIMEOUT_MS in guest/module/portal.h).</summary>
     internal static readonly TimeSpan MaxHoldBudget = TimeSpan.FromSeconds(10);
 
     /// <summary>

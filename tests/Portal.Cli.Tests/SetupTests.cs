@@ -13,7 +13,8 @@ public sealed class SetupTests
     {
         var result = await Cli.RunAsync(TestContext.CancellationToken, "setup", "--check");
         Assert.AreEqual(ExitCodes.Success, result.ExitCode, result.ToString());
-        StringAssert.Contains(result.Errors, "ok    QEMU guest: qemu-system-x86_64, kernel ");
+        foreach (var abi in new[] { "x86_64", "mipsel", "aarch64", "armel" })
+            StringAssert.Contains(result.Errors, $"ok    QEMU {abi} guest: kernel ");
         StringAssert.Contains(result.Errors, "ok    headers: libclang 14, its builtin headers, the sysroots of x86_64, i386, mipsel, mips, armel, aarch64");
         Assert.DoesNotContain("MISSING", result.Errors);
         Assert.DoesNotContain("Booting", result.Errors, "--check changes nothing and boots nothing");
@@ -27,7 +28,19 @@ public sealed class SetupTests
             "setup", "--check");
         Assert.AreEqual(ExitCodes.Unavailable, result.ExitCode, result.ToString());
         StringAssert.Contains(result.Errors, "MISSING  headers: ABI mipsel needs /nonexistent/mipsel-linux-gnu/include: install libc6-dev-mipsel-cross");
-        StringAssert.Contains(result.Errors, "ok    QEMU guest:");
+        StringAssert.Contains(result.Errors, "ok    QEMU mipsel guest:");
+    }
+
+    [TestMethod]
+    public async Task A_missing_guest_kit_is_named_with_the_script_that_fetches_it()
+    {
+        var result = await Cli.RunAsync(new Dictionary<string, string> { ["PORTAL_GUEST_KITS"] = "/nonexistent" }, TestContext.CancellationToken,
+            "setup", "--check");
+        Assert.AreEqual(ExitCodes.Unavailable, result.ExitCode, result.ToString());
+        StringAssert.Contains(result.Errors, "ok    QEMU x86_64 guest:", "the host's own guest needs no kit");
+        foreach (var abi in new[] { "mipsel", "aarch64", "armel" })
+            StringAssert.Contains(result.Errors, $"MISSING  QEMU {abi} guest: The {abi} QEMU guest needs: ");
+        StringAssert.Contains(result.Errors, "Install them with: sudo scripts/setup-guest.sh");
     }
 
     [TestMethod]

@@ -60,7 +60,9 @@ public sealed class PackageTests
             Assert.AreEqual(version, testing.Dependencies["Portal"], "Portal.Testing depends on this very Portal");
             Assert.AreEqual(version, qemu.Dependencies["Portal"]);
             Assert.Contains("lib/net10.0/Portal.Testing.dll", testing.Entries);
-            Assert.Contains("contentFiles/any/any/guest/module/portal.c", qemu.Entries, "the guest sources travel with Portal.Qemu");
+            foreach (var source in new[] { "module/portal_main.c", "module/portal.h", "module/portal_arch.h", "module/portal_arm.c", "module/Kbuild",
+                         "programs/portal-selftest.c", "init" })
+                Assert.Contains($"contentFiles/any/any/guest/{source}", qemu.Entries, "the guest sources travel with Portal.Qemu");
             AssertOnlySourceProjectsArePacked(root, feed);
 
             // 2. A fresh project, outside the repository. The empty Directory.* files stop MSBuild's search upwards,
@@ -157,7 +159,7 @@ public sealed class PackageTests
             StringAssert.Contains(build.Output, $"dotnet exec \"{extracted}/build/../tools/portal-headers.dll\"",
                 "the packed portal-headers parses it, restored into this test's packages folder");
             StringAssert.Contains(build.Output, $"/analyzer:{extracted}/analyzers/dotnet/cs/Portal.Generators.dll", "the compiler runs the packed generator");
-            Assert.IsTrue(File.Exists(Path.Combine(app, "bin", "Debug", "net10.0", "guest", "module", "portal.c")), "Portal.Qemu's guest sources are copied to the output");
+            Assert.IsTrue(File.Exists(Path.Combine(app, "bin", "Debug", "net10.0", "guest", "module", "portal_main.c")), "Portal.Qemu's guest sources are copied to the output");
 
             // 4. Run: the generated proxy in use, with each ABI's layout.
             var run = await DotnetAsync(app, packages, "run", "--no-build");

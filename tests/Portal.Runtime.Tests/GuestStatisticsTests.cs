@@ -4,18 +4,19 @@ using Portal.Protocol;
 
 namespace Portal.Runtime.Tests;
 
-/// <summary>STATS (docs/protocol.md §4.5): a host accepts more counters than it knows, and a guest that predates events_over_budget.</summary>
+/// <summary>STATS (docs/protocol.md §4.5): a host accepts more counters than it knows, and a guest that predates events_over_budget or skips_failed.</summary>
 [TestClass]
 public sealed class GuestStatisticsTests
 {
     [TestMethod]
-    [DataRow(9, 0L)]
-    [DataRow(10, 110L)]
-    [DataRow(12, 110L)]
-    public void Decodes_the_counters_it_knows_and_reads_zero_for_those_not_sent(int count, long overBudget)
+    [DataRow(9, 0L, 0L)]
+    [DataRow(10, 110L, 0L)]
+    [DataRow(11, 110L, 121L)]
+    [DataRow(12, 110L, 121L)]
+    public void Decodes_the_counters_it_knows_and_reads_zero_for_those_not_sent(int count, long overBudget, long skipsFailed)
     {
         var statistics = GuestStatistics.Decode(Stats(count));
-        Assert.AreEqual(new GuestStatistics(11, 22, 33, 44, 55, 66, 77, 88, 99, overBudget), statistics);
+        Assert.AreEqual(new GuestStatistics(11, 22, 33, 44, 55, 66, 77, 88, 99, overBudget, skipsFailed), statistics);
     }
 
     [TestMethod]

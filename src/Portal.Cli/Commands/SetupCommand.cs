@@ -94,15 +94,18 @@ internal static class SetupCommand
     private static bool Check(CliConsole console)
     {
         var missing = false;
-        try
+        foreach (var abi in QemuGuest.RealGuestAbis)
         {
-            var kernel = GuestPrerequisites.Check();
-            console.Say($"ok    QEMU guest: qemu-system-x86_64, kernel {kernel.Version} with headers, busybox, build tools");
-        }
-        catch (GuestPrerequisiteException e)
-        {
-            console.Say($"MISSING  QEMU guest: {e.Message}");
-            missing = true;
+            try
+            {
+                var kernel = GuestPrerequisites.Check(abi);
+                console.Say($"ok    QEMU {abi.Name} guest: kernel {kernel.Version} with headers, busybox, QEMU, build tools");
+            }
+            catch (GuestPrerequisiteException e)
+            {
+                console.Say($"MISSING  QEMU {abi.Name} guest: {e.Message}");
+                missing = true;
+            }
         }
         var problems = HeaderToolchain.FindProblems();
         if (problems.Count == 0)
