@@ -44,7 +44,6 @@ public sealed partial class QemuGuest : IGuest
     /// <summary>Scratch directories are named after this prefix and the owning process id.</summary>
     private const string WorkDirectoryPrefix = "portal-guest-";
 
-
     /// <summary>Size of the window.</summary>
     public const int WindowSize = 1 << 20;
 
@@ -98,7 +97,7 @@ public sealed partial class QemuGuest : IGuest
     /// The ABIs Portal boots a real guest for (x86_64, mipsel, aarch64, armel), in that order; the others
     /// run on the emulated guest only.
     /// </summary>
-    public static IReadOnlyList<GuestAbi> RealGuestAbis { get; } = [.. Machines.GuestMachine.All.Select(machine => machine.Abi)];
+    public static IReadOnlyList<GuestAbi> RealGuestAbis { get; } = [.. GuestMachine.All.Select(machine => machine.Abi)];
 
     /// <inheritdoc/>
     public IGuestConnection Connection => _connection;

@@ -20,10 +20,12 @@ internal static class GuestKit
             missing.Add($"the {abi.Name} guest kit ({file}: Debian's {abi.Name} kernel, headers and busybox)");
             return null;
         }
-        var values = File.ReadLines(file)
-            .Where(line => line.Length > 0 && line[0] != '#' && line.Contains('=', StringComparison.Ordinal))
-            .Select(line => line.Split('=', 2))
-            .ToDictionary(pair => pair[0], pair => pair[1], StringComparer.Ordinal);
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines(file).Where(line => line.Length > 0 && line[0] != '#' && line.Contains('=', StringComparison.Ordinal)))
+        {
+            var pair = line.Split('=', 2);
+            values[pair[0]] = pair[1];      // as the shell that sources it: the last assignment wins
+        }
         var absent = RequiredKeys.Where(key => !values.ContainsKey(key)).ToList();
         if (absent.Count > 0)
         {
