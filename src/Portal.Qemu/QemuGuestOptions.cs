@@ -17,7 +17,7 @@ public sealed class QemuGuestOptions
     /// </summary>
     public GuestAbi Abi { get; init; } = GuestAbi.X86_64;
 
-    /// <summary>Number of vCPUs (1 or 2 are tested; TCG runs them on host threads).</summary>
+    /// <summary>Number of vCPUs (1 or 2 are tested; TCG runs them on host threads). The mipsel guest runs only one.</summary>
     public int Cpus { get; init; } = 1;
 
     /// <summary>Guest RAM in MiB (at least 256: the shared window sits at 192 MiB).</summary>
