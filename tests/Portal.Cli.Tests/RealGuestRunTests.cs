@@ -37,6 +37,14 @@ public sealed class RealGuestRunTests
         StringAssert.Contains(with.Errors, $"Booting the {abi} QEMU guest");
         StringAssert.Contains(with.Errors, "info RaethPlugin: read register 0x34 -> 0x2");
         StringAssert.Matches(with.Errors, new Regex(@"^handler RAEth: calls=1 exchanges=1 mean=\d+\.\dµs$", RegexOptions.Multiline));
+
+        // The seed's advanced variant: on enter, for the switch tool only, skip the ioctl and write the value.
+        var skip = await Cli.RunAsync(TestContext.CancellationToken, "run", "--abi", abi, "--plugin", $"{Cli.RaethDll}#RaethSkipPlugin", "--",
+            "mtk7530_switch", "table_del");
+        Assert.AreEqual(0, skip.ExitCode, skip.ToString());
+        Assert.AreEqual("done.\n", skip.Output, skip.ToString());
+        StringAssert.Contains(skip.Errors, "info RaethSkipPlugin: skipped the ioctl, register 0x34 := 0x2");
+        StringAssert.Matches(skip.Errors, new Regex(@"^handler RAEthSkip: calls=1 exchanges=1 mean=\d+\.\dµs$", RegexOptions.Multiline));
     }
 
     [TestMethod]
