@@ -90,6 +90,30 @@ public sealed class FirmwareArchitectureTests
         Assert.AreEqual("The root filesystem mixes architectures: mipsel (/bin/busybox) and x86_64 (/usr/bin/tool).", e.Message);
     }
 
+    /// <summary>Firmware is untrusted input: a truncated ELF or one whose tables lie past its end is skipped, not fatal.</summary>
+    [TestMethod]
+    public void Malformed_elf_files_are_skipped()
+    {
+        var rootfs = Rootfs();
+        Directory.CreateDirectory(Path.Combine(rootfs, "sbin"));
+        Directory.CreateDirectory(Path.Combine(rootfs, "bin"));
+        var header = ElfHeader(little: true, is64: false, Mips, 0x1000);
+        File.WriteAllBytes(Path.Combine(rootfs, "sbin", "init"), header[..20]);                 // truncated
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(28), 0x7fff_0000);              // e_phoff past the end
+        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(44), 500);                      // e_phnum
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(32), 0x7fff_fff0);              // e_shoff past the end
+        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(48), 900);                      // e_shnum
+        File.WriteAllBytes(Path.Combine(rootfs, "bin", "busybox"), header);
+
+        Assert.IsNull(FirmwareArchitecture.Inspect(rootfs, "/sbin/init"));
+        Assert.IsNull(FirmwareArchitecture.Inspect(rootfs, "/bin/busybox"));
+        var e = Assert.ThrowsExactly<FirmwareArchitectureException>(() => FirmwareArchitecture.Detect(rootfs));
+        StringAssert.StartsWith(e.Message, $"No ELF program in {rootfs}");
+
+        File.Copy(Path.Combine(Kits, "mipsel", "root", "bin", "busybox"), Path.Combine(rootfs, "bin", "sh"));
+        Assert.AreEqual(GuestAbi.MipsEl, FirmwareArchitecture.Detect(rootfs), "the readable program decides");
+    }
+
     [TestMethod]
     public void A_directory_without_programs_is_not_a_rootfs()
     {

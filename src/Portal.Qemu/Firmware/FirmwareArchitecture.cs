@@ -56,13 +56,26 @@ public static class FirmwareArchitecture
     /// <summary>
     /// The architecture of the file at <paramref name="path"/> inside <paramref name="rootfs"/>, following
     /// symbolic links inside the root filesystem (an absolute link target is relative to the rootfs, never
-    /// the host's root); null when it is missing or not ELF.
+    /// the host's root); null when it is missing, not ELF, or a malformed ELF (truncated, tables past its end).
     /// </summary>
     public static FirmwareBinary? Inspect(string rootfs, string path)
     {
         var file = Resolve(rootfs, path);
-        if (file is null || !ELFReader.TryLoad(file, out var elf))
+        if (file is null)
             return null;
+        IELF? elf;
+        try
+        {
+            if (!ELFReader.TryLoad(file, out elf))
+                return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException
+                                   or OverflowException or IndexOutOfRangeException)
+        {
+            // Firmware is untrusted: ELFSharp reads the whole header, section and segment tables, and a
+            // truncated file or one whose tables lie past its end throws. Such a file cannot decide.
+            return null;
+        }
         using (elf)
         {
             var (name, abi) = Classify(elf.Machine, elf.Class, elf.Endianess, MachineFlags(elf));
