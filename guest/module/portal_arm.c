@@ -40,8 +40,6 @@
 
 static unsigned int portal_arm_reg[PORTAL_ARM_EPILOGUES];
 
-static int portal_arm_epilogue_pre(struct kprobe *p, struct pt_regs *regs);
-
 static bool portal_arm_force_kretprobe;
 module_param_named(arm_skip_kretprobe, portal_arm_force_kretprobe, bool, 0444);
 MODULE_PARM_DESC(arm_skip_kretprobe,

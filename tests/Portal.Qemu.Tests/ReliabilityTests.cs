@@ -104,11 +104,18 @@ public sealed partial class ReliabilityTests
 
     internal static (int Handled, int Unhandled, int Wrong) Load(GuestCommandResult run)
     {
-        var match = LoadLine().Match(run.Output);
-        Assert.IsTrue(match.Success, $"portal-load printed no summary:\n{run.Output}");
-        int Number(string name) => int.Parse(match.Groups[name].Value, CultureInfo.InvariantCulture);
-        return (Number("handled"), Number("unhandled"), Number("wrong"));
+        var summaries = Loads(run);
+        Assert.IsNotEmpty(summaries, $"portal-load printed no summary:\n{run.Output}");
+        return summaries[0];
     }
+
+    /// <summary>Every portal-load summary in the output (one per portal-load run), in order.</summary>
+    internal static IReadOnlyList<(int Handled, int Unhandled, int Wrong)> Loads(GuestCommandResult run) =>
+        [.. LoadLine().Matches(run.Output).Select(match =>
+        {
+            int Number(string name) => int.Parse(match.Groups[name].Value, CultureInfo.InvariantCulture);
+            return (Number("handled"), Number("unhandled"), Number("wrong"));
+        })];
 
     [GeneratedRegex(@"portal-load: calls=\d+ handled=(?<handled>\d+) unhandled=(?<unhandled>\d+) wrong=(?<wrong>\d+)")]
     private static partial Regex LoadLine();

@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Portal.Abi;
 using Portal.Guests;
@@ -14,7 +12,7 @@ namespace Portal.Qemu.Tests;
 /// value, so a verdict or an event read before it was complete shows up as a wrong or unhandled call.
 /// </summary>
 [TestClass, TestCategory("RealGuest"), TestCategory("Reliability")]
-public sealed partial class SmpTests
+public sealed class SmpTests
 {
     private const int LoadCommand = 0x7001, CallsPerVcpu = 2_000;
 
@@ -53,13 +51,10 @@ public sealed partial class SmpTests
             $"taskset 1 portal-load 0x7001 {CallsPerVcpu} 0 3 & taskset 2 portal-load 0x7001 {CallsPerVcpu} 0 3; wait",
             cancellationToken: TestContext.CancellationToken);
 
-        var summaries = LoadLine().Matches(run.Output);
+        var summaries = ReliabilityTests.Loads(run);
         Assert.HasCount(2, summaries, run.Output);
-        foreach (Match summary in summaries)
-        {
-            int Number(string name) => int.Parse(summary.Groups[name].Value, CultureInfo.InvariantCulture);
-            Assert.AreEqual((CallsPerVcpu, 0, 0), (Number("handled"), Number("unhandled"), Number("wrong")), summary.Value);
-        }
+        foreach (var summary in summaries)
+            Assert.AreEqual((CallsPerVcpu, 0, 0), summary, run.Output);
         Assert.AreEqual(2 * CallsPerVcpu, answers.Statistics.Calls);
         Assert.AreEqual(2 * CallsPerVcpu, answers.Statistics.Exchanges, "one exchange per call: the pid read");
         var after = await session.GetGuestStatisticsAsync(TestContext.CancellationToken);
@@ -70,7 +65,4 @@ public sealed partial class SmpTests
         TestContext.WriteLine(run.Output);
         await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
     }
-
-    [GeneratedRegex(@"portal-load: calls=\d+ handled=(?<handled>\d+) unhandled=(?<unhandled>\d+) wrong=(?<wrong>\d+)")]
-    private static partial Regex LoadLine();
 }
