@@ -7,8 +7,9 @@
 # Usage: scripts/setup-guest.sh (as root, or a user with sudo)
 set -euo pipefail
 
+# squashfs-tools-ng (sqfs2tar), squashfs-tools and binwalk read firmware images (portal boot --rootfs).
 PKGS=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio
-      build-essential xz-utils)
+      build-essential xz-utils squashfs-tools squashfs-tools-ng binwalk)
 
 . "$(dirname "$0")/apt-packages.sh"
 ensure_packages setup-guest.sh "${PKGS[@]}"
@@ -23,3 +24,4 @@ fi
 echo "setup-guest.sh: guest kernel $kver (/boot/vmlinuz-$kver, headers /lib/modules/$kver/build)"
 
 bash "$(dirname "$0")/setup-guest-kits.sh"
+bash "$(dirname "$0")/setup-firmware-parts.sh"

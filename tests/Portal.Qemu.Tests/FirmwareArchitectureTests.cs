@@ -74,7 +74,7 @@ public sealed class FirmwareArchitectureTests
         File.CreateSymbolicLink(Path.Combine(rootfs, "bin", "loop"), "loop");
 
         var e = Assert.ThrowsExactly<FirmwareArchitectureException>(() => FirmwareArchitecture.Detect(rootfs));
-        StringAssert.StartsWith(e.Message, $"No ELF program in {rootfs}");
+        StringAssert.StartsWith(e.Message, $"No ELF program in the directory {rootfs}");
     }
 
     [TestMethod]
@@ -108,7 +108,7 @@ public sealed class FirmwareArchitectureTests
         Assert.IsNull(FirmwareArchitecture.Inspect(rootfs, "/sbin/init"));
         Assert.IsNull(FirmwareArchitecture.Inspect(rootfs, "/bin/busybox"));
         var e = Assert.ThrowsExactly<FirmwareArchitectureException>(() => FirmwareArchitecture.Detect(rootfs));
-        StringAssert.StartsWith(e.Message, $"No ELF program in {rootfs}");
+        StringAssert.StartsWith(e.Message, $"No ELF program in the directory {rootfs}");
 
         File.Copy(Path.Combine(Kits, "mipsel", "root", "bin", "busybox"), Path.Combine(rootfs, "bin", "sh"));
         Assert.AreEqual(GuestAbi.MipsEl, FirmwareArchitecture.Detect(rootfs), "the readable program decides");
@@ -119,6 +119,9 @@ public sealed class FirmwareArchitectureTests
     {
         var rootfs = Rootfs();
         Directory.CreateDirectory(Path.Combine(rootfs, "etc"));
+        var empty = Assert.ThrowsExactly<FirmwareRootfsException>(() => FirmwareArchitecture.Detect(rootfs));
+        Assert.AreEqual($"The directory {rootfs} is empty: no files in it.", empty.Message);
+        File.WriteAllText(Path.Combine(rootfs, "etc", "passwd"), "root:x:0:0::/:/bin/sh\n");
         var e = Assert.ThrowsExactly<FirmwareArchitectureException>(() => FirmwareArchitecture.Detect(rootfs));
         StringAssert.Contains(e.Message, "is it a root filesystem?");
         Assert.ThrowsExactly<DirectoryNotFoundException>(() => FirmwareArchitecture.Detect(Path.Combine(rootfs, "nonexistent")));

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ELFSharp;
 using ELFSharp.ELF;
 using Portal.Abi;
@@ -11,7 +12,7 @@ namespace Portal.Qemu.Firmware;
 public sealed record FirmwareBinary(string Path, string Name, GuestAbi? Abi);
 
 /// <summary>A firmware root filesystem Portal cannot boot, with the reason (its architecture, or no ELF found).</summary>
-public sealed class FirmwareArchitectureException(string message) : Exception(message);
+public sealed class FirmwareArchitectureException(string message) : FirmwareRootfsException(message);
 
 /// <summary>
 /// Which real guest a firmware's root filesystem needs, from its ELF binaries: machine, class, byte
@@ -31,20 +32,29 @@ public static class FirmwareArchitecture
     private const uint EfMipsAbi2 = 0x20, EfMipsAbiMask = 0xf000, EfMipsAbiO32 = 0x1000;
     private const uint EfArmEabiMask = 0xff00_0000, EfArmEabiVersion5 = 0x0500_0000, EfArmAbiFloatHard = 0x400;
 
-    /// <summary>The real guest for the root filesystem at <paramref name="rootfs"/> (a directory).</summary>
+    /// <summary>The real guest for the root filesystem at <paramref name="rootfs"/> (any form <see cref="FirmwareRootfs.Load"/> reads).</summary>
     /// <exception cref="FirmwareArchitectureException">
     /// No ELF file was found, its architecture has no real guest (the message names it), or the binaries
     /// disagree (the message names both kinds and a file of each).
     /// </exception>
+    /// <exception cref="FirmwareRootfsException">The input cannot be read as a root filesystem.</exception>
     public static GuestAbi Detect(string rootfs)
     {
         ArgumentNullException.ThrowIfNull(rootfs);
-        if (!Directory.Exists(rootfs))
+        if (!Directory.Exists(rootfs) && !File.Exists(rootfs))
             throw new DirectoryNotFoundException($"No root filesystem at {rootfs}.");
+        return Detect(FirmwareRootfs.Load(rootfs));
+    }
+
+    /// <summary>The real guest for <paramref name="rootfs"/>.</summary>
+    /// <exception cref="FirmwareArchitectureException">As <see cref="Detect(string)"/>.</exception>
+    public static GuestAbi Detect(FirmwareRootfs rootfs)
+    {
+        ArgumentNullException.ThrowIfNull(rootfs);
         var first = LikelyPrograms.Select(path => Inspect(rootfs, path)).FirstOrDefault(binary => binary is not null)
             ?? Sample(rootfs).FirstOrDefault()
             ?? throw new FirmwareArchitectureException(
-                $"No ELF program in {rootfs} (looked at {string.Join(", ", LikelyPrograms)} and {string.Join(", ", ProgramDirectories)}): is it a root filesystem?");
+                $"No ELF program in the {rootfs.Source} (looked at {string.Join(", ", LikelyPrograms)} and {string.Join(", ", ProgramDirectories)}): is it a root filesystem?");
         var other = Sample(rootfs).FirstOrDefault(binary => binary.Name != first.Name && binary.Abi != first.Abi);
         if (other is not null)
             throw new FirmwareArchitectureException(
@@ -54,19 +64,24 @@ public static class FirmwareArchitecture
     }
 
     /// <summary>
-    /// The architecture of the file at <paramref name="path"/> inside <paramref name="rootfs"/>, following
-    /// symbolic links inside the root filesystem (an absolute link target is relative to the rootfs, never
-    /// the host's root); null when it is missing, not ELF, or a malformed ELF (truncated, tables past its end).
+    /// The architecture of the file at <paramref name="path"/> inside the root filesystem at
+    /// <paramref name="rootfs"/>, following symbolic links inside it (an absolute link target is relative
+    /// to the rootfs, never the host's root); null when it is missing, not ELF, or a malformed ELF
+    /// (truncated, tables past its end).
     /// </summary>
-    public static FirmwareBinary? Inspect(string rootfs, string path)
+    public static FirmwareBinary? Inspect(string rootfs, string path) => Inspect(FirmwareRootfs.Load(rootfs), path);
+
+    /// <summary>As <see cref="Inspect(string, string)"/>, on a root filesystem already read.</summary>
+    public static FirmwareBinary? Inspect(FirmwareRootfs rootfs, string path)
     {
-        var file = Resolve(rootfs, path);
-        if (file is null)
+        ArgumentNullException.ThrowIfNull(rootfs);
+        if (rootfs.Resolve(path) is not { Kind: FirmwareEntryKind.File } file
+            || !MemoryMarshal.TryGetArray(file.Content, out var content) || content.Array is null)
             return null;
         IELF? elf;
         try
         {
-            if (!ELFReader.TryLoad(file, out elf))
+            if (!ELFReader.TryLoad(new MemoryStream(content.Array, content.Offset, content.Count, writable: false), true, out elf))
                 return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException
@@ -79,7 +94,7 @@ public static class FirmwareArchitecture
         using (elf)
         {
             var (name, abi) = Classify(elf.Machine, elf.Class, elf.Endianess, MachineFlags(elf));
-            return new FirmwareBinary(path, name, abi);
+            return new FirmwareBinary(FirmwareRootfs.Normalize(path), name, abi);
         }
     }
 
@@ -115,32 +130,14 @@ public static class FirmwareArchitecture
         };
     }
 
-    /// <summary>Up to <see cref="SampleSize"/> ELF files from the program directories, in name order.</summary>
-    private static IEnumerable<FirmwareBinary> Sample(string rootfs) =>
+    /// <summary>Up to <see cref="SampleSize"/> ELF files directly in the program directories, in name order.</summary>
+    private static IEnumerable<FirmwareBinary> Sample(FirmwareRootfs rootfs) =>
         ProgramDirectories
-            .Select(directory => Path.Combine(rootfs, directory.TrimStart('/')))
-            .Where(Directory.Exists)
-            .SelectMany(directory => Directory.EnumerateFiles(directory).Order(StringComparer.Ordinal))
-            .Select(file => Inspect(rootfs, "/" + Path.GetRelativePath(rootfs, file)))
+            .SelectMany(directory => rootfs.Entries
+                .Where(entry => entry.Kind == FirmwareEntryKind.File && Path.GetDirectoryName(entry.Path) == directory)
+                .Select(entry => entry.Path)
+                .Order(StringComparer.Ordinal))
+            .Select(path => Inspect(rootfs, path))
             .OfType<FirmwareBinary>()
             .Take(SampleSize);
-
-    /// <summary>The host path of <paramref name="path"/> inside the rootfs, links followed inside it; null if missing or a loop.</summary>
-    private static string? Resolve(string rootfs, string path)
-    {
-        var root = Path.GetFullPath(rootfs);
-        var current = Path.GetFullPath(Path.Combine(root, path.TrimStart('/')));
-        for (var hops = 0; hops < 16; hops++)
-        {
-            if (!current.StartsWith(root, StringComparison.Ordinal))
-                return null;                    // "../.." out of the rootfs
-            var info = new FileInfo(current);
-            if (info.LinkTarget is not { } target)
-                return info.Exists ? current : null;
-            current = Path.GetFullPath(target.StartsWith('/')
-                ? Path.Combine(root, target.TrimStart('/'))
-                : Path.Combine(Path.GetDirectoryName(current)!, target));
-        }
-        return null;
-    }
 }
