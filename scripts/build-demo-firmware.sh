@@ -5,7 +5,7 @@
 # setup-firmware-parts.sh, unpacked here with dpkg -x) and the Archer C20's switch tool
 # (guest/programs/mtk7530_switch.c, built for ABI against that C library). Its /etc/init.d/rcS brings
 # up "the Ethernet switch" the way the seed's TP-Link firmware does: it prints swRegRead and retries
-# until `mtk7530_switch table_del` succeeds, then prints "rcS: boot complete". Without a handler for
+# until `mtk7530_switch table_del` says done., then prints "rcS: boot complete". Without a handler for
 # the Ralink driver's ioctl the boot stalls there; with the RAEth plugin it completes.
 # The image also has what a real firmware image carries and a user's own unpacking would lose: device
 # nodes, a setuid program and a hard link (mksquashfs pseudo files and -all-root: no root needed).
@@ -56,9 +56,14 @@ cat >"$root/etc/init.d/rcS" <<'RCS'
 #!/bin/sh
 echo "rcS: Portal demo firmware ($(uname -m)), bringing up the Ethernet switch"
 tries=0
-until mtk7530_switch table_del; do
+while :; do
+	# The vendor's tool exits 0 either way: what it prints says whether the switch answered.
+	out=$(mtk7530_switch table_del 2>&1)
+	case "$out" in
+	*done.*) echo "$out"; break ;;
+	esac
 	tries=$((tries + 1))
-	echo "swRegRead: switch register read failed ($tries), retrying"
+	echo "swRegRead: $out (try $tries), retrying"
 	sleep 1
 done
 echo "rcS: boot complete"

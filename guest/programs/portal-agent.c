@@ -6,7 +6,9 @@
  * Framing (binary-safe, every header line ends with '\n'; see
  * guest/README.md):
  *   host -> guest
- *     R <id> <len>\n<len bytes>   run the bytes with /bin/sh -c
+ *     R <id> <len>\n<len bytes>   run the bytes with /bin/sh -c (a firmware's
+ *                                 pre-init names another shell and PATH:
+ *                                 PORTAL_AGENT_SHELL, PORTAL_AGENT_PATH)
  *     C <id> <n>\n                the host consumed n more output bytes
  *     K <id>\n                    SIGKILL the command's process group
  *     P <token>\n                 liveness: answered with P <token>\n
@@ -75,6 +77,9 @@ struct cmd {
 static struct cmd cmds[MAX_CMDS];
 static int port = -1;
 static int sigpipe_fds[2];
+/* The shell that runs commands and their PATH (a firmware's pre-init sets others). */
+static const char *command_shell = "/bin/sh";
+static char command_path[512] = "PATH=/bin:/sbin:/usr/bin:/usr/sbin";
 
 /* Bytes for the host, written as the port accepts them. */
 static char *outq;
@@ -201,8 +206,7 @@ static void start_cmd(const char *id, const char *script)
 		return;
 	}
 	if (pid == 0) {
-		char *env[] = { "PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/",
-				"TERM=dumb", NULL };
+		char *env[] = { command_path, "HOME=/", "TERM=dumb", NULL };
 		int null = open("/dev/null", O_RDONLY);
 		sigset_t none;
 
@@ -217,7 +221,7 @@ static void start_cmd(const char *id, const char *script)
 		}
 		dup2(p[1], 1);
 		dup2(p[1], 2);
-		execle("/bin/sh", "sh", "-c", script, (char *)NULL, env);
+		execle(command_shell, "sh", "-c", script, (char *)NULL, env);
 		_exit(127);
 	}
 	close(p[1]);
@@ -501,10 +505,16 @@ static void drain_out(void)
 int main(int argc, char **argv)
 {
 	const char *name = argc > 1 ? argv[1] : "org.portal.agent";
+	const char *shell = getenv("PORTAL_AGENT_SHELL");
+	const char *path = getenv("PORTAL_AGENT_PATH");
 	struct sigaction sa = { .sa_handler = on_sigchld,
 				.sa_flags = SA_RESTART | SA_NOCLDSTOP };
 	long long last_input = 0, host_absent_until = 0;
 
+	if (shell && *shell)
+		command_shell = shell;
+	if (path && *path)
+		snprintf(command_path, sizeof(command_path), "PATH=%s", path);
 	port = open_port(name);
 	if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK))
 		die("pipe");

@@ -2,11 +2,13 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Portal.Abi;
 using Portal.Channels;
 using Portal.Guests;
 using Portal.Qemu.Agent;
+using Portal.Qemu.Firmware;
 using Portal.Qemu.Hosting;
 using Portal.Qemu.Image;
 using Portal.Qemu.Machines;
@@ -67,6 +69,9 @@ public sealed partial class QemuGuest : IGuest
     private readonly ILogger _logger;
     private WindowConnection? _ownWindowConnection;     // ConnectWindowAsync's, disposed before the window is unmapped
     private int _disposed;
+    private string? _firmwareInit;                      // the firmware's init that BootFirmwareAsync starts
+    private bool _firmwareWithoutInit;                  // a firmware booted with RunInit = false
+    private int _firmwareBooted;
 
     private QemuGuest(GuestMachine machine, QemuProcess qemu, GuestMonitor monitor, AgentClient agent, SharedWindow window, IGuestConnection connection,
         string workDirectory, GuestImage image, TimeSpan bootTime, TimeSpan exchangeTimeout, ILogger logger)
@@ -125,18 +130,55 @@ public sealed partial class QemuGuest : IGuest
     public string WorkDirectory => _workDirectory;
 
     /// <summary>
-    /// Checks the prerequisites and builds the guest image (portal.ko, the programs, the initramfs)
-    /// into the cache if it is not there yet, without booting: what <see cref="StartAsync"/> does first.
+    /// Checks the prerequisites and builds the guest image (portal.ko, the programs, the initramfs, with
+    /// the firmware of <see cref="QemuGuestOptions.Firmware"/> when there is one) into the cache if it is
+    /// not there yet, without booting: what <see cref="StartAsync"/> does first.
     /// </summary>
     /// <exception cref="GuestPrerequisiteException">QEMU, the guest kernel or a build tool is missing.</exception>
     /// <exception cref="GuestBuildException">Building portal.ko or the programs failed.</exception>
-    public static Task<GuestImage> PrepareImageAsync(QemuGuestOptions? options = null, CancellationToken cancellationToken = default)
+    /// <exception cref="Firmware.FirmwareRootfsException">The firmware cannot be read or booted (the message says why).</exception>
+    public static async Task<GuestImage> PrepareImageAsync(QemuGuestOptions? options = null, CancellationToken cancellationToken = default) =>
+        (await PrepareAsync(options ?? new QemuGuestOptions(), cancellationToken).ConfigureAwait(false)).Image;
+
+    /// <summary>What booting needs: the machine (the firmware's when there is one), the image, and the firmware's init.</summary>
+    private sealed record PreparedGuest(GuestMachine Machine, GuestImage Image, string? FirmwareInit);
+
+    private static async Task<PreparedGuest> PrepareAsync(QemuGuestOptions options, CancellationToken cancellationToken)
     {
-        options ??= new QemuGuestOptions();
         var logger = options.LoggerFactory.CreateLogger<QemuGuest>();
-        var machine = GuestMachine.For(options.Abi);
-        var kernel = GuestPrerequisites.Check(options.Abi, options.KernelVersion);
-        return GuestImageBuilder.BuildAsync(machine, kernel, options.Files, options.ResolveCacheDirectory(), logger, cancellationToken);
+        FirmwareRootfs? firmware = null;
+        string? init = null;
+        var abi = options.Abi;
+        if (options.Firmware is { } firmwareOptions)
+        {
+            var started = Stopwatch.GetTimestamp();
+            firmware = await Task.Run(() => FirmwareRootfs.Load(firmwareOptions.RootFilesystem, cancellationToken), cancellationToken).ConfigureAwait(false);
+            var detected = FirmwareArchitecture.Detect(firmware);
+            if (options.AbiGiven && detected != options.Abi)
+                throw new FirmwareRootfsException($"The {firmware.Source} is {detected.Name}, not {options.Abi.Name} as asked.");
+            abi = detected;
+            init = firmwareOptions.RunInit ? FindInit(firmware, firmwareOptions.Init) : null;
+            Log.FirmwareRead(logger, firmware.Source, abi.Name, firmware.Entries.Count, firmware.ContentBytes / (1024.0 * 1024),
+                Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+        var machine = GuestMachine.For(abi);
+        var kernel = GuestPrerequisites.Check(abi, options.KernelVersion);
+        var image = await GuestImageBuilder.BuildAsync(machine, kernel, options.Files, firmware, options.ResolveCacheDirectory(), logger, cancellationToken)
+            .ConfigureAwait(false);
+        return new PreparedGuest(machine, image, init);
+    }
+
+    /// <summary>The firmware's init: the one asked for, else the first candidate it has; it must be an executable file.</summary>
+    private static string FindInit(FirmwareRootfs firmware, string? asked)
+    {
+        foreach (var candidate in asked is null ? FirmwareOptions.InitCandidates : [asked])
+        {
+            if (firmware.Resolve(candidate) is { Kind: FirmwareEntryKind.File } file && (file.Permissions & 0x49) != 0)
+                return FirmwareRootfs.Normalize(candidate);
+        }
+        throw new FirmwareRootfsException(asked is null
+            ? $"The {firmware.Source} has no init: none of {string.Join(", ", FirmwareOptions.InitCandidates)} is an executable file in it. Name one with --init (FirmwareOptions.Init)."
+            : $"The {firmware.Source} has no executable file at {asked} (the init asked for).");
     }
 
     /// <summary>Builds the guest if needed (cached), boots it, and waits until portal.ko and the agent are ready.</summary>
@@ -148,18 +190,29 @@ public sealed partial class QemuGuest : IGuest
         options ??= new QemuGuestOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Cpus, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MemoryMiB, 256);
-        var machine = GuestMachine.For(options.Abi);
+        if (options.HoldBudget <= TimeSpan.Zero || options.HoldBudget > QemuGuestOptions.MaxHoldBudget)
+            throw new ArgumentOutOfRangeException(nameof(options), options.HoldBudget,
+                $"{nameof(QemuGuestOptions.HoldBudget)} must be more than 0 and at most {QemuGuestOptions.MaxHoldBudget.TotalSeconds:F0} s (the module's cap).");
+        var logger = options.LoggerFactory.CreateLogger<QemuGuest>();
+        if (options.Firmware is null)
+            CheckMachine(GuestMachine.For(options.Abi), options);       // before building anything
+        var (machine, image, firmwareInit) = await PrepareAsync(options, cancellationToken).ConfigureAwait(false);
+        CheckMachine(machine, options);
+        return await BootAsync(machine, image, firmwareInit, options, logger, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void CheckMachine(GuestMachine machine, QemuGuestOptions options)
+    {
         if (options.UseKvm && !machine.CanUseKvm)
             throw new ArgumentException($"KVM cannot run a {machine.Abi.Name} guest on this host; leave UseKvm off (TCG).", nameof(options));
         if (options.Cpus > machine.MaxCpus)
             throw new ArgumentOutOfRangeException(nameof(options), options.Cpus,
                 $"The {machine.Abi.Name} guest runs at most {machine.MaxCpus} vCPU(s): {machine.MaxCpusReason}.");
-        if (options.HoldBudget <= TimeSpan.Zero || options.HoldBudget > QemuGuestOptions.MaxHoldBudget)
-            throw new ArgumentOutOfRangeException(nameof(options), options.HoldBudget,
-                $"{nameof(QemuGuestOptions.HoldBudget)} must be more than 0 and at most {QemuGuestOptions.MaxHoldBudget.TotalSeconds:F0} s (the module's cap).");
-        var logger = options.LoggerFactory.CreateLogger<QemuGuest>();
-        var image = await PrepareImageAsync(options, cancellationToken).ConfigureAwait(false);
+    }
 
+    private static async Task<QemuGuest> BootAsync(GuestMachine machine, GuestImage image, string? firmwareInit, QemuGuestOptions options,
+        ILogger logger, CancellationToken cancellationToken)
+    {
         SweepLeftovers(logger);
         var workDirectory = Directory.CreateTempSubdirectory($"{WorkDirectoryPrefix}{Environment.ProcessId}-").FullName;
         var ramFile = $"/dev/shm/portal-{Environment.ProcessId}-{Guid.NewGuid():N}";
@@ -173,7 +226,7 @@ public sealed partial class QemuGuest : IGuest
         try
         {
             qemu = QemuProcess.Start(machine.QemuBinary, QemuArguments(machine, options, image, ramFile, workDirectory));
-            monitor = new GuestMonitor(qemu, Path.Combine(workDirectory, "console.log"), logger);
+            monitor = new GuestMonitor(qemu, Path.Combine(workDirectory, "console.log"), logger, options.ConsoleLine);
             // A guest that dies while booting (init exits, a panic, QEMU killed) fails the boot at once, not at its timeout.
             using var onLoss = monitor.LostToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), boot);
             Log.Started(logger, qemu.Id, image.Kernel);
@@ -187,7 +240,11 @@ public sealed partial class QemuGuest : IGuest
             var bootTime = Stopwatch.GetElapsedTime(started);
             Log.Ready(logger, bootTime.TotalSeconds, options.LoadPortalModule ? slots - 1 : 0);
             monitor.WatchLiveness(agent, options.LivenessTimeout);
-            return new QemuGuest(machine, qemu, monitor, agent, window, connection, workDirectory, image, bootTime, options.ExchangeTimeout, logger);
+            return new QemuGuest(machine, qemu, monitor, agent, window, connection, workDirectory, image, bootTime, options.ExchangeTimeout, logger)
+            {
+                _firmwareInit = firmwareInit,
+                _firmwareWithoutInit = options.Firmware is { RunInit: false },
+            };
         }
         catch (Exception e) when (e is not GuestPrerequisiteException)
         {
@@ -235,6 +292,50 @@ public sealed partial class QemuGuest : IGuest
         if (console.Trim().Length > 0 && !panicked)     // a panic's text is the console's end already
             message.Append("\n--- guest console (end) ---\n").Append(console);
         return message.ToString();
+    }
+
+    /// <summary>The firmware's init that <see cref="BootFirmwareAsync"/> starts, or null (no firmware, or one booted without its init).</summary>
+    public string? FirmwareInit => _firmwareInit;
+
+    /// <summary>
+    /// Starts the firmware's init (<see cref="FirmwareInit"/>) as the guest's PID 1. The guest of a
+    /// <see cref="QemuGuestOptions.Firmware"/> waits for this, so that hooks registered before it see the
+    /// firmware's boot from its first syscall. Returns once the init has been started; follow the boot
+    /// with <see cref="WaitForConsoleAsync"/> or <see cref="QemuGuestOptions.ConsoleLine"/>. Once only.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No firmware, one booted with <see cref="FirmwareOptions.RunInit"/> off, or already started.</exception>
+    public async Task BootFirmwareAsync(CancellationToken cancellationToken = default)
+    {
+        var init = _firmwareInit ?? throw new InvalidOperationException(_firmwareWithoutInit
+            ? "This firmware was booted with FirmwareOptions.RunInit = false: its init does not run."
+            : "This guest boots no firmware (QemuGuestOptions.Firmware).");
+        if (Interlocked.Exchange(ref _firmwareBooted, 1) == 1)
+            throw new InvalidOperationException("The firmware's init has been started already.");
+        // The pre-init (guest/firmware-init) reads the init's path from this FIFO, then execs it.
+        var result = await RunShellAsync($"printf '%s\\n' {Quote(init)} >{FirmwareGoFifo}", null, cancellationToken).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+            throw new GuestBootException($"Could not start the firmware's init {init} (exit {result.ExitCode}): {result.Output.Trim()}");
+    }
+
+    /// <summary>Where guest/firmware-init waits for the firmware's init path.</summary>
+    private const string FirmwareGoFifo = "/.portal/run/go";
+
+    /// <summary>
+    /// The first console line that matches <paramref name="pattern"/>: one of the lines kept so far (the last
+    /// 400) or the next one that does. Fails with <see cref="GuestLostException"/> when the guest is lost first.
+    /// </summary>
+    public async Task<string> WaitForConsoleAsync(Regex pattern, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _monitor.LostToken);
+        try
+        {
+            return await _monitor.WaitForConsoleLineAsync(pattern, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && _monitor.Reason is { } lost)
+        {
+            throw new GuestLostException(lost.Message, lost);
+        }
     }
 
     /// <summary>
@@ -411,6 +512,8 @@ public sealed partial class QemuGuest : IGuest
         });
         if (!options.LoadPortalModule)
             kernelArguments.Add("portal.noload");       // guest/init skips insmod
+        if (options.Firmware is not null)
+            kernelArguments.Add($"rdinit={GuestImageBuilder.FirmwareInit}");     // Portal's pre-init, then the firmware's init
 
         // A panic reboots at once, and QEMU (-no-reboot) exits: the host sees the end instead of a spinning VM.
         kernelArguments.Add("panic=-1");
@@ -566,5 +669,8 @@ public sealed partial class QemuGuest : IGuest
 
         [LoggerMessage(4, LogLevel.Debug, "Removed {Directory}, left by a host that is gone")]
         public static partial void Swept(ILogger logger, string directory);
+
+        [LoggerMessage(5, LogLevel.Information, "Read the {Source}: {Abi}, {Entries} entries, {MiB:F1} MiB of files, in {Seconds:F2} s")]
+        public static partial void FirmwareRead(ILogger logger, string source, string abi, int entries, double miB, double seconds);
     }
 }

@@ -15,7 +15,29 @@ public sealed class QemuGuestOptions
     /// The guest's architecture: x86_64 (default, the host's own kernel), mipsel (Malta, the Archer C20's),
     /// aarch64 or armel (ARM's virt machine); the foreign ones come from the kits scripts/setup-guest.sh prepares.
     /// </summary>
-    public GuestAbi Abi { get; init; } = GuestAbi.X86_64;
+    /// <remarks>With <see cref="Firmware"/>, the firmware's binaries decide; an ABI given here must agree with them.</remarks>
+    public GuestAbi Abi
+    {
+        get;
+        init
+        {
+            field = value;
+            AbiGiven = true;
+        }
+    } = GuestAbi.X86_64;
+
+    /// <summary>True when <see cref="Abi"/> was set (rather than left at its default).</summary>
+    internal bool AbiGiven { get; private init; }
+
+    /// <summary>Boot a firmware's root filesystem instead of Portal's busybox userland (null: Portal's).</summary>
+    public FirmwareOptions? Firmware { get; init; }
+
+    /// <summary>
+    /// Called with each line the guest writes on its console (kernel messages, init's and the firmware's
+    /// output), in order, a fraction of a second after it is written; keep it quick. The kernel boots
+    /// with <c>quiet</c>, so a firmware's own output is most of it.
+    /// </summary>
+    public Action<string>? ConsoleLine { get; init; }
 
     /// <summary>Number of vCPUs (1 or 2 are tested; TCG runs them on host threads). The mipsel guest runs only one.</summary>
     public int Cpus { get; init; } = 1;

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace Portal.Qemu.Hosting;
 
@@ -51,10 +52,42 @@ internal sealed class GuestConsole : IDisposable
     private readonly Decoder _decoder = Encoding.UTF8.GetDecoder();
     private readonly byte[] _bytes = new byte[64 * 1024];
     private readonly char[] _chars = new char[Encoding.UTF8.GetMaxCharCount(64 * 1024)];
+    private readonly Action<string>? _onLine;
+    private readonly List<(Regex Pattern, TaskCompletionSource<string> Match)> _waiters = [];
     private FileStream? _stream;
     private ConsoleEnd _end;
 
-    public GuestConsole(string path) => _path = path;
+    /// <param name="path">The file QEMU writes the console to.</param>
+    /// <param name="onLine">Called with each complete line, in order, as polls find them (keep it quick: polls wait for it).</param>
+    public GuestConsole(string path, Action<string>? onLine = null)
+    {
+        _path = path;
+        _onLine = onLine;
+    }
+
+    /// <summary>
+    /// The first line matching <paramref name="pattern"/>: among the kept lines if one does already,
+    /// else the next one that does (found by the polls).
+    /// </summary>
+    public async Task<string> WaitForLineAsync(Regex pattern, CancellationToken cancellationToken)
+    {
+        var match = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            if (_lines.FirstOrDefault(pattern.IsMatch) is { } seen)
+                return seen;
+            _waiters.Add((pattern, match));
+        }
+        try
+        {
+            return await match.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_gate)
+                _waiters.RemoveAll(waiter => waiter.Match == match);
+        }
+    }
 
     /// <summary>The first end the kernel announced (none yet: <see cref="ConsoleEnd.None"/>).</summary>
     public ConsoleEnd End
@@ -162,6 +195,12 @@ internal sealed class GuestConsole : IDisposable
         _lines.Enqueue(line);
         if (_lines.Count > KeptLines)
             _lines.Dequeue();
+        _onLine?.Invoke(line);
+        foreach (var (pattern, match) in _waiters)
+        {
+            if (pattern.IsMatch(line))
+                match.TrySetResult(line);
+        }
         if (_end != ConsoleEnd.None)
             return;
         _end = line switch

@@ -65,10 +65,10 @@ internal sealed partial class GuestMonitor : IAsyncDisposable
     private TimeSpan _livenessTimeout = Timeout.InfiniteTimeSpan;
     private long _livenessSince;
 
-    public GuestMonitor(QemuProcess qemu, string consolePath, ILogger logger)
+    public GuestMonitor(QemuProcess qemu, string consolePath, ILogger logger, Action<string>? consoleLine = null)
     {
         _qemu = qemu;
-        _console = new GuestConsole(consolePath);
+        _console = new GuestConsole(consolePath, consoleLine);
         _logger = logger;
         _watching = Task.WhenAll(WatchExitAsync(), WatchAsync());
     }
@@ -110,6 +110,10 @@ internal sealed partial class GuestMonitor : IAsyncDisposable
         _console.Poll();
         return _console.Tail(lines);
     }
+
+    /// <summary>The first console line matching <paramref name="pattern"/> (kept or still to come).</summary>
+    public Task<string> WaitForConsoleLineAsync(System.Text.RegularExpressions.Regex pattern, CancellationToken cancellationToken) =>
+        _console.WaitForLineAsync(pattern, cancellationToken);
 
     /// <summary>Runs <paramref name="handler"/> when the guest is lost, before <see cref="Lost"/> completes (at once if it already is).</summary>
     public void OnLost(Action<GuestLostException> handler)

@@ -3,6 +3,8 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using System.Globalization;
+using Portal.Qemu.Firmware;
 using Portal.Qemu.Hosting;
 using Portal.Qemu.Machines;
 
@@ -20,8 +22,30 @@ internal static partial class GuestImageBuilder
 
     private static readonly string[] Programs = ["portal-selftest", "ioctl_interaction", "mtk7530_switch", "portal-agent", "portal-bench", "portal-load", "portal-hostile"];
 
+    /// <summary>
+    /// Where Portal's own files go in the guest: the test guest's busybox initramfs (its /init), or out of
+    /// a firmware's way under /.portal (<c>rdinit=/.portal/init</c>), the firmware being the rest of the tree.
+    /// </summary>
+    private sealed record Layout(string InitSource, string Init, string Busybox, string Modules, string Programs, string Scripts, string[] Directories)
+    {
+        public static readonly Layout TestGuest = new("init", "/init", "/bin/busybox", "/lib/modules", "/usr/bin", "/lib/portal",
+            ["/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/dev", "/proc", "/sys", "/tmp", "/run", "/lib", "/lib/portal", "/lib/modules", "/lib/modules/virtio"]);
+
+        public static readonly Layout Firmware = new("firmware-init", FirmwareInit, "/.portal/bin/busybox", "/.portal/modules", "/.portal/bin", "/.portal",
+            ["/dev", "/.portal", "/.portal/bin", "/.portal/modules", "/.portal/modules/virtio"]);
+    }
+
+    /// <summary>The firmware pre-init's path in the guest (the kernel's <c>rdinit=</c>).</summary>
+    public const string FirmwareInit = "/.portal/init";
+
+    /// <summary>
+    /// Bound on the compressed initramfs: QEMU loads it into the RAM between the window and 256 MiB
+    /// (about 63 MiB on Malta; the others place it similarly), where it must fit whole.
+    /// </summary>
+    public const long MaxInitramfsBytes = 56L << 20;
+
     public static async Task<GuestImage> BuildAsync(GuestMachine machine, GuestPrerequisites.GuestKernel kernel, IReadOnlyList<GuestFile> files,
-        string cacheRoot, ILogger logger, CancellationToken cancellationToken)
+        FirmwareRootfs? firmware, string cacheRoot, ILogger logger, CancellationToken cancellationToken)
     {
         var sources = LocateSources();
         var busybox = kernel.Busybox;
@@ -60,13 +84,16 @@ internal static partial class GuestImageBuilder
                 hash.Add(file.GuestPath);
                 hash.AddFile(file.HostPath);
             }
+            hash.Add(firmware?.ContentHash ?? "");
         });
         var initramfs = Path.Combine(baseDirectory, $"initramfs-{imageKey}.cpio.gz");
         if (!File.Exists(initramfs))
         {
             fromCache = false;
-            WriteInitramfs(sources, baseDirectory, busybox, agentModules, files, initramfs);
+            WriteInitramfs(sources, baseDirectory, busybox, agentModules, files, firmware, initramfs);
+            PruneInitramfses(baseDirectory, keep: initramfs);
         }
+        File.SetLastWriteTimeUtc(initramfs, DateTime.UtcNow);
         var vmlinux = Path.Combine(baseDirectory, "vmlinux");
         return new GuestImage(File.Exists(vmlinux) ? vmlinux : kernel.Image, initramfs, kernel.Version, fromCache);
     }
@@ -183,43 +210,85 @@ internal static partial class GuestImageBuilder
         }
     }
 
-    private static void WriteInitramfs(string sources, string baseDirectory, string busybox, IReadOnlyList<string> agentModules,
-        IReadOnlyList<GuestFile> files, string destination)
+    /// <summary>Firmware initramfses kept per cached guest besides the one in use (each the size of a firmware).</summary>
+    private const int CachedInitramfses = 4;
+
+    private static void PruneInitramfses(string baseDirectory, string keep)
     {
-        var scratch = destination + ".tmp-" + Environment.ProcessId;
-        using (var file = File.Create(scratch))
-        using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
+        var stale = new DirectoryInfo(baseDirectory).GetFiles("initramfs-*.cpio.gz")
+            .Where(f => f.FullName != keep)
+            .OrderByDescending(f => f.LastWriteTimeUtc)
+            .Skip(CachedInitramfses - 1);
+        foreach (var file in stale)
         {
-            var cpio = new CpioWriter(gzip);
-            foreach (var directory in new[] { "/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/dev", "/proc", "/sys", "/tmp", "/run", "/lib", "/lib/modules", AgentModuleDirectory })
-                cpio.AddDirectory(directory);
-            cpio.AddCharacterDevice("/dev/console", 5, 1);
-            cpio.AddFile("/bin/busybox", File.ReadAllBytes(busybox), 0x1ed);
-            cpio.AddFile("/init", File.ReadAllBytes(Path.Combine(sources, "init")), 0x1ed);
-            cpio.AddFile("/lib/modules/portal.ko", File.ReadAllBytes(Path.Combine(baseDirectory, "module", "portal.ko")), 0x1a4);
-            foreach (var module in agentModules)
-                cpio.AddFile($"{AgentModuleDirectory}/{Path.GetFileName(module)}", WithoutSignature(File.ReadAllBytes(module)), 0x1a4);
-            cpio.AddFile($"{AgentModuleDirectory}/load-order",
-                Encoding.ASCII.GetBytes(string.Concat(agentModules.Select(module => Path.GetFileName(module) + "\n"))), 0x1a4);
-            foreach (var program in Programs)
-                cpio.AddFile($"/usr/bin/{program}", File.ReadAllBytes(Path.Combine(baseDirectory, "bin", program)), 0x1ed);
-            var added = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var extra in files)
+            try
             {
-                if (!File.Exists(extra.HostPath))
-                    throw new FileNotFoundException($"File to copy into the guest not found: {extra.HostPath}", extra.HostPath);
-                var parent = Path.GetDirectoryName(extra.GuestPath)!.Replace('\\', '/');
-                foreach (var directory in Ancestors(parent).Where(added.Add))
-                    cpio.AddDirectory(directory);
-                cpio.AddFile(extra.GuestPath, File.ReadAllBytes(extra.HostPath), 0x1ed);
+                file.Delete();
             }
-            cpio.Finish();
+            catch (IOException)
+            {
+                // in use by a booting guest: next time
+            }
         }
-        File.Move(scratch, destination, overwrite: true);
     }
 
-    /// <summary>Where /init finds the agent channel's modules and the file that lists them in load order.</summary>
-    private const string AgentModuleDirectory = "/lib/modules/virtio";
+    private static void WriteInitramfs(string sources, string baseDirectory, string busybox, IReadOnlyList<string> agentModules,
+        IReadOnlyList<GuestFile> files, FirmwareRootfs? firmware, string destination)
+    {
+        var layout = firmware is null ? Layout.TestGuest : Layout.Firmware;
+        var scratch = destination + ".tmp-" + Environment.ProcessId;
+        try
+        {
+            using (var file = File.Create(scratch))
+            using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
+            {
+                var cpio = new CpioWriter(gzip);
+                if (firmware is not null)
+                    FirmwareCpio.Add(cpio, firmware);       // first: Portal's files and the user's extra files come after it
+                WritePortalFiles(cpio, layout, sources, baseDirectory, busybox, agentModules, files);
+                cpio.Finish();
+            }
+            var size = new FileInfo(scratch).Length;
+            if (firmware is not null && size > MaxInitramfsBytes)
+                throw new FirmwareRootfsException(string.Create(CultureInfo.InvariantCulture,
+                    $"The {firmware.Source} makes a {size / (1024.0 * 1024):F1} MiB initramfs; the guest's RAM holds at most {MaxInitramfsBytes >> 20} MiB of it."));
+            File.Move(scratch, destination, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(scratch))
+                File.Delete(scratch);
+        }
+    }
+
+    private static void WritePortalFiles(CpioWriter cpio, Layout layout, string sources, string baseDirectory, string busybox,
+        IReadOnlyList<string> agentModules, IReadOnlyList<GuestFile> files)
+    {
+        var virtio = layout.Modules + "/virtio";
+        foreach (var directory in layout.Directories)
+            cpio.AddDirectory(directory);
+        cpio.AddCharacterDevice("/dev/console", 5, 1);
+        cpio.AddFile(layout.Busybox, File.ReadAllBytes(busybox), 0x1ed);
+        cpio.AddFile(layout.Init, File.ReadAllBytes(Path.Combine(sources, layout.InitSource)), 0x1ed);
+        cpio.AddFile($"{layout.Scripts}/load-modules.sh", File.ReadAllBytes(Path.Combine(sources, "load-modules.sh")), 0x1a4);
+        cpio.AddFile($"{layout.Modules}/portal.ko", File.ReadAllBytes(Path.Combine(baseDirectory, "module", "portal.ko")), 0x1a4);
+        foreach (var module in agentModules)
+            cpio.AddFile($"{virtio}/{Path.GetFileName(module)}", WithoutSignature(File.ReadAllBytes(module)), 0x1a4);
+        cpio.AddFile($"{virtio}/load-order",
+            Encoding.ASCII.GetBytes(string.Concat(agentModules.Select(module => Path.GetFileName(module) + "\n"))), 0x1a4);
+        foreach (var program in Programs)
+            cpio.AddFile($"{layout.Programs}/{program}", File.ReadAllBytes(Path.Combine(baseDirectory, "bin", program)), 0x1ed);
+        var added = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var extra in files)
+        {
+            if (!File.Exists(extra.HostPath))
+                throw new FileNotFoundException($"File to copy into the guest not found: {extra.HostPath}", extra.HostPath);
+            var parent = Path.GetDirectoryName(extra.GuestPath)!.Replace('\\', '/');
+            foreach (var directory in Ancestors(parent).Where(added.Add))
+                cpio.AddDirectory(directory);
+            cpio.AddFile(extra.GuestPath, File.ReadAllBytes(extra.HostPath), 0x1ed);
+        }
+    }
 
     /// <summary>The drivers of the agent's channel: the virtio-serial port (virtio_console) on a virtio PCI device.</summary>
     private static readonly string[] AgentDrivers = ["virtio_pci", "virtio_console"];
