@@ -19,6 +19,12 @@ internal static class ExitCodes
     /// <summary>A plugin assembly could not be loaded, has no plugin, or its hooks could not be registered.</summary>
     public const int PluginFailure = 65;
 
+    /// <summary>
+    /// <c>--rootfs</c>: the firmware's root filesystem cannot be used (EX_NOINPUT): missing, corrupt or
+    /// truncated, empty, an architecture Portal has no guest for, no init, an entry that would leave the tree.
+    /// </summary>
+    public const int BadFirmware = 66;
+
     /// <summary>Something the guest or the header tool needs is not installed (<c>portal setup</c> installs it).</summary>
     public const int Unavailable = 69;
 
@@ -38,6 +44,12 @@ internal static class ExitCodes
     /// statistics on stderr say which. <c>--allow-unhandled</c> exits with the command's status instead.
     /// </summary>
     public const int SyscallsUnhandled = 75;
+
+    /// <summary>
+    /// <c>portal boot --until</c>: the firmware's console never showed the pattern within <c>--timeout</c> (the
+    /// boot stalled; the last console lines are on stderr). 124, as timeout(1) exits.
+    /// </summary>
+    public const int BootStalled = 124;
 
     /// <summary>Stopped by SIGHUP (128 + SIGHUP: the terminal went away); the guest was shut down.</summary>
     public const int HungUp = 129;

@@ -4,7 +4,7 @@ using Portal.Cli.Terminal;
 
 namespace Portal.Cli;
 
-/// <summary>The <c>portal</c> command line: <c>run</c>, <c>setup</c>, <c>headers</c>.</summary>
+/// <summary>The <c>portal</c> command line: <c>run</c>, <c>boot</c>, <c>setup</c>, <c>headers</c>.</summary>
 internal static class PortalCommandLine
 {
     public static async Task<int> RunAsync(string[] args, CliConsole console)
@@ -12,6 +12,7 @@ internal static class PortalCommandLine
         var root = new RootCommand("portal: run guest commands with C# syscall handlers (Portal for .NET).")
         {
             RunCommand.Create(console),
+            BootCommand.Create(console),
             SetupCommand.Create(console),
             HeadersCommand.Create(console),
         };

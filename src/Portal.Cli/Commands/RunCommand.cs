@@ -9,6 +9,7 @@ using Portal.Cli.Terminal;
 using Portal.Guests;
 using Portal.Qemu;
 using Portal.Qemu.Hosting;
+using Portal.Qemu.Firmware;
 using Portal.Qemu.Image;
 
 namespace Portal.Cli.Commands;
@@ -23,7 +24,7 @@ namespace Portal.Cli.Commands;
 internal static class RunCommand
 {
     /// <summary>Validated arguments of one run.</summary>
-    private sealed record Settings(GuestKind Guest, GuestAbi Abi, IReadOnlyList<PluginAssembly> Plugins, IReadOnlyList<GuestFile> Files,
+    private sealed record Settings(GuestKind Guest, GuestAbi? Abi, string? Rootfs, IReadOnlyList<PluginAssembly> Plugins, IReadOnlyList<GuestFile> Files,
         GuestCommand Command, bool Verbose, bool AllowUnhandled);
 
     public static Command Create(CliConsole console)
@@ -40,19 +41,15 @@ internal static class RunCommand
             HelpName = string.Join('|', GuestAbi.All.Select(a => a.Name)),
         };
         abi.AcceptOnlyFromAmong([.. GuestAbi.All.Select(a => a.Name)]);
-        var plugins = new Option<string[]>("--plugin", "-p")
-        {
-            Description = "A plugin assembly to load; <assembly>#<Type> loads only that class (repeatable).",
-            HelpName = "assembly[#type]",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
+        var plugins = CliOptions.Plugins();
         var files = new Option<string[]>("--file", "-f")
         {
             Description = "Copy a host file into the guest at an absolute path (repeatable; executable in the QEMU guest).",
             HelpName = "host:/guest/path",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log what Portal does, from debug level up." };
+        var rootfs = CliOptions.Rootfs("Run the command in a firmware's root filesystem (its init does not run; its programs come first on PATH). The architecture comes from its binaries.");
+        var verbose = CliOptions.Verbose();
         var allowUnhandled = new Option<bool>("--allow-unhandled")
         {
             Description = $"Exit with the command's status even when matching syscalls went unhandled (by default portal exits {ExitCodes.SyscallsUnhandled} then).",
@@ -65,14 +62,14 @@ internal static class RunCommand
         };
         var run = new Command("run", "Boot a guest, load plugins, run a command in it, and report each handler's calls, exchanges and time.")
         {
-            guest, abi, plugins, files, verbose, allowUnhandled, command,
+            guest, abi, rootfs, plugins, files, verbose, allowUnhandled, command,
         };
         run.SetAction(async (parse, _) =>
         {
             Settings settings;
             try
             {
-                settings = Validate(parse.GetValue(guest)!, parse.GetValue(abi), parse.GetValue(plugins) ?? [], parse.GetValue(files) ?? [],
+                settings = Validate(parse.GetValue(guest)!, parse.GetValue(abi), parse.GetValue(rootfs), parse.GetValue(plugins) ?? [], parse.GetValue(files) ?? [],
                     parse.GetValue(command) ?? [], parse.GetValue(verbose), parse.GetValue(allowUnhandled));
             }
             catch (ArgumentException e)
@@ -86,7 +83,7 @@ internal static class RunCommand
     }
 
     /// <summary>Checks everything that can be checked before booting, so a typo costs no boot.</summary>
-    private static Settings Validate(string guestName, string? abiName, string[] plugins, string[] files, string[] command, bool verbose,
+    private static Settings Validate(string guestName, string? abiName, string? rootfs, string[] plugins, string[] files, string[] command, bool verbose,
         bool allowUnhandled)
     {
         if (command.Length == 0)
@@ -95,8 +92,11 @@ internal static class RunCommand
         if (command[0].StartsWith('-'))
             throw new ArgumentException($"unknown option '{command[0]}' (the guest command goes after --)");
         var kind = guestName == "emulated" ? GuestKind.Emulated : GuestKind.Qemu;
-        var abi = abiName is null ? GuestAbi.X86_64 : GuestAbi.Parse(abiName);
-        if (kind == GuestKind.Qemu && !QemuGuest.RealGuestAbis.Contains(abi))
+        var abi = abiName is null ? (GuestAbi?)null : GuestAbi.Parse(abiName);
+        if (rootfs is not null && kind == GuestKind.Emulated)
+            throw new ArgumentException("--rootfs boots a firmware in the QEMU guest; the emulated guest runs only its built-in programs.");
+        var firmware = rootfs is null ? null : CliOptions.CheckRootfs(rootfs);
+        if (kind == GuestKind.Qemu && abi is not null && !QemuGuest.RealGuestAbis.Contains(abi))
             throw new ArgumentException(
                 $"--abi {abiName}: there is no real {abi.Name} guest (the QEMU guest boots {string.Join(", ", QemuGuest.RealGuestAbis.Select(a => a.Name))}); " +
                 "use --guest emulated for it.");
@@ -116,7 +116,7 @@ internal static class RunCommand
                 throw new ArgumentException($"--file {mapping}: no such host file: {file.HostPath}");
             mappings.Add(file with { HostPath = Path.GetFullPath(file.HostPath) });
         }
-        return new Settings(kind, abi, [.. plugins.Select(PluginAssembly.Parse)], mappings, new GuestCommand(command), verbose, allowUnhandled);
+        return new Settings(kind, abi, firmware, [.. plugins.Select(PluginAssembly.Parse)], mappings, new GuestCommand(command), verbose, allowUnhandled);
     }
 
     private static async Task<int> RunAsync(CliConsole console, Settings settings)
@@ -124,43 +124,16 @@ internal static class RunCommand
         using var signals = new InterruptSignals();
         using var loggerFactory = LoggerFactory.Create(builder =>
             builder.SetMinimumLevel(LogLevel.Trace).AddProvider(new CliLoggerProvider(console, settings.Verbose)));
-
-        var plugins = new List<object>();
-        try
-        {
-            foreach (var assembly in settings.Plugins)
-                plugins.AddRange(assembly.CreatePlugins(loggerFactory));
-        }
-        catch (PluginLoadException e)
-        {
-            console.Fail(e.Message);
+        if (GuestSteps.CreatePlugins(console, settings.Plugins, loggerFactory) is not { } plugins)
             return ExitCodes.PluginFailure;
-        }
 
-        IGuest guest;
-        try
-        {
-            guest = await console.StepAsync(
-                settings.Guest == GuestKind.Qemu ? $"Booting the {settings.Abi.Name} QEMU guest (the first run builds portal.ko and the guest programs)" : $"Starting the emulated {settings.Abi.Name} guest",
-                () => GuestLauncher.StartAsync(settings.Guest, settings.Abi, settings.Files, loggerFactory, signals.Token)).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (signals.Interrupted)
-        {
-            console.Fail("interrupted while the guest was booting; it was stopped and nothing is left behind.");
-            return signals.ExitCode;
-        }
-        catch (GuestPrerequisiteException e)
-        {
-            console.Fail($"{e.Message} (or run: sudo portal setup)");
-            return ExitCodes.Unavailable;
-        }
-        catch (Exception e) when (e is GuestBuildException or GuestBootException)
-        {
-            console.Fail(e.Message);
-            return ExitCodes.GuestFailure;
-        }
-        // Ours must run before the handler the guest just registered, which would stop QEMU outright.
-        signals.RegisterAgain();
+        var abiName = settings.Abi?.Name ?? (settings.Rootfs is null ? GuestAbi.X86_64.Name : "firmware's");
+        var (guest, startFailure) = await GuestSteps.StartAsync(console,
+            settings.Guest == GuestKind.Qemu ? settings.Rootfs is not null ? "Booting a QEMU guest with the firmware's root filesystem" : $"Booting the {abiName} QEMU guest (the first run builds portal.ko and the guest programs)" : $"Starting the emulated {abiName} guest",
+            () => GuestLauncher.StartAsync(settings.Guest, settings.Abi, settings.Files, settings.Rootfs is null ? null : new FirmwareOptions(settings.Rootfs) { RunInit = false },
+                loggerFactory, consoleLine: null, signals.Token), signals).ConfigureAwait(false);
+        if (guest is null)
+            return startFailure;
 
         try
         {
@@ -181,44 +154,13 @@ internal static class RunCommand
     private static async Task<int> RunInGuestAsync(CliConsole console, Settings settings, IGuest guest, List<object> plugins,
         ILoggerFactory loggerFactory, InterruptSignals signals)
     {
-        PortalSession session;
-        try
-        {
-            session = await PortalSession.AttachAsync(guest.Connection, new PortalSessionOptions { LoggerFactory = loggerFactory }, signals.Token)
-                .ConfigureAwait(false);
-        }
-        catch (GuestLostException e)
-        {
-            console.Fail($"lost the guest before '{settings.Command}' started: {e.Message}");
-            return ExitCodes.GuestLost;
-        }
-        catch (PortalException e)
-        {
-            console.Fail($"cannot attach to the guest: {e.Message}");
-            return ExitCodes.GuestFailure;
-        }
+        var (session, attachFailure) = await GuestSteps.AttachAsync(console, guest, plugins, loggerFactory, $"'{settings.Command}'", signals.Token)
+            .ConfigureAwait(false);
+        if (session is null)
+            return attachFailure;
 
         await using (session.ConfigureAwait(false))
         {
-            foreach (var plugin in plugins)
-            {
-                try
-                {
-                    await session.LoadPluginAsync(plugin, signals.Token).ConfigureAwait(false);
-                }
-                catch (GuestLostException e)
-                {
-                    console.Fail($"lost the guest before '{settings.Command}' started: {e.Message}");
-                    return ExitCodes.GuestLost;
-                }
-                catch (Exception e) when (e is ArgumentException or PortalException or TypeInitializationException or TargetInvocationException)
-                {
-                    var reason = e is TypeInitializationException or TargetInvocationException ? PluginErrors.Describe(e) : e.Message;
-                    console.Fail($"cannot register {plugin.GetType().FullName}: {reason}");
-                    return ExitCodes.PluginFailure;
-                }
-            }
-
             int exitCode;
             var commandEnded = false;     // the command ended by itself: its status is ours
             try
@@ -239,15 +181,7 @@ internal static class RunCommand
                 exitCode = ExitCodes.GuestLost;
             }
 
-            // First: it waits for the guest's last verdict reports, which the handler lines count.
-            var accounting = commandEnded || signals.Interrupted ? await HandlerReport.AccountAsync(console, session).ConfigureAwait(false) : null;
-            foreach (var handler in session.Statistics.Handlers)
-                console.Say(HandlerReport.Line(handler));
-            if (settings.Verbose)
-                console.Say(HandlerReport.Summary(session.Statistics));
-            if (accounting is not null && (accounting.Unhandled > 0 || settings.Verbose))
-                console.Say(accounting.ToString());
-            var unhandled = accounting?.Unhandled ?? -1;
+            var unhandled = await HandlerReport.PrintAsync(console, session, settings.Verbose, account: commandEnded || signals.Interrupted).ConfigureAwait(false);
             if (commandEnded && exitCode != 0)     // never for a command that was stopped or lost with its guest
                 console.Say($"portal: '{settings.Command}' exited with status {exitCode}");
             if (commandEnded && unhandled != 0 && !settings.AllowUnhandled)

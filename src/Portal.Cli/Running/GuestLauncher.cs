@@ -20,12 +20,24 @@ internal enum GuestKind
 /// <summary>Starts either kind of guest and runs a command in it with its output streamed.</summary>
 internal static class GuestLauncher
 {
-    public static async Task<IGuest> StartAsync(GuestKind kind, GuestAbi abi, IReadOnlyList<GuestFile> files, ILoggerFactory loggerFactory,
-        CancellationToken cancellationToken)
+    /// <param name="kind">Which guest.</param>
+    /// <param name="abi">The architecture asked for; null: the firmware's, else x86_64.</param>
+    /// <param name="files">Host files to copy into the guest.</param>
+    /// <param name="firmware">A firmware to boot as the QEMU guest's root filesystem, or null.</param>
+    /// <param name="loggerFactory">Logging.</param>
+    /// <param name="consoleLine">Called with each line of the QEMU guest's console, or null.</param>
+    /// <param name="cancellationToken">Stops the boot.</param>
+    public static async Task<IGuest> StartAsync(GuestKind kind, GuestAbi? abi, IReadOnlyList<GuestFile> files, FirmwareOptions? firmware,
+        ILoggerFactory loggerFactory, Action<string>? consoleLine, CancellationToken cancellationToken)
     {
         if (kind == GuestKind.Qemu)
-            return await QemuGuest.StartAsync(new QemuGuestOptions { Abi = abi, Files = files, LoggerFactory = loggerFactory }, cancellationToken).ConfigureAwait(false);
-        var guest = new EmulatedGuest(abi);
+        {
+            var options = abi is null
+                ? new QemuGuestOptions { Files = files, Firmware = firmware, ConsoleLine = consoleLine, LoggerFactory = loggerFactory }
+                : new QemuGuestOptions { Abi = abi, Files = files, Firmware = firmware, ConsoleLine = consoleLine, LoggerFactory = loggerFactory };
+            return await QemuGuest.StartAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        var guest = new EmulatedGuest(abi ?? GuestAbi.X86_64);
         foreach (var file in files)
             guest.AddFile(file.GuestPath, await File.ReadAllBytesAsync(file.HostPath, cancellationToken).ConfigureAwait(false));
         return guest;

@@ -27,6 +27,24 @@ internal static class HandlerReport
         $"session: events={statistics.Events} exchanges={statistics.Exchanges} (control {statistics.ControlExchanges})");
 
     /// <summary>
+    /// Prints each handler's line, and with <paramref name="verbose"/> the session's totals; with
+    /// <paramref name="account"/> asks the guest what happened to the matched syscalls and prints that too
+    /// when some went unhandled (or verbose). Returns how many went unhandled: -1 when not asked or the guest could not say.
+    /// </summary>
+    public static async Task<long> PrintAsync(CliConsole console, PortalSession session, bool verbose, bool account)
+    {
+        // First: it waits for the guest's last verdict reports, which the handler lines count.
+        var accounting = account ? await AccountAsync(console, session).ConfigureAwait(false) : null;
+        foreach (var handler in session.Statistics.Handlers)
+            console.Say(Line(handler));
+        if (verbose)
+            console.Say(Summary(session.Statistics));
+        if (accounting is not null && (accounting.Unhandled > 0 || verbose))
+            console.Say(accounting.ToString());
+        return accounting?.Unhandled ?? -1;
+    }
+
+    /// <summary>
     /// Asks the session (and through it the guest's counters) what happened to the matched syscalls;
     /// null, with a message, when the guest could not say (it is gone): the caller treats that as not clean.
     /// </summary>
