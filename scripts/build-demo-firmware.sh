@@ -73,6 +73,7 @@ echo "portal-demo" >"$root/etc/hostname"
 
 mkdir -p "$(dirname "$out")"
 mksquashfs "$root" "$out.tmp" -noappend -quiet -all-root -no-progress \
-	-p "/dev/console c 600 0 0 5 1" -p "/dev/null c 666 0 0 1 3" -p "/dev/ttyS0 c 660 0 0 4 64" >/dev/null
+	-p "/dev/console c 600 0 0 5 1" -p "/dev/null c 666 0 0 1 3" -p "/dev/ttyS0 c 660 0 0 4 64" \
+	-p "/dev/gpio c 640 0 0 252 0" >/dev/null   # gpio: a vendor driver's node, which devtmpfs does not have
 mv "$out.tmp" "$out"
 echo "$tag: $abi demo firmware: $out ($(du -k "$out" | cut -f1) KiB)"

@@ -2,7 +2,9 @@
 // the Ralink Ethernet driver for switch registers with ioctl(RAETH_ESW_REG_READ) and fails without
 // the hardware. A C# handler answers the register reads with typed structs, and the tool carries on.
 // The Archer C20 is a mipsel router, so the guest is mipsel unless --abi names another real guest.
-// Usage: dotnet run --project samples/Raeth [-- --abi x86_64|mipsel|aarch64|armel]
+// --firmware boots a firmware's own root filesystem instead (Portal's demo firmware by default): its
+// boot stalls printing swRegRead without the handler, and completes with it (FirmwareStory.cs).
+// Usage: dotnet run --project samples/Raeth [-- --abi x86_64|mipsel|aarch64|armel | --firmware [rootfs]]
 using Microsoft.Extensions.Logging;
 using Portal;
 using Portal.Abi;
@@ -13,6 +15,11 @@ using Portal.Samples;
 using Portal.Samples.TpLink;
 
 var abi = GuestAbi.MipsEl;
+if (args is ["--firmware", .. var firmware] && firmware.Length <= 1)
+{
+    using var firmwareLogging = LoggerFactory.Create(builder => builder.AddProvider(new LineLoggerProvider()));
+    return await FirmwareStory.RunAsync(firmware.FirstOrDefault(), firmwareLogging);
+}
 if (args is ["--abi", var name])
 {
     if (!GuestAbi.TryParse(name, out var chosen) || !QemuGuest.RealGuestAbis.Contains(chosen))
@@ -24,7 +31,7 @@ if (args is ["--abi", var name])
 }
 else if (args.Length != 0)
 {
-    Console.Error.WriteLine("usage: Raeth [--abi x86_64|mipsel|aarch64|armel]");
+    Console.Error.WriteLine("usage: Raeth [--abi x86_64|mipsel|aarch64|armel | --firmware [rootfs]]");
     return 2;
 }
 
