@@ -17,7 +17,15 @@ public sealed class ArgumentTests
     [DataRow(new[] { "run", "--plugin", "/no/such/plugin.dll", "--", "ls" }, "--plugin: no such file: /no/such/plugin.dll", DisplayName = "missing plugin")]
     [DataRow(new[] { "run", "--plugin", "plugin.dll#", "--", "ls" }, "is not <assembly> or <assembly>#<type>", DisplayName = "empty type name")]
     [DataRow(new[] { "run", "--frobnicate", "--", "ls" }, "unknown option '--frobnicate' (the guest command goes after --)", DisplayName = "unknown option")]
-    [DataRow(new[] { "boot" }, "Unrecognized command or argument 'boot'", DisplayName = "unknown command")]
+    [DataRow(new[] { "frob" }, "Unrecognized command or argument 'frob'", DisplayName = "unknown command")]
+    [DataRow(new[] { "run", "--rootfs", "/no/such/firmware", "--", "ls" }, "--rootfs /no/such/firmware: no such file or directory", DisplayName = "run: missing rootfs")]
+    [DataRow(new[] { "run", "--guest", "emulated", "--rootfs", ".", "--", "ls" }, "--rootfs boots a firmware in the QEMU guest", DisplayName = "run: rootfs on the emulated guest")]
+    [DataRow(new[] { "boot" }, "Option '--rootfs' is required.", DisplayName = "boot: no rootfs")]
+    [DataRow(new[] { "boot", "--rootfs", "/no/such/firmware" }, "--rootfs /no/such/firmware: no such file or directory", DisplayName = "boot: missing rootfs")]
+    [DataRow(new[] { "boot", "--rootfs", ".", "--until", "(" }, "--until '(' is not a regular expression", DisplayName = "boot: bad pattern")]
+    [DataRow(new[] { "boot", "--rootfs", ".", "--timeout", "0" }, "--timeout 0: give a number of seconds greater than 0", DisplayName = "boot: zero timeout")]
+    [DataRow(new[] { "boot", "--rootfs", ".", "--init", "sbin/init" }, "--init sbin/init: give the init's absolute path", DisplayName = "boot: relative init")]
+    [DataRow(new[] { "boot", "--rootfs", ".", "--abi", "sparc" }, "Argument 'sparc' not recognized", DisplayName = "boot: ABI without a real guest")]
     [DataRow(new[] { "headers", "dump", "x.h", "--abi", "vax" }, "unknown ABI 'vax'", DisplayName = "headers: unknown ABI")]
     public async Task Bad_arguments_are_refused_with_a_clear_message(string[] args, string message)
     {
@@ -32,7 +40,7 @@ public sealed class ArgumentTests
     {
         var root = await Cli.RunInProcessAsync("--help");
         Assert.AreEqual(0, root.ExitCode);
-        foreach (var command in new[] { "run", "setup", "headers" })
+        foreach (var command in new[] { "run", "boot", "setup", "headers" })
             StringAssert.Contains(root.Output, $"  {command} ");
         var run = await Cli.RunInProcessAsync("run", "--help");
         foreach (var option in new[] { "--guest", "--abi", "--plugin", "--file", "--verbose" })

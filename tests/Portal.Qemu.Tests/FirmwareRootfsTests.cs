@@ -327,7 +327,7 @@ public sealed class FirmwareRootfsTests
     {
         var bomb = Path.Combine(Scratch(), "bomb.tar.gz");
         using (var file = File.Create(bomb))
-        using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
+        using (var gzip = new GZipStream(file, CompressionLevel.SmallestSize))
         using (var writer = new TarWriter(gzip))
         {
             writer.WriteEntry(RegularFile("bin/busybox", Busybox));
