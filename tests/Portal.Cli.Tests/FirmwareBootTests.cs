@@ -53,9 +53,8 @@ public sealed class FirmwareBootTests
             "readlink /sbin/init; echo $PATH; mtk7530_switch table_del; ls /.portal/bin/portal-agent");
         TestContext.WriteLine(run.ToString());
         Assert.AreEqual(0, run.ExitCode, run.ToString());
-        var setuid = form == "directory" ? "-rwsr-xr-x" : "-rwsr-xr-x";
         Assert.AreEqual(
-            $"/usr/sbin/mtk7530_switch {setuid} 2 ino\n/usr/sbin/switch {setuid} 2 ino\nsame-inode\n../bin/busybox\n" +
+            "/usr/sbin/mtk7530_switch -rwsr-xr-x 2 ino\n/usr/sbin/switch -rwsr-xr-x 2 ino\nsame-inode\n../bin/busybox\n" +
             "/bin:/sbin:/usr/bin:/usr/sbin:/.portal/bin\ndone.\n/.portal/bin/portal-agent\n", run.Output, run.ToString());
         StringAssert.Contains(run.Errors, "Booting a QEMU guest with the firmware's root filesystem");
         StringAssert.Matches(run.Errors, new Regex(@"^handler RAEth: calls=1 exchanges=1 ", RegexOptions.Multiline));
