@@ -1,0 +1,88 @@
+using System.Text.RegularExpressions;
+using Portal.Abi;
+using Portal.Guests;
+using Portal.Qemu.Firmware;
+using Portal.Tests.Shared;
+
+namespace Portal.Qemu.Tests;
+
+/// <summary>A firmware's root filesystem booted from C#: QemuGuestOptions.Firmware, BootFirmwareAsync, WaitForConsoleAsync.</summary>
+[TestClass, TestCategory("RealGuest")]
+public sealed class FirmwareGuestTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    /// <summary>
+    /// The firmware's init waits for the host, then runs as PID 1; its console can be waited on; the guest
+    /// works on a copy: what it writes never reaches the user's directory.
+    /// </summary>
+    [TestMethod]
+    public async Task The_firmware_init_starts_when_the_host_says_and_the_image_is_never_written()
+    {
+        var rootfs = Directory.CreateTempSubdirectory("portal-firmware-dir-").FullName;
+        try
+        {
+            var unpack = DemoFirmware.Run("bash", "-c", $"sqfs2tar '{DemoFirmware.Squashfs("mipsel")}' | tar -x -C '{rootfs}' --exclude='dev/*'");
+            Assert.AreEqual(0, unpack.ExitCode, unpack.Output);
+            var before = Snapshot(rootfs);
+
+            await using var guest = await QemuGuest.StartAsync(new QemuGuestOptions { Firmware = new FirmwareOptions(rootfs) }, TestContext.CancellationToken);
+            Assert.AreEqual(GuestAbi.MipsEl, guest.Abi, "the firmware's binaries chose the guest");
+            Assert.AreEqual("/sbin/init", guest.FirmwareInit);
+            var waiting = await guest.RunAsync(GuestCommand.Of("sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo changed > /etc/hostname; touch /new-file"),
+                TestContext.CancellationToken);
+            Assert.AreEqual("/.portal/bin/busybox sh /.portal/init \n", waiting.Output, "PID 1 is still Portal's pre-init, waiting");
+
+            await guest.BootFirmwareAsync(TestContext.CancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.CancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(60));
+            var line = await guest.WaitForConsoleAsync(new Regex("^swRegRead: ioctl: No such device \\(try 2\\)"), timeout.Token);
+            StringAssert.StartsWith(line, "swRegRead");
+            var init = await guest.RunAsync(GuestCommand.Of("sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"), TestContext.CancellationToken);
+            Assert.AreEqual("init ", init.Output, "the firmware's init (busybox) is PID 1 now");
+            await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => guest.BootFirmwareAsync(TestContext.CancellationToken), "once only");
+
+            CollectionAssert.AreEqual(before, Snapshot(rootfs), "the guest wrote to its copy, never to the user's directory");
+            Assert.AreEqual("portal-demo\n", File.ReadAllText(Path.Combine(rootfs, "etc", "hostname")));
+        }
+        finally
+        {
+            Directory.Delete(rootfs, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public async Task Without_its_init_the_firmware_root_only_runs_commands()
+    {
+        await using var guest = await QemuGuest.StartAsync(
+            new QemuGuestOptions { Firmware = new FirmwareOptions(DemoFirmware.Squashfs("mipsel")) { RunInit = false } }, TestContext.CancellationToken);
+        Assert.IsNull(guest.FirmwareInit);
+        var error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => guest.BootFirmwareAsync(TestContext.CancellationToken));
+        StringAssert.Contains(error.Message, "RunInit = false");
+        var run = await guest.RunAsync(GuestCommand.Of("sh", "-c", "cat /etc/hostname; ls /lib/ld.so.1"), TestContext.CancellationToken);
+        Assert.AreEqual("portal-demo\n/lib/ld.so.1\n", run.Output);
+    }
+
+    [TestMethod]
+    public async Task A_guest_without_firmware_has_nothing_to_boot()
+    {
+        await using var guest = await QemuGuest.StartAsync(new QemuGuestOptions(), TestContext.CancellationToken);
+        Assert.IsNull(guest.FirmwareInit);
+        var error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => guest.BootFirmwareAsync(TestContext.CancellationToken));
+        StringAssert.Contains(error.Message, "boots no firmware");
+    }
+
+    [TestMethod]
+    public async Task An_abi_that_disagrees_with_the_firmware_is_refused_before_booting()
+    {
+        var firmware = DemoFirmware.Squashfs("mipsel");
+        var error = await Assert.ThrowsExactlyAsync<FirmwareRootfsException>(() =>
+            QemuGuest.StartAsync(new QemuGuestOptions { Abi = GuestAbi.X86_64, Firmware = new FirmwareOptions(firmware) }, TestContext.CancellationToken));
+        Assert.AreEqual($"The squashfs image {firmware} is mipsel, not x86_64 as asked.", error.Message);
+    }
+
+    /// <summary>Every path with its size and modification time.</summary>
+    private static List<string> Snapshot(string directory) =>
+        [.. Directory.EnumerateFileSystemEntries(directory, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+            .Select(path => $"{Path.GetRelativePath(directory, path)} {(File.Exists(path) ? new FileInfo(path).Length : -1)} {File.GetLastWriteTimeUtc(path).Ticks}")];
+}
