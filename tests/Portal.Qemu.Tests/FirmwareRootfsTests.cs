@@ -643,7 +643,15 @@ public sealed class FirmwareRootfsTests
         return e;
     }
 
-    private static List<string> ScratchDirectories() => [.. Directory.GetFileSystemEntries(Path.GetTempPath(), "portal-firmware-*")];
+    /// <summary>
+    /// The reader's scratch directories: "portal-firmware-" and mkdtemp's 6 characters (other tests' directories,
+    /// such as portal-firmware-dir-*, may come and go meanwhile).
+    /// </summary>
+    private static List<string> ScratchDirectories() =>
+    [
+        .. Directory.GetFileSystemEntries(Path.GetTempPath(), "portal-firmware-*")
+            .Where(path => System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(path), "^portal-firmware-[A-Za-z0-9]{6}$")),
+    ];
 
     private static void AssertSymlink(FirmwareRootfs rootfs, string path, string target)
     {
