@@ -46,7 +46,7 @@ public sealed class FirmwareBootTests
     [DataRow("squashfs"), DataRow("tar.gz"), DataRow("tar.xz"), DataRow("directory")]
     public async Task Run_in_the_firmware_root_keeps_what_the_image_has(string form)
     {
-        var rootfs = Input(form);
+        var rootfs = Input("mipsel", form);
         var run = await Cli.RunAsync(TestContext.CancellationToken, "run", "--rootfs", rootfs, "--plugin", $"{Cli.RaethDll}#RaethPlugin", "--",
             "sh", "-c", "stat -c '%n %A %h %i' /usr/sbin/mtk7530_switch /usr/sbin/switch | sed 's/ [0-9]*$/ ino/'; " +
             "[ $(stat -c %i /usr/sbin/switch) = $(stat -c %i /usr/sbin/mtk7530_switch) ] && echo same-inode; " +
@@ -67,12 +67,15 @@ public sealed class FirmwareBootTests
         }
     }
 
-    /// <summary>Every real guest boots its architecture's firmware: the architecture comes from the firmware's binaries.</summary>
+    /// <summary>
+    /// Every real guest boots its architecture's firmware (the architecture comes from the firmware's
+    /// binaries), and portal boot takes each input form.
+    /// </summary>
     [TestMethod]
-    [DataRow("x86_64", "x86_64"), DataRow("aarch64", "aarch64"), DataRow("armel", "armv7l")]
-    public async Task The_firmware_picks_its_guest(string abi, string machine)
+    [DataRow("x86_64", "x86_64", "squashfs"), DataRow("aarch64", "aarch64", "tar.gz"), DataRow("armel", "armv7l", "directory")]
+    public async Task The_firmware_picks_its_guest(string abi, string machine, string form)
     {
-        var run = await Cli.RunAsync(TestContext.CancellationToken, "boot", "--rootfs", DemoFirmware.Squashfs(abi), "--plugin", $"{Cli.RaethDll}#RaethPlugin",
+        var run = await Cli.RunAsync(TestContext.CancellationToken, "boot", "--rootfs", Input(abi, form), "--plugin", $"{Cli.RaethDll}#RaethPlugin",
             "--until", "rcS: boot complete");
         TestContext.WriteLine(run.ToString());
         Assert.AreEqual(0, run.ExitCode, run.ToString());
@@ -82,13 +85,15 @@ public sealed class FirmwareBootTests
     }
 
     /// <summary>The demo firmware in the form a test asks for, made from its squashfs with the standard tools.</summary>
-    private static string Input(string form)
+    private static string Input(string abi, string form)
     {
-        var squashfs = DemoFirmware.Squashfs("mipsel");
-        var path = Path.Combine(DemoFirmware.ScratchDirectory, $"mipsel-input.{form}");
-        if (form == "squashfs" || Path.Exists(path))
-            return form == "squashfs" ? squashfs : path;
-        var tar = Path.Combine(DemoFirmware.ScratchDirectory, "mipsel.tar");
+        var squashfs = DemoFirmware.Squashfs(abi);
+        if (form == "squashfs")
+            return squashfs;
+        var path = Path.Combine(DemoFirmware.ScratchDirectory, $"{abi}-input.{form}");
+        if (Path.Exists(path))
+            return path;
+        var tar = Path.Combine(DemoFirmware.ScratchDirectory, $"{abi}.tar");
         if (!File.Exists(tar))
             Check(DemoFirmware.Run("bash", "-c", $"sqfs2tar '{squashfs}' > '{tar}'"));
         switch (form)
