@@ -69,9 +69,6 @@ public sealed partial class QemuGuest : IGuest
     private readonly ILogger _logger;
     private WindowConnection? _ownWindowConnection;     // ConnectWindowAsync's, disposed before the window is unmapped
     private int _disposed;
-    private string? _firmwareInit;                      // the firmware's init that BootFirmwareAsync starts
-    private bool _firmwareWithoutInit;                  // a firmware booted with RunInit = false
-    private int _firmwareBooted;
 
     private QemuGuest(GuestMachine machine, QemuProcess qemu, GuestMonitor monitor, AgentClient agent, SharedWindow window, IGuestConnection connection,
         string workDirectory, GuestImage image, TimeSpan bootTime, TimeSpan exchangeTimeout, ILogger logger)
@@ -146,21 +143,9 @@ public sealed partial class QemuGuest : IGuest
     private static async Task<PreparedGuest> PrepareAsync(QemuGuestOptions options, CancellationToken cancellationToken)
     {
         var logger = options.LoggerFactory.CreateLogger<QemuGuest>();
-        FirmwareRootfs? firmware = null;
-        string? init = null;
-        var abi = options.Abi;
-        if (options.Firmware is { } firmwareOptions)
-        {
-            var started = Stopwatch.GetTimestamp();
-            firmware = await Task.Run(() => FirmwareRootfs.Load(firmwareOptions.RootFilesystem, cancellationToken), cancellationToken).ConfigureAwait(false);
-            var detected = FirmwareArchitecture.Detect(firmware);
-            if (options.AbiGiven && detected != options.Abi)
-                throw new FirmwareRootfsException($"The {firmware.Source} is {detected.Name}, not {options.Abi.Name} as asked.");
-            abi = detected;
-            init = firmwareOptions.RunInit ? FindInit(firmware, firmwareOptions.Init) : null;
-            Log.FirmwareRead(logger, firmware.Source, abi.Name, firmware.Entries.Count, firmware.ContentBytes / (1024.0 * 1024),
-                Stopwatch.GetElapsedTime(started).TotalSeconds);
-        }
+        var (firmware, abi, init) = options.Firmware is { } firmwareOptions
+            ? await ReadFirmwareAsync(firmwareOptions, options, logger, cancellationToken).ConfigureAwait(false)
+            : (null, options.Abi, null);
         var machine = GuestMachine.For(abi);
         var kernel = GuestPrerequisites.Check(abi, options.KernelVersion);
         var image = await GuestImageBuilder.BuildAsync(machine, kernel, options.Files, firmware, options.ResolveCacheDirectory(), logger, cancellationToken)
@@ -168,23 +153,11 @@ public sealed partial class QemuGuest : IGuest
         return new PreparedGuest(machine, image, init);
     }
 
-    /// <summary>The firmware's init: the one asked for, else the first candidate it has; it must be an executable file.</summary>
-    private static string FindInit(FirmwareRootfs firmware, string? asked)
-    {
-        foreach (var candidate in asked is null ? FirmwareOptions.InitCandidates : [asked])
-        {
-            if (firmware.Resolve(candidate) is { Kind: FirmwareEntryKind.File } file && (file.Permissions & 0x49) != 0)
-                return FirmwareRootfs.Normalize(candidate);
-        }
-        throw new FirmwareRootfsException(asked is null
-            ? $"The {firmware.Source} has no init: none of {string.Join(", ", FirmwareOptions.InitCandidates)} is an executable file in it. Name one with --init (FirmwareOptions.Init)."
-            : $"The {firmware.Source} has no executable file at {asked} (the init asked for).");
-    }
-
     /// <summary>Builds the guest if needed (cached), boots it, and waits until portal.ko and the agent are ready.</summary>
     /// <exception cref="GuestPrerequisiteException">QEMU, the guest kernel or a build tool is missing (the message names the set-up script).</exception>
     /// <exception cref="GuestBuildException">Building portal.ko or the programs failed.</exception>
     /// <exception cref="GuestBootException">The guest did not come up; the message has the end of its console.</exception>
+    /// <exception cref="FirmwareRootfsException">The firmware of <see cref="QemuGuestOptions.Firmware"/> cannot be read or booted (the message says why).</exception>
     public static async Task<QemuGuest> StartAsync(QemuGuestOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new QemuGuestOptions();
@@ -293,32 +266,6 @@ public sealed partial class QemuGuest : IGuest
             message.Append("\n--- guest console (end) ---\n").Append(console);
         return message.ToString();
     }
-
-    /// <summary>The firmware's init that <see cref="BootFirmwareAsync"/> starts, or null (no firmware, or one booted without its init).</summary>
-    public string? FirmwareInit => _firmwareInit;
-
-    /// <summary>
-    /// Starts the firmware's init (<see cref="FirmwareInit"/>) as the guest's PID 1. The guest of a
-    /// <see cref="QemuGuestOptions.Firmware"/> waits for this, so that hooks registered before it see the
-    /// firmware's boot from its first syscall. Returns once the init has been started; follow the boot
-    /// with <see cref="WaitForConsoleAsync"/> or <see cref="QemuGuestOptions.ConsoleLine"/>. Once only.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">No firmware, one booted with <see cref="FirmwareOptions.RunInit"/> off, or already started.</exception>
-    public async Task BootFirmwareAsync(CancellationToken cancellationToken = default)
-    {
-        var init = _firmwareInit ?? throw new InvalidOperationException(_firmwareWithoutInit
-            ? "This firmware was booted with FirmwareOptions.RunInit = false: its init does not run."
-            : "This guest boots no firmware (QemuGuestOptions.Firmware).");
-        if (Interlocked.Exchange(ref _firmwareBooted, 1) == 1)
-            throw new InvalidOperationException("The firmware's init has been started already.");
-        // The pre-init (guest/firmware-init) reads the init's path from this FIFO, then execs it.
-        var result = await RunShellAsync($"printf '%s\\n' {Quote(init)} >{FirmwareGoFifo}", null, cancellationToken).ConfigureAwait(false);
-        if (result.ExitCode != 0)
-            throw new GuestBootException($"Could not start the firmware's init {init} (exit {result.ExitCode}): {result.Output.Trim()}");
-    }
-
-    /// <summary>Where guest/firmware-init waits for the firmware's init path.</summary>
-    private const string FirmwareGoFifo = "/.portal/run/go";
 
     /// <summary>
     /// The first console line that matches <paramref name="pattern"/>: one of the lines kept so far (the last

@@ -308,7 +308,7 @@ public sealed class FirmwareRootfsTests
     {
         var empty = WriteFile("empty.bin", []);
         var e = Refused(empty);
-        StringAssert.StartsWith(e.Message, $"The firmware image {empty} is not a directory, a tarball");
+        Assert.AreEqual($"The file {empty} is empty: not a root filesystem.", e.Message);
     }
 
     [TestMethod]

@@ -131,7 +131,7 @@ internal static class BootCommand
             await using (session.ConfigureAwait(false))
             {
                 var exitCode = await FollowAsync(console, settings, qemu, firmwareConsole, signals).ConfigureAwait(false);
-                var unhandled = await HandlerReport.PrintAsync(console, session, settings.Verbose, account: qemu.Lost.IsCompleted is false).ConfigureAwait(false);
+                var unhandled = await HandlerReport.PrintAsync(console, session, settings.Verbose, account: !qemu.Lost.IsCompleted).ConfigureAwait(false);
                 if (unhandled > 0)
                     console.Say($"portal: {unhandled} matching syscall(s) went unhandled during the boot (see above)");
                 return exitCode;

@@ -42,6 +42,8 @@ internal static class FirmwareRootfsReader
             return FromProcess("tar", ["--numeric-owner", "-C", full, "-cf", "-", "."], "GNU tar (Debian package tar)", $"directory {full}", cancellationToken);
         if (!File.Exists(full))
             throw new FileNotFoundException($"No firmware root filesystem at {full} (a directory, tarball, squashfs image or firmware image).", full);
+        if (new FileInfo(full).Length == 0)
+            throw new FirmwareRootfsException($"The file {full} is empty: not a root filesystem.");
 
         using var file = File.OpenRead(full);
         var format = Sniff(file);
