@@ -16,6 +16,7 @@ public sealed class SetupTests
         foreach (var abi in new[] { "x86_64", "mipsel", "aarch64", "armel" })
             StringAssert.Contains(result.Errors, $"ok    QEMU {abi} guest: kernel ");
         StringAssert.Contains(result.Errors, "ok    headers: libclang 14, its builtin headers, the sysroots of x86_64, i386, mipsel, mips, armel, aarch64");
+        StringAssert.Contains(result.Errors, "ok    firmware images (--rootfs): tar, sqfs2tar, binwalk");
         Assert.DoesNotContain("MISSING", result.Errors);
         Assert.DoesNotContain("Booting", result.Errors, "--check changes nothing and boots nothing");
     }

@@ -107,6 +107,12 @@ internal static class SetupCommand
                 missing = true;
             }
         }
+        var firmwareTools = GuestPrerequisites.MissingFirmwareTools();
+        if (firmwareTools.Count == 0)
+            console.Say("ok    firmware images (--rootfs): tar, sqfs2tar, binwalk");
+        else
+            console.Say($"MISSING  firmware images (--rootfs): {string.Join(", ", firmwareTools)}");
+        missing |= firmwareTools.Count > 0;
         var problems = HeaderToolchain.FindProblems();
         if (problems.Count == 0)
             console.Say($"ok    headers: libclang 14, its builtin headers, the sysroots of {string.Join(", ", HeaderAbi.Names)}");

@@ -97,6 +97,17 @@ public static class GuestPrerequisites
 
     private static readonly string[] BusyboxLocations = ["/bin/busybox", "/usr/bin/busybox"];
 
+    /// <summary>The programs that read firmware images (<see cref="FirmwareOptions"/>), with their Debian packages.</summary>
+    private static readonly (string Program, string Package)[] FirmwareTools =
+        [("tar", "tar"), ("sqfs2tar", "squashfs-tools-ng"), ("binwalk", "binwalk")];
+
+    /// <summary>
+    /// What is missing to read every form of firmware image ("sqfs2tar (squashfs-tools-ng)"), empty when
+    /// nothing is; a directory or a tarball needs only tar, a squashfs image sqfs2tar, a raw image binwalk too.
+    /// </summary>
+    public static IReadOnlyList<string> MissingFirmwareTools() =>
+        [.. FirmwareTools.Where(tool => FindOnPath(tool.Program) is null).Select(tool => $"{tool.Program} ({tool.Package})")];
+
     /// <summary>Full path of a program on PATH, or null.</summary>
     internal static string? FindOnPath(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
