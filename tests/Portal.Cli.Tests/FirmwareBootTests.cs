@@ -38,6 +38,19 @@ public sealed class FirmwareBootTests
         StringAssert.Matches(booted.Errors, new Regex(@"^handler RAEth: calls=1 exchanges=1 mean=\d+\.\dµs$", RegexOptions.Multiline));
     }
 
+    /// <summary>A firmware whose init exits takes the guest down (PID 1 died): said at once, exit 71, not a stall.</summary>
+    [TestMethod]
+    public async Task An_init_that_exits_ends_the_boot_as_a_lost_guest()
+    {
+        var run = await Cli.RunAsync(TestContext.CancellationToken, "boot", "--rootfs", DemoFirmware.Squashfs("mipsel"), "--init", "/bin/true",
+            "--until", "boot complete", "--timeout", "60");
+        TestContext.WriteLine(run.ToString());
+        Assert.AreEqual(ExitCodes.GuestLost, run.ExitCode, run.ToString());
+        StringAssert.Contains(run.Errors, "portal: starting the firmware's init /bin/true (mipsel guest)");
+        StringAssert.Contains(run.Errors, "the guest ended during the boot: the guest kernel panicked");
+        StringAssert.Contains(run.Errors, "Attempted to kill init");
+    }
+
     /// <summary>
     /// What an image holds and a user's own unpacking would lose reaches the guest: a vendor's device node
     /// (kept next to devtmpfs's), a setuid program and its hard link (one inode), a symbolic link.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Portal.Cli;
+using Portal.Tests.Shared;
 
 namespace Portal.Cli.Tests;
 
@@ -36,6 +37,40 @@ public sealed class InterruptTests
             StringAssert.Contains(Errors(), "portal: Shutting the guest down");
             Assert.DoesNotContain("exited with status", Errors(), "the command did not exit by itself");
             Assert.DoesNotContain("did not power off in time and was killed", Errors(), "the guest powered off: a clean shutdown");
+            PortalProcess.AssertNothingLeft(portal, qemu);
+        }
+        finally
+        {
+            if (!portal.HasExited)
+                portal.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>portal boot without --until runs until Ctrl-C: the firmware is stopped, the guest powered off in order.</summary>
+    [TestMethod]
+    public async Task Ctrl_C_while_a_firmware_boots_shuts_the_guest_down_cleanly()
+    {
+        using var portal = Cli.Start("boot", "--verbose", "--rootfs", DemoFirmware.Squashfs("mipsel"));
+        var errors = new ErrorLog(portal);
+        string Errors() => errors.ToString();
+        try
+        {
+            string? line;
+            do
+            {
+                line = await portal.StandardOutput.ReadLineAsync(TestContext.CancellationToken).AsTask()
+                    .WaitAsync(TimeSpan.FromMinutes(3), TestContext.CancellationToken);
+            }
+            while (line is not null && !line.StartsWith("swRegRead", StringComparison.Ordinal));
+            Assert.IsNotNull(line, Errors());
+            var qemu = PortalProcess.QemuPid(Errors());
+
+            await SignalAndWaitAsync(portal, "INT");
+            TestContext.WriteLine(Errors());
+            Assert.AreEqual(ExitCodes.Interrupted, portal.ExitCode, Errors());
+            StringAssert.Contains(Errors(), "portal: interrupted: the firmware was stopped.");
+            StringAssert.Contains(Errors(), "portal: Shutting the guest down");
+            Assert.DoesNotContain("did not power off in time and was killed", Errors(), "the agent powered the guest off: a clean shutdown");
             PortalProcess.AssertNothingLeft(portal, qemu);
         }
         finally
