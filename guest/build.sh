@@ -40,10 +40,11 @@ fi
 
 root="$OUT/rootfs"
 rm -rf "$root"
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,lib/modules}
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,lib/modules,lib/portal}
 cp /bin/busybox "$root/bin/busybox"
 cp "$HERE/init" "$root/init"
 chmod 755 "$root/init"
+cp "$HERE/load-modules.sh" "$root/lib/portal/load-modules.sh"     # sourced by /init
 cp "$OUT/module/portal.ko" "$root/lib/modules/portal.ko"
 for p in portal-selftest ioctl_interaction mtk7530_switch portal-agent portal-bench; do
 	cp "$OUT/bin/$p" "$root/usr/bin/$p"

@@ -165,6 +165,30 @@ public sealed class FirmwareRootfsTests
         AssertEntry(owned.Find("/bin/tool"), FirmwareEntryKind.File, "2751", 1000, 50, (0, 0));
     }
 
+    /// <summary>A directory turned into a file (or back) would leave its children under a file: refused, not guessed at.</summary>
+    [TestMethod]
+    public void An_entry_that_changes_a_directory_into_something_else_is_refused()
+    {
+        var tar = WriteTar("retyped.tar",
+            new PaxTarEntry(TarEntryType.Directory, "etc") { Mode = Mode("755") },
+            RegularFile("etc/passwd", "root:x:0:0::/:/bin/sh\n"u8.ToArray()),
+            RegularFile("etc", "not a directory"u8.ToArray()));
+        var e = Refused(tar);
+        Assert.AreEqual($"The tarball {tar} has /etc twice: as a Directory and as a File.", e.Message);
+    }
+
+    /// <summary>Hard links name the file as it was when they came: a later replacement of it would change what they are.</summary>
+    [TestMethod]
+    public void Replacing_a_file_that_hard_links_name_is_refused()
+    {
+        var tar = WriteTar("relinked.tar",
+            RegularFile("bin/a", "first"u8.ToArray()),
+            new PaxTarEntry(TarEntryType.HardLink, "bin/b") { LinkName = "bin/a" },
+            RegularFile("bin/a", "second"u8.ToArray()));
+        var e = Refused(tar);
+        Assert.AreEqual($"The tarball {tar} replaces /bin/a, which hard links earlier in it name.", e.Message);
+    }
+
     /// <summary>Links are resolved in the guest, where the firmware is /: they load as they are, and Resolve never leaves the tree.</summary>
     [TestMethod]
     public void Links_pointing_out_of_the_tree_load_and_resolve_inside_it()

@@ -283,7 +283,13 @@ internal static class FirmwareRootfsReader
                 AddParents(path, entries, index);
                 if (index.TryGetValue(path, out var earlier))
                 {
-                    // A later entry of the same name replaces the earlier one, as tar itself extracts.
+                    // A later entry of the same name replaces the earlier one, as tar itself extracts; but not a
+                    // directory by a non-directory (its children would hang under a file) nor a file hard links name.
+                    var replaced = entries[earlier];
+                    if (replaced.Kind != entry.Kind && (replaced.Kind == FirmwareEntryKind.Directory || entry.Kind == FirmwareEntryKind.Directory))
+                        throw new FirmwareRootfsException($"The {source} has {path} twice: as a {replaced.Kind} and as a {entry.Kind}.");
+                    if (replaced.Kind == FirmwareEntryKind.File && entries.Any(e => e.Kind == FirmwareEntryKind.HardLink && e.LinkTarget == path))
+                        throw new FirmwareRootfsException($"The {source} replaces {path}, which hard links earlier in it name.");
                     entries[earlier] = entry;
                 }
                 else
