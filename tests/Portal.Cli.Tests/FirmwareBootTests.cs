@@ -38,6 +38,24 @@ public sealed class FirmwareBootTests
         StringAssert.Matches(booted.Errors, new Regex(@"^handler RAEth: calls=1 exchanges=1 mean=\d+\.\dµs$", RegexOptions.Multiline));
     }
 
+    /// <summary>A boot that reached its pattern while matching syscalls went unhandled never exits 0 unless allowed (as portal run).</summary>
+    [TestMethod, TestCategory("Reliability")]
+    public async Task A_boot_in_which_matching_syscalls_went_unhandled_never_exits_0_unless_allowed()
+    {
+        string[] arguments = ["--rootfs", DemoFirmware.Squashfs("mipsel"), "--plugin", $"{Cli.RaethDll}#RaethPlugin",
+            "--plugin", $"{Cli.TestsDll}#ThrowsOnRegisterRead", "--until", "rcS: boot complete"];
+        var result = await Cli.RunAsync(TestContext.CancellationToken, ["boot", .. arguments]);
+        TestContext.WriteLine(result.ToString());
+        Assert.AreEqual(ExitCodes.SyscallsUnhandled, result.ExitCode, result.ToString());
+        StringAssert.Contains(result.Output, "rcS: boot complete", "the boot itself completed");
+        StringAssert.Matches(result.Errors, new Regex(@"^handler throws-on-register-read: calls=1 exchanges=0 mean=\d+\.\dµs errors=1$", RegexOptions.Multiline));
+        StringAssert.Contains(result.Errors, "syscalls: delivered=2 unhandled=1 (handler-errors=1)");
+        StringAssert.Contains(result.Errors, $"exiting with status {ExitCodes.SyscallsUnhandled}");
+
+        var allowed = await Cli.RunAsync(TestContext.CancellationToken, ["boot", "--allow-unhandled", .. arguments]);
+        Assert.AreEqual(ExitCodes.Success, allowed.ExitCode, allowed.ToString());
+    }
+
     /// <summary>A firmware whose init exits takes the guest down (PID 1 died): said at once, exit 71, not a stall.</summary>
     [TestMethod]
     public async Task An_init_that_exits_ends_the_boot_as_a_lost_guest()

@@ -113,3 +113,11 @@ public sealed class AnswersLoad
         return ValueTask.CompletedTask;
     }
 }
+
+/// <summary>Throws on the Ralink driver's register read (ioctl 0x89F1), before RAEth answers its return: that call's enter goes unhandled.</summary>
+public sealed class ThrowsOnRegisterRead
+{
+    [Hypersyscall("ioctl", SyscallPhase.Enter, Name = "throws-on-register-read")]
+    [Arg(1, Is = 0x89F1)]
+    public static ValueTask OnIoctl(SyscallContext syscall) => throw new InvalidOperationException("the handler failed");
+}

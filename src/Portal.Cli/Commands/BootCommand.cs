@@ -29,7 +29,7 @@ internal static class BootCommand
 
     /// <summary>Validated arguments; <paramref name="Abi"/> is the --abi given, if any (the firmware decides otherwise).</summary>
     private sealed record Settings(string Rootfs, GuestAbi? Abi, IReadOnlyList<PluginAssembly> Plugins, Regex? Until, TimeSpan? Timeout,
-        string? Init, bool Verbose);
+        string? Init, bool Verbose, bool AllowUnhandled);
 
     public static Command Create(CliConsole console)
     {
@@ -59,9 +59,10 @@ internal static class BootCommand
             HelpName = "path",
         };
         var verbose = CliOptions.Verbose();
+        var allowUnhandled = CliOptions.AllowUnhandled("the boot's outcome");
         var boot = new Command("boot", "Boot a firmware's root filesystem with Portal, its hooks registered before the firmware's init starts, and follow its console.")
         {
-            rootfs, abi, plugins, until, timeout, init, verbose,
+            rootfs, abi, plugins, until, timeout, init, verbose, allowUnhandled,
         };
         boot.SetAction(async (parse, _) =>
         {
@@ -69,7 +70,7 @@ internal static class BootCommand
             try
             {
                 settings = Validate(parse.GetValue(rootfs)!, parse.GetValue(abi), parse.GetValue(plugins) ?? [], parse.GetValue(until),
-                    parse.GetValue(timeout), parse.GetValue(init), parse.GetValue(verbose));
+                    parse.GetValue(timeout), parse.GetValue(init), parse.GetValue(verbose), parse.GetValue(allowUnhandled));
             }
             catch (ArgumentException e)
             {
@@ -81,7 +82,8 @@ internal static class BootCommand
         return boot;
     }
 
-    private static Settings Validate(string rootfs, string? abiName, string[] plugins, string? until, double? timeoutSeconds, string? init, bool verbose)
+    private static Settings Validate(string rootfs, string? abiName, string[] plugins, string? until, double? timeoutSeconds, string? init, bool verbose,
+        bool allowUnhandled)
     {
         Regex? pattern = null;
         if (until is not null)
@@ -101,7 +103,7 @@ internal static class BootCommand
         if (init is not null && !init.StartsWith('/'))
             throw new ArgumentException($"--init {init}: give the init's absolute path inside the firmware (e.g. /sbin/init)");
         return new Settings(CliOptions.CheckRootfs(rootfs), abiName is null ? null : GuestAbi.Parse(abiName),
-            [.. plugins.Select(PluginAssembly.Parse)], pattern, timeout, init, verbose);
+            [.. plugins.Select(PluginAssembly.Parse)], pattern, timeout, init, verbose, allowUnhandled);
     }
 
     private static async Task<int> BootAsync(CliConsole console, Settings settings)
@@ -132,8 +134,12 @@ internal static class BootCommand
             {
                 var exitCode = await FollowAsync(console, settings, qemu, firmwareConsole, signals).ConfigureAwait(false);
                 var unhandled = await HandlerReport.PrintAsync(console, session, settings.Verbose, account: !qemu.Lost.IsCompleted).ConfigureAwait(false);
-                if (unhandled > 0)
-                    console.Say($"portal: {unhandled} matching syscall(s) went unhandled during the boot (see above)");
+                if (exitCode == ExitCodes.Success && unhandled != 0 && !settings.AllowUnhandled)
+                {
+                    // Never 0 when a syscall a hook should have handled was not (or the guest could not say): the boot's answers are incomplete.
+                    console.Say($"portal: exiting with status {ExitCodes.SyscallsUnhandled}: matching syscalls went unhandled during the boot (--allow-unhandled keeps the boot's outcome)");
+                    return ExitCodes.SyscallsUnhandled;
+                }
                 return exitCode;
             }
         }

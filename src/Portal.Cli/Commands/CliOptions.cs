@@ -20,6 +20,11 @@ internal static class CliOptions
         Arity = ArgumentArity.ZeroOrMore,
     };
 
+    public static Option<bool> AllowUnhandled(string what) => new("--allow-unhandled")
+    {
+        Description = $"Exit with {what} even when matching syscalls went unhandled (by default portal exits {ExitCodes.SyscallsUnhandled} then).",
+    };
+
     /// <summary>The rootfs as a full path; an error naming it when nothing is there.</summary>
     public static string CheckRootfs(string rootfs) =>
         Directory.Exists(rootfs) || File.Exists(rootfs)

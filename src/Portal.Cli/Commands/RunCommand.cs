@@ -50,10 +50,7 @@ internal static class RunCommand
         };
         var rootfs = CliOptions.Rootfs("Run the command in a firmware's root filesystem (its init does not run; its programs come first on PATH). The architecture comes from its binaries.");
         var verbose = CliOptions.Verbose();
-        var allowUnhandled = new Option<bool>("--allow-unhandled")
-        {
-            Description = $"Exit with the command's status even when matching syscalls went unhandled (by default portal exits {ExitCodes.SyscallsUnhandled} then).",
-        };
+        var allowUnhandled = CliOptions.AllowUnhandled("the command's status");
         var command = new Argument<string[]>("command")
         {
             Description = "The guest command and its arguments (put them after --).",
@@ -127,9 +124,14 @@ internal static class RunCommand
         if (GuestSteps.CreatePlugins(console, settings.Plugins, loggerFactory) is not { } plugins)
             return ExitCodes.PluginFailure;
 
-        var abiName = settings.Abi?.Name ?? (settings.Rootfs is null ? GuestAbi.X86_64.Name : "firmware's");
-        var (guest, startFailure) = await GuestSteps.StartAsync(console,
-            settings.Guest == GuestKind.Qemu ? settings.Rootfs is not null ? "Booting a QEMU guest with the firmware's root filesystem" : $"Booting the {abiName} QEMU guest (the first run builds portal.ko and the guest programs)" : $"Starting the emulated {abiName} guest",
+        var abiName = (settings.Abi ?? GuestAbi.X86_64).Name;
+        var description = settings switch
+        {
+            { Guest: GuestKind.Emulated } => $"Starting the emulated {abiName} guest",
+            { Rootfs: not null } => "Booting a QEMU guest with the firmware's root filesystem (the first run builds portal.ko and the guest programs)",
+            _ => $"Booting the {abiName} QEMU guest (the first run builds portal.ko and the guest programs)",
+        };
+        var (guest, startFailure) = await GuestSteps.StartAsync(console, description,
             () => GuestLauncher.StartAsync(settings.Guest, settings.Abi, settings.Files, settings.Rootfs is null ? null : new FirmwareOptions(settings.Rootfs) { RunInit = false },
                 loggerFactory, consoleLine: null, signals.Token), signals).ConfigureAwait(false);
         if (guest is null)
