@@ -26,6 +26,13 @@ public sealed class EmulatedGuestOptions
     /// </summary>
     public bool Batch { get; init; } = true;
 
+    /// <summary>
+    /// How long the guest takes to answer each exchange (default: at once, synchronously). A real guest
+    /// answers a few microseconds later, or, when its vCPU is descheduled, milliseconds later, and the
+    /// host's code then goes on on another thread: tests of the host's concurrency set this.
+    /// </summary>
+    public TimeSpan ExchangeDelay { get; init; }
+
     /// <summary>The kernel release the guest reports.</summary>
     public string KernelRelease { get; init; } = "6.1.0-portal-emulated";
 }

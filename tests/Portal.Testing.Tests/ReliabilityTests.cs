@@ -3,6 +3,7 @@ using Portal.Abi;
 using Portal.Channels;
 using Portal.Guests;
 using Portal.Hypersyscalls;
+using Portal.Memory;
 using Portal.Testing.Programs;
 
 namespace Portal.Testing.Tests;
@@ -124,5 +125,38 @@ public sealed class ReliabilityTests
         var accounting = await session.GetSyscallAccountingAsync(TestContext.CancellationToken);
         Assert.AreEqual((1L, 3L), (accounting.TimedOut, accounting.OverBudget), accounting.ToString());
         Assert.AreEqual(3, guest.Statistics.EventsOverBudget);
+    }
+
+    /// <summary>
+    /// Staged writes ride on the verdict even when the handler returns while an exchange it started is
+    /// still under way (its answer comes late, on another thread): the planner lets that exchange land
+    /// and puts the writes on the verdict, instead of sending them as an exchange of their own.
+    /// </summary>
+    [TestMethod]
+    public async Task Staged_writes_ride_on_the_verdict_when_the_handler_returns_during_an_exchange()
+    {
+        await using var guest = new EmulatedGuest(GuestAbi.X86_64, new EmulatedGuestOptions { ExchangeDelay = TimeSpan.FromMilliseconds(50) });
+        await using var session = await PortalSession.AttachAsync(guest.Connection, cancellationToken: TestContext.CancellationToken);
+        Task<uint>? detached = null;
+        var hook = await session.OnSyscall("ioctl", SyscallPhase.Enter).WhereArg(1, ArgFilter.Equal(0x7001)).RegisterAsync(context =>
+        {
+            detached = context.Memory.ReadIntAsync(0x10).AsTask();         // sent now; answered 50 ms later
+            using (context.Memory.BeginBatch())
+            {
+#pragma warning disable CA2012 // a staged write completes at once: nothing to await
+                _ = context.Memory.WriteIntAsync(0x20, 1u);                 // staged while that exchange is under way
+#pragma warning restore CA2012
+            }
+            context.SkipSyscall = true;
+            context.Retval = 7;
+            return ValueTask.CompletedTask;                                // returns with the exchange still under way
+        }, "ReturnsEarly", TestContext.CancellationToken);
+
+        var run = await guest.RunAsync(Ioctls("0x7001", "0"), TestContext.CancellationToken);
+
+        StringAssert.Contains(run.Output, "arg=0x0 rc=7 errno=0");
+        Assert.AreEqual(1, hook.Statistics.Exchanges, "the read's exchange only: the staged write went on the verdict");
+        Assert.AreEqual(1, hook.Statistics.FailedVerdictWrites, "the write (to an unmapped page) was applied with the verdict, and failed there");
+        await Assert.ThrowsExactlyAsync<GuestFaultException>(() => detached!, "the detached read was delivered, not dropped");
     }
 }

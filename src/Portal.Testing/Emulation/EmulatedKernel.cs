@@ -23,6 +23,9 @@ internal sealed partial class EmulatedKernel : IDisposable
     private int _nextPid = 100;
     private int _nextInode = 10_000;
 
+    /// <summary>How long each exchange's answer takes (<see cref="EmulatedGuestOptions.ExchangeDelay"/>).</summary>
+    public TimeSpan ExchangeDelay { get; }
+
     public EmulatedKernel(GuestAbi abi, EmulatedGuestOptions options)
     {
         Abi = abi;
@@ -30,6 +33,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         OffersBatch = options.Batch;
         _hostTimeout = options.HostTimeout;
         _holdBudget = options.HoldBudget;
+        ExchangeDelay = options.ExchangeDelay;
         Hooks = new GuestHookTable(options.HookCapacity);
         ControlSlot = new EmulatedSlot(this, 0);
         _cpus = [.. Enumerable.Range(1, options.CpuCount).Select(i => new EmulatedSlot(this, i))];

@@ -5,7 +5,8 @@ namespace Portal.Testing.Emulation;
 
 /// <summary>
 /// One slot of the emulated guest: its region and who owns it. An exchange executes the request
-/// right away (the emulated guest serves it synchronously, byte for byte, in the region).
+/// right away (the emulated guest serves it synchronously, byte for byte, in the region; the host
+/// learns it at once, or after <see cref="EmulatedGuestOptions.ExchangeDelay"/>).
 /// </summary>
 internal sealed class EmulatedSlot : IGuestChannel
 {
@@ -51,7 +52,8 @@ internal sealed class EmulatedSlot : IGuestChannel
         if (!HostOwns)
             throw new InvalidOperationException($"Exchange on slot {Slot}, whose region belongs to the guest.");
         _kernel.Serve(this);
-        return ValueTask.CompletedTask;
+        // Served at once; the answer reaches the host later when a delay is set (a slow guest).
+        return _kernel.ExchangeDelay > TimeSpan.Zero ? new ValueTask(Task.Delay(_kernel.ExchangeDelay, cancellationToken)) : ValueTask.CompletedTask;
     }
 
     public void ReleaseToGuest()

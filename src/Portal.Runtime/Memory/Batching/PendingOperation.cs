@@ -13,6 +13,9 @@ internal abstract class PendingOperation
     /// <summary>Writes keep their order against what came before; the planner does not let them overtake.</summary>
     public abstract bool IsWrite { get; }
 
+    /// <summary>Someone waits for it (its await asked, or a flush): the planner sends it and what is queued before it.</summary>
+    public bool Demanded { get; set; }
+
     /// <summary>Done (succeeded or failed); the planner removes it and then calls <see cref="Signal"/>.</summary>
     public bool Finished { get; protected set; }
 
@@ -83,6 +86,7 @@ internal abstract class AwaitedOperation : PendingOperation
         _core.Reset();
         _error = null;
         Finished = false;
+        Demanded = false;
         CancellationToken = cancellationToken;
     }
 
@@ -104,7 +108,7 @@ internal abstract class AwaitedOperation : PendingOperation
         var status = _core.GetStatus(token);
         if (status == ValueTaskSourceStatus.Pending)
         {
-            Planner.Demand(CancellationToken);
+            Planner.Demand(this, CancellationToken);
             status = _core.GetStatus(token);
         }
         return status == ValueTaskSourceStatus.Succeeded && _error is not null ? ValueTaskSourceStatus.Faulted : status;
@@ -113,7 +117,7 @@ internal abstract class AwaitedOperation : PendingOperation
     protected void Register(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
     {
         _core.OnCompleted(continuation, state, token, flags);
-        Planner.Demand(CancellationToken);
+        Planner.Demand(this, CancellationToken);
     }
 
     /// <summary>Ends the await: throws the operation's error, else lets the subclass take its result.</summary>
