@@ -139,11 +139,21 @@ public sealed partial class PortalSession
         {
             _currentHandler.Value = null;
             held.Writes = writes;
-            held.AwaitingReport = Guest.Features.HasFlag(GuestFeatures.VerdictReports);     // before posting: the report may come at once
-            if (!await lease.TryEndAsync((Verdict: verdict, held.EventId, Abi, Writes: writes),
-                    static (state, region) => state.Verdict.WriteRequest(region, state.EventId, state.Abi, state.Writes),
-                    "the handler's verdict was sent").ConfigureAwait(false))
+            if (held.WasAbandoned)
+            {
+                // The guest gave up on the event (the handler may have ended only because its token was
+                // cancelled): EndAbandonedAsync, queued when that was noticed, ends it and says so. A verdict
+                // now would only race it, and which message the user saw would depend on thread timing.
                 held.AwaitingReport = false;
+            }
+            else
+            {
+                held.AwaitingReport = Guest.Features.HasFlag(GuestFeatures.VerdictReports);     // before posting: the report may come at once
+                if (!await lease.TryEndAsync((Verdict: verdict, held.EventId, Abi, Writes: writes),
+                        static (state, region) => state.Verdict.WriteRequest(region, state.EventId, state.Abi, state.Writes),
+                        "the handler's verdict was sent").ConfigureAwait(false))
+                    held.AwaitingReport = false;
+            }
             cancellation.Dispose();
             if (held.Hook is { } hook)
             {
