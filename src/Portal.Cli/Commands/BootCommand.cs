@@ -109,8 +109,7 @@ internal static class BootCommand
     private static async Task<int> BootAsync(CliConsole console, Settings settings)
     {
         using var signals = new InterruptSignals();
-        using var loggerFactory = LoggerFactory.Create(builder =>
-            builder.SetMinimumLevel(LogLevel.Trace).AddProvider(new CliLoggerProvider(console, settings.Verbose)));
+        using var loggerFactory = GuestSteps.CreateLoggerFactory(console, settings.Verbose);
         if (GuestSteps.CreatePlugins(console, settings.Plugins, loggerFactory) is not { } plugins)
             return ExitCodes.PluginFailure;
 

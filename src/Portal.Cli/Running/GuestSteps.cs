@@ -18,6 +18,10 @@ namespace Portal.Cli.Running;
 /// </summary>
 internal static class GuestSteps
 {
+    /// <summary>Logs on stderr as CliLoggerProvider shows them (plugins' information, Portal's warnings and progress; everything from debug with <paramref name="verbose"/>).</summary>
+    public static ILoggerFactory CreateLoggerFactory(CliConsole console, bool verbose) =>
+        LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Trace).AddProvider(new CliLoggerProvider(console, verbose)));
+
     /// <summary>The plugins of every assembly, or null (the message said why: exit <see cref="ExitCodes.PluginFailure"/>).</summary>
     public static List<object>? CreatePlugins(CliConsole console, IReadOnlyList<PluginAssembly> assemblies, ILoggerFactory loggerFactory)
     {

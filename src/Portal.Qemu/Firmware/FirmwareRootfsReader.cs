@@ -377,11 +377,9 @@ internal static class FirmwareRootfsReader
         }
     }
 
-    /// <summary>A tool's output, noting whether it was read to its end (the tool closed it) or abandoned.</summary>
-    private sealed class EndTrackingStream(Stream inner) : Stream
+    /// <summary>What the two wrappers below share: a forward-only stream that is read, never written or sought.</summary>
+    private abstract class ReadOnlyStream : Stream
     {
-        public bool Ended { get; private set; }
-
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
@@ -390,12 +388,7 @@ internal static class FirmwareRootfsReader
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-        public override int Read(Span<byte> buffer)
-        {
-            var read = inner.Read(buffer);
-            Ended |= read == 0 && buffer.Length > 0;
-            return read;
-        }
+        public abstract override int Read(Span<byte> buffer);
 
         public override void Flush()
         {
@@ -406,18 +399,23 @@ internal static class FirmwareRootfsReader
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
+    /// <summary>A tool's output, noting whether it was read to its end (the tool closed it) or abandoned.</summary>
+    private sealed class EndTrackingStream(Stream inner) : ReadOnlyStream
+    {
+        public bool Ended { get; private set; }
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = inner.Read(buffer);
+            Ended |= read == 0 && buffer.Length > 0;
+            return read;
+        }
+    }
+
     /// <summary>Bytes already read (to sniff the format) followed by the rest of the stream.</summary>
-    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyStream
     {
         private ReadOnlyMemory<byte> _prefix = prefix;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -428,13 +426,5 @@ internal static class FirmwareRootfsReader
             _prefix = _prefix[count..];
             return count;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
