@@ -505,11 +505,20 @@ public sealed class BatchWireTests
             await scribbler;
             TestContext.WriteLine($"{scribbles} scribbles; responses: {string.Join(", ", responses.Select(r => $"{r.Key:x}: {r.Value}"))}");
             Assert.IsGreaterThan(1000, scribbles);
+            // How many scribbled requests still passed validation depends on how the host's threads
+            // and QEMU's vCPU thread interleave (CI once saw 10 of 873), so it is not asserted; what
+            // must hold is that the guest answered every one and serves clean batches right after.
+            for (var i = 0; i < 100; i++)
+            {
+                Encode(channel.Region, chase);
+                await channel.ExchangeAsync(TestContext.CancellationToken);
+                Assert.AreEqual(BatchOk, Op(channel.Region), $"clean batch #{i} after the scribbling");
+            }
         });
         StringAssert.Contains(run.Output, "rc=-1 errno=25", "the syscall went on untouched");
         foreach (var field in new[] { "str=", "int32=", "int64=", "buf_crc=", "ro_crc=" })
             Assert.AreEqual(Line(baseline, field), Line(run, field), $"no write reached valid memory ({field})");
-        Assert.IsGreaterThan(100, responses.GetValueOrDefault(BatchOk), "batches still ran");
+        Assert.IsGreaterThan(100, responses.Values.Sum(), "the guest kept answering while the region was scribbled on");
 
         var control = guest.Connection.Control;
         Header(control.Region, OpPing, 0x5252, 0);
