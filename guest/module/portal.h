@@ -239,6 +239,8 @@ struct portal_hook {
 	char comm[TASK_COMM_LEN];
 	struct portal_filter retval;
 	struct portal_filter args[PORTAL_HD_MAX_FILTERS];
+	u32 data_size;		/* bytes of data used by sets and patterns */
+	u8 data[PORTAL_HD_MAX_DATA];
 };
 
 /* Hooked syscall numbers per phase: the probes' lock-free fast path. */

@@ -15,8 +15,10 @@
 
 #include "portal.h"
 
+/* The header and filters; the data area is copied straight into the hook. */
 #define PORTAL_DESC_MAX		(PORTAL_HD_ARG_FILTERS + \
-				 PORTAL_HD_MAX_FILTERS * PORTAL_FLT_SIZE)
+				 PORTAL_HD_MAX_FILTERS * PORTAL_FLT_SIZE + \
+				 PORTAL_HD_DATA_HDR)
 
 /*
  * Concurrency scheme.  The table is changed by the control thread and, for a
@@ -74,7 +76,30 @@ static void hooks_rebuild_maps(void)
 	}
 }
 
-static bool filter_kind_valid(const struct portal_filter *f)
+/* Whether [off, off + len) lies inside the hook's data area. */
+static bool data_holds(const struct portal_hook *h, u64 off, u64 len)
+{
+	return off <= h->data_size && len <= h->data_size - off;
+}
+
+/* Memory filters (§4.3): pattern inside the data area, bounded lengths. */
+static bool mem_filter_valid(const struct portal_hook *h,
+			     const struct portal_filter *f)
+{
+	u32 len = PORTAL_MEM_LEN(f->b), window = PORTAL_MEM_WINDOW(f->b);
+
+	if (f->b & ~PORTAL_MEM_KNOWN_BITS)
+		return false;
+	if (len < 1 || len > PORTAL_MEM_MAX_LEN ||
+	    !data_holds(h, PORTAL_MEM_DATA_OFF(f->b), len))
+		return false;
+	if (f->kind == PORTAL_FLT_MEM_EQ)
+		return window == 0 && !(f->b & PORTAL_MEM_STOP_AT_NUL);
+	return window >= len && window <= PORTAL_MEM_MAX_WINDOW;
+}
+
+static bool filter_kind_valid(const struct portal_hook *h,
+			      const struct portal_filter *f, bool retval)
 {
 	switch (f->kind) {
 	case PORTAL_FLT_EQ:
@@ -85,7 +110,14 @@ static bool filter_kind_valid(const struct portal_filter *f)
 	case PORTAL_FLT_RANGE:
 		return f->a <= f->b;
 	case PORTAL_FLT_SRANGE:
+	case PORTAL_FLT_OUT_SRANGE:
 		return (s64)f->a <= (s64)f->b;
+	case PORTAL_FLT_IN_SET:
+		return f->b >= 1 && f->b <= PORTAL_SET_MAX &&
+		       data_holds(h, f->a, 8 * f->b);
+	case PORTAL_FLT_MEM_EQ:
+	case PORTAL_FLT_MEM_CONTAINS:
+		return !retval && mem_filter_valid(h, f);
 	}
 	return false;
 }
@@ -108,23 +140,51 @@ static int hook_parse_filters(const u8 *d, struct portal_hook *h)
 			return -EINVAL;
 		filter_parse(d + PORTAL_HD_RETVAL_FILTER, &h->retval);
 		h->retval.arg = 0;
-		if (!filter_kind_valid(&h->retval))
+		if (!filter_kind_valid(h, &h->retval, true))
 			return -EINVAL;
 	}
 	for (i = 0; i < h->nfilters; i++) {
 		struct portal_filter *f = &h->args[i];
 
 		filter_parse(d + PORTAL_HD_ARG_FILTERS + i * PORTAL_FLT_SIZE, f);
-		if (f->arg >= PORTAL_SYSCALL_ARGS || !filter_kind_valid(f))
+		if (f->arg >= PORTAL_SYSCALL_ARGS ||
+		    !filter_kind_valid(h, f, false))
 			return -EINVAL;
 	}
 	return 0;
 }
 
-/* Parses and validates a hook descriptor (§4.3); d holds min(size, PORTAL_DESC_MAX) bytes. */
-static int hook_parse(const u8 *d, u64 size, struct portal_hook *h)
+/*
+ * The data area (flag bit 3), copied from the region once, into the hook:
+ * the filters are validated against this copy, never the region.
+ */
+static int hook_parse_data(const u8 *d, const u8 *region, u64 size,
+			   struct portal_hook *h)
+{
+	u64 at = PORTAL_HD_ARG_FILTERS + (u64)PORTAL_FLT_SIZE * h->nfilters;
+
+	if (!(h->flags & PORTAL_HD_DATA_FLAG))
+		return 0;
+	if (size < at + PORTAL_HD_DATA_HDR)
+		return -EINVAL;
+	h->data_size = get_unaligned_le32(d + at);
+	if (h->data_size < 1 || h->data_size > PORTAL_HD_MAX_DATA ||
+	    get_unaligned_le32(d + at + 4) ||
+	    size < at + PORTAL_HD_DATA_HDR + h->data_size)
+		return -EINVAL;
+	memcpy(h->data, region + at + PORTAL_HD_DATA_HDR, h->data_size);
+	return 0;
+}
+
+/*
+ * Parses and validates a hook descriptor (§4.3); d holds
+ * min(size, PORTAL_DESC_MAX) bytes copied from region.
+ */
+static int hook_parse(const u8 *d, const u8 *region, u64 size,
+		      struct portal_hook *h)
 {
 	unsigned int i;
+	int err;
 
 	memset(h, 0, sizeof(*h));
 	if (size < PORTAL_HD_ARG_FILTERS || size > PORTAL_CHUNK_SIZE)
@@ -147,7 +207,8 @@ static int hook_parse(const u8 *d, u64 size, struct portal_hook *h)
 		if (!h->comm[i])
 			break;
 	}
-	return hook_parse_filters(d, h);
+	err = hook_parse_data(d, region, size, h);
+	return err ? err : hook_parse_filters(d, h);
 }
 
 /* Adds a parsed hook; returns its id or -ENOSPC.  Atomic-safe. */
@@ -230,7 +291,103 @@ bool portal_hook_next(u32 nr, u32 phase, u32 after, u32 upto,
 	return best >= 0;
 }
 
-static bool filter_match(const struct portal_filter *f, u64 x, s64 s)
+static bool set_contains(const struct portal_hook *h,
+			 const struct portal_filter *f, u64 x)
+{
+	u32 i, n = min_t(u64, f->b, PORTAL_SET_MAX);
+
+	if (!data_holds(h, f->a, 8 * (u64)n))
+		return false;
+	for (i = 0; i < n; i++)
+		if (get_unaligned_le64(h->data + f->a + 8 * i) == x)
+			return true;
+	return false;
+}
+
+/*
+ * Up to n bytes of a string at addr, stopping at its NUL (not counted).  Page
+ * by page, so a short string at the end of a mapping reads although the
+ * window reaches past it (strncpy_from_user_nofault is not exported).
+ */
+static long mem_read_string(unsigned long addr, u8 *buf, u32 n)
+{
+	u32 done = 0;
+
+	while (done < n) {
+		unsigned long at = addr + done;
+		u32 chunk = min_t(u32, n - done, PAGE_SIZE - (at & ~PAGE_MASK));
+		const u8 *nul;
+
+		if (copy_from_user_nofault(buf + done, (const void __user *)at,
+					   chunk))
+			return -EFAULT;
+		nul = memchr(buf + done, 0, chunk);
+		if (nul)
+			return nul - buf;
+		done += chunk;
+	}
+	return n;
+}
+
+/*
+ * Reads the bytes a memory filter looks at: nofault, so a page that is not
+ * resident fails instead of sleeping (the probe is atomic).  Returns the
+ * number of bytes read into buf (with stop-at-NUL: up to the NUL), or
+ * -EFAULT.
+ */
+static long mem_filter_read(const struct portal_filter *f, u64 x, u8 *buf,
+			    u32 n)
+{
+	unsigned long addr = (unsigned long)x;
+
+	if (f->b & PORTAL_MEM_DEREF) {
+		unsigned long p;
+
+		addr += (long)(s32)(f->a >> 32);
+		if (copy_from_user_nofault(&p, (const void __user *)addr,
+					   sizeof(p)))
+			return -EFAULT;
+		addr = p;
+	}
+	addr += (long)(s32)f->a;
+	if (f->b & PORTAL_MEM_STOP_AT_NUL)
+		return mem_read_string(addr, buf, n);
+	if (copy_from_user_nofault(buf, (const void __user *)addr, n))
+		return -EFAULT;
+	return n;
+}
+
+/* 1 match, 0 no match, -EFAULT the memory could not be read. */
+static noinline int mem_filter_match(const struct portal_hook *h,
+				     const struct portal_filter *f, u64 x)
+{
+	u32 len = PORTAL_MEM_LEN(f->b), off = PORTAL_MEM_DATA_OFF(f->b);
+	u8 buf[PORTAL_MEM_MAX_WINDOW];
+	const u8 *pattern;
+	long got, i;
+
+	if (len < 1 || len > PORTAL_MEM_MAX_LEN || !data_holds(h, off, len))
+		return 0;
+	pattern = h->data + off;
+	if (f->kind == PORTAL_FLT_MEM_EQ) {
+		got = mem_filter_read(f, x, buf, len);
+		if (got < 0)
+			return got;
+		return got == len && !memcmp(buf, pattern, len);
+	}
+	got = mem_filter_read(f, x, buf,
+			      clamp_t(u32, PORTAL_MEM_WINDOW(f->b), len,
+				      PORTAL_MEM_MAX_WINDOW));
+	if (got < 0)
+		return got;
+	for (i = 0; i + len <= got; i++)
+		if (!memcmp(buf + i, pattern, len))
+			return 1;
+	return 0;
+}
+
+static bool filter_match(const struct portal_hook *h,
+			 const struct portal_filter *f, u64 x, s64 s)
 {
 	switch (f->kind) {
 	case PORTAL_FLT_EQ:
@@ -245,8 +402,25 @@ static bool filter_match(const struct portal_filter *f, u64 x, s64 s)
 		return (x & f->a) == f->a;
 	case PORTAL_FLT_MASK_CLEAR:
 		return (x & f->a) == 0;
+	case PORTAL_FLT_IN_SET:
+		return set_contains(h, f, x);
+	case PORTAL_FLT_OUT_SRANGE:
+		return s < (s64)f->a || s > (s64)f->b;
+	case PORTAL_FLT_MEM_EQ:
+	case PORTAL_FLT_MEM_CONTAINS: {
+		int m = mem_filter_match(h, f, x);
+
+		if (m < 0)
+			stat_inc(PORTAL_STAT_FILTER_FAULTS);
+		return m > 0;
+	}
 	}
 	return false;
+}
+
+static inline bool is_mem_filter(const struct portal_filter *f)
+{
+	return f->kind == PORTAL_FLT_MEM_EQ || f->kind == PORTAL_FLT_MEM_CONTAINS;
 }
 
 static inline s64 sext_reg(u64 x)
@@ -285,13 +459,23 @@ bool portal_hook_match(const struct portal_hook *h,
 			return false;
 	}
 	if ((h->flags & PORTAL_HD_RETVAL_FILTER_FLAG) &&
-	    !filter_match(&h->retval, (u64)retval, retval))
+	    !filter_match(h, &h->retval, (u64)retval, retval))
 		return false;
+	/* register filters first: a memory read only for calls they let through */
 	for (i = 0; i < min_t(u32, h->nfilters, PORTAL_HD_MAX_FILTERS); i++) {
 		const struct portal_filter *f = &h->args[i];
 		u64 x = args[f->arg % PORTAL_SYSCALL_ARGS];
 
-		if (!filter_match(f, x, sext_reg(x)))
+		if (is_mem_filter(f))
+			continue;
+		if (!filter_match(h, f, x, sext_reg(x)))
+			return false;
+	}
+	for (i = 0; i < min_t(u32, h->nfilters, PORTAL_HD_MAX_FILTERS); i++) {
+		const struct portal_filter *f = &h->args[i];
+		u64 x = args[f->arg % PORTAL_SYSCALL_ARGS];
+
+		if (is_mem_filter(f) && !filter_match(h, f, x, sext_reg(x)))
 			return false;
 	}
 	return true;
@@ -306,7 +490,7 @@ void portal_op_hook_register(struct portal_slot *s, u64 size)
 
 	/* validate a private copy: the host may change the region meanwhile */
 	memcpy(desc, slot_data(s), min_t(u64, size, sizeof(desc)));
-	if (hook_parse(desc, size, &h))
+	if (hook_parse(desc, slot_data(s), size, &h))
 		return region_respond(s, PORTAL_EXT_FAIL, EINVAL, 0);
 	id = hook_add(&h);
 	if (id < 0)

@@ -127,7 +127,10 @@
 #define PORTAL_HD_COMM_FILTER	0x1
 #define PORTAL_HD_PID_FILTER	0x2
 #define PORTAL_HD_RETVAL_FILTER_FLAG 0x4
-#define PORTAL_HD_KNOWN_FLAGS	0x7
+#define PORTAL_HD_DATA_FLAG	0x8	/* a data area follows the arg filters */
+#define PORTAL_HD_KNOWN_FLAGS	0xf
+#define PORTAL_HD_DATA_HDR	8	/* le32 data_size, 4 reserved bytes */
+#define PORTAL_HD_MAX_DATA	256
 
 /* filter entry (24 bytes) */
 #define PORTAL_FLT_ARG		0	/* le32 */
@@ -141,6 +144,21 @@
 #define PORTAL_FLT_SRANGE	4
 #define PORTAL_FLT_MASK_SET	5
 #define PORTAL_FLT_MASK_CLEAR	6
+/* filters v2 (PORTAL_FEAT_FILTERS_V2) */
+#define PORTAL_FLT_IN_SET	7	/* a = data offset, b = count of le64 values */
+#define PORTAL_FLT_OUT_SRANGE	8
+#define PORTAL_FLT_MEM_EQ	9
+#define PORTAL_FLT_MEM_CONTAINS	10
+#define PORTAL_SET_MAX		32
+/* memory filters: a = s32 offset | s32 ptr_offset << 32; b fields: */
+#define PORTAL_MEM_DATA_OFF(b)	((u32)((b) & 0xffff))
+#define PORTAL_MEM_LEN(b)	((u32)(((b) >> 16) & 0xffff))
+#define PORTAL_MEM_WINDOW(b)	((u32)(((b) >> 32) & 0xffff))
+#define PORTAL_MEM_DEREF	(1ULL << 48)
+#define PORTAL_MEM_STOP_AT_NUL	(1ULL << 49)
+#define PORTAL_MEM_KNOWN_BITS	(0xffffffffffffULL | PORTAL_MEM_DEREF | PORTAL_MEM_STOP_AT_NUL)
+#define PORTAL_MEM_MAX_LEN	64
+#define PORTAL_MEM_MAX_WINDOW	256
 
 /* BATCH request entry (§3.3): 24-byte header, then WRITE data padded to 8 */
 #define PORTAL_BATCH_MAX	255	/* entries per request */
@@ -180,6 +198,7 @@
 #define PORTAL_FEAT_VERDICT_WRITES 0x1
 #define PORTAL_FEAT_BATCH	0x2
 #define PORTAL_FEAT_VERDICT_REPORT 0x4
+#define PORTAL_FEAT_FILTERS_V2	0x8
 
 #define PORTAL_ABI_X86_64	1
 #define PORTAL_ABI_I386		2
@@ -201,6 +220,7 @@ enum portal_stat {
 	PORTAL_STAT_EVENTS_DROPPED,
 	PORTAL_STAT_EVENTS_OVER_BUDGET,
 	PORTAL_STAT_SKIPS_FAILED,
+	PORTAL_STAT_FILTER_FAULTS,
 	PORTAL_STAT_COUNT
 };
 

@@ -16,6 +16,8 @@ public enum GuestFeatures : uint
     Batch = 2,
     /// <summary>The guest reports what it did with each verdict (applied or rejected, failed writes).</summary>
     VerdictReports = 4,
+    /// <summary>Set and memory filters, OUT_SRANGE and the descriptor's data area (docs/protocol.md §4.3).</summary>
+    FiltersV2 = 8,
 }
 
 /// <summary>What a guest says about itself (GUEST_INFO).</summary>

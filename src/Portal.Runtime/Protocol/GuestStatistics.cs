@@ -20,15 +20,19 @@ namespace Portal.Protocol;
 /// Verdicts that asked to skip a syscall the guest could not skip, so it ran (MIPS and 32-bit ARM finish
 /// a skip at the syscall's exit: guest/module/portal_arch.h); 0 from a guest that predates the counter.
 /// </param>
+/// <param name="FilterFaults">
+/// Memory filters that could not read their memory (not resident or not mapped), so their hook did not
+/// match; 0 from a guest that predates the counter.
+/// </param>
 public sealed record GuestStatistics(long EventsSent, long VerdictsApplied, long HostTimeouts, long StaleVerdicts,
     long BadVerdicts, long VerdictWriteFaults, long FilteredOut, long OpsServed, long EventsDropped, long EventsOverBudget = 0,
-    long SkipsFailed = 0)
+    long SkipsFailed = 0, long FilterFaults = 0)
 {
     /// <summary>The counters every guest sends (protocol version 1 as first published).</summary>
     internal const int RequiredCounterCount = 9;
 
     /// <summary>The counters this host knows; a guest may send fewer (down to the required ones) or more.</summary>
-    internal const int CounterCount = 11;
+    internal const int CounterCount = 12;
 
     internal static GuestStatistics Decode(ReadOnlySpan<byte> region)
     {
@@ -42,6 +46,6 @@ public sealed record GuestStatistics(long EventsSent, long VerdictsApplied, long
         for (var i = 0; i < sent; i++)
             counters[i] = (long)BinaryPrimitives.ReadUInt64LittleEndian(Region.Data(region)[(i * 8)..]);
         return new GuestStatistics(counters[0], counters[1], counters[2], counters[3], counters[4], counters[5], counters[6],
-            counters[7], counters[8], counters[9], counters[10]);
+            counters[7], counters[8], counters[9], counters[10], counters[11]);
     }
 }
