@@ -105,7 +105,7 @@ public sealed partial class PortalSession : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(handler);
         ThrowIfDisposed();
-        spec.Validate(Abi);
+        spec = ForThisGuest(spec);
         name ??= DefaultName(spec, handler);
 
         var result = await CurrentLease().RoundTripAsync((Spec: spec, Abi), static (state, region) => HookDescriptor.WriteRequest(region, state.Spec, state.Abi),
@@ -122,6 +122,16 @@ public sealed partial class PortalSession : IAsyncDisposable
         return registration;
     }
 
+    /// <summary>The spec with its ABI-dependent filters made for this guest, checked against its ABI and features.</summary>
+    /// <exception cref="ArgumentException">It cannot work on this guest; the message lists why.</exception>
+    private HookSpec ForThisGuest(HookSpec spec)
+    {
+        var resolved = spec.ForAbi(Abi);
+        resolved.Validate(Abi);
+        resolved.RequireFeatures(Guest.Features);
+        return resolved;
+    }
+
     /// <summary>Registers every <see cref="HypersyscallAttribute"/> method of <paramref name="plugin"/>.</summary>
     /// <exception cref="ArgumentException">The plugin has no handlers, or one has the wrong signature or an invalid filter.</exception>
     public async ValueTask<PluginRegistration> LoadPluginAsync(object plugin, CancellationToken cancellationToken = default)
@@ -129,7 +139,7 @@ public sealed partial class PortalSession : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(plugin);
         var discovered = PluginLoader.Discover(plugin);
         foreach (var (spec, _, _) in discovered)
-            spec.Validate(Abi);     // all or nothing: check every hook before installing any
+            ForThisGuest(spec);     // all or nothing: check every hook before installing any
         var hooks = new List<HookRegistration>();
         try
         {

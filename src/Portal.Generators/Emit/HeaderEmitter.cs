@@ -242,6 +242,36 @@ internal static class HeaderEmitter
             private {{LayoutException}} Missing(string member) =>
                 new($"{{record.CName}} has no member {member} on {_view.Abi.Name}.");
             """);
+        EmitOffsetOf(w, record);
+    }
+
+    /// <summary>The public per-ABI offset lookup that guest-side member filters are compiled with.</summary>
+    private static void EmitOffsetOf(SourceWriter w, RecordModel record)
+    {
+        w.Line($$"""
+
+            /// <summary>
+            /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+            /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+            /// </summary>
+            /// <exception cref="{{LayoutException}}">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+            """);
+        w.Block($"public static int OffsetOf(string member, {Abi} abi)", () =>
+        {
+            w.Line("var layout = LayoutFor(abi);");
+            w.Line("var offset = member switch");
+            w.Line("{");
+            var taken = new HashSet<string>(StringComparer.Ordinal);    // a name two members answer to goes to the first
+            foreach (var m in record.Members.Where(m => m.Kind != MemberKind.Bitfield))
+            {
+                var names = new[] { m.PropertyName, m.CName }.Where(taken.Add).Select(n => $"\"{n}\"").ToList();
+                if (names.Count > 0)
+                    w.Line($"    {string.Join(" or ", names)} => layout.{OffsetField(m)},");
+            }
+            w.Line($"    _ => throw new {LayoutException}($\"{record.CName} has no member {{member}} that a filter can address (bit-fields have no byte offset).\"),");
+            w.Line("};");
+            w.Line($"return offset >= 0 ? offset : throw new {LayoutException}($\"{record.CName} has no member {{member}} on {{abi.Name}}.\");");
+        });
     }
 
     /// <summary>C# 14 extension members: <c>pointer.IfrData</c> is a pointer to that member in guest memory.</summary>

@@ -1,3 +1,6 @@
+using Portal.Abi;
+using Portal.Typed;
+
 namespace Portal.Hypersyscalls;
 
 /// <summary>
@@ -7,6 +10,8 @@ public sealed class HookBuilder
 {
     private readonly PortalSession _session;
     private readonly List<(int, ArgFilter)> _argFilters = [];
+    private readonly List<(int, MemoryFilter)> _memoryFilters = [];
+    private readonly List<AbiDependentFilter> _abiDependent = [];
     private string? _comm;
     private int? _pid;
     private ArgFilter? _retval;
@@ -25,12 +30,65 @@ public sealed class HookBuilder
     public SyscallPhase Phase { get; }
 
     /// <summary>The spec as built so far.</summary>
-    public HookSpec Spec => new(Syscall, Phase, [.. _argFilters], _comm, _pid, _retval);
+    public HookSpec Spec => new(Syscall, Phase, [.. _argFilters], _comm, _pid, _retval)
+    {
+        MemoryFilters = [.. _memoryFilters],
+        AbiDependentFilters = [.. _abiDependent],
+    };
 
     /// <summary>Adds a condition on argument <paramref name="index"/> (0..5).</summary>
     public HookBuilder WhereArg(int index, ArgFilter filter)
     {
         _argFilters.Add((index, filter));
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a condition made for the guest's ABI when the hook is registered, e.g.
+    /// <c>WhereArg(1, abi =&gt; ArgFilter.Equal(Rtc.RTC_RD_TIME(abi)), "RTC_RD_TIME")</c> (an <c>_IOR</c>
+    /// number differs between ABIs).
+    /// </summary>
+    public HookBuilder WhereArg(int index, Func<GuestAbi, ArgFilter> filter, string description)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        _abiDependent.Add(new AbiDependentFilter(index, description, filter, null));
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a condition on the memory argument <paramref name="index"/> points to, tested in the guest:
+    /// <c>WhereArgMemory(1, MemoryFilter.StringStartsWith("/dev/"))</c>.
+    /// </summary>
+    public HookBuilder WhereArgMemory(int index, MemoryFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        _memoryFilters.Add((index, filter));
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a condition on a member of the record argument <paramref name="index"/> points to, placed at
+    /// the member's offset on the guest's ABI: <c>WhereArgMember&lt;Ifreq&gt;(2, nameof(Ifreq.IfrName), MemoryFilter.StringEquals("eth0"))</c>.
+    /// </summary>
+    public HookBuilder WhereArgMember<TRecord>(int index, string member, MemoryFilter filter) where TRecord : struct, IGuestRecord<TRecord>
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        _abiDependent.Add(new AbiDependentFilter(index, $"{typeof(TRecord).Name}.{member} {filter.Describe(index)}", null,
+            abi => filter.At(filter.Offset + GeneratedConstants.OffsetOf(typeof(TRecord), member, abi))));
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a condition on a member of the record that a pointer member of the argument's record points
+    /// to (one hop, followed by the guest): <c>WhereArgMember&lt;Ifreq, EswReg&gt;(2, nameof(Ifreq.IfrData), nameof(EswReg.Off), MemoryFilter.BytesEqual(…))</c>.
+    /// </summary>
+    public HookBuilder WhereArgMember<TRecord, TTarget>(int index, string pointerMember, string member, MemoryFilter filter)
+        where TRecord : struct, IGuestRecord<TRecord> where TTarget : struct, IGuestRecord<TTarget>
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        _abiDependent.Add(new AbiDependentFilter(index, $"{typeof(TRecord).Name}.{pointerMember}->{member} {filter.Describe(index)}", null,
+            abi => filter.At(filter.Offset + GeneratedConstants.OffsetOf(typeof(TTarget), member, abi))
+                .ThroughPointerAt(GeneratedConstants.OffsetOf(typeof(TRecord), pointerMember, abi))));
         return this;
     }
 

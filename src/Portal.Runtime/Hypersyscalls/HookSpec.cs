@@ -1,4 +1,5 @@
 using Portal.Abi;
+using Portal.Protocol;
 
 namespace Portal.Hypersyscalls;
 
@@ -12,14 +13,61 @@ namespace Portal.Hypersyscalls;
 public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<(int Index, ArgFilter Filter)> ArgFilters,
     string? Comm, int? Pid, ArgFilter? RetvalFilter)
 {
-    /// <summary>Most argument filters one hook may carry.</summary>
+    /// <summary>Most argument filters (value and memory filters together) one hook may carry.</summary>
     public const int MaxArgFilters = 8;
 
     /// <summary>Bytes of comm the kernel keeps (TASK_COMM_LEN − 1).</summary>
     public const int CommLength = 15;
 
+    /// <summary>Bytes of set values and patterns one hook may carry (the descriptor's data area).</summary>
+    public const int MaxFilterData = 256;
+
+    /// <summary>Conditions on the memory arguments point to (all must hold; the guest tests them after the value filters).</summary>
+    public IReadOnlyList<(int Index, MemoryFilter Filter)> MemoryFilters { get; init; } = [];
+
+    /// <summary>Filters that depend on the guest's ABI (a generated ioctl number, a member's offset), made when the hook is registered.</summary>
+    public IReadOnlyList<AbiDependentFilter> AbiDependentFilters { get; init; } = [];
+
+    /// <summary>True when the guest needs the filters v2 feature for this spec (sets, outside-ranges, memory filters).</summary>
+    public bool NeedsFiltersV2 =>
+        MemoryFilters.Count > 0 || AbiDependentFilters.Count > 0
+        || ArgFilters.Any(f => f.Filter.Kind is ArgFilterKind.OneOf or ArgFilterKind.OutsideSignedRange)
+        || RetvalFilter is { Kind: ArgFilterKind.OneOf or ArgFilterKind.OutsideSignedRange };
+
+    /// <summary>
+    /// The spec with its ABI-dependent filters made for <paramref name="abi"/> (ordinary filters, in
+    /// order after the others); the spec itself when it has none.
+    /// </summary>
+    /// <exception cref="ArgumentException">A filter cannot be made for that ABI (the message says which and why).</exception>
+    public HookSpec ForAbi(GuestAbi abi)
+    {
+        ArgumentNullException.ThrowIfNull(abi);
+        if (AbiDependentFilters.Count == 0)
+            return this;
+        var values = ArgFilters.ToList();
+        var memory = MemoryFilters.ToList();
+        var problems = new List<string>();
+        foreach (var deferred in AbiDependentFilters)
+        {
+            try
+            {
+                if (deferred.Value is { } value)
+                    values.Add((deferred.Index, value(abi)));
+                if (deferred.Memory is { } memoryFilter)
+                    memory.Add((deferred.Index, memoryFilter(abi)));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                problems.Add($"argument {deferred.Index} filter {deferred.Description} on {abi.Name}: {e.Message}");
+            }
+        }
+        if (problems.Count > 0)
+            throw new ArgumentException($"Hook on {Syscall} ({Phase}) is invalid: {string.Join("; ", problems)}");
+        return this with { ArgFilters = values, MemoryFilters = memory, AbiDependentFilters = [] };
+    }
+
     /// <summary>Checks the spec against an ABI and reports every problem in one message.</summary>
-    /// <exception cref="ArgumentException">The spec cannot be registered on that ABI.</exception>
+    /// <exception cref="ArgumentException">The spec cannot be registered on that ABI, or its filters can never all hold.</exception>
     public void Validate(GuestAbi abi)
     {
         ArgumentNullException.ThrowIfNull(abi);
@@ -28,8 +76,9 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
             problems.Add($"phase {Phase} is neither Enter nor Return");
         if (!abi.Syscalls.TryGetNumber(Syscall, out _))
             problems.Add(abi.Syscalls.DescribeUnknown(Syscall));
-        if (ArgFilters.Count > MaxArgFilters)
-            problems.Add($"{ArgFilters.Count} argument filters; at most {MaxArgFilters}");
+        var filterCount = ArgFilters.Count + MemoryFilters.Count + AbiDependentFilters.Count;
+        if (filterCount > MaxArgFilters)
+            problems.Add($"{filterCount} argument filters; at most {MaxArgFilters}");
         foreach (var (index, filter) in ArgFilters)
         {
             if (index is < 0 or > 5)
@@ -37,6 +86,15 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
             else if (CheckFilter(filter, abi, isRetval: false) is { } problem)
                 problems.Add($"argument {index} filter {filter}: {problem}");
         }
+        foreach (var (index, filter) in MemoryFilters)
+        {
+            if (index is < 0 or > 5)
+                problems.Add($"argument index {index} is not between 0 and 5");
+            else if (filter.Problem() is { } problem)
+                problems.Add($"memory filter {filter.Describe(index)}: {problem}");
+        }
+        if (FilterDataLength > MaxFilterData)
+            problems.Add($"the sets and patterns take {FilterDataLength} bytes; at most {MaxFilterData}");
         if (RetvalFilter is { } retval)
         {
             if (Phase != SyscallPhase.Return)
@@ -48,9 +106,40 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
             problems.Add("comm filter must be a non-empty name without NUL");
         if (Pid is <= 0)
             problems.Add($"pid filter {Pid} must be positive");
+        if (problems.Count == 0)
+            problems.AddRange(FilterContradictions.Find(this, abi));
         if (problems.Count > 0)
             throw new ArgumentException($"Hook on {Syscall} ({Phase}) is invalid: {string.Join("; ", problems)}.");
     }
+
+    /// <summary>"ioctl Return where arg1 in {0x8913, 0x8914}, *(arg2) == "eth0", retval succeeded (not -4095..-1)".</summary>
+    public override string ToString()
+    {
+        var conditions = new List<string>();
+        conditions.AddRange(ArgFilters.Select(f => $"arg{f.Index} {f.Filter}"));
+        conditions.AddRange(MemoryFilters.Select(f => f.Filter.Describe(f.Index)));
+        conditions.AddRange(AbiDependentFilters.Select(f => $"arg{f.Index} {f.Description}"));
+        if (Comm is not null)
+            conditions.Add($"comm == \"{Comm}\"");
+        if (Pid is { } pid)
+            conditions.Add($"pid == {pid}");
+        if (RetvalFilter is { } retval)
+            conditions.Add($"retval {retval}");
+        return conditions.Count == 0 ? $"{Syscall} {Phase}" : $"{Syscall} {Phase} where {string.Join(", ", conditions)}";
+    }
+
+    /// <summary>Checks what the guest must support for this spec.</summary>
+    /// <exception cref="ArgumentException">The guest's portal.ko lacks a feature the filters need.</exception>
+    internal void RequireFeatures(GuestFeatures features)
+    {
+        if (NeedsFiltersV2 && !features.HasFlag(GuestFeatures.FiltersV2))
+            throw new ArgumentException($"Hook on {Syscall} ({Phase}) uses set, outside-range or memory filters, which this guest's portal.ko predates (no filters v2 feature): rebuild the guest image.");
+    }
+
+    /// <summary>Bytes of the descriptor's data area: the sets' values and the patterns.</summary>
+    internal int FilterDataLength =>
+        ArgFilters.Sum(f => 8 * f.Filter.Values.Length) + (RetvalFilter?.Values.Length ?? 0) * 8
+        + MemoryFilters.Sum(f => f.Filter.Pattern.Length);
 
     /// <summary>Converts an operand to what the guest compares against, or null when it cannot be represented.</summary>
     internal static ulong? ToRegister(ulong value, ArgFilterKind kind, GuestAbi abi)
@@ -62,29 +151,42 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
         if (!fits)
             return null;
         // SRANGE operands are compared sign-extended; the others zero-extended (docs/protocol.md §4.3).
-        return kind == ArgFilterKind.SignedRange ? (ulong)abi.SignExtendRegister(value) : abi.TruncateToRegister(value);
+        return kind is ArgFilterKind.SignedRange or ArgFilterKind.OutsideSignedRange
+            ? (ulong)abi.SignExtendRegister(value) : abi.TruncateToRegister(value);
     }
 
     private static string? CheckFilter(ArgFilter filter, GuestAbi abi, bool isRetval)
     {
         if (!Enum.IsDefined(filter.Kind))
             return $"unknown kind {(int)filter.Kind}";
+        if (filter.Kind == ArgFilterKind.OneOf && filter.Values.Length is < 1 or > ArgFilter.MaxValues)
+            return $"{filter.Values.Length} values; 1 to {ArgFilter.MaxValues}";
         if (isRetval)
             return filter.Kind switch
             {
                 ArgFilterKind.Range when filter.A > filter.B => "minimum is above maximum",
-                ArgFilterKind.SignedRange when (long)filter.A > (long)filter.B => "minimum is above maximum",
+                ArgFilterKind.SignedRange or ArgFilterKind.OutsideSignedRange when (long)filter.A > (long)filter.B => "minimum is above maximum",
                 _ => null,
             };
         var a = ToRegister(filter.A, filter.Kind, abi);
         var b = ToRegister(filter.B, filter.Kind, abi);
-        if (a is null || b is null)
+        if (a is null || b is null || filter.Values.Any(v => ToRegister(v, filter.Kind, abi) is null))
             return $"operand does not fit a {abi.PointerSize * 8}-bit register";
         return filter.Kind switch
         {
             ArgFilterKind.Range when a > b => "minimum is above maximum",
-            ArgFilterKind.SignedRange when (long)a > (long)b => "minimum is above maximum",
+            ArgFilterKind.SignedRange or ArgFilterKind.OutsideSignedRange when (long)a > (long)b => "minimum is above maximum",
             _ => null,
         };
     }
 }
+
+/// <summary>
+/// An argument filter made when the hook is registered, for the guest's ABI: e.g. the value of a
+/// generated ioctl number (<c>_IOR</c> differs between ABIs) or a member's offset.
+/// </summary>
+/// <param name="Index">Argument index 0..5.</param>
+/// <param name="Description">What it is, for messages and <c>--verbose</c> (e.g. "== Rtc.RTC_RD_TIME").</param>
+/// <param name="Value">Makes a value filter for an ABI, or null.</param>
+/// <param name="Memory">Makes a memory filter for an ABI, or null.</param>
+public sealed record AbiDependentFilter(int Index, string Description, Func<GuestAbi, ArgFilter>? Value, Func<GuestAbi, MemoryFilter>? Memory);

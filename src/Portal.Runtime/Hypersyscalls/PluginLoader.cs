@@ -41,18 +41,25 @@ internal static class PluginLoader
         {
             var hooks = method.GetCustomAttributes<HypersyscallAttribute>().ToList();
             var args = method.GetCustomAttributes<ArgAttribute>().ToList();
+            var constants = method.GetCustomAttributes<ArgConstAttribute>().ToList();
+            var memory = method.GetCustomAttributes<ArgMemoryAttribute>().ToList();
             var retval = method.GetCustomAttribute<RetvalAttribute>();
             if (hooks.Count == 0)
             {
-                if (args.Count > 0 || retval is not null)
-                    throw new ArgumentException($"{type.Name}.{method.Name} has [Arg]/[Retval] but no [Hypersyscall].");
+                if (args.Count > 0 || constants.Count > 0 || memory.Count > 0 || retval is not null)
+                    throw new ArgumentException($"{type.Name}.{method.Name} has [Arg]/[ArgConst]/[ArgMemory]/[Retval] but no [Hypersyscall].");
                 continue;
             }
             var handler = CreateHandler(plugin, method);
             var argFilters = args.SelectMany(a => a.Filters().Select(f => (a.Index, f))).ToList();
+            // made for the guest's ABI at registration (HookSpec.ForAbi)
+            List<AbiDependentFilter> abiDependent = [.. constants.Select(c => c.Filter()), .. memory.Select(m => m.Filter($"{type.Name}.{method.Name}"))];
             foreach (var hook in hooks)
             {
-                var spec = new HookSpec(hook.Syscall, hook.Phase, argFilters, hook.Comm, hook.Pid == 0 ? null : hook.Pid, retval?.Filter());
+                var spec = new HookSpec(hook.Syscall, hook.Phase, argFilters, hook.Comm, hook.Pid == 0 ? null : hook.Pid, retval?.Filter())
+                {
+                    AbiDependentFilters = abiDependent,
+                };
                 found.Add((spec, hook.Name ?? $"{type.Name}.{method.Name}", handler));
             }
         }

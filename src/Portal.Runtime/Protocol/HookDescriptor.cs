@@ -11,14 +11,25 @@ internal static class HookDescriptor
     public const int HeaderLength = 64;
     public const int FilterLength = 24;
 
-    private const uint CommFlag = 1, PidFlag = 2, RetvalFlag = 4;
+    /// <summary>Header of the data area (data_size, reserved) that follows the argument filters.</summary>
+    public const int DataHeaderLength = 8;
 
-    /// <summary>Writes a HOOK_REGISTER request for a spec already validated against <paramref name="abi"/>.</summary>
+    private const uint CommFlag = 1, PidFlag = 2, RetvalFlag = 4, DataFlag = 8;
+
+    /// <summary>Memory filter <c>b</c> bits (§4.3): through a pointer, stop at NUL.</summary>
+    private const ulong ThroughPointer = 1UL << 48, StopAtNul = 1UL << 49;
+
+    /// <summary>Writes a HOOK_REGISTER request for a spec already resolved for and validated against <paramref name="abi"/>.</summary>
     public static void WriteRequest(Span<byte> region, HookSpec spec, GuestAbi abi)
     {
         var data = Region.Data(region);
-        var length = HeaderLength + FilterLength * spec.ArgFilters.Count;
+        var filterCount = spec.ArgFilters.Count + spec.MemoryFilters.Count;
+        var dataLength = spec.FilterDataLength;
+        var areaAt = HeaderLength + FilterLength * filterCount;
+        var length = areaAt + (dataLength > 0 ? DataHeaderLength + dataLength : 0);
         data[..length].Clear();
+        var area = data[(areaAt + DataHeaderLength)..];
+        var used = 0;
 
         BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)abi.Syscalls.GetNumber(spec.Syscall));
         BinaryPrimitives.WriteUInt32LittleEndian(data[4..], (uint)spec.Phase);
@@ -36,24 +47,56 @@ internal static class HookDescriptor
         }
         if (spec.RetvalFilter is { } retval)
         {
+            // the return value is compared as a signed 64-bit number: operands go as they are
             flags |= RetvalFlag;
-            WriteFilter(data[40..], 0, retval.Kind, retval.A, retval.B);
+            WriteValueFilter(data[40..], 0, retval, area, ref used, v => v);
+        }
+        BinaryPrimitives.WriteUInt32LittleEndian(data[12..], (uint)filterCount);
+        var entry = HeaderLength;
+        foreach (var (index, filter) in spec.ArgFilters)
+        {
+            WriteValueFilter(data[entry..], index, filter, area, ref used, v => HookSpec.ToRegister(v, filter.Kind, abi)!.Value);
+            entry += FilterLength;
+        }
+        foreach (var (index, filter) in spec.MemoryFilters)
+        {
+            var offsets = (ulong)(uint)filter.Offset | (ulong)(uint)(filter.PointerOffset ?? 0) << 32;
+            var shape = (uint)used | (ulong)(uint)filter.Pattern.Length << 16 | (ulong)(uint)filter.Window << 32
+                | (filter.PointerOffset is null ? 0 : ThroughPointer) | (filter.StopAtNul ? StopAtNul : 0);
+            filter.Pattern.AsSpan().CopyTo(area[used..]);
+            used += filter.Pattern.Length;
+            WriteFilter(data[entry..], index, (uint)filter.Kind, offsets, shape);
+            entry += FilterLength;
+        }
+        if (dataLength > 0)
+        {
+            flags |= DataFlag;
+            BinaryPrimitives.WriteUInt32LittleEndian(data[areaAt..], (uint)dataLength);
         }
         BinaryPrimitives.WriteUInt32LittleEndian(data[8..], flags);
-        BinaryPrimitives.WriteUInt32LittleEndian(data[12..], (uint)spec.ArgFilters.Count);
-        for (var i = 0; i < spec.ArgFilters.Count; i++)
-        {
-            var (index, filter) = spec.ArgFilters[i];
-            WriteFilter(data[(HeaderLength + FilterLength * i)..], index, filter.Kind,
-                HookSpec.ToRegister(filter.A, filter.Kind, abi)!.Value, HookSpec.ToRegister(filter.B, filter.Kind, abi)!.Value);
-        }
         Region.WriteHeader(region, PortalOp.HookRegister, 0, (ulong)length);
     }
 
-    private static void WriteFilter(Span<byte> entry, int index, ArgFilterKind kind, ulong a, ulong b)
+    /// <summary>A value filter; a set's values go to the data area (le64 each), the entry points at them.</summary>
+    private static void WriteValueFilter(Span<byte> entry, int index, ArgFilter filter, Span<byte> area, ref int used, Func<ulong, ulong> operand)
+    {
+        if (filter.Kind != ArgFilterKind.OneOf)
+        {
+            WriteFilter(entry, index, (uint)filter.Kind, operand(filter.A), operand(filter.B));
+            return;
+        }
+        WriteFilter(entry, index, (uint)filter.Kind, (ulong)used, (ulong)filter.Values.Length);
+        foreach (var value in filter.Values)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(area[used..], operand(value));
+            used += 8;
+        }
+    }
+
+    private static void WriteFilter(Span<byte> entry, int index, uint kind, ulong a, ulong b)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(entry, (uint)index);
-        BinaryPrimitives.WriteUInt32LittleEndian(entry[4..], (uint)kind);
+        BinaryPrimitives.WriteUInt32LittleEndian(entry[4..], kind);
         BinaryPrimitives.WriteUInt64LittleEndian(entry[8..], a);
         BinaryPrimitives.WriteUInt64LittleEndian(entry[16..], b);
     }
