@@ -213,6 +213,54 @@ static int cmd_pvr(int argc, char **argv)
 	return 0;
 }
 
+/* The argument of `named` (tests/Portal.Conformance/headers/selftest.h). */
+struct selftest_named {
+	uint32_t tag;
+	char name[16];
+	const char *alias;
+};
+
+/* ioctl(devnull, CMD, &named) per NAME: memory filters on a member, and through a pointer. */
+static int cmd_named(int fd, int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "portal-selftest named: needs CMD NAME...\n");
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		unsigned long cmd = strtoul(argv[0], NULL, 0);
+		struct selftest_named named = { .tag = 0x454d414e };
+		char alias[64];
+		long rc;
+		int err;
+
+		strncpy(named.name, argv[i], sizeof(named.name) - 1);
+		snprintf(alias, sizeof(alias), "%s", argv[i]);
+		named.alias = alias;
+		errno = 0;
+		rc = ioctl(fd, cmd, &named);
+		err = rc < 0 ? errno : 0;
+		printf("named cmd=0x%lx name=%s rc=%ld errno=%d\n", cmd, named.name, rc, err);
+	}
+	return 0;
+}
+
+/* openat(AT_FDCWD, PATH, O_RDONLY) per PATH: memory filters on a path argument. */
+static int cmd_open(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		int rc, err;
+
+		errno = 0;
+		rc = openat(AT_FDCWD, argv[i], O_RDONLY);
+		err = rc < 0 ? errno : 0;
+		printf("open path=%s rc=%d errno=%d\n", argv[i], rc, err);
+		if (rc >= 0)
+			close(rc);
+	}
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -220,6 +268,8 @@ static int usage(void)
 		"  desc [CMD]               ioctl(devnull, CMD (0x7470), &area)\n"
 		"  ioctl CMD ARG [CMD ARG]  ioctl(devnull, CMD, ARG)\n"
 		"  write N...               write(devnull, buffer, N), N <= 4096\n"
+		"  named CMD NAME...         ioctl(devnull, CMD, &selftest_named{NAME}) per NAME\n"
+		"  open PATH...             openat(AT_FDCWD, PATH, O_RDONLY) per PATH\n"
 		"  getpid                   print pid=<getpid()>\n"
 		"  pvr N...                 process_vm_readv(self, local[5], N, remote[1], 1, 0), N 1..5\n");
 	return 2;
@@ -249,6 +299,10 @@ int main(int argc, char **argv)
 		return cmd_ioctl(fd, argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "write"))
 		return cmd_write(fd, argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "named"))
+		return cmd_named(fd, argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "open"))
+		return cmd_open(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "pvr"))
 		return cmd_pvr(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "getpid")) {

@@ -92,6 +92,19 @@ public sealed class HookBuilder
         return this;
     }
 
+    /// <summary>
+    /// Adds a condition on what a pointer member of the record argument <paramref name="index"/> points
+    /// to (one hop, followed by the guest), e.g. a <c>char *</c>:
+    /// <c>WhereArgThrough&lt;Named&gt;(2, nameof(Named.Alias), MemoryFilter.StringContains("lan"))</c>.
+    /// </summary>
+    public HookBuilder WhereArgThrough<TRecord>(int index, string pointerMember, MemoryFilter filter) where TRecord : struct, IGuestRecord<TRecord>
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        _abiDependent.Add(new AbiDependentFilter(index, $"{typeof(TRecord).Name}.{pointerMember}-> {filter.Describe(index)}", null,
+            abi => filter.ThroughPointerAt(GeneratedConstants.OffsetOf(typeof(TRecord), pointerMember, abi))));
+        return this;
+    }
+
     /// <summary>Only processes with this comm (the kernel's process name: first 15 bytes compared).</summary>
     public HookBuilder WhereComm(string comm)
     {

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Globalization;
 using Portal.Testing.Processes;
 
@@ -88,6 +89,17 @@ public static class PortalSelfTest
                     context.PrintLine(Invariant($"write n={count} rc={rc} errno={errno}"));
                 }
                 return 0;
+            case "named" when args.Count >= 3:
+                return await NamedAsync(context, devnull, ParseNumber(context, args[1]), args.Skip(2)).ConfigureAwait(false);
+            case "open":
+                foreach (var path in args.Skip(1))
+                {
+                    var (rc, errno) = GuestProgramContext.Libc(await context.OpenAsync(path, 0 /* O_RDONLY */).ConfigureAwait(false));
+                    context.PrintLine(Invariant($"open path={path} rc={rc} errno={errno}"));
+                    if (rc >= 0)
+                        await context.CloseAsync((int)rc).ConfigureAwait(false);
+                }
+                return 0;
             case "getpid":
                 context.PrintLine(Invariant($"pid={await context.GetPidAsync().ConfigureAwait(false)}"));
                 return 0;
@@ -151,9 +163,35 @@ public static class PortalSelfTest
         return context.Abi.TruncateToRegister(negative ? unchecked(0 - value) : value);
     }
 
+    /// <summary>
+    /// ioctl(devnull, CMD, &amp;named) per name, as the C program does: <c>struct selftest_named</c>
+    /// (tests/Portal.Conformance/headers/selftest.h) — a tag, the name (char[16]) at offset 4, and a
+    /// pointer to a second copy of the name (at 24 on 64-bit ABIs, 20 on 32-bit ones).
+    /// </summary>
+    private static async ValueTask<int> NamedAsync(GuestProgramContext context, int devnull, ulong command, IEnumerable<string> names)
+    {
+        var pointerSize = context.Abi.PointerSize;
+        var aliasAt = (4 + 16 + pointerSize - 1) / pointerSize * pointerSize;
+        var page = (ulong)await context.MmapAsync((ulong)context.Abi.PageSize, PageProtection.ReadWrite).ConfigureAwait(false);
+        foreach (var name in names)
+        {
+            var bytes = Encoding.UTF8.GetBytes(name);
+            var record = new byte[aliasAt + pointerSize];
+            context.Abi.WriteUInt32(record, 0x454d414e);
+            bytes.AsSpan(0, Math.Min(bytes.Length, 15)).CopyTo(record.AsSpan(4));
+            context.Memory.Write(page, record);
+            var alias = page + 256;
+            context.Memory.WriteCString(alias, name);
+            context.Memory.WritePointer(page + (ulong)aliasAt, alias);
+            var (rc, errno) = GuestProgramContext.Libc(await context.IoctlAsync(devnull, command, page).ConfigureAwait(false));
+            context.PrintLine(Invariant($"named cmd=0x{command:x} name={Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 15))} rc={rc} errno={errno}"));
+        }
+        return 0;
+    }
+
     private static int Usage(GuestProgramContext context)
     {
-        context.PrintLine("usage: portal-selftest [--comm NAME] desc [CMD] | ioctl CMD ARG [CMD ARG]... | write N... | getpid");
+        context.PrintLine("usage: portal-selftest [--comm NAME] desc [CMD] | ioctl CMD ARG [CMD ARG]... | named CMD NAME... | open PATH... | write N... | getpid");
         return 2;
     }
 

@@ -7,6 +7,7 @@
 #define PORTAL_SELFTEST_H
 
 #include <stdint.h>
+#include <linux/ioctl.h>
 
 /* The first five fields of the descriptor: a record with five members. */
 struct selftest_head {
@@ -28,5 +29,18 @@ struct selftest_desc {
 	uint64_t fd;
 	uint64_t pid;
 };
+
+/*
+ * The argument of `portal-selftest named CMD NAME`: the name at offset 4, then a pointer to a second
+ * copy of it, at offset 24 on 64-bit ABIs and 20 on 32-bit ones (memory filters by member name).
+ */
+struct selftest_named {
+	uint32_t tag;		/* 0x454d414e */
+	char name[16];
+	const char *alias;
+};
+
+/* An _IOW number: its direction bits and size differ between ABIs (0x40207071 on x86_64, 0x80187071 on mipsel). */
+#define SELFTEST_NAMED_IOCTL _IOW('p', 0x71, struct selftest_named)
 
 #endif /* PORTAL_SELFTEST_H */
