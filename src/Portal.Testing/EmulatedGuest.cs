@@ -56,7 +56,7 @@ public sealed class EmulatedGuest : IGuest
         get
         {
             var c = _kernel.Counters.Snapshot();
-            return new GuestStatistics(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]);
+            return new GuestStatistics(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]);
         }
     }
 

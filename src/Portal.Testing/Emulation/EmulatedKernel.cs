@@ -114,7 +114,7 @@ internal sealed partial class EmulatedKernel : IDisposable
             if (hook.Number != number || hook.Phase != phase)
                 continue;
             watched = true;
-            if (!hook.Matches(number, phase, args, result, process.Comm, process.Pid, Abi))
+            if (!hook.Matches(number, phase, args, result, process, Counters))
                 continue;
             matched = true;
             var now = DateTime.UtcNow;

@@ -4,7 +4,7 @@ namespace Portal.Testing.Emulation;
 internal sealed class GuestCounters
 {
     private long _eventsSent, _verdictsApplied, _hostTimeouts, _staleVerdicts, _badVerdicts, _verdictWriteFaults,
-        _filteredOut, _opsServed, _eventsDropped, _eventsOverBudget;
+        _filteredOut, _opsServed, _eventsDropped, _eventsOverBudget, _filterFaults;
 
     // skips_failed: the emulated kernel skips a syscall by not running it, which cannot fail.
     private const long SkipsFailed = 0;
@@ -19,12 +19,13 @@ internal sealed class GuestCounters
     public void OpServed() => Interlocked.Increment(ref _opsServed);
     public void EventDropped() => Interlocked.Increment(ref _eventsDropped);
     public void EventOverBudget() => Interlocked.Increment(ref _eventsOverBudget);
+    public void FilterFault() => Interlocked.Increment(ref _filterFaults);
 
     public long[] Snapshot() =>
     [
         Interlocked.Read(ref _eventsSent), Interlocked.Read(ref _verdictsApplied), Interlocked.Read(ref _hostTimeouts),
         Interlocked.Read(ref _staleVerdicts), Interlocked.Read(ref _badVerdicts), Interlocked.Read(ref _verdictWriteFaults),
         Interlocked.Read(ref _filteredOut), Interlocked.Read(ref _opsServed), Interlocked.Read(ref _eventsDropped),
-        Interlocked.Read(ref _eventsOverBudget), SkipsFailed,
+        Interlocked.Read(ref _eventsOverBudget), SkipsFailed, Interlocked.Read(ref _filterFaults),
     ];
 }

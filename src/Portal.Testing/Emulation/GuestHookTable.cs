@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Portal.Abi;
+using Portal.Testing.Processes;
 
 namespace Portal.Testing.Emulation;
 
@@ -9,39 +10,144 @@ internal readonly record struct GuestFilter(uint Arg, uint Kind, ulong A, ulong 
 {
     public const uint Eq = 1, Ne = 2, Range = 3, SRange = 4, MaskSet = 5, MaskClear = 6;
 
-    /// <summary>docs/protocol.md §4.3: x zero-extended, s sign-extended from the register width.</summary>
-    public bool Matches(ulong x, long s) => Kind switch
-    {
-        Eq => x == A,
-        Ne => x != A,
-        Range => A <= x && x <= B,
-        SRange => (long)A <= s && s <= (long)B,
-        MaskSet => (x & A) == A,
-        MaskClear => (x & A) == 0,
-        _ => false,
-    };
+    /// <summary>Filters v2 (docs/protocol.md §4.3, feature bit 3).</summary>
+    public const uint InSet = 7, OutSRange = 8, MemEq = 9, MemContains = 10;
+
+    /// <summary>The most values a set holds; the longest pattern; the widest window (the module's PORTAL_SET_MAX, PORTAL_MEM_MAX_*).</summary>
+    public const int MaxSetCount = 32, MaxPatternLength = 64, MaxWindow = 256;
+
+    /// <summary>Memory filter <c>b</c>: bit 48 "through a pointer", bit 49 "stop at NUL"; everything above is unknown.</summary>
+    public const ulong Deref = 1UL << 48, StopAtNul = 1UL << 49, KnownMemoryBits = 0xffff_ffff_ffffUL | Deref | StopAtNul;
+
+    public bool IsMemoryFilter => Kind is MemEq or MemContains;
+
+    /// <summary>Memory filters: the pattern's offset in the data area, its length, the window searched (kind 10).</summary>
+    public int PatternOffset => (int)(B & 0xffff);
+
+    public int PatternLength => (int)((B >> 16) & 0xffff);
+
+    public int Window => (int)((B >> 32) & 0xffff);
+
+    /// <summary>Memory filters: <c>offset</c> (s32, low half of <c>a</c>) and <c>ptr_offset</c> (s32, high half).</summary>
+    public long Offset => (int)(uint)A;
+
+    public long PointerOffset => (int)(uint)(A >> 32);
 }
 
 /// <summary>A registered hook, decoded from a HOOK_REGISTER descriptor.</summary>
-internal sealed record GuestHook(uint Id, int Number, int Phase, byte[]? Comm, int? Pid, GuestFilter? Retval, GuestFilter[] ArgFilters)
+internal sealed record GuestHook(uint Id, int Number, int Phase, byte[]? Comm, int? Pid, GuestFilter? Retval, GuestFilter[] ArgFilters,
+    byte[] Data)
 {
     public const int PhaseEnter = 1, PhaseReturn = 2;
 
-    public bool Matches(int number, int phase, ReadOnlySpan<ulong> args, long retval, string comm, int pid, GuestAbi abi)
+    /// <summary>
+    /// Whether the syscall passes the filters, in the module's order (portal_hook_match): pid, comm, the
+    /// retval filter, the register filters, and only then the memory filters, so memory is read only for
+    /// calls the others let through. A memory filter that cannot read its memory does not match and is
+    /// counted (<c>filter_faults</c>).
+    /// </summary>
+    public bool Matches(int number, int phase, ReadOnlySpan<ulong> args, long retval, EmulatedProcess process, GuestCounters counters)
     {
         if (number != Number || phase != Phase)
             return false;
-        if (Pid is { } wantedPid && wantedPid != pid)
+        if (Pid is { } wantedPid && wantedPid != process.Pid)
             return false;
-        if (Comm is not null && !CommEquals(comm))
+        if (Comm is not null && !CommEquals(process.Comm))
             return false;
+        if (Retval is { } r && !RegisterMatches(r, (ulong)retval, retval))
+            return false;
+        var abi = process.Memory.Abi;
         foreach (var filter in ArgFilters)
         {
             var x = args[(int)filter.Arg];
-            if (!filter.Matches(x, abi.SignExtendRegister(x)))
+            if (!filter.IsMemoryFilter && !RegisterMatches(filter, x, abi.SignExtendRegister(x)))
                 return false;
         }
-        return Retval is not { } r || r.Matches((ulong)retval, retval);
+        foreach (var filter in ArgFilters)
+        {
+            if (!filter.IsMemoryFilter)
+                continue;
+            switch (MemoryMatches(filter, args[(int)filter.Arg], process.Memory))
+            {
+                case null:
+                    counters.FilterFault();
+                    return false;
+                case false:
+                    return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>docs/protocol.md §4.3: x zero-extended, s sign-extended from the register width.</summary>
+    private bool RegisterMatches(GuestFilter f, ulong x, long s) => f.Kind switch
+    {
+        GuestFilter.Eq => x == f.A,
+        GuestFilter.Ne => x != f.A,
+        GuestFilter.Range => f.A <= x && x <= f.B,
+        GuestFilter.SRange => (long)f.A <= s && s <= (long)f.B,
+        GuestFilter.MaskSet => (x & f.A) == f.A,
+        GuestFilter.MaskClear => (x & f.A) == 0,
+        GuestFilter.InSet => SetContains(f, x),
+        GuestFilter.OutSRange => s < (long)f.A || s > (long)f.B,
+        _ => false,
+    };
+
+    private bool SetContains(GuestFilter f, ulong x)
+    {
+        var count = (int)Math.Min(f.B, GuestFilter.MaxSetCount);
+        if (!GuestHookTable.DataHolds(Data.Length, f.A, 8 * (ulong)count))
+            return false;
+        for (var i = 0; i < count; i++)
+        {
+            if (BinaryPrimitives.ReadUInt64LittleEndian(Data.AsSpan((int)f.A + 8 * i)) == x)
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>True or false; null when the memory could not be read (the module's -EFAULT).</summary>
+    private bool? MemoryMatches(GuestFilter f, ulong x, EmulatedAddressSpace memory)
+    {
+        var length = f.PatternLength;
+        if (length is < 1 or > GuestFilter.MaxPatternLength || !GuestHookTable.DataHolds(Data.Length, (ulong)f.PatternOffset, (ulong)length))
+            return false;
+        var pattern = Data.AsSpan(f.PatternOffset, length);
+        Span<byte> buffer = stackalloc byte[GuestFilter.MaxWindow];
+        var wanted = f.Kind == GuestFilter.MemEq ? length : Math.Clamp(f.Window, length, GuestFilter.MaxWindow);
+        var got = ReadFilterMemory(f, x, memory, buffer[..wanted]);
+        if (got < 0)
+            return null;
+        if (f.Kind == GuestFilter.MemEq)
+            return got == length && buffer[..length].SequenceEqual(pattern);
+        return buffer[..got].IndexOf(pattern) >= 0;
+    }
+
+    /// <summary>
+    /// Reads what a memory filter looks at, as the module's mem_filter_read: at
+    /// (through a pointer ? *(x + ptr_offset) : x) + offset, computed at the register width (addresses wrap
+    /// to 32 bits on 32-bit ABIs), the pointer of register width in guest byte order. Returns the bytes
+    /// read (with stop-at-NUL: those before the NUL), or −1 when the memory cannot be read.
+    /// </summary>
+    private static int ReadFilterMemory(GuestFilter f, ulong x, EmulatedAddressSpace memory, Span<byte> buffer)
+    {
+        var abi = memory.Abi;
+        var address = abi.TruncateToRegister(x);
+        if ((f.B & GuestFilter.Deref) != 0)
+        {
+            address = abi.TruncateToRegister(address + (ulong)f.PointerOffset);
+            Span<byte> pointer = stackalloc byte[8];
+            if (memory.CopyFromUser(address, pointer[..abi.PointerSize]) != abi.PointerSize)
+                return -1;
+            address = abi.ReadPointer(pointer);
+        }
+        address = abi.TruncateToRegister(address + (ulong)f.Offset);
+        if ((f.B & GuestFilter.StopAtNul) != 0)
+        {
+            var length = memory.CopyStringFromUser(address, buffer, out var terminated);
+            return terminated || length == buffer.Length ? length : -1;
+        }
+        return memory.CopyFromUser(address, buffer) == buffer.Length ? buffer.Length : -1;
     }
 
     private bool CommEquals(string comm)
@@ -57,7 +163,12 @@ internal sealed record GuestHook(uint Id, int Number, int Phase, byte[]? Comm, i
 /// <summary>The guest's hook table: fixed capacity, registration order kept.</summary>
 internal sealed class GuestHookTable(int capacity)
 {
-    private const uint CommFlag = 1, PidFlag = 2, RetvalFlag = 4, KnownFlags = CommFlag | PidFlag | RetvalFlag;
+    private const uint CommFlag = 1, PidFlag = 2, RetvalFlag = 4, DataFlag = 8, KnownFlags = CommFlag | PidFlag | RetvalFlag | DataFlag;
+    private const int ArgFilters = 64, FilterSize = 24, MaxFilters = 8, DataHeader = 8, MaxData = 256;
+
+    /// <summary>The longest descriptor the guest looks at: header, eight filters, the data area's header and its most bytes.</summary>
+    private const int MaxDescriptor = ArgFilters + MaxFilters * FilterSize + DataHeader + MaxData;
+
     private readonly Lock _lock = new();
     private GuestHook[] _hooks = [];
     private uint _nextId = 1;
@@ -67,35 +178,55 @@ internal sealed class GuestHookTable(int capacity)
     /// <summary>A stable snapshot for one syscall (registrations during a held syscall apply to later ones).</summary>
     public GuestHook[] Snapshot => Volatile.Read(ref _hooks);
 
+    /// <summary>Whether [offset, offset + length) lies inside a data area of <paramref name="size"/> bytes (the module's data_holds).</summary>
+    public static bool DataHolds(int size, ulong offset, ulong length) => offset <= (ulong)size && length <= (ulong)size - offset;
+
     /// <summary>Validates and installs a descriptor; returns the id, or a native errno (negative).</summary>
-    public long Register(ReadOnlySpan<byte> descriptor, int size, GuestAbi abi)
+    public long Register(ReadOnlySpan<byte> region, int size, GuestAbi abi)
     {
-        if (size < 64 || size > descriptor.Length)
+        if (size < ArgFilters || size > region.Length)
             return -abi.ToNativeErrno(GuestErrno.EINVAL);
+        // Parsed and validated from one private copy, data area included: what is installed is what was checked.
+        ReadOnlySpan<byte> descriptor = region[..Math.Min(size, MaxDescriptor)].ToArray();
         var number = BinaryPrimitives.ReadUInt32LittleEndian(descriptor);
         var phase = BinaryPrimitives.ReadUInt32LittleEndian(descriptor[4..]);
         var flags = BinaryPrimitives.ReadUInt32LittleEndian(descriptor[8..]);
         var count = BinaryPrimitives.ReadUInt32LittleEndian(descriptor[12..]);
-        if (phase is not (GuestHook.PhaseEnter or GuestHook.PhaseReturn) || (flags & ~KnownFlags) != 0 || count > 8 || size < 64 + 24 * count)
+        if (phase is not (GuestHook.PhaseEnter or GuestHook.PhaseReturn) || (flags & ~KnownFlags) != 0 || count > MaxFilters
+            || size < ArgFilters + FilterSize * count)
             return -abi.ToNativeErrno(GuestErrno.EINVAL);
         if ((flags & RetvalFlag) != 0 && phase != GuestHook.PhaseReturn)
             return -abi.ToNativeErrno(GuestErrno.EINVAL);
 
-        var filters = new GuestFilter[count];
-        for (var i = 0; i < count; i++)
+        byte[] data = [];
+        if ((flags & DataFlag) != 0)
         {
-            var filter = ReadFilter(descriptor[(64 + 24 * i)..]);
-            if (filter.Arg > 5 || !ValidFilter(filter))
+            // The data area follows the argument filters: le32 data_size (1..256), 4 reserved bytes (0), the bytes.
+            var at = ArgFilters + FilterSize * (int)count;
+            if (size < at + DataHeader)
                 return -abi.ToNativeErrno(GuestErrno.EINVAL);
-            filters[i] = filter;
+            var dataSize = BinaryPrimitives.ReadUInt32LittleEndian(descriptor[at..]);
+            if (dataSize is < 1 or > MaxData || BinaryPrimitives.ReadUInt32LittleEndian(descriptor[(at + 4)..]) != 0
+                || size < at + DataHeader + (long)dataSize)
+                return -abi.ToNativeErrno(GuestErrno.EINVAL);
+            data = descriptor.Slice(at + DataHeader, (int)dataSize).ToArray();
         }
+
         GuestFilter? retval = null;
         if ((flags & RetvalFlag) != 0)
         {
-            var filter = ReadFilter(descriptor[40..]);
-            if (!ValidFilter(filter))
+            var filter = ReadFilter(descriptor[40..]) with { Arg = 0 };     // the arg field of the retval filter is ignored
+            if (!ValidFilter(filter, data.Length, isRetval: true))
                 return -abi.ToNativeErrno(GuestErrno.EINVAL);
             retval = filter;
+        }
+        var filters = new GuestFilter[count];
+        for (var i = 0; i < count; i++)
+        {
+            var filter = ReadFilter(descriptor[(ArgFilters + FilterSize * i)..]);
+            if (filter.Arg > 5 || !ValidFilter(filter, data.Length, isRetval: false))
+                return -abi.ToNativeErrno(GuestErrno.EINVAL);
+            filters[i] = filter;
         }
         var pid = BinaryPrimitives.ReadUInt64LittleEndian(descriptor[16..]);
         if ((flags & PidFlag) != 0 && pid is 0 or > int.MaxValue)
@@ -107,7 +238,7 @@ internal sealed class GuestHookTable(int capacity)
                 return -abi.ToNativeErrno(GuestErrno.ENOSPC);
             var hook = new GuestHook(_nextId++, (int)number, (int)phase,
                 (flags & CommFlag) != 0 ? descriptor.Slice(24, 16).ToArray() : null,
-                (flags & PidFlag) != 0 ? (int)pid : null, retval, filters);
+                (flags & PidFlag) != 0 ? (int)pid : null, retval, filters, data);
             Volatile.Write(ref _hooks, [.. _hooks, hook]);
             return hook.Id;
         }
@@ -144,11 +275,27 @@ internal sealed class GuestHookTable(int capacity)
         BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]),
         BinaryPrimitives.ReadUInt64LittleEndian(entry[16..]));
 
-    private static bool ValidFilter(GuestFilter filter) => filter.Kind switch
+    /// <summary>The module's filter_kind_valid and mem_filter_valid (docs/protocol.md §4.3).</summary>
+    private static bool ValidFilter(GuestFilter filter, int dataSize, bool isRetval) => filter.Kind switch
     {
         GuestFilter.Eq or GuestFilter.Ne or GuestFilter.MaskSet or GuestFilter.MaskClear => true,
         GuestFilter.Range => filter.A <= filter.B,
-        GuestFilter.SRange => (long)filter.A <= (long)filter.B,
+        GuestFilter.SRange or GuestFilter.OutSRange => (long)filter.A <= (long)filter.B,
+        GuestFilter.InSet => filter.B is >= 1 and <= GuestFilter.MaxSetCount && DataHolds(dataSize, filter.A, 8 * filter.B),
+        GuestFilter.MemEq or GuestFilter.MemContains => !isRetval && ValidMemoryFilter(filter, dataSize),
         _ => false,
     };
+
+    /// <summary>A memory filter: no unknown bits in b, a pattern of 1..64 bytes inside the data area, and a window only for MEM_CONTAINS.</summary>
+    private static bool ValidMemoryFilter(GuestFilter filter, int dataSize)
+    {
+        if ((filter.B & ~GuestFilter.KnownMemoryBits) != 0)
+            return false;
+        var length = filter.PatternLength;
+        if (length is < 1 or > GuestFilter.MaxPatternLength || !DataHolds(dataSize, (ulong)filter.PatternOffset, (ulong)length))
+            return false;
+        if (filter.Kind == GuestFilter.MemEq)
+            return filter.Window == 0 && (filter.B & GuestFilter.StopAtNul) == 0;
+        return filter.Window >= length && filter.Window <= GuestFilter.MaxWindow;
+    }
 }

@@ -127,11 +127,9 @@ internal sealed class OpServer
     {
         if (held is null) { Respond(region, ReadFail, Errno(GuestErrno.ESRCH), 0); return; }
         if (size is 0 or > DataCapacity) { Respond(region, ReadFail, Errno(GuestErrno.EINVAL), 0); return; }
-        var window = data[..(int)size];
-        var copied = held.Memory.CopyFromUser(addr, window);
-        var nul = window[..copied].IndexOf((byte)0);
-        if (nul >= 0)
-            Respond(region, ReadOk, addr, (ulong)nul);
+        var copied = held.Memory.CopyStringFromUser(addr, data[..(int)size], out var terminated);
+        if (terminated)
+            Respond(region, ReadOk, addr, (ulong)copied);
         else if (copied == (int)size)
             Respond(region, ReadOk, addr, size);             // no NUL in the window: the host continues
         else if (copied > 0)
@@ -179,7 +177,8 @@ internal sealed class OpServer
         BinaryPrimitives.WriteUInt32LittleEndian(data[16..], (uint)Abi.PageSize);
         BinaryPrimitives.WriteUInt32LittleEndian(data[20..], (uint)kernel.CpuCount);
         BinaryPrimitives.WriteUInt32LittleEndian(data[24..], (uint)kernel.Hooks.Capacity);
-        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], kernel.OffersBatch ? 7u : 5u);   // verdict writes, BATCH, verdict reports
+        // verdict writes (bit 0), BATCH (bit 1, optional), verdict reports (bit 2), filters v2 (bit 3)
+        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], kernel.OffersBatch ? 0xfu : 0xdu);
         var release = Encoding.UTF8.GetBytes(kernel.KernelRelease);
         release.AsSpan(0, Math.Min(63, release.Length)).CopyTo(data[32..]);
         Respond(region, ExtOk, 0, 96);

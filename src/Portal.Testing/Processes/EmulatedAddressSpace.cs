@@ -200,6 +200,20 @@ public sealed class EmulatedAddressSpace
         }
     }
 
+    /// <summary>
+    /// Kernel read of a string: copies until the first unreadable byte, at most <paramref name="destination"/>'s
+    /// length; returns the length before the first NUL copied (<paramref name="terminated"/> true), or the
+    /// bytes copied when there is none. Used by READ_STR and by the memory filters' stop-at-NUL reads, so a
+    /// short string at the end of a mapping reads although the window reaches past it.
+    /// </summary>
+    internal int CopyStringFromUser(ulong address, Span<byte> destination, out bool terminated)
+    {
+        var copied = CopyFromUser(address, destination);
+        var nul = destination[..copied].IndexOf((byte)0);
+        terminated = nul >= 0;
+        return terminated ? nul : copied;
+    }
+
     /// <summary>Kernel write of user memory: copies until the first unwritable byte; returns the count.</summary>
     internal int CopyToUser(ulong address, ReadOnlySpan<byte> source, bool ignoreProtection = false)
     {
