@@ -259,7 +259,7 @@ internal static class HeaderEmitter
         w.Block($"public static int OffsetOf(string member, {Abi} abi)", () =>
         {
             w.Line("var layout = LayoutFor(abi);");
-            w.Line("var offset = member switch");
+            w.Line("int offset = member switch");
             w.Line("{");
             var taken = new HashSet<string>(StringComparer.Ordinal);    // a name two members answer to goes to the first
             foreach (var m in record.Members.Where(m => m.Kind != MemberKind.Bitfield))

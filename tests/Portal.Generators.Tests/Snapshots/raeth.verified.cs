@@ -69,6 +69,23 @@ namespace Portal.Samples.Raeth
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"struct sockaddr has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "SaFamily" or "sa_family" => layout.M_SaFamily,
+                "SaData" or "sa_data" => layout.M_SaData,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"struct sockaddr has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"struct sockaddr has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>struct sockaddr</c> in guest memory.</summary>
@@ -181,6 +198,27 @@ namespace Portal.Samples.Raeth
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"struct ifmap has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "MemStart" or "mem_start" => layout.M_MemStart,
+                "MemEnd" or "mem_end" => layout.M_MemEnd,
+                "BaseAddr" or "base_addr" => layout.M_BaseAddr,
+                "Irq" or "irq" => layout.M_Irq,
+                "Dma" or "dma" => layout.M_Dma,
+                "Port" or "port" => layout.M_Port,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"struct ifmap has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"struct ifmap has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>struct ifmap</c> in guest memory.</summary>
@@ -261,6 +299,22 @@ namespace Portal.Samples.Raeth
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"union (in Ifreq.ifr_ifrn) has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "IfrnName" or "ifrn_name" => layout.M_IfrnName,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"union (in Ifreq.ifr_ifrn) has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"union (in Ifreq.ifr_ifrn) has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>C <c>union (in Ifreq.ifr_ifru)</c> from <c>samples/Raeth/headers/raeth.h</c>, laid out for x86_64, mipsel.</summary>
@@ -404,6 +458,33 @@ namespace Portal.Samples.Raeth
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"union (in Ifreq.ifr_ifru) has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "IfruAddr" or "ifru_addr" => layout.M_IfruAddr,
+                "IfruDstaddr" or "ifru_dstaddr" => layout.M_IfruDstaddr,
+                "IfruBroadaddr" or "ifru_broadaddr" => layout.M_IfruBroadaddr,
+                "IfruNetmask" or "ifru_netmask" => layout.M_IfruNetmask,
+                "IfruHwaddr" or "ifru_hwaddr" => layout.M_IfruHwaddr,
+                "IfruFlags" or "ifru_flags" => layout.M_IfruFlags,
+                "IfruIvalue" or "ifru_ivalue" => layout.M_IfruIvalue,
+                "IfruMtu" or "ifru_mtu" => layout.M_IfruMtu,
+                "IfruMap" or "ifru_map" => layout.M_IfruMap,
+                "IfruSlave" or "ifru_slave" => layout.M_IfruSlave,
+                "IfruNewname" or "ifru_newname" => layout.M_IfruNewname,
+                "IfruData" or "ifru_data" => layout.M_IfruData,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"union (in Ifreq.ifr_ifru) has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"union (in Ifreq.ifr_ifru) has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>union (in Ifreq.ifr_ifru)</c> in guest memory.</summary>
@@ -623,6 +704,39 @@ namespace Portal.Samples.Raeth
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"struct ifreq has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "IfrIfrn" or "ifr_ifrn" => layout.M_IfrIfrn,
+                "IfrIfru" or "ifr_ifru" => layout.M_IfrIfru,
+                "IfrName" or "ifr_name" => layout.M_IfrName,
+                "IfrHwaddr" or "ifr_hwaddr" => layout.M_IfrHwaddr,
+                "IfrAddr" or "ifr_addr" => layout.M_IfrAddr,
+                "IfrDstaddr" or "ifr_dstaddr" => layout.M_IfrDstaddr,
+                "IfrBroadaddr" or "ifr_broadaddr" => layout.M_IfrBroadaddr,
+                "IfrNetmask" or "ifr_netmask" => layout.M_IfrNetmask,
+                "IfrFlags" or "ifr_flags" => layout.M_IfrFlags,
+                "IfrMetric" or "ifr_metric" => layout.M_IfrMetric,
+                "IfrMtu" or "ifr_mtu" => layout.M_IfrMtu,
+                "IfrMap" or "ifr_map" => layout.M_IfrMap,
+                "IfrSlave" or "ifr_slave" => layout.M_IfrSlave,
+                "IfrData" or "ifr_data" => layout.M_IfrData,
+                "IfrIfindex" or "ifr_ifindex" => layout.M_IfrIfindex,
+                "IfrBandwidth" or "ifr_bandwidth" => layout.M_IfrBandwidth,
+                "IfrQlen" or "ifr_qlen" => layout.M_IfrQlen,
+                "IfrNewname" or "ifr_newname" => layout.M_IfrNewname,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"struct ifreq has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"struct ifreq has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>struct ifreq</c> in guest memory.</summary>
@@ -729,6 +843,23 @@ namespace Portal.Samples.Raeth
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"struct esw_reg has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "Off" or "off" => layout.M_Off,
+                "Val" or "val" => layout.M_Val,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"struct esw_reg has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"struct esw_reg has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>struct esw_reg</c> in guest memory.</summary>

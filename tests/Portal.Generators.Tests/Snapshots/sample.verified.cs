@@ -69,6 +69,23 @@ namespace Portal.Generators.Tests.Sample
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"struct point has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "X" or "x" => layout.M_X,
+                "Y" or "y" => layout.M_Y,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"struct point has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"struct point has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>struct point</c> in guest memory.</summary>
@@ -166,6 +183,25 @@ namespace Portal.Generators.Tests.Sample
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"union (in SampleReq.u) has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "Pt" or "pt" => layout.M_Pt,
+                "Value" or "value" => layout.M_Value,
+                "Data" or "data" => layout.M_Data,
+                "Raw" or "raw" => layout.M_Raw,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"union (in SampleReq.u) has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"union (in SampleReq.u) has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>union (in SampleReq.u)</c> in guest memory.</summary>
@@ -265,6 +301,25 @@ namespace Portal.Generators.Tests.Sample
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"struct sample_req has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "Name" or "name" => layout.M_Name,
+                "U" or "u" => layout.M_U,
+                "Next" or "next" => layout.M_Next,
+                "SampleValue" or "sample_value" => layout.M_SampleValue,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"struct sample_req has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"struct sample_req has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>struct sample_req</c> in guest memory.</summary>
@@ -383,6 +438,23 @@ namespace Portal.Generators.Tests.Sample
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"struct flags_rec has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "Color" or "color" => layout.M_Color,
+                "On" or "on" => layout.M_On,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"struct flags_rec has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"struct flags_rec has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>struct flags_rec</c> in guest memory.</summary>
@@ -476,6 +548,25 @@ namespace Portal.Generators.Tests.Sample
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"struct table has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "Count" or "count" => layout.M_Count,
+                "Pts" or "pts" => layout.M_Pts,
+                "Vals" or "vals" => layout.M_Vals,
+                "Extra" or "extra" => layout.M_Extra,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"struct table has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"struct table has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>struct table</c> in guest memory.</summary>
@@ -562,6 +653,24 @@ namespace Portal.Generators.Tests.Sample
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"struct anon_holder has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "Kind" or "kind" => layout.M_Kind,
+                "I" or "i" => layout.M_I,
+                "F" or "f" => layout.M_F,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"struct anon_holder has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"struct anon_holder has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>struct anon_holder</c> in guest memory.</summary>
@@ -646,6 +755,23 @@ namespace Portal.Generators.Tests.Sample
 
         private global::Portal.Typed.GuestLayoutException Missing(string member) =>
             new($"struct long_holder has no member {member} on {_view.Abi.Name}.");
+
+        /// <summary>
+        /// The byte offset of a member (its C# or C name) on <paramref name="abi"/>: what a guest-side
+        /// filter on a member compiles to (HookBuilder.WhereArgMemory, [ArgMemory]).
+        /// </summary>
+        /// <exception cref="global::Portal.Typed.GuestLayoutException">No such member, a bit-field, or the member does not exist on that ABI.</exception>
+        public static int OffsetOf(string member, global::Portal.Abi.GuestAbi abi)
+        {
+            var layout = LayoutFor(abi);
+            int offset = member switch
+            {
+                "L" or "l" => layout.M_L,
+                "Ul" or "ul" => layout.M_Ul,
+                _ => throw new global::Portal.Typed.GuestLayoutException($"struct long_holder has no member {member} that a filter can address (bit-fields have no byte offset)."),
+            };
+            return offset >= 0 ? offset : throw new global::Portal.Typed.GuestLayoutException($"struct long_holder has no member {member} on {abi.Name}.");
+        }
     }
 
     /// <summary>Pointers to the members of a <c>struct long_holder</c> in guest memory.</summary>
