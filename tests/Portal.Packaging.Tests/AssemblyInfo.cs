@@ -1,4 +1,4 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
-// One test, which runs dotnet pack and a whole restore and build: nothing to run beside it.
+// Each test runs dotnet pack and whole restores and builds, which use both cores: nothing to run beside one.
 [assembly: DoNotParallelize]

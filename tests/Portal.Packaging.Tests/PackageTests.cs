@@ -1,8 +1,3 @@
-using System.Diagnostics;
-using System.IO.Compression;
-using System.Reflection;
-using System.Runtime.CompilerServices;
-using System.Xml.Linq;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
 namespace Portal.Packaging.Tests;
@@ -15,173 +10,128 @@ namespace Portal.Packaging.Tests;
 /// <c>GuestPtr&lt;T&gt;</c> in an emulated guest (Portal.Testing, packed too). Then the portal tool, installed from
 /// the same folder, must load that project's plugin class and run it.
 /// </summary>
-/// <remarks>
-/// Nothing stale can satisfy the fresh project: the packages get a version made for this run, and the project
-/// restores into a packages folder of its own (so the user's global NuGet cache is not touched either).
-/// </remarks>
+/// <remarks>Packing, the fresh project's folder and the tool's installation: <see cref="PackedRepository"/>.</remarks>
 [TestClass, TestCategory("Build")]
 public sealed class PackageTests
 {
     public TestContext TestContext { get; set; } = null!;
 
-    private static string RepositoryRoot([CallerFilePath] string file = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, "../.."));
-
-    /// <summary>The configuration this test was built in: the one whose build output it packs.</summary>
-    private static string Configuration => typeof(PackageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(a => a.Key == "PortalConfiguration").Value!;
-
     [TestMethod]
     [Timeout(10 * 60 * 1000, CooperativeCancellation = true)]
     public async Task A_fresh_project_referencing_the_packed_Portal_builds_and_runs_a_generated_proxy()
     {
-        var root = RepositoryRoot();
-        var work = Directory.CreateTempSubdirectory("portal-package-").FullName;
-        try
-        {
-            var feed = Path.Combine(work, "feed");
-            var packages = Path.Combine(work, "packages");
-            var app = Path.Combine(work, "app");
-            Directory.CreateDirectory(app);
+        var dotnet = new DotnetCli(TestContext);
+        using var packed = await PackedRepository.PackAsync(dotnet);
+        var packages = packed.Packages;
+        var version = packed.Version;
 
-            // 1. Pack, as docs/packaging.md says, but from this configuration's build output (built before the test:
-            //    see the csproj), and with the nuspec files written here rather than into the projects' obj/.
-            //    The suffix is unique to this run; prerelease labels are letters, digits and dots.
-            var suffix = $"test{DateTime.UtcNow:yyyyMMddHHmmss}{Guid.NewGuid():N}"[..28];
-            var pack = await DotnetAsync(root, null, "pack", Path.Combine(root, "Portal.sln"), "-c", Configuration, "--no-build", "-o", feed,
-                $"-p:VersionSuffix={suffix}", $"-p:NuspecOutputPath={Path.Combine(work, "nuspec")}/");
-            Assert.AreEqual(0, pack.ExitCode, Tail(pack.Output));
+        // 1. The packages (packed from this configuration's build output, at a version made for this run).
+        var portal = packed.PackageAt("Portal");
+        AssertPortalContents(portal);
+        var testing = packed.PackageAt("Portal.Testing");
+        var qemu = packed.PackageAt("Portal.Qemu");
+        Assert.AreEqual(version, testing.Dependencies["Portal"], "Portal.Testing depends on this very Portal");
+        Assert.AreEqual(version, qemu.Dependencies["Portal"]);
+        Assert.Contains("lib/net10.0/Portal.Testing.dll", testing.Entries);
+        foreach (var source in new[] { "module/portal_main.c", "module/portal.h", "module/portal_arch.h", "module/portal_arm.c", "module/Kbuild",
+                     "programs/portal-selftest.c", "init" })
+            Assert.Contains($"contentFiles/any/any/guest/{source}", qemu.Entries, "the guest sources travel with Portal.Qemu");
+        AssertOnlyPackageProjectsArePacked(packed);
 
-            var portal = PackageAt(feed, "Portal");
-            var version = portal.Version;
-            StringAssert.EndsWith(version, "-" + suffix);
-            AssertPortalContents(portal);
-            var testing = PackageAt(feed, "Portal.Testing");
-            var qemu = PackageAt(feed, "Portal.Qemu");
-            Assert.AreEqual(version, testing.Dependencies["Portal"], "Portal.Testing depends on this very Portal");
-            Assert.AreEqual(version, qemu.Dependencies["Portal"]);
-            Assert.Contains("lib/net10.0/Portal.Testing.dll", testing.Entries);
-            foreach (var source in new[] { "module/portal_main.c", "module/portal.h", "module/portal_arch.h", "module/portal_arm.c", "module/Kbuild",
-                         "programs/portal-selftest.c", "init" })
-                Assert.Contains($"contentFiles/any/any/guest/{source}", qemu.Entries, "the guest sources travel with Portal.Qemu");
-            AssertOnlySourceProjectsArePacked(root, feed);
+        // 2. A fresh project, outside the repository, with the feed as a package source.
+        var app = await packed.CreateProjectFolderAsync("app", dotnet, TestContext.CancellationToken);
+        Directory.CreateDirectory(Path.Combine(app, "headers"));
+        await File.WriteAllTextAsync(Path.Combine(app, "headers", "demo.h"), """
+            #include <stdint.h>
+            #define PROBE_IOCTL 0x89F0      /* SIOCDEVPRIVATE, what the emulated guest's ioctl_interaction sends */
+            /* The start of the struct ifreq that ioctl_interaction passes: "eth0", then 0x1337. */
+            struct probe {
+                char name[16];
+                int32_t data;
+                long extra;             /* 8 bytes, 8-aligned on x86_64 (size 32); 4 on mipsel (size 24) */
+            };
+            """, TestContext.CancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
+            using Portal;
+            using Portal.Abi;
+            using Portal.Guests;
+            using Portal.Hypersyscalls;
+            using Portal.Testing;
+            using Portal.Testing.Programs;
+            using Sample.Demo;
 
-            // 2. A fresh project, outside the repository. The empty Directory.* files stop MSBuild's search upwards,
-            //    so nothing from an enclosing folder (like the repository's central package versions) applies.
-            foreach (var file in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props" })
-                await File.WriteAllTextAsync(Path.Combine(app, file), "<Project />", TestContext.CancellationToken);
-            // The machine's NuGet configuration still applies (its sources, for Microsoft.Extensions.Logging.Abstractions):
-            // the local feed is added to them, not put in their place. The global packages folder is a fallback, read-only:
-            // packages the machine already has are not fetched again, and this run's Portal version cannot be in it.
-            await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), $"""
-                <?xml version="1.0" encoding="utf-8"?>
-                <configuration>
-                  <packageSources>
-                    <add key="portal-packaging-test" value="{feed}" />
-                  </packageSources>
-                  <fallbackPackageFolders>
-                    <add key="machine" value="{await GlobalPackagesFolderAsync()}" />
-                  </fallbackPackageFolders>
-                </configuration>
-                """, TestContext.CancellationToken);
-            Directory.CreateDirectory(Path.Combine(app, "headers"));
-            await File.WriteAllTextAsync(Path.Combine(app, "headers", "demo.h"), """
-                #include <stdint.h>
-                #define PROBE_IOCTL 0x89F0      /* SIOCDEVPRIVATE, what the emulated guest's ioctl_interaction sends */
-                /* The start of the struct ifreq that ioctl_interaction passes: "eth0", then 0x1337. */
-                struct probe {
-                    char name[16];
-                    int32_t data;
-                    long extra;             /* 8 bytes, 8-aligned on x86_64 (size 32); 4 on mipsel (size 24) */
-                };
-                """, TestContext.CancellationToken);
-            await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
-                using Portal;
-                using Portal.Abi;
-                using Portal.Guests;
-                using Portal.Hypersyscalls;
-                using Portal.Testing;
-                using Portal.Testing.Programs;
-                using Sample.Demo;
+            foreach (var name in new[] { "x86_64", "mipsel" })
+            {
+                var abi = GuestAbi.Parse(name);
+                await using var guest = new EmulatedGuest(abi);
+                await using var session = await PortalSession.AttachAsync(guest.Connection);
+                var plugin = new ProbePlugin();
+                await session.LoadPluginAsync(plugin);
+                var run = await guest.RunAsync(GuestCommand.Of(IoctlInteraction.Name));
+                Console.WriteLine($"{name}: size {Probe.SizeOf(abi)}, handler saw {plugin.Seen}; guest: {run.Output.Trim().Replace('\n', ' ')}");
+            }
 
-                foreach (var name in new[] { "x86_64", "mipsel" })
+            sealed class ProbePlugin
+            {
+                public string Seen { get; private set; } = "nothing";
+
+                [Hypersyscall("ioctl", SyscallPhase.Return)]
+                [Arg(1, Is = Demo.PROBE_IOCTL)]
+                public async ValueTask OnProbe(SyscallContext syscall)
                 {
-                    var abi = GuestAbi.Parse(name);
-                    await using var guest = new EmulatedGuest(abi);
-                    await using var session = await PortalSession.AttachAsync(guest.Connection);
-                    var plugin = new ProbePlugin();
-                    await session.LoadPluginAsync(plugin);
-                    var run = await guest.RunAsync(GuestCommand.Of(IoctlInteraction.Name));
-                    Console.WriteLine($"{name}: size {Probe.SizeOf(abi)}, handler saw {plugin.Seen}; guest: {run.Output.Trim().Replace('\n', ' ')}");
+                    var probe = await syscall.Memory.At<Probe>(syscall.Args[2]).LoadAsync();
+                    Seen = $"{probe.Name} 0x{probe.Data:x}";
+                    probe.Name = "pkg";     // staged: written with the verdict
+                    probe.Data = 0x2a;
+                    syscall.Retval = 0;
                 }
+            }
+            """, TestContext.CancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(app, "Sample.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <RootNamespace>Sample</RootNamespace>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Portal" Version="{version}" />
+                <PackageReference Include="Portal.Testing" Version="{version}" />
+                <PackageReference Include="Portal.Qemu" Version="{version}" />
+                <PortalHeader Include="headers/demo.h" Abis="x86_64;mipsel" />
+              </ItemGroup>
+            </Project>
+            """, TestContext.CancellationToken);
 
-                sealed class ProbePlugin
-                {
-                    public string Seen { get; private set; } = "nothing";
+        // 3. Build: the header is parsed by the tool inside the package (the path in the Exec line), through the
+        //    package's build/Portal.targets; without them there would be no manifest, no Probe type, and the
+        //    build would fail on Program.cs.
+        var build = await dotnet.RunAsync(app, packages, "build");
+        Assert.AreEqual(0, build.ExitCode, DotnetCli.Tail(build.Output));
+        StringAssert.Contains(build.Output, "Portal: parsing", "the package's targets parse the header");
+        // NuGet extracts packages to <folder>/<lower-case id>/<version>/.
+        var extracted = Path.Combine(packages, "portal", version);
+        StringAssert.Contains(build.Output, $"dotnet exec \"{extracted}/build/../tools/portal-headers.dll\"",
+            "the packed portal-headers parses it, restored into this test's packages folder");
+        StringAssert.Contains(build.Output, $"/analyzer:{extracted}/analyzers/dotnet/cs/Portal.Generators.dll", "the compiler runs the packed generator");
+        Assert.IsTrue(File.Exists(Path.Combine(app, "bin", "Debug", "net10.0", "guest", "module", "portal_main.c")), "Portal.Qemu's guest sources are copied to the output");
 
-                    [Hypersyscall("ioctl", SyscallPhase.Return)]
-                    [Arg(1, Is = Demo.PROBE_IOCTL)]
-                    public async ValueTask OnProbe(SyscallContext syscall)
-                    {
-                        var probe = await syscall.Memory.At<Probe>(syscall.Args[2]).LoadAsync();
-                        Seen = $"{probe.Name} 0x{probe.Data:x}";
-                        probe.Name = "pkg";     // staged: written with the verdict
-                        probe.Data = 0x2a;
-                        syscall.Retval = 0;
-                    }
-                }
-                """, TestContext.CancellationToken);
-            await File.WriteAllTextAsync(Path.Combine(app, "Sample.csproj"), $"""
-                <Project Sdk="Microsoft.NET.Sdk">
-                  <PropertyGroup>
-                    <OutputType>Exe</OutputType>
-                    <TargetFramework>net10.0</TargetFramework>
-                    <RootNamespace>Sample</RootNamespace>
-                    <Nullable>enable</Nullable>
-                    <ImplicitUsings>enable</ImplicitUsings>
-                  </PropertyGroup>
-                  <ItemGroup>
-                    <PackageReference Include="Portal" Version="{version}" />
-                    <PackageReference Include="Portal.Testing" Version="{version}" />
-                    <PackageReference Include="Portal.Qemu" Version="{version}" />
-                    <PortalHeader Include="headers/demo.h" Abis="x86_64;mipsel" />
-                  </ItemGroup>
-                </Project>
-                """, TestContext.CancellationToken);
+        // 4. Run: the generated proxy in use, with each ABI's layout.
+        var run = await dotnet.RunAsync(app, packages, "run", "--no-build");
+        Assert.AreEqual(0, run.ExitCode, DotnetCli.Tail(run.Output));
+        StringAssert.Contains(run.Output, "x86_64: size 32, handler saw eth0 0x1337; guest: before name=eth0 data=0x1337 rc=0 errno=0 after name=pkg data=0x2a");
+        StringAssert.Contains(run.Output, "mipsel: size 24, handler saw eth0 0x1337; guest: before name=eth0 data=0x1337 rc=0 errno=0 after name=pkg data=0x2a");
 
-            // 3. Build: the header is parsed by the tool inside the package (the path in the Exec line), through the
-            //    package's build/Portal.targets; without them there would be no manifest, no Probe type, and the
-            //    build would fail on Program.cs.
-            var build = await DotnetAsync(app, packages, "build");
-            Assert.AreEqual(0, build.ExitCode, Tail(build.Output));
-            StringAssert.Contains(build.Output, "Portal: parsing", "the package's targets parse the header");
-            // NuGet extracts packages to <folder>/<lower-case id>/<version>/.
-            var extracted = Path.Combine(packages, "portal", version);
-            StringAssert.Contains(build.Output, $"dotnet exec \"{extracted}/build/../tools/portal-headers.dll\"",
-                "the packed portal-headers parses it, restored into this test's packages folder");
-            StringAssert.Contains(build.Output, $"/analyzer:{extracted}/analyzers/dotnet/cs/Portal.Generators.dll", "the compiler runs the packed generator");
-            Assert.IsTrue(File.Exists(Path.Combine(app, "bin", "Debug", "net10.0", "guest", "module", "portal_main.c")), "Portal.Qemu's guest sources are copied to the output");
-
-            // 4. Run: the generated proxy in use, with each ABI's layout.
-            var run = await DotnetAsync(app, packages, "run", "--no-build");
-            Assert.AreEqual(0, run.ExitCode, Tail(run.Output));
-            StringAssert.Contains(run.Output, "x86_64: size 32, handler saw eth0 0x1337; guest: before name=eth0 data=0x1337 rc=0 errno=0 after name=pkg data=0x2a");
-            StringAssert.Contains(run.Output, "mipsel: size 24, handler saw eth0 0x1337; guest: before name=eth0 data=0x1337 rc=0 errno=0 after name=pkg data=0x2a");
-
-            // 5. The portal tool, installed from the same feed as a user installs it, runs the fresh project's
-            //    plugin class (built against the packages) on the emulated guest.
-            var tools = Path.Combine(work, "tools");
-            var install = await DotnetAsync(app, packages, "tool", "install", "--tool-path", tools, "--add-source", feed, "--version", version, "Portal.Cli");
-            Assert.AreEqual(0, install.ExitCode, install.Output);
-            var tool = await RunAsync(Path.Combine(tools, "portal"), "run", "--guest", "emulated", "--abi", "mipsel",
-                "--plugin", Path.Combine(app, "bin", "Debug", "net10.0", "Sample.dll"), "--", "ioctl_interaction");
-            Assert.AreEqual(0, tool.ExitCode, tool.Output);
-            StringAssert.Contains(tool.Output, "before name=eth0 data=0x1337\nrc=0 errno=0\nafter name=pkg data=0x2a\n", "the plugin answered the guest");
-            StringAssert.Contains(tool.Output, "handler ProbePlugin.OnProbe: calls=1 exchanges=1", "and the tool counted it");
-        }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
+        // 5. The portal tool, installed from the same feed as a user installs it, runs the fresh project's
+        //    plugin class (built against the packages) on the emulated guest.
+        var portalTool = await packed.InstallPortalToolAsync(dotnet, app);
+        var tool = await dotnet.RunProgramAsync(app, portalTool, "run", "--guest", "emulated", "--abi", "mipsel",
+            "--plugin", Path.Combine(app, "bin", "Debug", "net10.0", "Sample.dll"), "--", "ioctl_interaction");
+        Assert.AreEqual(0, tool.ExitCode, tool.Output);
+        StringAssert.Contains(tool.Output, "before name=eth0 data=0x1337\nrc=0 errno=0\nafter name=pkg data=0x2a\n", "the plugin answered the guest");
+        StringAssert.Contains(tool.Output, "handler ProbePlugin.OnProbe: calls=1 exchanges=1", "and the tool counted it");
     }
 
     /// <summary>The Portal package carries the whole toolchain, at the paths NuGet and build/Portal.targets expect.</summary>
@@ -208,101 +158,17 @@ public sealed class PackageTests
         Assert.HasCount(1, portal.Dependencies, "the generator and the tool are inside the package, not dependencies");
     }
 
-    /// <summary>Tests, samples and benchmarks are not packages: `dotnet pack Portal.sln` makes only the libraries'.</summary>
-    private static void AssertOnlySourceProjectsArePacked(string root, string feed)
+    /// <summary>Tests, samples and benchmarks are not packages: `dotnet pack Portal.sln` makes only those of src/ and templates/.</summary>
+    private static void AssertOnlyPackageProjectsArePacked(PackedRepository packed)
     {
-        var packed = Directory.GetFiles(feed, "*.nupkg").Select(f => ReadPackage(f).Id).ToList();
-        var others = File.ReadAllLines(Path.Combine(root, "Portal.sln"))
+        var others = File.ReadAllLines(Path.Combine(PackedRepository.RepositoryRoot, "Portal.sln"))
             .Where(l => l.StartsWith("Project(", StringComparison.Ordinal) && l.Contains(".csproj", StringComparison.Ordinal))
             .Select(l => l.Split('"')[5].Replace('\\', '/'))
-            .Where(p => !p.StartsWith("src/", StringComparison.Ordinal))
+            .Where(p => !p.StartsWith("src/", StringComparison.Ordinal) && !p.StartsWith("templates/", StringComparison.Ordinal))
             .Select(Path.GetFileNameWithoutExtension)
             .ToList();
         Assert.IsNotEmpty(others, "the solution lists its tests");
-        foreach (var id in packed)
-            Assert.DoesNotContain(id, others, $"{id} is not a library: it must not be packed");
-    }
-
-    private sealed record Package(string Id, string Version, IReadOnlyDictionary<string, string> Dependencies, IReadOnlyList<string> Entries);
-
-    /// <summary>The one package with this id in the feed (its file name is id.version.nupkg; Portal.Testing's also starts with "Portal.").</summary>
-    private static Package PackageAt(string feed, string id)
-    {
-        var matches = Directory.GetFiles(feed, "*.nupkg").Select(ReadPackage).Where(p => p.Id == id).ToList();
-        Assert.HasCount(1, matches, $"one {id} package in {feed}: {string.Join(", ", Directory.GetFiles(feed).Select(Path.GetFileName))}");
-        return matches[0];
-    }
-
-    /// <summary>A nupkg is a zip with the nuspec at its root: id, version, dependencies, and the list of files.</summary>
-    private static Package ReadPackage(string path)
-    {
-        using var zip = ZipFile.OpenRead(path);
-        var nuspecEntry = zip.Entries.Single(e => !e.FullName.Contains('/', StringComparison.Ordinal) && e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
-        using var stream = nuspecEntry.Open();
-        var metadata = XDocument.Load(stream).Root!.Elements().Single(e => e.Name.LocalName == "metadata");
-        string Value(string name) => metadata.Elements().Single(e => e.Name.LocalName == name).Value;
-        var dependencies = metadata.Descendants().Where(e => e.Name.LocalName == "dependency")
-            .ToDictionary(e => e.Attribute("id")!.Value, e => e.Attribute("version")!.Value);
-        return new Package(Value("id"), Value("version"), dependencies, zip.Entries.Select(e => e.FullName).ToList());
-    }
-
-    /// <summary>Where this machine's NuGet keeps its packages (NUGET_PACKAGES, a nuget.config, or ~/.nuget/packages).</summary>
-    private async Task<string> GlobalPackagesFolderAsync()
-    {
-        var locals = await DotnetAsync(Path.GetTempPath(), null, "nuget", "locals", "global-packages", "--list");
-        Assert.AreEqual(0, locals.ExitCode, locals.Output);
-        // "global-packages: /root/.nuget/packages/"
-        return locals.Output.Split('\n').Single(l => l.StartsWith("global-packages:", StringComparison.Ordinal))["global-packages:".Length..].Trim();
-    }
-
-    /// <summary>The errors of a build log and its end.</summary>
-    private static string Tail(string output) => string.Join('\n', output.Split('\n').Where(l => l.Contains(": error ", StringComparison.Ordinal)).Distinct().Take(20))
-        + "\n...\n" + string.Join('\n', output.Split('\n').TakeLast(25).Select(l => l.Length > 400 ? l[..400] + "…" : l));   // not the compiler's whole command line
-
-    /// <summary>Runs a program; returns its exit code and its stdout and stderr together.</summary>
-    private async Task<(int ExitCode, string Output)> RunAsync(string program, params string[] arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        using var kill = TestContext.CancellationToken.Register(() => process.Kill(entireProcessTree: true));
-        var output = process.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
-        var errors = process.StandardError.ReadToEndAsync(TestContext.CancellationToken);
-        await process.WaitForExitAsync(TestContext.CancellationToken);
-        return (process.ExitCode, await output + await errors);
-    }
-
-    /// <summary>
-    /// Runs the dotnet CLI in <paramref name="directory"/>, without build servers that would outlive the test; with
-    /// <paramref name="packages"/>, NuGet restores into that folder instead of the global one.
-    /// </summary>
-    private async Task<(int ExitCode, string Output)> DotnetAsync(string directory, string? packages, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        if (arguments[0] is "build" or "pack")
-        {
-            foreach (var argument in new[] { "-nodeReuse:false", "-p:UseSharedCompilation=false", "-v:n" })
-                start.ArgumentList.Add(argument);
-        }
-        // The test host's MSBuild variables would point the child build at the wrong SDK pieces.
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "DOTNET_HOST_PATH").ToList())
-            start.Environment.Remove(name);
-        if (packages is not null)
-            start.Environment["NUGET_PACKAGES"] = packages;
-        var watch = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        // A test that times out must not leave a build running.
-        using var kill = TestContext.CancellationToken.Register(() => process.Kill(entireProcessTree: true));
-        var output = process.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
-        var errors = process.StandardError.ReadToEndAsync(TestContext.CancellationToken);
-        await process.WaitForExitAsync(TestContext.CancellationToken);
-        // In the test's log: what each step cost, to keep an eye on this test's run time.
-        TestContext.WriteLine($"dotnet {string.Join(' ', arguments.Take(2))}: exit {process.ExitCode} after {watch.Elapsed.TotalSeconds:F1} s");
-        return (process.ExitCode, await output + await errors);
+        foreach (var package in packed.PackagesInFeed())
+            Assert.DoesNotContain(package.Id, others, $"{package.Id} is not a library: it must not be packed");
     }
 }
