@@ -22,7 +22,7 @@ internal static class GuestCosts
     /// have nothing to do with Portal: on aarch64 one 30,000-call ioctl run had a median of 42.7 µs and
     /// the next, in the same boot, without portal.ko, 1.9 µs.
     /// </summary>
-    private const int Runs = 3;
+    internal const int Runs = 3;
 
     /// <summary>One real guest's figures (µs; boot in seconds).</summary>
     private sealed record Costs(GuestAbi Abi, string Kernel, double BootSeconds, double Exchange, double Forwarded, double NonMatching,
@@ -31,22 +31,8 @@ internal static class GuestCosts
     /// <summary><c>guest [--abi NAME|all]</c>: one real guest (default x86_64), or every one in turn, in one run.</summary>
     public static async Task<int> RunAsync(string[] arguments)
     {
-        IReadOnlyList<GuestAbi> abis;
-        switch (arguments)
-        {
-            case []:
-                abis = [GuestAbi.X86_64];
-                break;
-            case ["--abi", "all"]:
-                abis = QemuGuest.RealGuestAbis;
-                break;
-            case ["--abi", var name] when GuestAbi.TryParse(name, out var abi) && QemuGuest.RealGuestAbis.Contains(abi):
-                abis = [abi];
-                break;
-            default:
-                Console.Error.WriteLine($"usage: guest [--abi {string.Join('|', QemuGuest.RealGuestAbis.Select(a => a.Name))}|all]");
-                return 2;
-        }
+        if (ParseAbis(arguments, "guest") is not { } abis)
+            return 2;
         var results = new List<Costs>();
         foreach (var abi in abis)
             results.Add(await MeasureAsync(abi));
@@ -121,11 +107,32 @@ internal static class GuestCosts
         return ((host1 - host0) / period.TotalSeconds, (qemu1 - qemu0) / period.TotalSeconds);
     }
 
-    /// <summary>The lowest of <see cref="Runs"/> medians of portal-bench's per-call times, in µs.</summary>
-    private static async Task<double> MedianAsync(QemuGuest guest, string call, int count, string? command = null)
+    /// <summary><c>[--abi NAME|all]</c>: the real guests to measure (default x86_64), or null after printing the usage.</summary>
+    internal static IReadOnlyList<GuestAbi>? ParseAbis(string[] arguments, string command)
     {
-        var arguments = command is null ? new[] { "portal-bench", call, count.ToString(CultureInfo.InvariantCulture) }
-            : ["portal-bench", call, count.ToString(CultureInfo.InvariantCulture), command];
+        switch (arguments)
+        {
+            case []:
+                return [GuestAbi.X86_64];
+            case ["--abi", "all"]:
+                return QemuGuest.RealGuestAbis;
+            case ["--abi", var name] when GuestAbi.TryParse(name, out var abi) && QemuGuest.RealGuestAbis.Contains(abi):
+                return [abi];
+            default:
+                Console.Error.WriteLine($"usage: {command} [--abi {string.Join('|', QemuGuest.RealGuestAbis.Select(a => a.Name))}|all]");
+                return null;
+        }
+    }
+
+    /// <summary>The lowest of <see cref="Runs"/> medians of portal-bench's per-call times, in µs.</summary>
+    private static Task<double> MedianAsync(QemuGuest guest, string call, int count, string? command = null) =>
+        MedianAsync(guest, command is null ? [call, count.ToString(CultureInfo.InvariantCulture)]
+            : [call, count.ToString(CultureInfo.InvariantCulture), command]);
+
+    /// <summary>The lowest of <see cref="Runs"/> medians of <c>portal-bench ARGUMENTS</c>' per-call times, in µs.</summary>
+    internal static async Task<double> MedianAsync(QemuGuest guest, IReadOnlyList<string> benchArguments)
+    {
+        string[] arguments = ["portal-bench", .. benchArguments];
         var lowest = double.MaxValue;
         for (var run = 0; run < Runs; run++)
         {

@@ -1,5 +1,6 @@
 // Portal benchmarks.
 //   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- guest [--abi NAME|all]   guest-side costs on real guests (medians)
+//   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- filters [--abi NAME|all]   what each guest-side filter kind adds to a filtered-out call
 //   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- firmware [--abi NAME] [--rootfs PATH]   rehosting a firmware: image, boot, handled boot
 //   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- soak [--cpus N] [--events N] [--noise K]   long sequence-checked run
 //   dotnet run -c Release --project benchmarks/Portal.Benchmarks -- event-cpu  host CPU at 1, 15, 100, 1,000 and max events/s
@@ -9,6 +10,8 @@ using Portal.Benchmarks;
 
 if (args is ["guest", .. var guestArguments])
     return await GuestCosts.RunAsync(guestArguments);
+if (args is ["filters", .. var filterArguments])
+    return await FilterCosts.RunAsync(filterArguments);
 if (args is ["firmware", .. var firmwareArguments])
     return await FirmwareCosts.RunAsync(firmwareArguments);
 if (args is ["soak", .. var soakArguments])

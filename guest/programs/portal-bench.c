@@ -4,6 +4,8 @@
  *
  *   portal-bench getppid N          N getppid() calls (a syscall no hook matches)
  *   portal-bench ioctl N CMD        N ioctl(/dev/null, CMD, i) calls (hook CMD to time events)
+ *   portal-bench named N CMD NAME   N ioctl(/dev/null, CMD, &named) calls, named = { char name[16]
+ *                                   = NAME; const char *alias = name }: memory filters' cost
  *   portal-bench handler SCENARIO   calls ioctl(/dev/null, ...) with SCENARIO's data again and
  *                                   again, for as long as a handler answers 0; BENCH_STOP ends it
  *
@@ -145,26 +147,32 @@ static int compare(const void *a, const void *b)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: portal-bench getppid N | ioctl N CMD | handler SCENARIO\n");
+	fprintf(stderr, "usage: portal-bench getppid N | ioctl N CMD | named N CMD NAME | handler SCENARIO\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
+	struct { char name[16]; const char *alias; } named = { "", NULL };
 	long long *samples, total = 0, start;
 	unsigned long cmd = 0;
+	int fd = -1, is_ioctl, is_named;
 	long n, i;
-	int fd = -1, is_ioctl;
 
 	if (argc < 3)
 		return usage();
 	if (!strcmp(argv[1], "handler"))
 		return run_handler(argv[2]);
-	is_ioctl = !strcmp(argv[1], "ioctl");
+	is_named = !strcmp(argv[1], "named");
+	is_ioctl = is_named || !strcmp(argv[1], "ioctl");
 	if (!is_ioctl && strcmp(argv[1], "getppid"))
 		return usage();
-	if (is_ioctl && argc < 4)
+	if (is_ioctl && argc < (is_named ? 5 : 4))
 		return usage();
+	if (is_named) {
+		strncpy(named.name, argv[4], sizeof(named.name) - 1);
+		named.alias = named.name;
+	}
 	n = strtol(argv[2], NULL, 0);
 	if (n < 1 || n > 10000000)
 		return usage();
@@ -183,7 +191,9 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < n; i++) {
 		start = now_ns();
-		if (is_ioctl)
+		if (is_named)
+			ioctl(fd, cmd, &named);
+		else if (is_ioctl)
 			ioctl(fd, cmd, i);
 		else
 			getppid();
