@@ -16,6 +16,7 @@
 #include <linux/smp.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
+#include <linux/uaccess.h>
 #include <asm/unaligned.h>
 
 #include "portal.h"
@@ -52,13 +53,55 @@ enum portal_outcome {
 	PORTAL_ABANDONED,	/* no verdict in time: no more events this stop */
 };
 
+/* The ABI's red zone: memory below the stack pointer a leaf function may use. */
+#ifdef CONFIG_X86_64
+#define PORTAL_STACK_RED_ZONE	128
+#else
+#define PORTAL_STACK_RED_ZONE	0
+#endif
+
+/*
+ * The scratch area of an enter event (§4.1): the caller's stack below its
+ * stack pointer and red zone, which nothing uses while the thread is in the
+ * kernel; as much of PORTAL_SCRATCH_MAX as is resident (nofault probes: the
+ * probe cannot fault pages in).  At most two pages are involved.
+ */
+static void event_scratch(const struct portal_held *held, u64 *addr,
+			  u32 *size)
+{
+	unsigned long top, bottom, page;
+	u8 probe;
+
+	BUILD_BUG_ON(PORTAL_SCRATCH_MAX > PAGE_SIZE);
+	*addr = 0;
+	*size = 0;
+	if (held->phase != PORTAL_PHASE_ENTER)
+		return;
+	top = (user_stack_pointer(held->regs) - PORTAL_STACK_RED_ZONE) & ~15UL;
+	if (top < PAGE_SIZE + PORTAL_SCRATCH_MAX)	/* no sane stack */
+		return;
+	if (copy_from_user_nofault(&probe, (const void __user *)(top - 1), 1))
+		return;
+	page = (top - 1) & PAGE_MASK;
+	bottom = top - PORTAL_SCRATCH_MAX;
+	if (bottom < page &&
+	    copy_from_user_nofault(&probe, (const void __user *)bottom, 1))
+		bottom = page;
+	if (bottom >= top)
+		return;
+	*addr = bottom;
+	*size = top - bottom;
+}
+
 /* Writes the event record (§4.1) and its response header into the region. */
 static void event_write(struct portal_slot *s, const struct portal_held *held,
 			long nr, const struct portal_hook *h,
 			const u64 args[PORTAL_SYSCALL_ARGS], s64 retval)
 {
 	u8 *d = slot_data(s);
+	u32 scratch_size;
 	unsigned int i;
+	u64 scratch;
 
 	BUILD_BUG_ON(PORTAL_EV_ARGS + 8 * PORTAL_SYSCALL_ARGS > PORTAL_EV_RETVAL);
 	put_unaligned_le32(h->id, d + PORTAL_EV_HOOK_ID);
@@ -71,6 +114,10 @@ static void event_write(struct portal_slot *s, const struct portal_held *held,
 	put_unaligned_le32(current->tgid, d + PORTAL_EV_PID);
 	put_unaligned_le32(current->pid, d + PORTAL_EV_TID);
 	portal_task_comm16(d + PORTAL_EV_COMM);
+	event_scratch(held, &scratch, &scratch_size);
+	put_unaligned_le64(scratch, d + PORTAL_EV_SCRATCH);
+	put_unaligned_le32(scratch_size, d + PORTAL_EV_SCRATCH_SIZE);
+	put_unaligned_le32(0, d + PORTAL_EV_SCRATCH_SIZE + 4);
 	region_respond(s, PORTAL_EVENT, held->event_id, PORTAL_EV_SIZE);
 }
 

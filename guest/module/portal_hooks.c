@@ -11,6 +11,7 @@
 #include <linux/seqlock.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
 #include <asm/unaligned.h>
 
 #include "portal.h"
@@ -380,8 +381,9 @@ static noinline int mem_filter_match(const struct portal_hook *h,
 				      PORTAL_MEM_MAX_WINDOW));
 	if (got < 0)
 		return got;
+	/* the first byte decides most positions: no call for those */
 	for (i = 0; i + len <= got; i++)
-		if (!memcmp(buf + i, pattern, len))
+		if (buf[i] == pattern[0] && !memcmp(buf + i, pattern, len))
 			return 1;
 	return 0;
 }

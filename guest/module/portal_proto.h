@@ -94,7 +94,10 @@
 #define PORTAL_EV_PID		72	/* le32 */
 #define PORTAL_EV_TID		76	/* le32 */
 #define PORTAL_EV_COMM		80	/* 16 bytes */
-#define PORTAL_EV_SIZE		96
+#define PORTAL_EV_SCRATCH	96	/* le64: scratch area, enter events */
+#define PORTAL_EV_SCRATCH_SIZE	104	/* le32 */
+#define PORTAL_EV_SIZE		112
+#define PORTAL_SCRATCH_MAX	2048
 
 #define PORTAL_PHASE_ENTER	1
 #define PORTAL_PHASE_RETURN	2

@@ -1,4 +1,5 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Portal.Abi;
 using Portal.Conformance.SelfTest;
 using Portal.Hypersyscalls;
 using Portal.Testing.Programs;
@@ -161,5 +162,33 @@ public abstract partial class ConformanceSuite
         [Arg(1, Is = 0x7001)]
         [Arg(1, Is = 0x7002)]
         public static ValueTask Never(SyscallContext context) => ValueTask.CompletedTask;
+    }
+
+    [TestMethod, TestCategory("Conformance")]
+    public async Task An_enter_handler_redirects_a_path_argument_into_the_scratch_area()
+    {
+        await using var session = await AttachAsync();
+        var offered = new List<int>();
+        await session.OnSyscall("openat", SyscallPhase.Enter).WhereComm(PortalSelfTest.Name)
+            .WhereArgMemory(1, MemoryFilter.StringEquals("/dev/mtdblock3"))
+            .RegisterAsync(async context =>
+            {
+                offered.Add(context.Scratch.Size);
+                context.Args[1] = await context.Scratch.PlaceStringAsync("/dev/null");
+            });
+        string? onReturn = null;
+        await session.OnSyscall("openat", SyscallPhase.Return).WhereComm(PortalSelfTest.Name)
+            .WhereArgMemory(1, MemoryFilter.StringEquals("/dev/null"))
+            .RegisterAsync(async context =>
+                onReturn = (await Assert.ThrowsExactlyAsync<InvalidOperationException>(async () => await context.Scratch.PlaceStringAsync("x"))).Message);
+        var run = await RunAsync(PortalSelfTest.Name, "open", "/dev/mtdblock3", "/dev/mtdblock4", "/dev/mtdblock3");
+        var opened = run.Output.Split('\n').Where(l => l.StartsWith("open path=", StringComparison.Ordinal)).ToList();
+        Assert.HasCount(3, opened, run.Output);
+        StringAssert.Matches(opened[0], new System.Text.RegularExpressions.Regex(@"^open path=/dev/mtdblock3 rc=[0-9]+ errno=0$"), "redirected to /dev/null");
+        Assert.AreEqual($"open path=/dev/mtdblock4 rc=-1 errno={Native(GuestErrno.ENOENT)}", opened[1], "not redirected");
+        StringAssert.Matches(opened[2], new System.Text.RegularExpressions.Regex(@"^open path=/dev/mtdblock3 rc=[0-9]+ errno=0$"));
+        Assert.HasCount(2, offered);
+        Assert.IsTrue(offered.All(size => size >= "/dev/null".Length + 1), $"scratch offered: {string.Join(", ", offered)} bytes");
+        StringAssert.Contains(onReturn, "enter only", "a return handler is told there is no scratch area");
     }
 }

@@ -32,8 +32,15 @@ public sealed class SyscallContext
         _retval = record.Phase == SyscallPhase.Return ? record.Retval : 0;
         Args = new SyscallArguments(record.Arguments, Abi, writable: record.Phase == SyscallPhase.Enter);
         Memory = new GuestMemory(lease, Abi, session.Guest.Features, cancellationToken);
+        Scratch = new GuestScratch(Memory, record.ScratchAddress, record.ScratchSize,
+            record.Phase != SyscallPhase.Enter ? "A scratch area exists on enter only: on return the syscall has already used its arguments."
+            : record.ScratchSize == 0 ? "The guest offers no scratch area for this event: its portal.ko predates it, or the calling thread's stack below its stack pointer is not resident."
+            : null);
         CancellationToken = cancellationToken;
     }
+
+    /// <summary>Memory in the calling thread to place new data in and point an argument at, on enter (see <see cref="GuestScratch"/>).</summary>
+    public GuestScratch Scratch { get; }
 
     /// <summary>The session the event came through.</summary>
     public PortalSession Session { get; }

@@ -16,7 +16,14 @@ internal struct SyscallArgumentValues
 internal readonly struct SyscallEventRecord
 {
     public const int ArgumentCount = 6;
+    /// <summary>The shortest record a host accepts (guests without the scratch area).</summary>
     public const int RecordLength = 96;
+
+    /// <summary>A record with the scratch area (docs/protocol.md §4.1).</summary>
+    public const int ScratchRecordLength = 112;
+
+    /// <summary>The largest scratch area a guest offers.</summary>
+    public const int MaxScratchSize = 2048;
 
     public ulong EventId { get; init; }
     public uint HookId { get; init; }
@@ -27,6 +34,8 @@ internal readonly struct SyscallEventRecord
     public int Pid { get; init; }
     public int Tid { get; init; }
     public string Comm { get; init; }
+    public ulong ScratchAddress { get; init; }
+    public int ScratchSize { get; init; }
 
     private static void Check(bool ok, [InterpolatedStringHandlerArgument(nameof(ok))] ref ProblemText problem)
     {
@@ -59,6 +68,18 @@ internal readonly struct SyscallEventRecord
         var pid = BinaryPrimitives.ReadUInt32LittleEndian(data[72..]);
         var tid = BinaryPrimitives.ReadUInt32LittleEndian(data[76..]);
         Check(pid is > 0 and <= int.MaxValue && tid is > 0 and <= int.MaxValue, $"pid {pid} / tid {tid} out of range");
+        ulong scratch = 0;
+        uint scratchSize = 0;
+        if (size >= ScratchRecordLength)
+        {
+            scratch = BinaryPrimitives.ReadUInt64LittleEndian(data[96..]);
+            scratchSize = BinaryPrimitives.ReadUInt32LittleEndian(data[104..]);
+            Check(scratchSize <= MaxScratchSize, $"scratch size {scratchSize} is above {MaxScratchSize}");
+            Check((scratch == 0) == (scratchSize == 0), $"scratch area 0x{scratch:x} of {scratchSize} bytes: address and size must both be 0 or neither");
+            Check(scratchSize == 0 || phase == 1, $"a return event offers a scratch area");
+            Check(abi.TruncateToRegister(scratch) == scratch && abi.TruncateToRegister(scratch + scratchSize) >= scratch,
+                $"scratch area 0x{scratch:x} of {scratchSize} bytes does not fit the {abi.Name} address space");
+        }
 
         return new SyscallEventRecord
         {
@@ -71,6 +92,8 @@ internal readonly struct SyscallEventRecord
             Pid = (int)pid,
             Tid = (int)tid,
             Comm = GuestInfo.DecodeCString(data.Slice(80, 16)),
+            ScratchAddress = scratch,
+            ScratchSize = (int)scratchSize,
         };
     }
 }

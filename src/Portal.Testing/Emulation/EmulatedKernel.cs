@@ -207,7 +207,7 @@ internal sealed partial class EmulatedKernel : IDisposable
         EmulatedProcess process)
     {
         var data = Data(region);
-        data[..96].Clear();
+        data[..EventRecordLength].Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(data, hook.Id);
         BinaryPrimitives.WriteUInt32LittleEndian(data[4..], (uint)phase);
         BinaryPrimitives.WriteUInt64LittleEndian(data[8..], (ulong)(long)number);
@@ -218,8 +218,17 @@ internal sealed partial class EmulatedKernel : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(data[76..], (uint)process.Pid);
         var comm = Encoding.UTF8.GetBytes(process.Comm);
         comm.AsSpan(0, Math.Min(15, comm.Length)).CopyTo(data[80..]);
-        Respond(region, Event, eventId, 96);
+        if (phase == GuestHook.PhaseEnter)
+        {
+            var (scratch, size) = process.ScratchArea();
+            BinaryPrimitives.WriteUInt64LittleEndian(data[96..], scratch);
+            BinaryPrimitives.WriteUInt32LittleEndian(data[104..], (uint)size);
+        }
+        Respond(region, Event, eventId, EventRecordLength);
     }
+
+    /// <summary>The event record with its scratch area (docs/protocol.md §4.1).</summary>
+    private const int EventRecordLength = 112;
 
     private sealed record ParsedVerdict(ulong EventId, uint Flags, uint ArgMask, long Retval, ulong[] Args, (ulong Address, byte[] Data)[] Writes);
 

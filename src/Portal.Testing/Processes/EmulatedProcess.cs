@@ -65,6 +65,28 @@ public sealed class EmulatedProcess
 
     internal Dictionary<int, OpenFile> Files { get; } = [];
 
+    /// <summary>Bytes of the scratch area an enter event offers (portal.ko's PORTAL_SCRATCH_MAX).</summary>
+    internal const int ScratchSize = 2048;
+
+    private readonly Lock _scratchLock = new();
+    private ulong _scratchPage;
+
+    /// <summary>
+    /// The scratch area enter events offer (docs/protocol.md §4.1). portal.ko offers the stack below the
+    /// caller's stack pointer; an emulated process has no stack, so one page stands in for it, mapped on
+    /// first use, its top <see cref="ScratchSize"/> bytes offered.
+    /// </summary>
+    internal (ulong Address, int Size) ScratchArea()
+    {
+        lock (_scratchLock)
+        {
+            var page = (ulong)Memory.Abi.PageSize;
+            if (_scratchPage == 0)
+                _scratchPage = Memory.Map(page, PageProtection.ReadWrite);
+            return (_scratchPage + page - ScratchSize, ScratchSize);
+        }
+    }
+
     internal void AppendOutput(string text)
     {
         lock (_outputLock)
