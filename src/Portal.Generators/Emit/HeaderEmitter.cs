@@ -81,6 +81,11 @@ internal static class HeaderEmitter
 
                 /// <summary>The bytes this snapshot decodes.</summary>
                 public {{View}} View => _view;
+
+                /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+                /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+                public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+                    global::Portal.Typed.GuestRecord.Cast<{{record.TypeName}}, TOther>(this);
                 """);
             foreach (var member in record.Members)
                 EmitMember(w, abis, record, member);

@@ -49,12 +49,13 @@ internal sealed class ByteOrderRules
 
     private void Add(string metadata, string? value, List<string> errors)
     {
-        foreach (var entry in (value ?? "").Split(';').Select(e => e.Trim()).Where(e => e.Length > 0))
+        // ';' as MSBuild lists are written; ',' as they arrive (Portal.targets: ';' starts a comment in an .editorconfig).
+        foreach (var entry in (value ?? "").Split(';', ',').Select(e => e.Trim()).Where(e => e.Length > 0))
         {
             var parts = entry.Split('.');
             if (parts.Length < 2 || parts.Any(p => p.Length == 0 || !p.All(c => char.IsLetterOrDigit(c) || c == '_')))
             {
-                errors.Add($"{metadata} entry '{entry}' is not a member path: write record.member (e.g. sockaddr_in.sin_port), ';' between entries.");
+                errors.Add($"{metadata} entry '{entry}' is not a member path: write record.member (e.g. sockaddr_in.sin_port), ';' or ',' between entries.");
                 continue;
             }
             if (_user.TryGetValue(entry, out var other))
