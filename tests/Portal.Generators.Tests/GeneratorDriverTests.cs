@@ -159,6 +159,24 @@ public sealed class GeneratorDriverTests
     }
 
     [TestMethod]
+    public void An_alias_decodes_in_the_byte_order_of_the_member_it_stands_for()
+    {
+        var inAddr = "{ \"kind\": \"record\", \"spelling\": \"struct in_addr\", \"size\": 4, \"record\": \"in_addr\" }";
+        var text = $$"""
+            { "version": 1, "header": "t.h", "manifests": [ { "abi": "mips", "pointerSize": 4, "bigEndian": true,
+              "structs": [ {{Record("in_addr", Field("s_addr", 0, UInt32))}}, {{Record("sockaddr_in", Field("sin_port", 2, UInt16), Field("sin_addr", 4, inAddr))}},
+                           {{Record("my_hdr", Field("port", 0, UInt16), Field("len", 2, UInt16))}} ],
+              "aliases": [ { "name": "sin_addr_raw", "record": "sockaddr_in", "path": "sin_addr.s_addr" },
+                           { "name": "hdr_port", "record": "my_hdr", "path": "port" }, { "name": "hdr_len", "record": "my_hdr", "path": "len" } ] } ] }
+            """;
+        var source = Source(GeneratorHarness.Run("/p/a.portal.json", text, new() { ["PortalNetworkOrder"] = "my_hdr.port, my_hdr.hdr_len" }));
+        StringAssert.Contains(Member(source, "C <c>unsigned int sin_addr_raw</c>"), "ReadUnsignedNetworkOrder", "in_addr.s_addr, by default");
+        StringAssert.Contains(Member(source, "C <c>unsigned short hdr_port</c>"), "ReadUnsignedNetworkOrder", "my_hdr.port, by metadata");
+        StringAssert.Contains(Member(source, "C <c>unsigned short hdr_len</c>"), "ReadUnsignedNetworkOrder", "the alias named itself");
+        StringAssert.Contains(Member(source, "C <c>unsigned short len</c>"), "_view.ReadUInt16(o)", "naming the alias leaves the member alone");
+    }
+
+    [TestMethod]
     public void Byte_order_metadata_that_names_nothing_or_a_non_integer_is_PTL0006()
     {
         var text = Manifest(Record("sockaddr_in", Field("sin_port", 2, UInt16), Field("sin_addr", 4, Inline(Field("s_addr", 0, UInt32)))));

@@ -70,24 +70,26 @@ internal sealed class ByteOrderRules
     }
 
     /// <summary>
-    /// Whether the member at <paramref name="path"/> (of C type <paramref name="spelling"/>) is network-order.
-    /// A metadata entry that names a member that is not an integer is an error in <paramref name="errors"/>.
+    /// Whether the member at <paramref name="path"/> (of C type <paramref name="spelling"/>) is network-order:
+    /// what the metadata says, else the defaults.
     /// </summary>
-    public bool IsNetworkOrder(string path, string spelling, bool isInteger, List<string> errors)
+    public bool IsNetworkOrder(string path, string spelling, bool isInteger, List<string> errors) =>
+        Declared(path, spelling, isInteger, errors) ?? (isInteger && (_defaults.Contains(path) || BigEndianTypes.Contains(spelling)));
+
+    /// <summary>
+    /// What the metadata says about <paramref name="path"/>: true (NetworkOrder), false (GuestOrder), or null
+    /// (not named). An entry that names a member that is not an integer is an error in <paramref name="errors"/>.
+    /// </summary>
+    public bool? Declared(string path, string spelling, bool isInteger, List<string> errors)
     {
-        if (_user.TryGetValue(path, out var metadata))
+        if (!_user.TryGetValue(path, out var metadata))
+            return null;
+        if (_matched.Add(path) && !isInteger)
         {
-            if (!_matched.Add(path))
-                return isInteger && metadata == NetworkMetadata;     // met again (an alias of it): already judged
-            if (!isInteger)
-            {
-                errors.Add($"{metadata} names {path}, which is a {spelling}: only integer members have a byte order "
-                    + "(name the integer inside it, e.g. in_addr.s_addr).");
-                return false;
-            }
-            return metadata == NetworkMetadata;
+            errors.Add($"{metadata} names {path}, which is a {spelling}: only integer members have a byte order "
+                + "(name the integer inside it, e.g. in_addr.s_addr).");
         }
-        return isInteger && (_defaults.Contains(path) || BigEndianTypes.Contains(spelling));
+        return isInteger && metadata == NetworkMetadata;
     }
 
     /// <summary>Metadata entries that named no member of the header (a typo would otherwise decode silently in the wrong order).</summary>

@@ -160,11 +160,13 @@ internal sealed class ModelBuilder
                 var member = Merge(aliasName, typeName, resolved.Select(r => r is { } found ? (found.Field, found.Base) : ((RawField, int)?)null).ToList(), isAlias: true);
                 if (member is not null)
                 {
-                    // An alias decodes as the member it stands for: the byte order of that member's path (or the alias's own, when named).
+                    // An alias decodes as the member it stands for (that member's path decides), unless the metadata names the alias itself.
                     var target = resolved.First(r => r is not null)!.Value;
                     var aliased = WithByteOrder(member, $"{target.OwnerPath}.{target.Field.Name}");
-                    members.Add(WithByteOrder(aliased, $"{cPath}.{aliasName}", aliased.NetworkOrder) with
+                    var own = _byteOrder.Declared($"{cPath}.{aliasName}", member.CType, member.Kind == MemberKind.Integer, _byteOrderErrors);
+                    members.Add(aliased with
                     {
+                        NetworkOrder = own ?? aliased.NetworkOrder,
                         PropertyName = UniqueMemberName(member.PropertyName, names, cName, aliasName),
                     });
                 }
@@ -188,12 +190,9 @@ internal sealed class ModelBuilder
         _records.Add(model with { SocketAddress = SocketAddressOf(aliasesOf, model) });
     }
 
-    /// <summary>The member with its byte order: network order when the rules say so for <paramref name="path"/> (or <paramref name="already"/>).</summary>
-    private MemberModel WithByteOrder(MemberModel member, string path, bool already = false)
-    {
-        var networkOrder = _byteOrder.IsNetworkOrder(path, member.CType, member.Kind == MemberKind.Integer, _byteOrderErrors);
-        return member with { NetworkOrder = already || networkOrder };
-    }
+    /// <summary>The member with its byte order: network order when the rules say so for <paramref name="path"/>.</summary>
+    private MemberModel WithByteOrder(MemberModel member, string path) =>
+        member with { NetworkOrder = _byteOrder.IsNetworkOrder(path, member.CType, member.Kind == MemberKind.Integer, _byteOrderErrors) };
 
     /// <summary>
     /// Which socket struct a record is, when it has the standard name and members on every ABI that has it
