@@ -103,9 +103,10 @@ internal static class HeaderEmitter
         var note = (m.IsAlias ? " (a member-path macro)" : "") + (m.NetworkOrder ? ", network byte order (big-endian on every ABI)" : "")
             + (m.IsBytesView ? ", its bytes as they are (NULs included)" : "");
         w.Line($"/// <summary>C <c>{Xml(m.CType)} {Xml(m.CName)}</c>{note} — {where}.</summary>");
-        var o = $"var o = _layout.{OffsetField(m)}; if (o < 0) throw Missing(\"{m.CName}\");";
-        var size = Uniform(m.Sizes, m.Offsets) is { } s ? s.ToString(CultureInfo.InvariantCulture) : $"_layout.{SizeField(m)}";
-        var length = Uniform(m.Lengths, m.Offsets) is { } l ? l.ToString(CultureInfo.InvariantCulture) : $"_layout.{LengthField(m)}";
+        var laidOut = LayoutOwner(record, m);
+        var o = $"var o = _layout.{OffsetField(laidOut)}; if (o < 0) throw Missing(\"{m.CName}\");";
+        var size = Uniform(m.Sizes, m.Offsets) is { } s ? s.ToString(CultureInfo.InvariantCulture) : $"_layout.{SizeField(laidOut)}";
+        var length = Uniform(m.Lengths, m.Offsets) is { } l ? l.ToString(CultureInfo.InvariantCulture) : $"_layout.{LengthField(laidOut)}";
         var bit = $"_layout.{BitField(m)}";
         string? get, set = null;
         switch (m.Kind)
@@ -233,6 +234,11 @@ internal static class HeaderEmitter
         }
     }
 
+    /// <summary>The member whose layout fields <paramref name="m"/> uses: a char array's bytes view shares its string's.</summary>
+    private static MemberModel LayoutOwner(RecordModel record, MemberModel m) => m.IsBytesView
+        ? record.Members.First(text => text.Kind == MemberKind.String && !text.IsBytesView && text.CName == m.CName && text.IsAlias == m.IsAlias)
+        : m;
+
     private static string ReadInteger(MemberModel m, string size)
     {
         if (!int.TryParse(size, out var bytes))
@@ -252,7 +258,7 @@ internal static class HeaderEmitter
     private static void EmitLayout(SourceWriter w, EquatableArray<string> abis, RecordModel record)
     {
         var fields = new List<string> { RecordSize };
-        foreach (var m in record.Members)
+        foreach (var m in record.Members.Where(m => !m.IsBytesView))
         {
             fields.Add(OffsetField(m));
             if (Uniform(m.Sizes, m.Offsets) is null)
@@ -278,7 +284,7 @@ internal static class HeaderEmitter
                 if (record.Sizes[i] < 0 || !AbiIds.TryGetValue(abis[i], out var id))
                     continue;
                 var values = new List<string> { $"{RecordSize} = {record.Sizes[i]}" };
-                foreach (var m in record.Members)
+                foreach (var m in record.Members.Where(m => !m.IsBytesView))
                 {
                     values.Add($"{OffsetField(m)} = {m.Offsets[i]}");
                     if (Uniform(m.Sizes, m.Offsets) is null)

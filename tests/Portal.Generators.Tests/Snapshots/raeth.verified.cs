@@ -52,8 +52,8 @@ namespace Portal.Samples.Raeth
         /// <summary>C <c>char [14] sa_data</c>, its bytes as they are (NULs included) — x86_64: offset 2, mipsel: offset 2.</summary>
         public global::System.ReadOnlySpan<byte> SaDataBytes
         {
-            get { var o = _layout.M_SaDataBytes; if (o < 0) throw Missing("sa_data"); return _view.Bytes(o, 14); }
-            set { var o = _layout.M_SaDataBytes; if (o < 0) throw Missing("sa_data"); if (value.Length != 14) throw new global::System.ArgumentException($"sa_data holds {14} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+            get { var o = _layout.M_SaData; if (o < 0) throw Missing("sa_data"); return _view.Bytes(o, 14); }
+            set { var o = _layout.M_SaData; if (o < 0) throw Missing("sa_data"); if (value.Length != 14) throw new global::System.ArgumentException($"sa_data holds {14} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
@@ -62,14 +62,13 @@ namespace Portal.Samples.Raeth
             public int RecordSize_;
             public int M_SaFamily;
             public int M_SaData;
-            public int M_SaDataBytes;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 16, M_SaFamily = 0, M_SaData = 2, M_SaDataBytes = 2 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.MipsEl] = new Layout { RecordSize_ = 16, M_SaFamily = 0, M_SaData = 2, M_SaDataBytes = 2 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 16, M_SaFamily = 0, M_SaData = 2 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.MipsEl] = new Layout { RecordSize_ = 16, M_SaFamily = 0, M_SaData = 2 };
             return layouts;
         }
 
@@ -263,8 +262,8 @@ namespace Portal.Samples.Raeth
         /// <summary>C <c>char [16] ifrn_name</c>, its bytes as they are (NULs included) — x86_64: offset 0, mipsel: offset 0.</summary>
         public global::System.ReadOnlySpan<byte> IfrnNameBytes
         {
-            get { var o = _layout.M_IfrnNameBytes; if (o < 0) throw Missing("ifrn_name"); return _view.Bytes(o, 16); }
-            set { var o = _layout.M_IfrnNameBytes; if (o < 0) throw Missing("ifrn_name"); if (value.Length != 16) throw new global::System.ArgumentException($"ifrn_name holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+            get { var o = _layout.M_IfrnName; if (o < 0) throw Missing("ifrn_name"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfrnName; if (o < 0) throw Missing("ifrn_name"); if (value.Length != 16) throw new global::System.ArgumentException($"ifrn_name holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
@@ -272,14 +271,13 @@ namespace Portal.Samples.Raeth
         {
             public int RecordSize_;
             public int M_IfrnName;
-            public int M_IfrnNameBytes;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 16, M_IfrnName = 0, M_IfrnNameBytes = 0 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.MipsEl] = new Layout { RecordSize_ = 16, M_IfrnName = 0, M_IfrnNameBytes = 0 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 16, M_IfrnName = 0 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.MipsEl] = new Layout { RecordSize_ = 16, M_IfrnName = 0 };
             return layouts;
         }
 
@@ -406,15 +404,15 @@ namespace Portal.Samples.Raeth
         /// <summary>C <c>char [16] ifru_slave</c>, its bytes as they are (NULs included) — x86_64: offset 0, mipsel: offset 0.</summary>
         public global::System.ReadOnlySpan<byte> IfruSlaveBytes
         {
-            get { var o = _layout.M_IfruSlaveBytes; if (o < 0) throw Missing("ifru_slave"); return _view.Bytes(o, 16); }
-            set { var o = _layout.M_IfruSlaveBytes; if (o < 0) throw Missing("ifru_slave"); if (value.Length != 16) throw new global::System.ArgumentException($"ifru_slave holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+            get { var o = _layout.M_IfruSlave; if (o < 0) throw Missing("ifru_slave"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfruSlave; if (o < 0) throw Missing("ifru_slave"); if (value.Length != 16) throw new global::System.ArgumentException($"ifru_slave holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>C <c>char [16] ifru_newname</c>, its bytes as they are (NULs included) — x86_64: offset 0, mipsel: offset 0.</summary>
         public global::System.ReadOnlySpan<byte> IfruNewnameBytes
         {
-            get { var o = _layout.M_IfruNewnameBytes; if (o < 0) throw Missing("ifru_newname"); return _view.Bytes(o, 16); }
-            set { var o = _layout.M_IfruNewnameBytes; if (o < 0) throw Missing("ifru_newname"); if (value.Length != 16) throw new global::System.ArgumentException($"ifru_newname holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+            get { var o = _layout.M_IfruNewname; if (o < 0) throw Missing("ifru_newname"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfruNewname; if (o < 0) throw Missing("ifru_newname"); if (value.Length != 16) throw new global::System.ArgumentException($"ifru_newname holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
@@ -435,15 +433,13 @@ namespace Portal.Samples.Raeth
             public int M_IfruNewname;
             public int M_IfruData;
             public int S_IfruData;
-            public int M_IfruSlaveBytes;
-            public int M_IfruNewnameBytes;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 24, M_IfruAddr = 0, M_IfruDstaddr = 0, M_IfruBroadaddr = 0, M_IfruNetmask = 0, M_IfruHwaddr = 0, M_IfruFlags = 0, M_IfruIvalue = 0, M_IfruMtu = 0, M_IfruMap = 0, S_IfruMap = 24, M_IfruSlave = 0, M_IfruNewname = 0, M_IfruData = 0, S_IfruData = 8, M_IfruSlaveBytes = 0, M_IfruNewnameBytes = 0 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.MipsEl] = new Layout { RecordSize_ = 16, M_IfruAddr = 0, M_IfruDstaddr = 0, M_IfruBroadaddr = 0, M_IfruNetmask = 0, M_IfruHwaddr = 0, M_IfruFlags = 0, M_IfruIvalue = 0, M_IfruMtu = 0, M_IfruMap = 0, S_IfruMap = 16, M_IfruSlave = 0, M_IfruNewname = 0, M_IfruData = 0, S_IfruData = 4, M_IfruSlaveBytes = 0, M_IfruNewnameBytes = 0 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 24, M_IfruAddr = 0, M_IfruDstaddr = 0, M_IfruBroadaddr = 0, M_IfruNetmask = 0, M_IfruHwaddr = 0, M_IfruFlags = 0, M_IfruIvalue = 0, M_IfruMtu = 0, M_IfruMap = 0, S_IfruMap = 24, M_IfruSlave = 0, M_IfruNewname = 0, M_IfruData = 0, S_IfruData = 8 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.MipsEl] = new Layout { RecordSize_ = 16, M_IfruAddr = 0, M_IfruDstaddr = 0, M_IfruBroadaddr = 0, M_IfruNetmask = 0, M_IfruHwaddr = 0, M_IfruFlags = 0, M_IfruIvalue = 0, M_IfruMtu = 0, M_IfruMap = 0, S_IfruMap = 16, M_IfruSlave = 0, M_IfruNewname = 0, M_IfruData = 0, S_IfruData = 4 };
             return layouts;
         }
 
@@ -639,22 +635,22 @@ namespace Portal.Samples.Raeth
         /// <summary>C <c>char [16] ifr_name</c> (a member-path macro), its bytes as they are (NULs included) — x86_64: offset 0, mipsel: offset 0.</summary>
         public global::System.ReadOnlySpan<byte> IfrNameBytes
         {
-            get { var o = _layout.M_IfrNameBytes; if (o < 0) throw Missing("ifr_name"); return _view.Bytes(o, 16); }
-            set { var o = _layout.M_IfrNameBytes; if (o < 0) throw Missing("ifr_name"); if (value.Length != 16) throw new global::System.ArgumentException($"ifr_name holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+            get { var o = _layout.M_IfrName; if (o < 0) throw Missing("ifr_name"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfrName; if (o < 0) throw Missing("ifr_name"); if (value.Length != 16) throw new global::System.ArgumentException($"ifr_name holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>C <c>char [16] ifr_slave</c> (a member-path macro), its bytes as they are (NULs included) — x86_64: offset 16, mipsel: offset 16.</summary>
         public global::System.ReadOnlySpan<byte> IfrSlaveBytes
         {
-            get { var o = _layout.M_IfrSlaveBytes; if (o < 0) throw Missing("ifr_slave"); return _view.Bytes(o, 16); }
-            set { var o = _layout.M_IfrSlaveBytes; if (o < 0) throw Missing("ifr_slave"); if (value.Length != 16) throw new global::System.ArgumentException($"ifr_slave holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+            get { var o = _layout.M_IfrSlave; if (o < 0) throw Missing("ifr_slave"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfrSlave; if (o < 0) throw Missing("ifr_slave"); if (value.Length != 16) throw new global::System.ArgumentException($"ifr_slave holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>C <c>char [16] ifr_newname</c> (a member-path macro), its bytes as they are (NULs included) — x86_64: offset 16, mipsel: offset 16.</summary>
         public global::System.ReadOnlySpan<byte> IfrNewnameBytes
         {
-            get { var o = _layout.M_IfrNewnameBytes; if (o < 0) throw Missing("ifr_newname"); return _view.Bytes(o, 16); }
-            set { var o = _layout.M_IfrNewnameBytes; if (o < 0) throw Missing("ifr_newname"); if (value.Length != 16) throw new global::System.ArgumentException($"ifr_newname holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+            get { var o = _layout.M_IfrNewname; if (o < 0) throw Missing("ifr_newname"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfrNewname; if (o < 0) throw Missing("ifr_newname"); if (value.Length != 16) throw new global::System.ArgumentException($"ifr_newname holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
@@ -682,16 +678,13 @@ namespace Portal.Samples.Raeth
             public int M_IfrBandwidth;
             public int M_IfrQlen;
             public int M_IfrNewname;
-            public int M_IfrNameBytes;
-            public int M_IfrSlaveBytes;
-            public int M_IfrNewnameBytes;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 40, M_IfrIfrn = 0, M_IfrIfru = 16, S_IfrIfru = 24, M_IfrName = 0, M_IfrHwaddr = 16, M_IfrAddr = 16, M_IfrDstaddr = 16, M_IfrBroadaddr = 16, M_IfrNetmask = 16, M_IfrFlags = 16, M_IfrMetric = 16, M_IfrMtu = 16, M_IfrMap = 16, S_IfrMap = 24, M_IfrSlave = 16, M_IfrData = 16, S_IfrData = 8, M_IfrIfindex = 16, M_IfrBandwidth = 16, M_IfrQlen = 16, M_IfrNewname = 16, M_IfrNameBytes = 0, M_IfrSlaveBytes = 16, M_IfrNewnameBytes = 16 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.MipsEl] = new Layout { RecordSize_ = 32, M_IfrIfrn = 0, M_IfrIfru = 16, S_IfrIfru = 16, M_IfrName = 0, M_IfrHwaddr = 16, M_IfrAddr = 16, M_IfrDstaddr = 16, M_IfrBroadaddr = 16, M_IfrNetmask = 16, M_IfrFlags = 16, M_IfrMetric = 16, M_IfrMtu = 16, M_IfrMap = 16, S_IfrMap = 16, M_IfrSlave = 16, M_IfrData = 16, S_IfrData = 4, M_IfrIfindex = 16, M_IfrBandwidth = 16, M_IfrQlen = 16, M_IfrNewname = 16, M_IfrNameBytes = 0, M_IfrSlaveBytes = 16, M_IfrNewnameBytes = 16 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 40, M_IfrIfrn = 0, M_IfrIfru = 16, S_IfrIfru = 24, M_IfrName = 0, M_IfrHwaddr = 16, M_IfrAddr = 16, M_IfrDstaddr = 16, M_IfrBroadaddr = 16, M_IfrNetmask = 16, M_IfrFlags = 16, M_IfrMetric = 16, M_IfrMtu = 16, M_IfrMap = 16, S_IfrMap = 24, M_IfrSlave = 16, M_IfrData = 16, S_IfrData = 8, M_IfrIfindex = 16, M_IfrBandwidth = 16, M_IfrQlen = 16, M_IfrNewname = 16 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.MipsEl] = new Layout { RecordSize_ = 32, M_IfrIfrn = 0, M_IfrIfru = 16, S_IfrIfru = 16, M_IfrName = 0, M_IfrHwaddr = 16, M_IfrAddr = 16, M_IfrDstaddr = 16, M_IfrBroadaddr = 16, M_IfrNetmask = 16, M_IfrFlags = 16, M_IfrMetric = 16, M_IfrMtu = 16, M_IfrMap = 16, S_IfrMap = 16, M_IfrSlave = 16, M_IfrData = 16, S_IfrData = 4, M_IfrIfindex = 16, M_IfrBandwidth = 16, M_IfrQlen = 16, M_IfrNewname = 16 };
             return layouts;
         }
 

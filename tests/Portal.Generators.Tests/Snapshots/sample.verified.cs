@@ -254,8 +254,8 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>C <c>char [16] name</c>, its bytes as they are (NULs included) — x86_64: offset 0, mips: offset 0.</summary>
         public global::System.ReadOnlySpan<byte> NameBytes
         {
-            get { var o = _layout.M_NameBytes; if (o < 0) throw Missing("name"); return _view.Bytes(o, 16); }
-            set { var o = _layout.M_NameBytes; if (o < 0) throw Missing("name"); if (value.Length != 16) throw new global::System.ArgumentException($"name holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+            get { var o = _layout.M_Name; if (o < 0) throw Missing("name"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_Name; if (o < 0) throw Missing("name"); if (value.Length != 16) throw new global::System.ArgumentException($"name holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
@@ -268,14 +268,13 @@ namespace Portal.Generators.Tests.Sample
             public int S_Next;
             public int M_SampleValue;
             public int S_SampleValue;
-            public int M_NameBytes;
         }
 
         private static Layout?[] CreateLayouts()
         {
             var layouts = new Layout?[8];
-            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 32, M_Name = 0, M_U = 16, M_Next = 24, S_Next = 8, M_SampleValue = 16, S_SampleValue = 8, M_NameBytes = 0 };
-            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { RecordSize_ = 28, M_Name = 0, M_U = 16, M_Next = 24, S_Next = 4, M_SampleValue = 16, S_SampleValue = 4, M_NameBytes = 0 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.X86_64] = new Layout { RecordSize_ = 32, M_Name = 0, M_U = 16, M_Next = 24, S_Next = 8, M_SampleValue = 16, S_SampleValue = 8 };
+            layouts[(int)global::Portal.Abi.GuestAbiId.Mips] = new Layout { RecordSize_ = 28, M_Name = 0, M_U = 16, M_Next = 24, S_Next = 4, M_SampleValue = 16, S_SampleValue = 4 };
             return layouts;
         }
 
