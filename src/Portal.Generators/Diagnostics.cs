@@ -30,8 +30,14 @@ internal static class Diagnostics
         description: "A member has a different kind of type on different ABIs; it is absent on the ABIs that disagree. Informational "
             + "(libc internals differ between ABIs); raise it with dotnet_diagnostic.PTL0004.severity = warning.");
 
+    public static readonly DiagnosticDescriptor BadByteOrder = new(
+        "PTL0006", "Bad byte-order metadata", "{0}", Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "A PortalHeader's NetworkOrder or GuestOrder entry is malformed, names a member the header does not generate, "
+            + "or names a member that is not an integer; a typo there would otherwise decode a member in the wrong byte order (docs/networking.md).");
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
+        "PTL0006" => BadByteOrder,
         "PTL0001" => BadManifest,
         "PTL0002" => NameClash,
         "PTL0004" => AbiMismatch,

@@ -33,14 +33,18 @@ public sealed class PortalGenerator : IIncrementalGenerator
             .Select(static (pair, cancellationToken) =>
             {
                 var (file, options) = pair;
-                options.GetOptions(file).TryGetValue("build_metadata.AdditionalFiles.PortalNamespace", out var @namespace);
-                return new ManifestInput(file.Path, file.GetText(cancellationToken)?.ToString() ?? "", @namespace);
+                var metadata = options.GetOptions(file);
+                metadata.TryGetValue("build_metadata.AdditionalFiles.PortalNamespace", out var @namespace);
+                metadata.TryGetValue("build_metadata.AdditionalFiles.PortalNetworkOrder", out var networkOrder);
+                metadata.TryGetValue("build_metadata.AdditionalFiles.PortalGuestOrder", out var guestOrder);
+                return new ManifestInput(file.Path, file.GetText(cancellationToken)?.ToString() ?? "", @namespace, networkOrder, guestOrder);
             })
             .WithTrackingName(Steps.Manifests);
 
         var models = manifests
             .Combine(rootNamespace)
-            .Select(static (pair, _) => ModelBuilder.Build(pair.Left.Path, pair.Left.Text, pair.Left.Namespace, pair.Right))
+            .Select(static (pair, _) => ModelBuilder.Build(pair.Left.Path, pair.Left.Text, pair.Left.Namespace, pair.Right,
+                pair.Left.NetworkOrder, pair.Left.GuestOrder))
             .WithTrackingName(Steps.Models);
 
         context.RegisterSourceOutput(models, static (output, model) =>
@@ -55,6 +59,6 @@ public sealed class PortalGenerator : IIncrementalGenerator
         });
     }
 
-    /// <summary>A manifest file's path, text and namespace override (equatable).</summary>
-    private sealed record ManifestInput(string Path, string Text, string? Namespace);
+    /// <summary>A manifest file's path, text, namespace override and byte-order metadata (equatable).</summary>
+    private sealed record ManifestInput(string Path, string Text, string? Namespace, string? NetworkOrder, string? GuestOrder);
 }

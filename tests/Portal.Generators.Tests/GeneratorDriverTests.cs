@@ -128,6 +128,110 @@ public sealed class GeneratorDriverTests
         StringAssert.Contains(result.Results.Single().GeneratedSources.Single().SourceText.ToString(), "H = -1");
     }
 
+    [TestMethod]
+    public void Byte_order_defaults_cover_the_socket_structs_and_the_kernels_be_types_and_metadata_extends_or_overrides_them()
+    {
+        var be16 = "{ \"kind\": \"int\", \"spelling\": \"__be16\", \"size\": 2, \"signed\": false }";
+        var text = Manifest(
+            Record("in_addr", Field("s_addr", 0, UInt32)),
+            Record("sockaddr_in6", Field("sin6_port", 2, UInt16), Field("sin6_flowinfo", 4, UInt32)),
+            Record("ethhdr", Field("h_proto", 12, be16)),
+            Record("my_hdr", Field("port", 0, UInt16), Field("len", 2, UInt16), Field("inner", 4, Inline(Field("addr", 0, UInt32)))));
+
+        var defaults = Source(GeneratorHarness.Run("/p/d.portal.json", text, []));
+        StringAssert.Contains(defaults, "return (uint)_view.ReadUnsignedNetworkOrder(o, 4);");          // in_addr.s_addr
+        StringAssert.Contains(defaults, "pointer.NetworkOrderField<ushort>(o, 2)");                      // ...and through a member pointer
+        Assert.AreEqual(4, Count(defaults, "_view.WriteUnsignedNetworkOrder("), "s_addr, sin6_port, sin6_flowinfo, h_proto (__be16)");
+
+        // Metadata as MSBuild hands it over (',' between entries); paths reach into records defined inline.
+        var run = GeneratorHarness.Run("/p/m.portal.json", text, new()
+        {
+            ["PortalNetworkOrder"] = "my_hdr.port, my_hdr.inner.addr",
+            ["PortalGuestOrder"] = "sockaddr_in6.sin6_flowinfo",
+        });
+        // PTL0003 (info): this sockaddr_in6 lacks the standard members, so it gets no IPEndPoint helpers.
+        Assert.IsEmpty(run.Diagnostics.Where(d => d.Id != "PTL0003"), string.Join("\n", run.Diagnostics));
+        var source = Source(run);
+        StringAssert.Contains(Member(source, "C <c>unsigned short port</c>"), "ReadUnsignedNetworkOrder");
+        StringAssert.Contains(Member(source, "C <c>unsigned int addr</c>"), "ReadUnsignedNetworkOrder");
+        StringAssert.Contains(Member(source, "C <c>unsigned short len</c>"), "_view.ReadUInt16(o)");
+        StringAssert.Contains(Member(source, "C <c>unsigned int sin6_flowinfo</c>"), "_view.ReadUInt32(o)");
+    }
+
+    [TestMethod]
+    public void An_alias_decodes_in_the_byte_order_of_the_member_it_stands_for()
+    {
+        var inAddr = "{ \"kind\": \"record\", \"spelling\": \"struct in_addr\", \"size\": 4, \"record\": \"in_addr\" }";
+        var text = $$"""
+            { "version": 1, "header": "t.h", "manifests": [ { "abi": "mips", "pointerSize": 4, "bigEndian": true,
+              "structs": [ {{Record("in_addr", Field("s_addr", 0, UInt32))}}, {{Record("sockaddr_in", Field("sin_port", 2, UInt16), Field("sin_addr", 4, inAddr))}},
+                           {{Record("my_hdr", Field("port", 0, UInt16), Field("len", 2, UInt16))}} ],
+              "aliases": [ { "name": "sin_addr_raw", "record": "sockaddr_in", "path": "sin_addr.s_addr" },
+                           { "name": "hdr_port", "record": "my_hdr", "path": "port" }, { "name": "hdr_len", "record": "my_hdr", "path": "len" } ] } ] }
+            """;
+        var source = Source(GeneratorHarness.Run("/p/a.portal.json", text, new() { ["PortalNetworkOrder"] = "my_hdr.port, my_hdr.hdr_len" }));
+        StringAssert.Contains(Member(source, "C <c>unsigned int sin_addr_raw</c>"), "ReadUnsignedNetworkOrder", "in_addr.s_addr, by default");
+        StringAssert.Contains(Member(source, "C <c>unsigned short hdr_port</c>"), "ReadUnsignedNetworkOrder", "my_hdr.port, by metadata");
+        StringAssert.Contains(Member(source, "C <c>unsigned short hdr_len</c>"), "ReadUnsignedNetworkOrder", "the alias named itself");
+        StringAssert.Contains(Member(source, "C <c>unsigned short len</c>"), "_view.ReadUInt16(o)", "naming the alias leaves the member alone");
+    }
+
+    [TestMethod]
+    public void Byte_order_metadata_that_names_nothing_or_a_non_integer_is_PTL0006()
+    {
+        var text = Manifest(Record("sockaddr_in", Field("sin_port", 2, UInt16), Field("sin_addr", 4, Inline(Field("s_addr", 0, UInt32)))));
+        var run = GeneratorHarness.Run("/p/e.portal.json", text, new()
+        {
+            ["PortalNetworkOrder"] = "sockaddr_in.sin_prot,sockaddr_in.sin_addr,nosuch.member,justaname",
+            ["PortalGuestOrder"] = "sockaddr_in.sin_port,sockaddr_in.sin_prot",
+        });
+        var errors = run.Diagnostics.Where(d => d.Id != "PTL0003").ToList();      // PTL0003: no sin_family, so no IPEndPoint helpers
+        var messages = errors.Select(d => d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.IsTrue(errors.All(d => d.Id == "PTL0006" && d.Severity == DiagnosticSeverity.Error), string.Join("\n", messages));
+        void Says(string text) => Assert.IsTrue(messages.Any(m => m.Contains(text, StringComparison.Ordinal)), $"no diagnostic says «{text}»:\n{string.Join("\n", messages)}");
+        Says("NetworkOrder entry 'justaname' is not a member path");
+        Says("sockaddr_in.sin_prot is named by both NetworkOrder and GuestOrder");
+        Says("NetworkOrder names sockaddr_in.sin_addr, which is a struct (anonymous): only integer members have a byte order");
+        Says("NetworkOrder names nosuch.member, but the header generates no record nosuch");
+        Says("NetworkOrder names sockaddr_in.sin_prot, but sockaddr_in has no such member");
+        Assert.HasCount(5, messages, string.Join("\n", messages));
+        StringAssert.Contains(Member(Source(run), "C <c>unsigned short sin_port</c>"), "_view.ReadUInt16(o)", "GuestOrder took the default back");
+    }
+
+    [TestMethod]
+    public void A_char_array_also_gets_a_bytes_view_and_a_member_with_that_name_keeps_it()
+    {
+        var chars = "{ \"kind\": \"array\", \"spelling\": \"char [14]\", \"size\": 14, \"length\": 14, \"element\": { \"kind\": \"char\", \"spelling\": \"char\", \"size\": 1, \"signed\": true } }";
+        var run = GeneratorHarness.Run(("/p/b.portal.json", Manifest(Record("sockaddr", Field("sa_data", 2, chars)), Record("r", Field("name", 0, chars), Field("name_bytes", 16, UInt32))), null));
+        var source = Source(run);
+        StringAssert.Contains(source, "public string SaData");
+        StringAssert.Contains(source, "public global::System.ReadOnlySpan<byte> SaDataBytes");
+        StringAssert.Contains(source, "public uint NameBytes");
+        StringAssert.Contains(source, "public global::System.ReadOnlySpan<byte> NameBytes2");
+        var clash = run.Diagnostics.Single();
+        Assert.AreEqual("PTL0002", clash.Id);
+        StringAssert.Contains(clash.GetMessage(System.Globalization.CultureInfo.InvariantCulture), "name (its bytes) would be the property NameBytes");
+    }
+
+    private const string UInt16 = "{ \"kind\": \"int\", \"spelling\": \"unsigned short\", \"size\": 2, \"signed\": false }";
+    private const string UInt32 = "{ \"kind\": \"int\", \"spelling\": \"unsigned int\", \"size\": 4, \"signed\": false }";
+
+    private static string Inline(params string[] fields) =>
+        $"{{ \"kind\": \"record\", \"spelling\": \"struct (anonymous)\", \"size\": 4 }}, \"fields\": [ {string.Join(", ", fields)} ]";
+
+    private static string Source(GeneratorDriverRunResult run) => run.Results.Single().GeneratedSources.Single().SourceText.ToString();
+
+    /// <summary>The generated property whose doc comment starts with <paramref name="summary"/> (up to the next summary).</summary>
+    private static string Member(string source, string summary)
+    {
+        var start = source.IndexOf(summary, StringComparison.Ordinal);
+        Assert.IsGreaterThanOrEqualTo(0, start, $"no member «{summary}»");
+        var end = source.IndexOf("/// <summary>", start + summary.Length, StringComparison.Ordinal);
+        return source[start..(end < 0 ? source.Length : end)];
+    }
+
+    private static int Count(string text, string part) => (text.Length - text.Replace(part, "", StringComparison.Ordinal).Length) / part.Length;
+
     private const string Int = "{ \"kind\": \"int\", \"spelling\": \"int\", \"size\": 4, \"signed\": true }";
 
     private static string Field(string name, int offset, string type) => $"{{ \"name\": \"{name}\", \"offset\": {offset}, \"size\": 4, \"type\": {type} }}";

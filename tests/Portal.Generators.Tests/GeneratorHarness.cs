@@ -17,16 +17,23 @@ internal static class GeneratorHarness
             [MetadataReference.CreateFromFile(typeof(object).Assembly.Location)],
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary));
 
-    public static GeneratorDriver CreateDriver(params (string Path, string Text, string? Namespace)[] manifests)
+    public static GeneratorDriver CreateDriver(params (string Path, string Text, string? Namespace)[] manifests) =>
+        CreateDriverWithMetadata(manifests.Select(m => (m.Path, m.Text, m.Namespace is null ? [] : new Dictionary<string, string> { ["PortalNamespace"] = m.Namespace })).ToArray());
+
+    /// <summary>A driver whose manifests carry item metadata as MSBuild hands it over (<c>PortalNamespace</c>, <c>PortalNetworkOrder</c>...).</summary>
+    public static GeneratorDriver CreateDriverWithMetadata(params (string Path, string Text, Dictionary<string, string> Metadata)[] manifests)
     {
         var texts = manifests.Select(m => (AdditionalText)new InMemoryText(m.Path, m.Text)).ToImmutableArray();
-        var options = new Options(manifests.ToDictionary(m => m.Path, m => m.Namespace));
+        var options = new Options(manifests.ToDictionary(m => m.Path, m => m.Metadata));
         return CSharpGeneratorDriver.Create([new PortalGenerator().AsSourceGenerator()], texts, ParseOptions, options,
             new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
     }
 
     public static GeneratorDriverRunResult Run(params (string Path, string Text, string? Namespace)[] manifests) =>
         CreateDriver(manifests).RunGenerators(Compilation("class Anchor { }")).GetRunResult();
+
+    public static GeneratorDriverRunResult Run(string path, string text, Dictionary<string, string> metadata) =>
+        CreateDriverWithMetadata((path, text, metadata)).RunGenerators(Compilation("class Anchor { }")).GetRunResult();
 
     private sealed class InMemoryText(string path, string text) : AdditionalText
     {
@@ -35,15 +42,15 @@ internal static class GeneratorHarness
         public override SourceText GetText(CancellationToken cancellationToken = default) => SourceText.From(text);
     }
 
-    private sealed class Options(Dictionary<string, string?> namespaces) : AnalyzerConfigOptionsProvider
+    private sealed class Options(Dictionary<string, Dictionary<string, string>> metadata) : AnalyzerConfigOptionsProvider
     {
         public override AnalyzerConfigOptions GlobalOptions { get; } = new Values(new() { ["build_property.RootNamespace"] = "Harness" });
 
         public override AnalyzerConfigOptions GetOptions(SyntaxTree tree) => new Values([]);
 
         public override AnalyzerConfigOptions GetOptions(AdditionalText textFile) =>
-            new Values(namespaces.TryGetValue(textFile.Path, out var ns) && ns is not null
-                ? new() { ["build_metadata.AdditionalFiles.PortalNamespace"] = ns }
+            new Values(metadata.TryGetValue(textFile.Path, out var values)
+                ? values.ToDictionary(pair => $"build_metadata.AdditionalFiles.{pair.Key}", pair => pair.Value)
                 : []);
     }
 

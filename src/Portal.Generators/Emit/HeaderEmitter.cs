@@ -81,9 +81,15 @@ internal static class HeaderEmitter
 
                 /// <summary>The bytes this snapshot decodes.</summary>
                 public {{View}} View => _view;
+
+                /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+                /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+                public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+                    global::Portal.Typed.GuestRecord.Cast<{{record.TypeName}}, TOther>(this);
                 """);
             foreach (var member in record.Members)
                 EmitMember(w, abis, record, member);
+            EmitSocketAddressHelpers(w, record);
             EmitLayout(w, abis, record);
         });
         w.Line();
@@ -94,14 +100,21 @@ internal static class HeaderEmitter
     {
         w.Line();
         var where = string.Join(", ", abis.Select((a, i) => m.Offsets[i] >= 0 ? $"{a}: {Position(m, i)}" : null).Where(s => s is not null));
-        w.Line($"/// <summary>C <c>{Xml(m.CType)} {Xml(m.CName)}</c>{(m.IsAlias ? " (a member-path macro)" : "")} — {where}.</summary>");
-        var o = $"var o = _layout.{OffsetField(m)}; if (o < 0) throw Missing(\"{m.CName}\");";
-        var size = Uniform(m.Sizes, m.Offsets) is { } s ? s.ToString(CultureInfo.InvariantCulture) : $"_layout.{SizeField(m)}";
-        var length = Uniform(m.Lengths, m.Offsets) is { } l ? l.ToString(CultureInfo.InvariantCulture) : $"_layout.{LengthField(m)}";
+        var note = (m.IsAlias ? " (a member-path macro)" : "") + (m.NetworkOrder ? ", network byte order (big-endian on every ABI)" : "")
+            + (m.IsBytesView ? ", its bytes as they are (NULs included)" : "");
+        w.Line($"/// <summary>C <c>{Xml(m.CType)} {Xml(m.CName)}</c>{note} — {where}.</summary>");
+        var laidOut = LayoutOwner(record, m);
+        var o = $"var o = _layout.{OffsetField(laidOut)}; if (o < 0) throw Missing(\"{m.CName}\");";
+        var size = Uniform(m.Sizes, m.Offsets) is { } s ? s.ToString(CultureInfo.InvariantCulture) : $"_layout.{SizeField(laidOut)}";
+        var length = Uniform(m.Lengths, m.Offsets) is { } l ? l.ToString(CultureInfo.InvariantCulture) : $"_layout.{LengthField(laidOut)}";
         var bit = $"_layout.{BitField(m)}";
         string? get, set = null;
         switch (m.Kind)
         {
+            case MemberKind.Integer when m.NetworkOrder:
+                get = $"return ({m.ClrType}){(m.Signed ? "_view.ReadSignedNetworkOrder" : "_view.ReadUnsignedNetworkOrder")}(o, {size});";
+                set = m.Signed ? $"_view.WriteSignedNetworkOrder(o, {size}, value);" : $"_view.WriteUnsignedNetworkOrder(o, {size}, value);";
+                break;
             case MemberKind.Integer:
                 get = $"return {ReadInteger(m, size)};";
                 set = m.Signed ? $"_view.WriteSigned(o, {size}, value);" : $"_view.WriteUnsigned(o, {size}, value);";
@@ -170,6 +183,62 @@ internal static class HeaderEmitter
         });
     }
 
+    /// <summary>IPAddress / IPEndPoint conversions of the standard socket structs (the conversions themselves: Portal.Typed.SocketAddresses).</summary>
+    private static void EmitSocketAddressHelpers(SourceWriter w, RecordModel record)
+    {
+        if (record.SocketAddress == SocketAddressKind.None)
+            return;
+        const string Codec = "global::Portal.Typed.SocketAddresses";
+        string Offset(string cName) => "_layout." + OffsetField(record.Members.First(m => m.CName == cName && !m.IsAlias && !m.IsBytesView));
+        w.Line();
+        switch (record.SocketAddress)
+        {
+            case SocketAddressKind.InAddr:
+            case SocketAddressKind.In6Addr:
+                var (version, offset) = record.SocketAddress == SocketAddressKind.InAddr ? ("IPv4", Offset("s_addr")) : ("IPv6", "0");
+                w.Line($$"""
+                    /// <summary>The address (its bytes are in network order on every ABI).</summary>
+                    public global::System.Net.IPAddress ToIPAddress() => {{Codec}}.Read{{version}}(_view, {{offset}});
+
+                    /// <summary>Sets the address (staged like any setter).</summary>
+                    /// <exception cref="global::System.ArgumentException">The address is not {{version}}.</exception>
+                    public void SetIPAddress(global::System.Net.IPAddress address) => {{Codec}}.Write{{version}}(_view, {{offset}}, address);
+                    """);
+                break;
+            case SocketAddressKind.SockaddrIn:
+                w.Line($$"""
+                    /// <summary>The address and port as an endpoint.</summary>
+                    /// <exception cref="global::System.IO.InvalidDataException">sin_family is not AF_INET.</exception>
+                    public global::System.Net.IPEndPoint ToIPEndPoint() =>
+                        {{Codec}}.ReadInetEndPoint(_view, {{Offset("sin_family")}}, 2, {{Offset("sin_port")}}, {{Offset("sin_addr")}});
+
+                    /// <summary>Sets sin_family (AF_INET), sin_port and sin_addr (staged like any setter).</summary>
+                    /// <exception cref="global::System.ArgumentException">The address is not IPv4.</exception>
+                    public void SetIPEndPoint(global::System.Net.IPEndPoint endPoint) =>
+                        {{Codec}}.WriteInetEndPoint(_view, {{Offset("sin_family")}}, 2, {{Offset("sin_port")}}, {{Offset("sin_addr")}}, endPoint);
+                    """);
+                break;
+            case SocketAddressKind.SockaddrIn6:
+                w.Line($$"""
+                    /// <summary>The address (with sin6_scope_id) and port as an endpoint.</summary>
+                    /// <exception cref="global::System.IO.InvalidDataException">sin6_family is not AF_INET6.</exception>
+                    public global::System.Net.IPEndPoint ToIPEndPoint() =>
+                        {{Codec}}.ReadInet6EndPoint(_view, {{Offset("sin6_family")}}, 2, {{Offset("sin6_port")}}, {{Offset("sin6_addr")}}, {{Offset("sin6_scope_id")}});
+
+                    /// <summary>Sets sin6_family (AF_INET6), sin6_port, sin6_flowinfo (0), sin6_addr and sin6_scope_id (staged like any setter).</summary>
+                    /// <exception cref="global::System.ArgumentException">The address is not IPv6.</exception>
+                    public void SetIPEndPoint(global::System.Net.IPEndPoint endPoint) =>
+                        {{Codec}}.WriteInet6EndPoint(_view, {{Offset("sin6_family")}}, 2, {{Offset("sin6_port")}}, {{Offset("sin6_flowinfo")}}, {{Offset("sin6_addr")}}, {{Offset("sin6_scope_id")}}, endPoint);
+                    """);
+                break;
+        }
+    }
+
+    /// <summary>The member whose layout fields <paramref name="m"/> uses: a char array's bytes view shares its string's.</summary>
+    private static MemberModel LayoutOwner(RecordModel record, MemberModel m) => m.IsBytesView
+        ? record.Members.First(text => text.Kind == MemberKind.String && !text.IsBytesView && text.CName == m.CName && text.IsAlias == m.IsAlias)
+        : m;
+
     private static string ReadInteger(MemberModel m, string size)
     {
         if (!int.TryParse(size, out var bytes))
@@ -189,7 +258,7 @@ internal static class HeaderEmitter
     private static void EmitLayout(SourceWriter w, EquatableArray<string> abis, RecordModel record)
     {
         var fields = new List<string> { RecordSize };
-        foreach (var m in record.Members)
+        foreach (var m in record.Members.Where(m => !m.IsBytesView))
         {
             fields.Add(OffsetField(m));
             if (Uniform(m.Sizes, m.Offsets) is null)
@@ -215,7 +284,7 @@ internal static class HeaderEmitter
                 if (record.Sizes[i] < 0 || !AbiIds.TryGetValue(abis[i], out var id))
                     continue;
                 var values = new List<string> { $"{RecordSize} = {record.Sizes[i]}" };
-                foreach (var m in record.Members)
+                foreach (var m in record.Members.Where(m => !m.IsBytesView))
                 {
                     values.Add($"{OffsetField(m)} = {m.Offsets[i]}");
                     if (Uniform(m.Sizes, m.Offsets) is null)
@@ -296,6 +365,7 @@ internal static class HeaderEmitter
                         MemberKind.Record => ($"global::Portal.Typed.GuestPtr<{m.ClrType}>", $"pointer.Record<{m.ClrType}>(o)"),
                         MemberKind.RecordPointer or MemberKind.Address => ("global::Portal.Typed.GuestFieldPtr<global::Portal.Typed.GuestAddress>",
                             "pointer.Field<global::Portal.Typed.GuestAddress>(o, pointer.Memory.Abi.PointerSize)"),
+                        _ when m.NetworkOrder => ($"global::Portal.Typed.GuestFieldPtr<{m.ClrType}>", $"pointer.NetworkOrderField<{m.ClrType}>(o, {size})"),
                         _ => ($"global::Portal.Typed.GuestFieldPtr<{m.ClrType}>", $"pointer.Field<{m.ClrType}>(o, {size})"),
                     };
                     w.Line($"/// <summary>Pointer to <c>{Xml(m.CName)}</c>.</summary>");

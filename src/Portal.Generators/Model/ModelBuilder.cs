@@ -21,7 +21,9 @@ internal sealed class ModelBuilder
     {
         "View", "Bind", "CName", "SizeOf", "LayoutFor", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone",
         "Address", "IsIndirect", "Memory", "IsNull", "Size", "LoadAsync", "StoreAsync", "ResolveAsync", "Offset", "Cast",
-        "AsAddress", "Field", "Record",
+        "AsAddress", "Field", "Record", "NetworkOrderField",
+        // Helpers of the socket structs (docs/networking.md).
+        "ToIPAddress", "SetIPAddress", "ToIPEndPoint", "SetIPEndPoint",
     };
 
     private readonly List<AbiManifest> _abis;
@@ -31,15 +33,22 @@ internal sealed class ModelBuilder
     private readonly Dictionary<string, string> _enumTypeNames = new(StringComparer.Ordinal);
     private readonly HashSet<string> _usedTypeNames = new(StringComparer.Ordinal);
     private readonly List<RecordModel> _records = [];
+    private readonly Dictionary<string, string> _cPaths = new(StringComparer.Ordinal);     // C# type name → C path ("ifreq.ifr_ifru")
+    private readonly ByteOrderRules _byteOrder;
+    private readonly List<string> _byteOrderErrors = [];
 
-    private ModelBuilder(List<AbiManifest> abis, string filePath)
+    private ModelBuilder(List<AbiManifest> abis, string filePath, string? networkOrder, string? guestOrder)
     {
         _abis = abis;
         _filePath = filePath;
+        _byteOrder = ByteOrderRules.Parse(networkOrder, guestOrder, _byteOrderErrors);
     }
 
     /// <summary>Builds the model of one manifest file; a malformed file gives a model with only a PTL0001 diagnostic.</summary>
-    public static HeaderModel Build(string filePath, string text, string? namespaceOverride, string? rootNamespace)
+    /// <param name="networkOrder">The PortalHeader's NetworkOrder metadata: members big-endian on every ABI, beyond the defaults.</param>
+    /// <param name="guestOrder">The GuestOrder metadata: members in the guest's order although a default says network order.</param>
+    public static HeaderModel Build(string filePath, string text, string? namespaceOverride, string? rootNamespace,
+        string? networkOrder = null, string? guestOrder = null)
     {
         var fileStem = Stem(filePath);      // unique per manifest (MSBuild adds a hash): the hint name
         string Namespace(string stem) => namespaceOverride is { Length: > 0 } ? namespaceOverride
@@ -58,7 +67,7 @@ internal sealed class ModelBuilder
         }
         // Names come from the header itself ("raeth.h" → Raeth), not from the manifest file.
         var headerStem = Stem(header);
-        return new ModelBuilder(abis, filePath).BuildModel(fileStem, headerStem, Namespace(headerStem), header);
+        return new ModelBuilder(abis, filePath, networkOrder, guestOrder).BuildModel(fileStem, headerStem, Namespace(headerStem), header);
     }
 
     private HeaderModel BuildModel(string fileStem, string stem, string @namespace, string header)
@@ -82,10 +91,12 @@ internal sealed class ModelBuilder
         {
             var perAbi = _abis.Select(a => a.Records.FirstOrDefault(r => r.Name == name && !r.Incomplete)).ToList();
             var first = perAbi.First(r => r is not null)!;
-            BuildRecord($"{(first.IsUnion ? "union" : "struct")} {name}", _recordTypeNames[name], first.IsUnion,
+            BuildRecord($"{(first.IsUnion ? "union" : "struct")} {name}", _recordTypeNames[name], name, first.IsUnion,
                 perAbi.Select(r => r?.Size ?? -1).ToList(), perAbi.Select(r => r?.Align ?? -1).ToList(),
                 perAbi.Select(r => r?.Fields).ToList(), aliasesOf: name);
         }
+        foreach (var error in _byteOrderErrors.Concat(_byteOrder.Unmatched(_recordTypeNames.Keys)))
+            Report(Diagnostics.BadByteOrder, $"{error} (header {header})");
 
         var enums = _enumTypeNames.Select(pair =>
         {
@@ -110,8 +121,10 @@ internal sealed class ModelBuilder
     }
 
     /// <summary>Builds a record (and, recursively, the records defined inline in it).</summary>
-    private void BuildRecord(string cName, string typeName, bool isUnion, List<int> sizes, List<int> aligns, List<List<RawField>?> fields, string? aliasesOf)
+    /// <param name="cPath">How byte-order metadata names this record: its C name, or "owner.member" for one defined inline.</param>
+    private void BuildRecord(string cName, string typeName, string cPath, bool isUnion, List<int> sizes, List<int> aligns, List<List<RawField>?> fields, string? aliasesOf)
     {
+        _cPaths[typeName] = cPath;
         var members = new List<MemberModel>();
         var names = new HashSet<string>(StringComparer.Ordinal) { typeName };
 
@@ -124,7 +137,12 @@ internal sealed class ModelBuilder
                 ? ((RawField, int)?)(found.Field, found.Base) : null).ToList();
             var member = Merge(memberName, typeName, perAbi, isAlias: false);
             if (member is not null)
-                members.Add(member with { PropertyName = UniqueMemberName(member.PropertyName, names, cName, memberName) });
+            {
+                members.Add(WithByteOrder(member, $"{cPath}.{memberName}") with
+                {
+                    PropertyName = UniqueMemberName(member.PropertyName, names, cName, memberName),
+                });
+            }
         }
 
         if (aliasesOf is not null)
@@ -133,19 +151,80 @@ internal sealed class ModelBuilder
             {
                 var resolved = _abis.Select((a, i) =>
                     a.Aliases.FirstOrDefault(x => x.Record == aliasesOf && x.Name == aliasName) is { } alias && fields[i] is { } f
-                        ? Resolve(f, alias.Path.Split('.'), i) : null).ToList();
+                        ? Resolve(f, alias.Path.Split('.'), i, cPath) : null).ToList();
                 if (resolved.All(r => r is null))
                 {
                     Report(Diagnostics.Unsupported, $"The alias {aliasName} of {cName} names a member path that does not exist; it was skipped.");
                     continue;
                 }
-                var member = Merge(aliasName, typeName, resolved, isAlias: true);
+                var member = Merge(aliasName, typeName, resolved.Select(r => r is { } found ? (found.Field, found.Base) : ((RawField, int)?)null).ToList(), isAlias: true);
                 if (member is not null)
-                    members.Add(member with { PropertyName = UniqueMemberName(member.PropertyName, names, cName, aliasName) });
+                {
+                    // An alias decodes as the member it stands for (that member's path decides), unless the metadata names the alias itself.
+                    var target = resolved.First(r => r is not null)!.Value;
+                    var aliased = WithByteOrder(member, $"{target.OwnerPath}.{target.Field.Name}");
+                    var own = _byteOrder.Declared($"{cPath}.{aliasName}", member.CType, member.Kind == MemberKind.Integer, _byteOrderErrors);
+                    members.Add(aliased with
+                    {
+                        NetworkOrder = own ?? aliased.NetworkOrder,
+                        PropertyName = UniqueMemberName(member.PropertyName, names, cName, aliasName),
+                    });
+                }
             }
         }
 
-        _records.Add(new RecordModel(cName, typeName, isUnion, sizes.ToEquatableArray(), aligns.ToEquatableArray(), members.ToEquatableArray()));
+        // A char array is text to C code that treats it as such, and bytes to code that does not (sockaddr.sa_data
+        // holds a MAC address): both views, the bytes one named after the string one.
+        foreach (var text in members.Where(m => m.Kind == MemberKind.String).ToList())
+        {
+            members.Add(text with
+            {
+                Kind = MemberKind.Bytes,
+                ClrType = "global::System.ReadOnlySpan<byte>",
+                PropertyName = UniqueMemberName(text.PropertyName + "Bytes", names, cName, text.CName + " (its bytes)"),
+                IsBytesView = true,
+            });
+        }
+
+        var model = new RecordModel(cName, typeName, isUnion, sizes.ToEquatableArray(), aligns.ToEquatableArray(), members.ToEquatableArray());
+        _records.Add(model with { SocketAddress = SocketAddressOf(aliasesOf, model) });
+    }
+
+    /// <summary>The member with its byte order: network order when the rules say so for <paramref name="path"/>.</summary>
+    private MemberModel WithByteOrder(MemberModel member, string path) =>
+        member with { NetworkOrder = _byteOrder.IsNetworkOrder(path, member.CType, member.Kind == MemberKind.Integer, _byteOrderErrors) };
+
+    /// <summary>
+    /// Which socket struct a record is, when it has the standard name and members on every ABI that has it
+    /// (a header's own struct that happens to share the name, but not the shape, gets no helpers, and says so).
+    /// </summary>
+    private SocketAddressKind SocketAddressOf(string? recordName, RecordModel record)
+    {
+        var kind = recordName switch
+        {
+            "in_addr" => SocketAddressKind.InAddr,
+            "in6_addr" => SocketAddressKind.In6Addr,
+            "sockaddr_in" => SocketAddressKind.SockaddrIn,
+            "sockaddr_in6" => SocketAddressKind.SockaddrIn6,
+            _ => SocketAddressKind.None,
+        };
+        if (kind == SocketAddressKind.None)
+            return kind;
+        bool Has(string name, MemberKind memberKind, int size) =>
+            record.Members.FirstOrDefault(m => m.CName == name && !m.IsAlias && !m.IsBytesView) is { } m && m.Kind == memberKind
+            && Enumerable.Range(0, record.Sizes.Count).All(i => record.Sizes[i] < 0 || (m.Offsets[i] >= 0 && m.Sizes[i] == size));
+        var standard = kind switch
+        {
+            SocketAddressKind.InAddr => Has("s_addr", MemberKind.Integer, 4),
+            SocketAddressKind.In6Addr => record.Sizes.All(size => size is -1 or 16),
+            SocketAddressKind.SockaddrIn => Has("sin_family", MemberKind.Integer, 2) && Has("sin_port", MemberKind.Integer, 2) && Has("sin_addr", MemberKind.Record, 4),
+            _ => Has("sin6_family", MemberKind.Integer, 2) && Has("sin6_port", MemberKind.Integer, 2) && Has("sin6_flowinfo", MemberKind.Integer, 4)
+                && Has("sin6_addr", MemberKind.Record, 16) && Has("sin6_scope_id", MemberKind.Integer, 4),
+        };
+        if (standard)
+            return kind;
+        Report(Diagnostics.Unsupported, $"{record.CName} does not have the standard members of the socket struct; it gets no IPAddress/IPEndPoint helpers.");
+        return SocketAddressKind.None;
     }
 
     /// <summary>Anonymous (C11) members are reached as if they were members of the record that holds them.</summary>
@@ -165,19 +244,24 @@ internal sealed class ModelBuilder
         }
     }
 
-    /// <summary>Follows "a.b.c" through inline and named records; returns the last field and the offset of its record.</summary>
-    private (RawField, int)? Resolve(List<RawField> fields, string[] path, int abi)
+    /// <summary>
+    /// Follows "a.b.c" through inline and named records; returns the last field, the offset of its record,
+    /// and that record's C path (as byte-order metadata names it: "in_addr" after a named struct, "ifreq.ifr_ifru" inline).
+    /// </summary>
+    private (RawField Field, int Base, string OwnerPath)? Resolve(List<RawField> fields, string[] path, int abi, string recordPath)
     {
         var baseOffset = 0;
         var current = fields;
+        var ownerPath = recordPath;
         for (var i = 0; i < path.Length; i++)
         {
             var found = Flatten(current, baseOffset).FirstOrDefault(m => m.Field.Name == path[i]);
             if (found.Field is null)
                 return null;
             if (i == path.Length - 1)
-                return (found.Field, found.Base);
+                return (found.Field, found.Base, ownerPath);
             baseOffset = found.Base + found.Field.Offset;
+            ownerPath = found.Field.Fields is null && found.Field.Type.Record is { } named ? named : $"{ownerPath}.{found.Field.Name}";
             current = found.Field.Fields
                 ?? (found.Field.Type.Record is { } name ? _abis[abi].Records.FirstOrDefault(r => r.Name == name)?.Fields : null)
                 ?? [];
@@ -364,6 +448,7 @@ internal sealed class ModelBuilder
         // The same member on every ABI (matched by owner and member name).
         var perAbi = _abis.Select((a, i) => i == abi ? field : FindInline(ownerType, field.Name, i)).ToList();
         BuildRecord($"{(field.Type.Spelling.StartsWith("union", StringComparison.Ordinal) ? "union" : "struct")} (in {ownerType}.{field.Name})", typeName,
+            $"{(_cPaths.TryGetValue(ownerType, out var ownerPath) ? ownerPath : ownerType)}.{field.Name}",
             field.Type.Spelling.StartsWith("union", StringComparison.Ordinal),
             perAbi.Select(InlineSize).ToList(), perAbi.Select(_ => -1).ToList(),
             perAbi.Select(f => f?.Fields).ToList(), aliasesOf: null);

@@ -36,13 +36,25 @@ internal sealed record HeaderModel(
 /// <param name="CName">C spelling for docs and errors, e.g. "struct ifreq".</param>
 /// <param name="TypeName">The C# type name.</param>
 /// <param name="Sizes">sizeof per ABI (index as in <see cref="HeaderModel.Abis"/>), -1 where the ABI has no such record.</param>
+/// <param name="SocketAddress">A standard socket struct with the standard members: it gets IPAddress/IPEndPoint helpers.</param>
 internal sealed record RecordModel(
     string CName,
     string TypeName,
     bool IsUnion,
     EquatableArray<int> Sizes,
     EquatableArray<int> Aligns,
-    EquatableArray<MemberModel> Members);
+    EquatableArray<MemberModel> Members,
+    SocketAddressKind SocketAddress = SocketAddressKind.None);
+
+/// <summary>The socket structs whose records get <c>ToIPAddress</c>/<c>ToIPEndPoint</c> helpers.</summary>
+internal enum SocketAddressKind
+{
+    None,
+    InAddr,
+    In6Addr,
+    SockaddrIn,
+    SockaddrIn6,
+}
 
 /// <summary>A member (or a member reached through anonymous records or an alias macro).</summary>
 /// <param name="CName">The C member name or path ("ifr_ifru.ifru_data" for aliases).</param>
@@ -52,6 +64,8 @@ internal sealed record RecordModel(
 /// <param name="Sizes">Per ABI: integer width, string/byte array length, or array element size.</param>
 /// <param name="Lengths">Per ABI: array element count (0 when not an array).</param>
 /// <param name="BitOffsets">Per ABI: bit offset from the record start (bitfields).</param>
+/// <param name="NetworkOrder">An integer stored big-endian on every ABI (network byte order), not in the guest's order.</param>
+/// <param name="IsBytesView">The raw bytes of a char array that is also exposed as a string (<c>SaDataBytes</c> next to <c>SaData</c>).</param>
 internal sealed record MemberModel(
     string CName,
     string PropertyName,
@@ -65,7 +79,9 @@ internal sealed record MemberModel(
     EquatableArray<int> Sizes,
     EquatableArray<int> Lengths,
     EquatableArray<int> BitOffsets,
-    bool IsAlias);
+    bool IsAlias,
+    bool NetworkOrder = false,
+    bool IsBytesView = false);
 
 internal sealed record EnumModel(string CName, string TypeName, string Underlying, EquatableArray<EnumValueModel> Values);
 

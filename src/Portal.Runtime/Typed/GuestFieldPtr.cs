@@ -7,17 +7,20 @@ namespace Portal.Typed;
 /// <summary>
 /// A pointer to one scalar member in guest memory (what <c>&amp;ifr-&gt;ifr_data</c> is in C):
 /// reading or writing it costs one exchange and touches only that member. <typeparamref name="T"/> is
-/// an integer type, bool, an enum, or <see cref="GuestAddress"/> for pointer members.
+/// an integer type, bool, an enum, or <see cref="GuestAddress"/> for pointer members. A member declared
+/// network-order (<see cref="IsNetworkOrder"/>: <c>sin_port</c>, <c>s_addr</c>) is read and written
+/// big-endian on every ABI.
 /// </summary>
 public readonly struct GuestFieldPtr<T>
 {
     private readonly GuestLocation _location;
 
-    internal GuestFieldPtr(GuestLocation location, int size, GuestMemory memory)
+    internal GuestFieldPtr(GuestLocation location, int size, GuestMemory memory, bool isNetworkOrder)
     {
         _location = location;
         Size = size;
         Memory = memory;
+        IsNetworkOrder = isNetworkOrder;
     }
 
     /// <summary>The member's address.</summary>
@@ -36,9 +39,12 @@ public readonly struct GuestFieldPtr<T>
     /// <summary>The memory API it belongs to.</summary>
     public GuestMemory Memory { get; }
 
+    /// <summary>True when the member is big-endian in guest memory on every ABI (network byte order), not in the guest's order.</summary>
+    public bool IsNetworkOrder { get; }
+
     /// <summary>Reads the member: one exchange, shared with whatever else is queued (through a pointer: still one, the guest chases it).</summary>
     public ValueTask<T> ReadAsync(CancellationToken cancellationToken = default) =>
-        Memory.ReadField(_location, Size, s_decode, cancellationToken);
+        Memory.ReadField(_location, Size, IsNetworkOrder ? s_decodeNetworkOrder : s_decode, cancellationToken);
 
     /// <summary>Writes the member (staged inside a batch scope).</summary>
     public ValueTask WriteAsync(T value, CancellationToken cancellationToken = default)
@@ -51,9 +57,10 @@ public readonly struct GuestFieldPtr<T>
     /// <inheritdoc/>
     public override string ToString() => $"({typeof(T).Name} *){_location}";
 
-    private static readonly Func<RecordView, T> s_decode = Decode;
+    private static readonly Func<RecordView, T> s_decode = static view => Decode(view, networkOrder: false);
+    private static readonly Func<RecordView, T> s_decodeNetworkOrder = static view => Decode(view, networkOrder: true);
 
-    private static T Decode(RecordView view)
+    private static T Decode(RecordView view, bool networkOrder)
     {
         var size = view.Buffer.Length;
         if (typeof(T) == typeof(GuestAddress))
@@ -68,7 +75,13 @@ public readonly struct GuestFieldPtr<T>
         }
         var underlying = typeof(T).IsEnum ? Enum.GetUnderlyingType(typeof(T)) : typeof(T);
         var signed = underlying == typeof(sbyte) || underlying == typeof(short) || underlying == typeof(int) || underlying == typeof(long);
-        var raw = signed ? (ulong)view.ReadSigned(0, size) : view.ReadUnsigned(0, size);
+        var raw = (signed, networkOrder) switch
+        {
+            (true, false) => (ulong)view.ReadSigned(0, size),
+            (false, false) => view.ReadUnsigned(0, size),
+            (true, true) => (ulong)view.ReadSignedNetworkOrder(0, size),
+            (false, true) => view.ReadUnsignedNetworkOrder(0, size),
+        };
         return FromBits(raw);
     }
 
@@ -81,7 +94,11 @@ public readonly struct GuestFieldPtr<T>
         }
         // A value wider than the member (a C# long for a 32-bit guest's long) is truncated to the member.
         var bits = ToBits(value);
-        view.WriteUnsigned(0, Size, Size >= 8 ? bits : bits & ((1UL << (8 * Size)) - 1));
+        var member = Size >= 8 ? bits : bits & ((1UL << (8 * Size)) - 1);
+        if (IsNetworkOrder)
+            view.WriteUnsignedNetworkOrder(0, Size, member);
+        else
+            view.WriteUnsigned(0, Size, member);
     }
 
     private static T FromBits(ulong raw)

@@ -101,7 +101,10 @@ public readonly struct GuestPtr<T> : IEquatable<GuestPtr<T>> where T : struct, I
     public GuestAddress AsAddress() => new(_location, _memory);
 
     /// <summary>A pointer to a member at <paramref name="offset"/> (generated member pointers use this).</summary>
-    public GuestFieldPtr<TField> Field<TField>(int offset, int size) => new(_location.Add(offset), size, Memory);
+    public GuestFieldPtr<TField> Field<TField>(int offset, int size) => new(_location.Add(offset), size, Memory, isNetworkOrder: false);
+
+    /// <summary>A pointer to a member at <paramref name="offset"/> stored big-endian on every ABI (network byte order: <c>sin_port</c>).</summary>
+    public GuestFieldPtr<TField> NetworkOrderField<TField>(int offset, int size) => new(_location.Add(offset), size, Memory, isNetworkOrder: true);
 
     /// <summary>A pointer to a nested record at <paramref name="offset"/>.</summary>
     public GuestPtr<TRecord> Record<TRecord>(int offset) where TRecord : struct, IGuestRecord<TRecord> => new(_location.Add(offset), _memory);

@@ -28,6 +28,30 @@ public static class GuestRecord
     /// <summary>A zero-filled record for <paramref name="abi"/>, not tied to guest memory (build one, then write it).</summary>
     public static T Create<T>(GuestAbi abi) where T : struct, IGuestRecord<T> => T.Bind(RecordView.Detached(T.SizeOf(abi), abi));
 
+    /// <summary>
+    /// The same bytes as another record type, as C's <c>(struct sockaddr_in *)&amp;sa</c>: no copy and no
+    /// exchange; the result is a view on the snapshot, so its setters stage writes at the same guest
+    /// addresses. Generated records call this from their <c>Cast&lt;TOther&gt;()</c>:
+    /// <c>var sin = ifr.IfrAddr.Cast&lt;SockaddrIn&gt;();</c>
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// <typeparamref name="TOther"/> is larger than the bytes the snapshot holds from this record on (a 16-byte
+    /// <c>sockaddr</c> loaded alone cannot be a 28-byte <c>sockaddr_in6</c>: cast the pointer and load that instead).
+    /// </exception>
+    public static TOther Cast<T, TOther>(T record) where T : struct, IGuestRecord<T> where TOther : struct, IGuestRecord<TOther>
+    {
+        var view = record.View;
+        var needed = TOther.SizeOf(view.Abi);
+        var available = view.Buffer.Length - view.Start;
+        if (needed > available)
+        {
+            throw new InvalidOperationException(
+                $"{TOther.CName} is {needed} bytes on {view.Abi.Name}, but the snapshot holds only {available} from this {T.CName} on; "
+                + $"cast the pointer and load that (ptr.Cast<{typeof(TOther).Name}>().LoadAsync()).");
+        }
+        return TOther.Bind(view);
+    }
+
     /// <summary>True when setters changed the snapshot since it was loaded or stored (the bytes are already staged for the guest).</summary>
     public static bool HasChanges<T>(this T record) where T : struct, IGuestRecord<T> => !record.View.Changes.IsEmpty;
 

@@ -109,6 +109,57 @@ public readonly struct RecordView
         _ => throw new ArgumentOutOfRangeException(nameof(size), size, "Integers are 1, 2, 4 or 8 bytes."),
     };
 
+    // ---- network byte order ------------------------------------------------------------------------
+    // Some members are big-endian in memory on every ABI, whatever the guest's own order: IP addresses
+    // and ports (in_addr.s_addr, sockaddr_in.sin_port), the kernel's __be16/__be32 fields. Generated
+    // properties of members declared network-order (docs/networking.md) decode and encode through these.
+
+    /// <summary>Reads an unsigned integer of <paramref name="size"/> bytes stored big-endian (network order) on every ABI.</summary>
+    public ulong ReadUnsignedNetworkOrder(int offset, int size)
+    {
+        var bytes = _buffer.AsSpan(_start + offset, CheckedIntegerSize(size));
+        ulong value = 0;
+        foreach (var b in bytes)
+            value = (value << 8) | b;
+        return value;
+    }
+
+    /// <summary>Reads a signed integer of <paramref name="size"/> bytes stored big-endian on every ABI, sign-extended.</summary>
+    public long ReadSignedNetworkOrder(int offset, int size)
+    {
+        var raw = ReadUnsignedNetworkOrder(offset, size);
+        return size == 8 ? (long)raw : (long)(raw << (64 - size * 8)) >> (64 - size * 8);
+    }
+
+    /// <summary>Writes an unsigned integer of <paramref name="size"/> bytes big-endian (network order) on every ABI and stages the change.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value does not fit.</exception>
+    public void WriteUnsignedNetworkOrder(int offset, int size, ulong value)
+    {
+        if (CheckedIntegerSize(size) < 8 && value >> (size * 8) != 0)
+            throw new ArgumentOutOfRangeException(nameof(value), $"0x{value:x} does not fit {size} bytes.");
+        WriteBigEndian(offset, size, value);
+    }
+
+    /// <summary>Writes a signed integer of <paramref name="size"/> bytes big-endian on every ABI and stages the change.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value does not fit.</exception>
+    public void WriteSignedNetworkOrder(int offset, int size, long value)
+    {
+        if (CheckedIntegerSize(size) < 8 && (value < -(1L << (size * 8 - 1)) || value >= 1L << (size * 8 - 1)))
+            throw new ArgumentOutOfRangeException(nameof(value), $"{value} does not fit {size} signed bytes.");
+        WriteBigEndian(offset, size, (ulong)value);
+    }
+
+    private void WriteBigEndian(int offset, int size, ulong value)
+    {
+        var bytes = _buffer.AsSpan(_start + offset, size);
+        for (var i = size - 1; i >= 0; i--, value >>= 8)
+            bytes[i] = (byte)value;
+        Staged(offset, size);
+    }
+
+    private static int CheckedIntegerSize(int size) =>
+        size is 1 or 2 or 4 or 8 ? size : throw new ArgumentOutOfRangeException(nameof(size), size, "Integers are 1, 2, 4 or 8 bytes.");
+
     /// <summary>Writes an unsigned integer of <paramref name="size"/> bytes and stages the change.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value does not fit.</exception>
     public void WriteUnsigned(int offset, int size, ulong value)

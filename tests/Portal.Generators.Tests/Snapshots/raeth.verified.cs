@@ -30,6 +30,11 @@ namespace Portal.Samples.Raeth
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
 
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<Sockaddr, TOther>(this);
+
         /// <summary>C <c>sa_family_t sa_family</c> — x86_64: offset 0, mipsel: offset 0.</summary>
         public ushort SaFamily
         {
@@ -42,6 +47,13 @@ namespace Portal.Samples.Raeth
         {
             get { var o = _layout.M_SaData; if (o < 0) throw Missing("sa_data"); return _view.ReadString(o, 14); }
             set { var o = _layout.M_SaData; if (o < 0) throw Missing("sa_data"); _view.WriteString(o, 14, value); }
+        }
+
+        /// <summary>C <c>char [14] sa_data</c>, its bytes as they are (NULs included) — x86_64: offset 2, mipsel: offset 2.</summary>
+        public global::System.ReadOnlySpan<byte> SaDataBytes
+        {
+            get { var o = _layout.M_SaData; if (o < 0) throw Missing("sa_data"); return _view.Bytes(o, 14); }
+            set { var o = _layout.M_SaData; if (o < 0) throw Missing("sa_data"); if (value.Length != 14) throw new global::System.ArgumentException($"sa_data holds {14} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
@@ -124,6 +136,11 @@ namespace Portal.Samples.Raeth
 
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
+
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<Ifmap, TOther>(this);
 
         /// <summary>C <c>unsigned long mem_start</c> — x86_64: offset 0, mipsel: offset 0.</summary>
         public ulong MemStart
@@ -268,11 +285,23 @@ namespace Portal.Samples.Raeth
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
 
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<IfreqIfrIfrn, TOther>(this);
+
         /// <summary>C <c>char [16] ifrn_name</c> — x86_64: offset 0, mipsel: offset 0.</summary>
         public string IfrnName
         {
             get { var o = _layout.M_IfrnName; if (o < 0) throw Missing("ifrn_name"); return _view.ReadString(o, 16); }
             set { var o = _layout.M_IfrnName; if (o < 0) throw Missing("ifrn_name"); _view.WriteString(o, 16, value); }
+        }
+
+        /// <summary>C <c>char [16] ifrn_name</c>, its bytes as they are (NULs included) — x86_64: offset 0, mipsel: offset 0.</summary>
+        public global::System.ReadOnlySpan<byte> IfrnNameBytes
+        {
+            get { var o = _layout.M_IfrnName; if (o < 0) throw Missing("ifrn_name"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfrnName; if (o < 0) throw Missing("ifrn_name"); if (value.Length != 16) throw new global::System.ArgumentException($"ifrn_name holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
@@ -342,6 +371,11 @@ namespace Portal.Samples.Raeth
 
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
+
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<IfreqIfrIfru, TOther>(this);
 
         /// <summary>C <c>struct sockaddr ifru_addr</c> — x86_64: offset 0, mipsel: offset 0.</summary>
         public Sockaddr IfruAddr
@@ -419,6 +453,20 @@ namespace Portal.Samples.Raeth
         {
             get { var o = _layout.M_IfruData; if (o < 0) throw Missing("ifru_data"); return _view.ReadAddress(o); }
             set { var o = _layout.M_IfruData; if (o < 0) throw Missing("ifru_data"); _view.WriteAddress(o, value.Value); }
+        }
+
+        /// <summary>C <c>char [16] ifru_slave</c>, its bytes as they are (NULs included) — x86_64: offset 0, mipsel: offset 0.</summary>
+        public global::System.ReadOnlySpan<byte> IfruSlaveBytes
+        {
+            get { var o = _layout.M_IfruSlave; if (o < 0) throw Missing("ifru_slave"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfruSlave; if (o < 0) throw Missing("ifru_slave"); if (value.Length != 16) throw new global::System.ArgumentException($"ifru_slave holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+        }
+
+        /// <summary>C <c>char [16] ifru_newname</c>, its bytes as they are (NULs included) — x86_64: offset 0, mipsel: offset 0.</summary>
+        public global::System.ReadOnlySpan<byte> IfruNewnameBytes
+        {
+            get { var o = _layout.M_IfruNewname; if (o < 0) throw Missing("ifru_newname"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfruNewname; if (o < 0) throw Missing("ifru_newname"); if (value.Length != 16) throw new global::System.ArgumentException($"ifru_newname holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
@@ -542,6 +590,11 @@ namespace Portal.Samples.Raeth
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
 
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<Ifreq, TOther>(this);
+
         /// <summary>C <c>union (anonymous) ifr_ifrn</c> — x86_64: offset 0, mipsel: offset 0.</summary>
         public IfreqIfrIfrn IfrIfrn
         {
@@ -658,6 +711,27 @@ namespace Portal.Samples.Raeth
         {
             get { var o = _layout.M_IfrNewname; if (o < 0) throw Missing("ifr_newname"); return _view.ReadString(o, 16); }
             set { var o = _layout.M_IfrNewname; if (o < 0) throw Missing("ifr_newname"); _view.WriteString(o, 16, value); }
+        }
+
+        /// <summary>C <c>char [16] ifr_name</c> (a member-path macro), its bytes as they are (NULs included) — x86_64: offset 0, mipsel: offset 0.</summary>
+        public global::System.ReadOnlySpan<byte> IfrNameBytes
+        {
+            get { var o = _layout.M_IfrName; if (o < 0) throw Missing("ifr_name"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfrName; if (o < 0) throw Missing("ifr_name"); if (value.Length != 16) throw new global::System.ArgumentException($"ifr_name holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+        }
+
+        /// <summary>C <c>char [16] ifr_slave</c> (a member-path macro), its bytes as they are (NULs included) — x86_64: offset 16, mipsel: offset 16.</summary>
+        public global::System.ReadOnlySpan<byte> IfrSlaveBytes
+        {
+            get { var o = _layout.M_IfrSlave; if (o < 0) throw Missing("ifr_slave"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfrSlave; if (o < 0) throw Missing("ifr_slave"); if (value.Length != 16) throw new global::System.ArgumentException($"ifr_slave holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
+        }
+
+        /// <summary>C <c>char [16] ifr_newname</c> (a member-path macro), its bytes as they are (NULs included) — x86_64: offset 16, mipsel: offset 16.</summary>
+        public global::System.ReadOnlySpan<byte> IfrNewnameBytes
+        {
+            get { var o = _layout.M_IfrNewname; if (o < 0) throw Missing("ifr_newname"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_IfrNewname; if (o < 0) throw Missing("ifr_newname"); if (value.Length != 16) throw new global::System.ArgumentException($"ifr_newname holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
@@ -803,6 +877,11 @@ namespace Portal.Samples.Raeth
 
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
+
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<EswReg, TOther>(this);
 
         /// <summary>C <c>unsigned int off</c> — x86_64: offset 0, mipsel: offset 0.</summary>
         public uint Off

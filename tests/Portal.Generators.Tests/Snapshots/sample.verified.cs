@@ -30,6 +30,11 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
 
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<Point, TOther>(this);
+
         /// <summary>C <c>int x</c> — x86_64: offset 0, mips: offset 0.</summary>
         public int X
         {
@@ -126,6 +131,11 @@ namespace Portal.Generators.Tests.Sample
 
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
+
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<SampleReqU, TOther>(this);
 
         /// <summary>C <c>struct point pt</c> — x86_64: offset 0, mips: offset 0.</summary>
         public Point Pt
@@ -245,6 +255,11 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
 
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<SampleReq, TOther>(this);
+
         /// <summary>C <c>char [16] name</c> — x86_64: offset 0, mips: offset 0.</summary>
         public string Name
         {
@@ -270,6 +285,13 @@ namespace Portal.Generators.Tests.Sample
         {
             get { var o = _layout.M_SampleValue; if (o < 0) throw Missing("sample_value"); return (long)_view.ReadSigned(o, _layout.S_SampleValue); }
             set { var o = _layout.M_SampleValue; if (o < 0) throw Missing("sample_value"); _view.WriteSigned(o, _layout.S_SampleValue, value); }
+        }
+
+        /// <summary>C <c>char [16] name</c>, its bytes as they are (NULs included) — x86_64: offset 0, mips: offset 0.</summary>
+        public global::System.ReadOnlySpan<byte> NameBytes
+        {
+            get { var o = _layout.M_Name; if (o < 0) throw Missing("name"); return _view.Bytes(o, 16); }
+            set { var o = _layout.M_Name; if (o < 0) throw Missing("name"); if (value.Length != 16) throw new global::System.ArgumentException($"name holds {16} bytes; got {value.Length}.", nameof(value)); _view.WriteBytes(o, value); }
         }
 
         /// <summary>Offsets on one ABI (-1: the member does not exist there).</summary>
@@ -362,6 +384,11 @@ namespace Portal.Generators.Tests.Sample
 
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
+
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<FlagsRec, TOther>(this);
 
         /// <summary>C <c>unsigned int a</c> — x86_64: bit 0, 3 bits, mips: bit 0, 3 bits.</summary>
         public byte A
@@ -496,6 +523,11 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
 
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<Table, TOther>(this);
+
         /// <summary>C <c>unsigned short count</c> — x86_64: offset 0, mips: offset 0.</summary>
         public ushort Count
         {
@@ -606,6 +638,11 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
 
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<AnonHolder, TOther>(this);
+
         /// <summary>C <c>int kind</c> — x86_64: offset 0, mips: offset 0.</summary>
         public int Kind
         {
@@ -713,6 +750,11 @@ namespace Portal.Generators.Tests.Sample
 
         /// <summary>The bytes this snapshot decodes.</summary>
         public global::Portal.Typed.RecordView View => _view;
+
+        /// <summary>The same bytes as another record, as a C cast of this one's address (a view: its setters stage writes here).</summary>
+        /// <exception cref="global::System.InvalidOperationException">The other record is larger than the bytes the snapshot holds from here on.</exception>
+        public TOther Cast<TOther>() where TOther : struct, global::Portal.Typed.IGuestRecord<TOther> =>
+            global::Portal.Typed.GuestRecord.Cast<LongHolder, TOther>(this);
 
         /// <summary>C <c>long l</c> — x86_64: offset 0, mips: offset 0.</summary>
         public long L
