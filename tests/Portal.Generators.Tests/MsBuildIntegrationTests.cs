@@ -36,10 +36,10 @@ public sealed class MsBuildIntegrationTests
             await File.WriteAllTextAsync(Path.Combine(project, "Program.cs"), """
                 using Portal.Abi;
                 using Portal.Typed;
-                using Sample.Regs;
+                using Sample.Headers.Regs;
                 var x64 = GuestRecord.Create<Regs>(GuestAbi.X86_64);
                 x64.Name = "abc";
-                System.Console.WriteLine($"sizes {Regs.SizeOf(GuestAbi.X86_64)} {Regs.SizeOf(GuestAbi.MipsEl)} magic {Sample.Regs.RegsConstants.REGS_MAGIC:x} name {x64.Name}");
+                System.Console.WriteLine($"sizes {Regs.SizeOf(GuestAbi.X86_64)} {Regs.SizeOf(GuestAbi.MipsEl)} magic {Sample.Headers.Regs.RegsConstants.REGS_MAGIC:x} name {x64.Name}");
                 """, TestContext.CancellationToken);
             await File.WriteAllTextAsync(Path.Combine(project, "Sample.csproj"), $"""
                 <Project Sdk="Microsoft.NET.Sdk">
