@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Reflection;
-using System.Runtime.CompilerServices;
 using System.Xml.Linq;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
@@ -24,17 +22,15 @@ public sealed class PackageTests
 {
     public TestContext TestContext { get; set; } = null!;
 
-    private static string RepositoryRoot([CallerFilePath] string file = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, "../.."));
-
     /// <summary>The configuration this test was built in: the one whose build output it packs.</summary>
-    private static string Configuration => typeof(PackageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+    internal static string Configuration => typeof(PackageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "PortalConfiguration").Value!;
 
     [TestMethod]
     [Timeout(10 * 60 * 1000, CooperativeCancellation = true)]
     public async Task A_fresh_project_referencing_the_packed_Portal_builds_and_runs_a_generated_proxy()
     {
-        var root = RepositoryRoot();
+        var root = FreshProject.RepositoryRoot();
         var work = Directory.CreateTempSubdirectory("portal-package-").FullName;
         try
         {
@@ -44,11 +40,9 @@ public sealed class PackageTests
             Directory.CreateDirectory(app);
 
             // 1. Pack, as docs/packaging.md says, but from this configuration's build output (built before the test:
-            //    see the csproj), and with the nuspec files written here rather than into the projects' obj/.
-            //    The suffix is unique to this run; prerelease labels are letters, digits and dots.
-            var suffix = $"test{DateTime.UtcNow:yyyyMMddHHmmss}{Guid.NewGuid():N}"[..28];
-            var pack = await DotnetAsync(root, null, "pack", Path.Combine(root, "Portal.sln"), "-c", Configuration, "--no-build", "-o", feed,
-                $"-p:VersionSuffix={suffix}", $"-p:NuspecOutputPath={Path.Combine(work, "nuspec")}/");
+            //    see the csproj), with a version suffix unique to this run.
+            var pack = await FreshProject.PackAsync(TestContext, Configuration, work, feed);
+            var suffix = pack.Suffix;
             Assert.AreEqual(0, pack.ExitCode, Tail(pack.Output));
 
             var portal = PackageAt(feed, "Portal");
@@ -65,24 +59,8 @@ public sealed class PackageTests
                 Assert.Contains($"contentFiles/any/any/guest/{source}", qemu.Entries, "the guest sources travel with Portal.Qemu");
             AssertOnlySourceProjectsArePacked(root, feed);
 
-            // 2. A fresh project, outside the repository. The empty Directory.* files stop MSBuild's search upwards,
-            //    so nothing from an enclosing folder (like the repository's central package versions) applies.
-            foreach (var file in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props" })
-                await File.WriteAllTextAsync(Path.Combine(app, file), "<Project />", TestContext.CancellationToken);
-            // The machine's NuGet configuration still applies (its sources, for Microsoft.Extensions.Logging.Abstractions):
-            // the local feed is added to them, not put in their place. The global packages folder is a fallback, read-only:
-            // packages the machine already has are not fetched again, and this run's Portal version cannot be in it.
-            await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), $"""
-                <?xml version="1.0" encoding="utf-8"?>
-                <configuration>
-                  <packageSources>
-                    <add key="portal-packaging-test" value="{feed}" />
-                  </packageSources>
-                  <fallbackPackageFolders>
-                    <add key="machine" value="{await GlobalPackagesFolderAsync()}" />
-                  </fallbackPackageFolders>
-                </configuration>
-                """, TestContext.CancellationToken);
+            // 2. A fresh project, outside the repository, restoring from the feed (FreshProject.CreateAsync says how).
+            await FreshProject.CreateAsync(TestContext, app, feed);
             Directory.CreateDirectory(Path.Combine(app, "headers"));
             await File.WriteAllTextAsync(Path.Combine(app, "headers", "demo.h"), """
                 #include <stdint.h>
@@ -246,63 +224,10 @@ public sealed class PackageTests
         return new Package(Value("id"), Value("version"), dependencies, zip.Entries.Select(e => e.FullName).ToList());
     }
 
-    /// <summary>Where this machine's NuGet keeps its packages (NUGET_PACKAGES, a nuget.config, or ~/.nuget/packages).</summary>
-    private async Task<string> GlobalPackagesFolderAsync()
-    {
-        var locals = await DotnetAsync(Path.GetTempPath(), null, "nuget", "locals", "global-packages", "--list");
-        Assert.AreEqual(0, locals.ExitCode, locals.Output);
-        // "global-packages: /root/.nuget/packages/"
-        return locals.Output.Split('\n').Single(l => l.StartsWith("global-packages:", StringComparison.Ordinal))["global-packages:".Length..].Trim();
-    }
+    private static string Tail(string output) => FreshProject.Tail(output);
 
-    /// <summary>The errors of a build log and its end.</summary>
-    private static string Tail(string output) => string.Join('\n', output.Split('\n').Where(l => l.Contains(": error ", StringComparison.Ordinal)).Distinct().Take(20))
-        + "\n...\n" + string.Join('\n', output.Split('\n').TakeLast(25).Select(l => l.Length > 400 ? l[..400] + "…" : l));   // not the compiler's whole command line
+    private Task<(int ExitCode, string Output)> RunAsync(string program, params string[] arguments) => FreshProject.RunAsync(TestContext, program, arguments);
 
-    /// <summary>Runs a program; returns its exit code and its stdout and stderr together.</summary>
-    private async Task<(int ExitCode, string Output)> RunAsync(string program, params string[] arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        using var kill = TestContext.CancellationToken.Register(() => process.Kill(entireProcessTree: true));
-        var output = process.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
-        var errors = process.StandardError.ReadToEndAsync(TestContext.CancellationToken);
-        await process.WaitForExitAsync(TestContext.CancellationToken);
-        return (process.ExitCode, await output + await errors);
-    }
-
-    /// <summary>
-    /// Runs the dotnet CLI in <paramref name="directory"/>, without build servers that would outlive the test; with
-    /// <paramref name="packages"/>, NuGet restores into that folder instead of the global one.
-    /// </summary>
-    private async Task<(int ExitCode, string Output)> DotnetAsync(string directory, string? packages, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        if (arguments[0] is "build" or "pack")
-        {
-            foreach (var argument in new[] { "-nodeReuse:false", "-p:UseSharedCompilation=false", "-v:n" })
-                start.ArgumentList.Add(argument);
-        }
-        // The test host's MSBuild variables would point the child build at the wrong SDK pieces.
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "DOTNET_HOST_PATH").ToList())
-            start.Environment.Remove(name);
-        if (packages is not null)
-            start.Environment["NUGET_PACKAGES"] = packages;
-        var watch = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        // A test that times out must not leave a build running.
-        using var kill = TestContext.CancellationToken.Register(() => process.Kill(entireProcessTree: true));
-        var output = process.StandardOutput.ReadToEndAsync(TestContext.CancellationToken);
-        var errors = process.StandardError.ReadToEndAsync(TestContext.CancellationToken);
-        await process.WaitForExitAsync(TestContext.CancellationToken);
-        // In the test's log: what each step cost, to keep an eye on this test's run time.
-        TestContext.WriteLine($"dotnet {string.Join(' ', arguments.Take(2))}: exit {process.ExitCode} after {watch.Elapsed.TotalSeconds:F1} s");
-        return (process.ExitCode, await output + await errors);
-    }
+    private Task<(int ExitCode, string Output)> DotnetAsync(string directory, string? packages, params string[] arguments) =>
+        FreshProject.DotnetAsync(TestContext, directory, packages, arguments);
 }
