@@ -127,9 +127,7 @@ public sealed partial class PortalSession : IAsyncDisposable
     public async ValueTask<PluginRegistration> LoadPluginAsync(object plugin, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plugin);
-        var discovered = PluginLoader.Discover(plugin);
-        foreach (var (spec, _, _) in discovered)
-            spec.Validate(Abi);     // all or nothing: check every hook before installing any
+        var discovered = PluginHooks.Discover(plugin, Abi);     // all or nothing: every hook checked before any is installed
         var hooks = new List<HookRegistration>();
         try
         {

@@ -25,12 +25,18 @@ public static class PluginHooks
     public static IReadOnlyList<PluginHook> Check(object plugin, GuestAbi? abi)
     {
         ArgumentNullException.ThrowIfNull(plugin);
+        return [.. Discover(plugin, abi).Select(hook => new PluginHook(hook.Name, hook.Spec))];
+    }
+
+    /// <summary>The hooks with their handlers, all checked before any is used: what registering a plugin installs, all or nothing.</summary>
+    internal static List<(HookSpec Spec, string Name, Func<SyscallContext, ValueTask> Handler)> Discover(object plugin, GuestAbi? abi)
+    {
         var discovered = PluginLoader.Discover(plugin);
         if (abi is not null)
         {
             foreach (var (spec, _, _) in discovered)
                 spec.Validate(abi);
         }
-        return [.. discovered.Select(hook => new PluginHook(hook.Name, hook.Spec))];
+        return discovered;
     }
 }
