@@ -27,10 +27,9 @@ internal static class HandlerReport
         $"session: events={statistics.Events} exchanges={statistics.Exchanges} (control {statistics.ControlExchanges})");
 
     /// <summary>
-    /// Prints the line of each handler that was called (with <paramref name="verbose"/>, of every handler, and the
-    /// session's totals); with
-    /// <paramref name="account"/> asks the guest what happened to the matched syscalls and prints that too
-    /// when some went unhandled (or verbose). Returns how many went unhandled: -1 when not asked or the guest could not say.
+    /// Prints the line of each handler that was called and names the others (with <paramref name="verbose"/>: the
+    /// line of every handler, and the session's totals); with <paramref name="account"/> asks the guest what
+    /// happened to the matched syscalls and prints that too when some went unhandled (or verbose). Returns how many went unhandled: -1 when not asked or the guest could not say.
     /// </summary>
     public static async Task<long> PrintAsync(CliConsole console, PortalSession session, bool verbose, bool account)
     {
