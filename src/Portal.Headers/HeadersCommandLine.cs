@@ -101,12 +101,31 @@ public static class HeadersCommandLine
         };
         Option<string>[] limits = [timeout, memoryLimit, maxHeaderSize, maxDiagnostics];
 
+        var errorFormat = new Option<string>("--error-format")
+        {
+            Description = "text (default): errors for people; msbuild: each error as 'file(line,col): error PTLnnnn: message', which MSBuild reports as a build error.",
+            DefaultValueFactory = _ => "text",
+        };
+        errorFormat.AcceptOnlyFromAmong("text", "msbuild");
+        var declaredIn = new Option<string>("--declared-in")
+        {
+            Description = "With --error-format msbuild: the project file that declares the <PortalHeader>, where errors in its metadata point.",
+            HelpName = "project",
+        };
+        var declaredAs = new Option<string>("--declared-as")
+        {
+            Description = "With --declared-in: the <PortalHeader>'s Include as written there (its line is found by it).",
+            HelpName = "include",
+        };
+        Option<string>[] reporting = [errorFormat, declaredIn, declaredAs];
+        ToolErrorWriter Errors(ParseResult parse) => new(error, toolName, parse.GetValue(errorFormat) == "msbuild", parse.GetValue(declaredIn), parse.GetValue(declaredAs));
+
         var dumpHeader = new Argument<string>("header") { Description = "The C header to parse." };
         var abi = new Option<string>("--abi") { Description = $"The target ABI: {string.Join(", ", HeaderAbi.Names)}.", Required = true };
         var dump = new Command("dump", "Print the single-ABI layout manifest of a header as JSON on stdout.") { dumpHeader, abi, includes, includeList, defines, defineList };
-        foreach (var option in limits)
+        foreach (var option in limits.Concat(reporting))
             dump.Options.Add(option);
-        dump.SetAction(parse => Guard(error, toolName, () =>
+        dump.SetAction(parse => Guard(Errors(parse), parse.GetValue(dumpHeader)!, () =>
         {
             var manifest = HeaderParser.Parse(parse.GetValue(dumpHeader)!, HeaderAbi.Get(parse.GetValue(abi)!),
                 Options(parse, includes, includeList, defines, defineList, null, null, limits));
@@ -134,9 +153,9 @@ public static class HeadersCommandLine
             Arity = ArgumentArity.ZeroOrMore,
         };
         var manifest = new Command("manifest", "Write the multi-ABI layout manifest file of a header.") { manifestHeader, abis, outputFile, includes, includeList, defines, defineList, structs, structList };
-        foreach (var option in limits)
+        foreach (var option in limits.Concat(reporting))
             manifest.Options.Add(option);
-        manifest.SetAction(parse => Guard(error, toolName, () =>
+        manifest.SetAction(parse => Guard(Errors(parse), parse.GetValue(manifestHeader)!, () =>
         {
             var names = parse.GetValue(abis)!.SelectMany(a => a.Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
             var file = HeaderParser.ParseAll(parse.GetValue(manifestHeader)!, names,
@@ -218,7 +237,7 @@ public static class HeadersCommandLine
         return values;
     }
 
-    static int Guard(TextWriter error, string toolName, Action action)
+    static int Guard(ToolErrorWriter errors, string header, Action action)
     {
         try
         {
@@ -227,26 +246,22 @@ public static class HeadersCommandLine
         }
         catch (HeaderArgumentException e)
         {
-            error.WriteLine($"{toolName}: {e.Message}");
+            errors.Metadata(e.Message);
             return BadArguments;
         }
         catch (HeaderParseException e)
         {
-            foreach (var diagnostic in e.Errors)
-                error.WriteLine(diagnostic.ToString());
-            if (e.ErrorCount > e.Errors.Count)
-                error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{toolName}: … and {e.ErrorCount - e.Errors.Count:N0} more errors (--max-diagnostics shows more)"));
-            error.WriteLine($"{toolName}: {e.Message}; no manifest written");
+            errors.Parse(e, header);
             return Failure;
         }
         catch (HeaderLimitException e)
         {
-            error.WriteLine($"{toolName}: {e.Message}; no manifest written");
+            errors.Limit(e.Message, header);
             return LimitExceeded;
         }
         catch (HeaderToolException e)
         {
-            error.WriteLine($"{toolName}: {e.Message}");
+            errors.Failure(e.Message);
             return Failure;
         }
     }

@@ -342,7 +342,7 @@ internal sealed class ManifestBuilder
             foreach (var name in structFilter)
             {
                 var match = records.Values.Where(r => r.Name == name).OrderBy(r => r.Definition is null ? 1 : 0).ThenBy(r => r.Order).FirstOrDefault()
-                    ?? throw new HeaderArgumentException($"--struct {name}: no struct or union named '{name}' in {header} for ABI {abi.Name}");
+                    ?? throw new HeaderArgumentException($"no struct or union named '{name}' in {header} for ABI {abi.Name} (a name given in Structs, or --struct)");
                 Enqueue(match);
             }
         }

@@ -137,7 +137,7 @@ public sealed partial class PortalSession : IAsyncDisposable
     public async ValueTask<PluginRegistration> LoadPluginAsync(object plugin, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plugin);
-        var discovered = PluginLoader.Discover(plugin);
+        var discovered = PluginHooks.Discover(plugin, null);
         foreach (var (spec, _, _) in discovered)
             ForThisGuest(spec);     // all or nothing: check every hook before installing any
         var hooks = new List<HookRegistration>();

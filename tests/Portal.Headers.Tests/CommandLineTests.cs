@@ -147,7 +147,7 @@ public sealed class CommandLineTests
     [DataRow("dump|RAETH|--abi|x86_64|-D|=1", "portal-headers: malformed define '=1': expected NAME or NAME=VALUE with NAME a C identifier")]
     [DataRow("dump|RAETH|--abi|x86_64|-D|9LIVES=1", "portal-headers: malformed define '9LIVES=1'")]
     [DataRow("dump|RAETH|--abi|x86_64|-I|/no/such/dir", "portal-headers: include directory not found: /no/such/dir")]
-    [DataRow("manifest|RAETH|--abis|mips|--output|OUT|--struct|no_such", "portal-headers: --struct no_such: no struct or union named 'no_such'")]
+    [DataRow("manifest|RAETH|--abis|mips|--output|OUT|--struct|no_such", "portal-headers: no struct or union named 'no_such'")]
     [DataRow("manifest|RAETH|--abis|;|--output|OUT", "portal-headers: no ABI given")]
     [DataRow("dump|RAETH", "portal-headers: Option '--abi' is required.")]
     [DataRow("dump|RAETH|--abi|x86_64|--bogus", "portal-headers: Unrecognized command or argument '--bogus'.")]

@@ -58,7 +58,7 @@ public sealed class PackageTests
             using Portal.Hypersyscalls;
             using Portal.Testing;
             using Portal.Testing.Programs;
-            using Sample.Demo;
+            using Sample.Headers.Demo;
 
             foreach (var name in new[] { "x86_64", "mipsel" })
             {

@@ -52,8 +52,11 @@ public sealed class EncodingTests
     {
         var spec = new HookSpec("iocttl", SyscallPhase.Enter, [(7, ArgFilter.Equal(1)), (1, ArgFilter.Range(5, 2))], "", -3, ArgFilter.Equal(0));
         var message = Assert.ThrowsExactly<ArgumentException>(() => spec.Validate(GuestAbi.X86_64)).Message;
-        foreach (var expected in new[] { "Did you mean ioctl", "argument index 7", "minimum is above maximum", "Return phase", "comm filter", "pid filter -3" })
+        foreach (var expected in new[] { "(did you mean ioctl?)", "argument index 7", "minimum is above maximum", "Return phase", "comm filter", "pid filter -3" })
             StringAssert.Contains(message, expected);
+        var alone = new HookSpec("iocttl", SyscallPhase.Enter, [], null, null, null);
+        Assert.AreEqual("Hook on iocttl (Enter) is invalid: The x86_64 ABI has no syscall named 'iocttl' (did you mean ioctl?).",
+            Assert.ThrowsExactly<ArgumentException>(() => alone.Validate(GuestAbi.X86_64)).Message, "one sentence, no stray period after the question");
         var tooWide = Spec(SyscallPhase.Enter, (1, ArgFilter.Equal(0x1_0000_0000UL)));
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => tooWide.Validate(GuestAbi.MipsEl)).Message, "does not fit a 32-bit register");
         tooWide.Validate(GuestAbi.X86_64);

@@ -9,14 +9,15 @@ namespace Portal.Runtime.Tests;
 public sealed class GuestStatisticsTests
 {
     [TestMethod]
-    [DataRow(9, 0L, 0L)]
-    [DataRow(10, 110L, 0L)]
-    [DataRow(11, 110L, 121L)]
-    [DataRow(12, 110L, 121L)]
-    public void Decodes_the_counters_it_knows_and_reads_zero_for_those_not_sent(int count, long overBudget, long skipsFailed)
+    [DataRow(9, 0L, 0L, 0L)]
+    [DataRow(10, 110L, 0L, 0L)]
+    [DataRow(11, 110L, 121L, 0L)]
+    [DataRow(12, 110L, 121L, 132L)]
+    [DataRow(13, 110L, 121L, 132L)]
+    public void Decodes_the_counters_it_knows_and_reads_zero_for_those_not_sent(int count, long overBudget, long skipsFailed, long filterFaults)
     {
         var statistics = GuestStatistics.Decode(Stats(count));
-        Assert.AreEqual(new GuestStatistics(11, 22, 33, 44, 55, 66, 77, 88, 99, overBudget, skipsFailed), statistics);
+        Assert.AreEqual(new GuestStatistics(11, 22, 33, 44, 55, 66, 77, 88, 99, overBudget, skipsFailed, filterFaults), statistics);
     }
 
     [TestMethod]

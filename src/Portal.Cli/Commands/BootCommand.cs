@@ -110,14 +110,14 @@ internal static class BootCommand
     {
         using var signals = new InterruptSignals();
         using var loggerFactory = GuestSteps.CreateLoggerFactory(console, settings.Verbose);
-        if (GuestSteps.CreatePlugins(console, settings.Plugins, loggerFactory) is not { } plugins)
+        if (GuestSteps.CreatePlugins(console, settings.Plugins, loggerFactory, settings.Abi) is not { } plugins)
             return ExitCodes.PluginFailure;
 
         // The console is streamed from the moment the firmware's init starts: Portal's own boot is not the firmware's.
         var firmwareConsole = new FirmwareConsole(console.Out, settings.Until);
         var firmware = new FirmwareOptions(settings.Rootfs) { Init = settings.Init };
         var (guest, startFailure) = await GuestSteps.StartAsync(console,
-            "Booting the firmware's QEMU guest (reading the image; the first run builds portal.ko and the guest programs)",
+            "Booting the firmware's QEMU guest (reading the image)",
             () => GuestLauncher.StartAsync(GuestKind.Qemu, settings.Abi, [], firmware, loggerFactory, firmwareConsole.Line, signals.Token), signals)
             .ConfigureAwait(false);
         if (guest is null)

@@ -120,15 +120,18 @@ internal static class RunCommand
     {
         using var signals = new InterruptSignals();
         using var loggerFactory = GuestSteps.CreateLoggerFactory(console, settings.Verbose);
-        if (GuestSteps.CreatePlugins(console, settings.Plugins, loggerFactory) is not { } plugins)
+        // A firmware's architecture is known once its image is read, while booting: without --abi its hooks' syscalls are checked then.
+        var knownAbi = settings.Rootfs is null ? settings.Abi ?? GuestAbi.X86_64 : settings.Abi;
+        if (GuestSteps.CreatePlugins(console, settings.Plugins, loggerFactory, knownAbi) is not { } plugins)
             return ExitCodes.PluginFailure;
 
         var abiName = (settings.Abi ?? GuestAbi.X86_64).Name;
+        // When the guest image must be built first, the build's own progress says so (GuestImageBuilder logs it).
         var description = settings switch
         {
             { Guest: GuestKind.Emulated } => $"Starting the emulated {abiName} guest",
-            { Rootfs: not null } => "Booting a QEMU guest with the firmware's root filesystem (the first run builds portal.ko and the guest programs)",
-            _ => $"Booting the {abiName} QEMU guest (the first run builds portal.ko and the guest programs)",
+            { Rootfs: not null } => "Booting a QEMU guest with the firmware's root filesystem",
+            _ => $"Booting the {abiName} QEMU guest",
         };
         var (guest, startFailure) = await GuestSteps.StartAsync(console, description,
             () => GuestLauncher.StartAsync(settings.Guest, settings.Abi, settings.Files, settings.Rootfs is null ? null : new FirmwareOptions(settings.Rootfs) { RunInit = false },

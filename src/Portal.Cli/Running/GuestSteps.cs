@@ -2,7 +2,9 @@ using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Portal.Cli.Plugins;
 using Portal.Cli.Terminal;
+using Portal.Abi;
 using Portal.Channels;
+using Portal.Hypersyscalls;
 using Portal.Guests;
 using Portal.Qemu;
 using Portal.Qemu.Firmware;
@@ -22,22 +24,41 @@ internal static class GuestSteps
     public static ILoggerFactory CreateLoggerFactory(CliConsole console, bool verbose) =>
         LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Trace).AddProvider(new CliLoggerProvider(console, verbose)));
 
-    /// <summary>The plugins of every assembly, or null (the message said why: exit <see cref="ExitCodes.PluginFailure"/>).</summary>
-    public static List<object>? CreatePlugins(CliConsole console, IReadOnlyList<PluginAssembly> assemblies, ILoggerFactory loggerFactory)
+    /// <summary>
+    /// The plugins of every assembly, their hooks checked as registering them will check them (handler signatures,
+    /// and with <paramref name="abi"/> the syscall names and operands), so a plugin that cannot work costs no boot;
+    /// or null (the message said why: exit <see cref="ExitCodes.PluginFailure"/>). <paramref name="abi"/> is null
+    /// when only the guest knows it (a firmware's architecture): registering checks the rest.
+    /// </summary>
+    public static List<object>? CreatePlugins(CliConsole console, IReadOnlyList<PluginAssembly> assemblies, ILoggerFactory loggerFactory, GuestAbi? abi)
     {
         var plugins = new List<object>();
         try
         {
             foreach (var assembly in assemblies)
                 plugins.AddRange(assembly.CreatePlugins(loggerFactory));
-            return plugins;
         }
         catch (PluginLoadException e)
         {
             console.Fail(e.Message);
             return null;
         }
+        foreach (var plugin in plugins)
+        {
+            try
+            {
+                PluginHooks.Check(plugin, abi);
+            }
+            catch (ArgumentException e)
+            {
+                console.Fail(CannotRegister(plugin, e.Message));
+                return null;
+            }
+        }
+        return plugins;
     }
+
+    private static string CannotRegister(object plugin, string reason) => $"cannot register {plugin.GetType().FullName}: {reason}";
 
     /// <summary>Starts the guest as a progress step; on failure the guest is null and the exit code says why.</summary>
     public static async Task<(IGuest? Guest, int ExitCode)> StartAsync(CliConsole console, string description, Func<Task<IGuest>> start,
@@ -111,7 +132,7 @@ internal static class GuestSteps
                     return (null, ExitCodes.GuestLost);
                 }
                 var reason = e is TypeInitializationException or TargetInvocationException ? PluginErrors.Describe(e) : e.Message;
-                console.Fail($"cannot register {plugin.GetType().FullName}: {reason}");
+                console.Fail(CannotRegister(plugin, reason));
                 return (null, ExitCodes.PluginFailure);
             }
         }

@@ -27,16 +27,26 @@ internal static class HandlerReport
         $"session: events={statistics.Events} exchanges={statistics.Exchanges} (control {statistics.ControlExchanges})");
 
     /// <summary>
-    /// Prints each handler's line, and with <paramref name="verbose"/> the session's totals; with
-    /// <paramref name="account"/> asks the guest what happened to the matched syscalls and prints that too
-    /// when some went unhandled (or verbose). Returns how many went unhandled: -1 when not asked or the guest could not say.
+    /// Prints the line of each handler that was called and names the others (with <paramref name="verbose"/>: the
+    /// line of every handler, and the session's totals); with <paramref name="account"/> asks the guest what
+    /// happened to the matched syscalls and prints that too when some went unhandled (or verbose). Returns how many went unhandled: -1 when not asked or the guest could not say.
     /// </summary>
     public static async Task<long> PrintAsync(CliConsole console, PortalSession session, bool verbose, bool account)
     {
         // First: it waits for the guest's last verdict reports, which the handler lines count.
         var accounting = account ? await AccountAsync(console, session).ConfigureAwait(false) : null;
+        // A handler never called has only zeros to show: it is named once, as a hint that its filters matched
+        // nothing, and gets its line with --verbose.
+        var notCalled = new List<string>();
         foreach (var handler in session.Statistics.Handlers)
-            console.Say(Line(handler));
+        {
+            if (handler.Calls > 0 || verbose)
+                console.Say(Line(handler));
+            else
+                notCalled.Add(handler.Name);
+        }
+        if (notCalled.Count > 0)
+            console.Say($"handlers never called: {string.Join(", ", notCalled)} (--verbose lists each hook with its filters)");
         if (verbose)
             console.Say(Summary(session.Statistics));
         if (accounting is not null && (accounting.Unhandled > 0 || verbose))

@@ -331,7 +331,8 @@ internal static class HeaderEmitter
             w.Line("int offset = member switch");
             w.Line("{");
             var taken = new HashSet<string>(StringComparer.Ordinal);    // a name two members answer to goes to the first
-            foreach (var m in record.Members.Where(m => m.Kind != MemberKind.Bitfield))
+            // a bytes view shares its string's offset, under the string's names
+            foreach (var m in record.Members.Where(m => m.Kind != MemberKind.Bitfield && !m.IsBytesView))
             {
                 var names = new[] { m.PropertyName, m.CName }.Where(taken.Add).Select(n => $"\"{n}\"").ToList();
                 if (names.Count > 0)

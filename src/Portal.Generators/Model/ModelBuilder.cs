@@ -51,8 +51,10 @@ internal sealed class ModelBuilder
         string? networkOrder = null, string? guestOrder = null)
     {
         var fileStem = Stem(filePath);      // unique per manifest (MSBuild adds a hash): the hint name
+        // <RootNamespace>.Headers.<HeaderName>, not <RootNamespace>.<HeaderName>: there, code in the root namespace
+        // that writes Netdev.IFNAMSIZ finds the namespace Netdev before the class Netdev (CS0234).
         string Namespace(string stem) => namespaceOverride is { Length: > 0 } ? namespaceOverride
-            : $"{(rootNamespace is { Length: > 0 } ? rootNamespace + "." : "")}{PascalCase(stem)}";
+            : $"{(rootNamespace is { Length: > 0 } ? rootNamespace + "." : "")}Headers.{PascalCase(stem)}";
         List<AbiManifest> abis;
         string header;
         try
@@ -113,8 +115,11 @@ internal sealed class ModelBuilder
                 perAbi.Select(c => c?.Value ?? 0).ToEquatableArray(), perAbi.Select(c => c is not null).ToEquatableArray());
         }).ToEquatableArray();
 
+        // Named after the header, unless a record has that name, or a namespace enclosing the class does (a
+        // header netdev.h under RootNamespace Netdev): code in that namespace would find the namespace instead.
         var constantsClass = PascalCase(stem);
-        if (_usedTypeNames.Contains(constantsClass))
+        var segments = @namespace.Split('.');
+        if (_usedTypeNames.Contains(constantsClass) || segments.Take(segments.Length - 1).Contains(constantsClass))
             constantsClass += "Constants";
         return new HeaderModel($"{fileStem}.portal.g.cs", @namespace, constantsClass, header, _abis.Select(a => a.Abi).ToEquatableArray(),
             _records.ToEquatableArray(), enums, constants, _diagnostics.ToEquatableArray());

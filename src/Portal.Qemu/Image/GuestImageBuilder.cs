@@ -436,7 +436,7 @@ internal static partial class GuestImageBuilder
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Building the guest for kernel {Version} into {Directory}")]
+        [LoggerMessage(1, LogLevel.Information, "Building portal.ko and the guest programs for kernel {Version} into {Directory} (once per kernel and per change to them)")]
         public static partial void Building(ILogger logger, string version, string directory);
 
         [LoggerMessage(2, LogLevel.Information, "Guest built in {Seconds:F1} s")]

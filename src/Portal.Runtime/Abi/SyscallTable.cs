@@ -40,8 +40,9 @@ public sealed class SyscallTable
             .Where(c => c.distance <= 2)
             .OrderBy(c => c.distance).ThenBy(c => c.candidate, StringComparer.Ordinal)
             .Take(3).Select(c => c.candidate).ToList();
-        var hint = suggestions.Count > 0 ? $" Did you mean {string.Join(", ", suggestions)}?" : "";
-        return $"The {_abi.Name} ABI has no syscall named '{name}'.{hint}";
+        // In parentheses: callers end their sentence after it ("... (did you mean ioctl?)."), never after a question mark.
+        var hint = suggestions.Count > 0 ? $" (did you mean {string.Join(", ", suggestions)}?)" : "";
+        return $"The {_abi.Name} ABI has no syscall named '{name}'{hint}";
     }
 
     /// <summary>Looks up the number of a syscall.</summary>

@@ -45,5 +45,5 @@ public sealed class HookRegistration : IAsyncDisposable
     internal void MarkUnregistered() => Volatile.Write(ref _registered, 0);
 
     /// <inheritdoc/>
-    public override string ToString() => $"hook {Id} {Name}: {Spec.Syscall} {Spec.Phase}";
+    public override string ToString() => $"hook {Id} {Name}: {Spec}";
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Portal.Abi;
 using Portal.Protocol;
 
@@ -112,20 +113,24 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
             throw new ArgumentException($"Hook on {Syscall} ({Phase}) is invalid: {string.Join("; ", problems)}.");
     }
 
-    /// <summary>"ioctl Return where arg1 in {0x8913, 0x8914}, *(arg2) == "eth0", retval succeeded (not -4095..-1)".</summary>
+    /// <summary>
+    /// What the hook selects in one line, every filter the guest evaluates included, for logs and
+    /// <c>--verbose</c>: "ioctl Return where arg1 in {0x8913, 0x8914} and *(arg2) == "eth0" and comm is
+    /// 'ifconfig'" ("every call" when there is no filter).
+    /// </summary>
     public override string ToString()
     {
         var conditions = new List<string>();
-        conditions.AddRange(ArgFilters.Select(f => $"arg{f.Index} {f.Filter}"));
+        conditions.AddRange(ArgFilters.Select(f => string.Create(CultureInfo.InvariantCulture, $"arg{f.Index} {f.Filter}")));
         conditions.AddRange(MemoryFilters.Select(f => f.Filter.Describe(f.Index)));
-        conditions.AddRange(AbiDependentFilters.Select(f => $"arg{f.Index} {f.Description}"));
-        if (Comm is not null)
-            conditions.Add($"comm == \"{Comm}\"");
-        if (Pid is { } pid)
-            conditions.Add($"pid == {pid}");
+        conditions.AddRange(AbiDependentFilters.Select(f => string.Create(CultureInfo.InvariantCulture, $"arg{f.Index} {f.Description}")));
         if (RetvalFilter is { } retval)
             conditions.Add($"retval {retval}");
-        return conditions.Count == 0 ? $"{Syscall} {Phase}" : $"{Syscall} {Phase} where {string.Join(", ", conditions)}";
+        if (Comm is not null)
+            conditions.Add($"comm is '{Comm}'");
+        if (Pid is { } pid)
+            conditions.Add(string.Create(CultureInfo.InvariantCulture, $"pid is {pid}"));
+        return conditions.Count == 0 ? $"{Syscall} {Phase}, every call" : $"{Syscall} {Phase} where {string.Join(" and ", conditions)}";
     }
 
     /// <summary>Checks what the guest must support for this spec.</summary>
