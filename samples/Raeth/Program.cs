@@ -36,7 +36,7 @@ else if (args.Length != 0)
 }
 
 using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(new LineLoggerProvider()));
-Console.WriteLine($"Booting the {abi.Name} guest: QEMU (TCG), Debian's kernel, portal.ko (the first run builds the module and the programs)...");
+Console.WriteLine($"Booting the {abi.Name} guest: QEMU (TCG), Debian's kernel, portal.ko...");
 QemuGuest guest;
 try
 {
