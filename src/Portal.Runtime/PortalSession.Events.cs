@@ -57,7 +57,7 @@ public sealed partial class PortalSession
     /// </summary>
     private async ValueTask HandleEventAsync(IGuestChannel channel, CancellationToken transportToken)
     {
-        var lease = new SlotLease(channel, Statistics, handler: null);
+        var lease = new SlotLease(channel, Statistics, handler: null, _tracer);
         var cancellation = CancellationTokenSource.CreateLinkedTokenSource(transportToken, _closing.Token);
         HeldEvent held;
         try
@@ -74,11 +74,18 @@ public sealed partial class PortalSession
         var verdict = Verdict.Untouched;
         IReadOnlyList<VerdictWrite> writes = [];
         var failed = false;
+        Exception? failure = null;
+        TracedSyscall? traced = null;           // only with a tracer
+        string? notHandled = null;              // why no handler ran, for the tracer
         try
         {
             var record = await lease.InspectAsync(Abi, static (abi, region) => SyscallEventRecord.Decode(region, abi)).ConfigureAwait(false);
+            if (_tracer is not null)
+                traced = new TracedSyscall(channel.Slot, held.EventId, held.Started, Abi.Syscalls.GetName(record.Number) ?? $"syscall {record.Number}",
+                    record.Phase, record.Pid, record.Tid, record.Comm);
             if (_closing.IsCancellationRequested || !_hooks.TryGetValue(record.HookId, out var hook))
             {
+                notHandled = _closing.IsCancellationRequested ? "the session is closing" : $"no hook has id {record.HookId}";
                 if (_guestNoise.TryEnter(out var suppressed))     // a hostile guest can send these at any rate
                     Log.UnknownHook(_logger, held.EventId, record.HookId, suppressed);
                 return;
@@ -90,6 +97,8 @@ public sealed partial class PortalSession
 
             held.Hook = hook;
             lease.AttributeTo(hook.Statistics);
+            if (traced is not null)
+                _tracer!.HandlerStarted(traced, hook.Name);
             var context = new SyscallContext(this, hook, record, lease, cancellation.Token);
             _currentHandler.Value = context;
             Statistics.AddEvent();
@@ -113,14 +122,17 @@ public sealed partial class PortalSession
             // noticed first).
             verdict = Verdict.Untouched;
             writes = [];
+            notHandled = "the guest gave up on it";
         }
         catch (Exception e)
         {
             failed = true;
+            failure = e;
             verdict = Verdict.Untouched;
             writes = [];
             if (held.Hook is null)
             {
+                notHandled = $"malformed: {e.Message}";
                 Statistics.AddMalformedEvent();
                 if (_guestNoise.TryEnter(out var suppressed))
                     Log.MalformedEvent(_logger, e, held.EventId, channel.Slot, suppressed);
@@ -155,6 +167,8 @@ public sealed partial class PortalSession
                     held.AwaitingReport = false;
             }
             cancellation.Dispose();
+            if (_tracer is not null)
+                TraceEnd(held, channel.Slot, traced, verdict, writes.Count, failure, notHandled);
             if (held.Hook is { } hook)
             {
                 var elapsed = Stopwatch.GetTimestamp() - held.Started;
@@ -163,6 +177,20 @@ public sealed partial class PortalSession
                     new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, hook.Name));
             }
         }
+    }
+
+    /// <summary>Tells the tracer how the event ended: the handler's span, or why no handler ran.</summary>
+    private void TraceEnd(HeldEvent held, int slot, TracedSyscall? traced, Verdict verdict, int verdictWrites, Exception? failure, string? notHandled)
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (held.Hook is { } hook && traced is not null)
+        {
+            var outcome = held.WasAbandoned ? HandlerOutcome.Abandoned : failure is not null ? HandlerOutcome.Failed : HandlerOutcome.Answered;
+            _tracer!.HandlerEnded(traced, hook.Name, new TracedHandlerEnd(now, outcome, verdict.Describe(), verdictWrites, held.Lease.Exchanges,
+                outcome == HandlerOutcome.Failed ? failure : null));
+        }
+        else
+            _tracer!.EventNotHandled(slot, held.EventId, now, traced, notHandled ?? "no handler ran");
     }
 
     /// <summary>

@@ -1,0 +1,307 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Portal.Diagnostics;
+
+/// <summary>
+/// Writes a session's timeline as a Chrome trace (the JSON object format with <c>traceEvents</c>), which
+/// Perfetto UI ("Open trace file") and chrome://tracing open: one track per slot (control, then one per
+/// vCPU), a complete ("X") event per handler span (event arrival to verdict) and per exchange (with its
+/// operations in <c>args</c>), an instant ("i") event per event answered without a handler.
+/// </summary>
+/// <remarks>
+/// Events are streamed to the file as they end, under a lock (handlers run on several slots at once).
+/// <see cref="Dispose"/> closes the JSON, so the file is valid however the run ended (the command done,
+/// Ctrl-C, the guest lost); handler spans still open then are written up to that moment, with outcome
+/// "unfinished". A write that fails (disk full) stops the trace without disturbing the session:
+/// <see cref="WriteFailure"/> says why. Strings from the guest (comm) are escaped by <see cref="Utf8JsonWriter"/>.
+/// </remarks>
+public sealed class ChromeTraceWriter : IPortalTracer, IDisposable
+{
+    /// <summary>The trace's single process id: all tracks belong to this Portal session.</summary>
+    private const int ProcessId = 1;
+
+    private readonly Lock _gate = new();
+    private readonly Stream _stream;
+    private readonly Utf8JsonWriter _json;
+    private readonly long _origin = Stopwatch.GetTimestamp();
+    private readonly HashSet<int> _namedSlots = [];                                          // under _gate
+    private readonly Dictionary<(int Slot, ulong EventId), (TracedSyscall Syscall, string Handler)> _openSpans = [];     // under _gate
+    private Exception? _failure;        // under _gate
+    private bool _closed;               // under _gate
+
+    /// <summary>Starts a trace on <paramref name="stream"/>, which the writer owns (disposes).</summary>
+    public ChromeTraceWriter(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        _stream = stream;
+        _json = new Utf8JsonWriter(stream);
+        Write(() =>
+        {
+            _json.WriteStartObject();
+            _json.WriteString("displayTimeUnit", "ms");
+            _json.WriteStartObject("otherData");
+            _json.WriteString("generator", "Portal for .NET");
+            _json.WriteString("timestamps", "microseconds since the trace started");
+            _json.WriteEndObject();
+            _json.WriteStartArray("traceEvents");
+            WriteMetadata("process_name", 0, "portal");
+        });
+    }
+
+    /// <summary>Creates (or replaces) the trace file at <paramref name="path"/>.</summary>
+    /// <exception cref="IOException">The file cannot be created (no such directory, a directory by that name, disk full).</exception>
+    /// <exception cref="UnauthorizedAccessException">No permission to write it.</exception>
+    public static ChromeTraceWriter Create(string path) =>
+        new(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 64 * 1024));
+
+    /// <summary>Why writing the trace stopped early (the trace then ends at the event before), or null.</summary>
+    public Exception? WriteFailure
+    {
+        get
+        {
+            lock (_gate)
+                return _failure;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void HandlerStarted(TracedSyscall syscall, string handler)
+    {
+        ArgumentNullException.ThrowIfNull(syscall);
+        ArgumentNullException.ThrowIfNull(handler);
+        lock (_gate)
+            _openSpans[(syscall.Slot, syscall.EventId)] = (syscall, handler);
+    }
+
+    /// <inheritdoc/>
+    public void HandlerEnded(TracedSyscall syscall, string handler, TracedHandlerEnd ending)
+    {
+        ArgumentNullException.ThrowIfNull(syscall);
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentNullException.ThrowIfNull(ending);
+        lock (_gate)
+        {
+            _openSpans.Remove((syscall.Slot, syscall.EventId));
+            Write(() => WriteHandlerSpan(syscall, handler, ending.Ended, ending.Outcome.ToString().ToLowerInvariant(), ending));
+        }
+    }
+
+    /// <inheritdoc/>
+    public void EventNotHandled(int slot, ulong eventId, long timestamp, TracedSyscall? syscall, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        lock (_gate)
+        {
+            Write(() =>
+            {
+                NameTrack(slot);
+                _json.WriteStartObject();
+                _json.WriteString("name", syscall is null ? "event (no handler)" : $"{syscall.Syscall} {Phase(syscall)} (no handler)");
+                _json.WriteString("cat", "event");
+                _json.WriteString("ph", "i");
+                _json.WriteString("s", "t");         // the instant belongs to its slot's track
+                WriteTime("ts", timestamp);
+                WriteTrack(slot);
+                _json.WriteStartObject("args");
+                _json.WriteNumber("event_id", eventId);
+                if (syscall is not null)
+                    WriteSyscall(syscall);
+                _json.WriteString("reason", Clean(reason));
+                _json.WriteEndObject();
+                _json.WriteEndObject();
+            });
+        }
+    }
+
+    /// <inheritdoc/>
+    public void ExchangeEnded(TracedExchange exchange)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        lock (_gate)
+        {
+            Write(() =>
+            {
+                NameTrack(exchange.Slot);
+                _json.WriteStartObject();
+                _json.WriteString("name", exchange.Request.ToString());
+                _json.WriteString("cat", "exchange");
+                _json.WriteString("ph", "X");
+                WriteSpan(exchange.Started, exchange.Ended);
+                WriteTrack(exchange.Slot);
+                _json.WriteStartObject("args");
+                _json.WriteString("handler", exchange.Handler is null ? "(control)" : Clean(exchange.Handler));
+                _json.WriteNumber("request_bytes", exchange.RequestBytes);
+                _json.WriteNumber("response_bytes", exchange.ResponseBytes);
+                _json.WriteStartObject("counts");
+                foreach (var group in exchange.Operations.GroupBy(op => op.Op).OrderBy(g => g.Key))
+                    _json.WriteNumber(group.Key.ToString(), group.Count());
+                _json.WriteEndObject();
+                _json.WriteStartArray("ops");
+                foreach (var op in exchange.Operations)
+                {
+                    _json.WriteStartObject();
+                    _json.WriteString("op", op.Op.ToString());
+                    _json.WriteNumber("size", op.Size);
+                    if (op.ChaseBase is { } chaseBase)
+                    {
+                        _json.WriteNumber("chase_base", chaseBase);
+                        _json.WriteNumber("pointer_offset", op.PointerOffset);
+                        _json.WriteNumber("offset", unchecked((long)op.Address));     // signed: added to the pointer
+                    }
+                    else
+                        _json.WriteString("addr", Hex(op.Address));
+                    _json.WriteEndObject();
+                }
+                _json.WriteEndArray();
+                if (exchange.Failure is { } failure)
+                    _json.WriteString("failure", Describe(failure));
+                _json.WriteEndObject();
+                _json.WriteEndObject();
+            });
+        }
+    }
+
+    /// <summary>Writes the spans still open as "unfinished", closes the JSON and the file. Idempotent.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_closed)
+                return;
+            var now = Stopwatch.GetTimestamp();
+            foreach (var (syscall, handler) in _openSpans.Values.OrderBy(span => span.Syscall.Received))
+                Write(() => WriteHandlerSpan(syscall, handler, now, "unfinished", end: null));
+            _openSpans.Clear();
+            Write(() =>
+            {
+                _json.WriteEndArray();
+                _json.WriteEndObject();
+            });
+            _closed = true;
+            try
+            {
+                _json.Dispose();
+            }
+            catch (IOException e)
+            {
+                _failure ??= e;
+            }
+            try
+            {
+                _stream.Dispose();      // flushes the file; closes it even when that fails
+            }
+            catch (IOException e)
+            {
+                _failure ??= e;
+            }
+        }
+    }
+
+    /// <summary>Runs one event's writing unless the trace is closed or has failed; the first I/O failure stops the trace.</summary>
+    private void Write(Action write)
+    {
+        if (_closed || _failure is not null)
+            return;
+        try
+        {
+            write();
+            _json.Flush();      // into the file's buffer: the file grows as the run goes
+        }
+        catch (IOException e)
+        {
+            _failure = e;
+        }
+    }
+
+    private void WriteHandlerSpan(TracedSyscall syscall, string handler, long ended, string outcome, TracedHandlerEnd? end)
+    {
+        NameTrack(syscall.Slot);
+        _json.WriteStartObject();
+        _json.WriteString("name", Clean(handler));
+        _json.WriteString("cat", "handler");
+        _json.WriteString("ph", "X");
+        WriteSpan(syscall.Received, ended);
+        WriteTrack(syscall.Slot);
+        _json.WriteStartObject("args");
+        _json.WriteNumber("event_id", syscall.EventId);
+        WriteSyscall(syscall);
+        _json.WriteString("outcome", outcome);
+        if (end is not null)
+        {
+            _json.WriteString("verdict", end.Verdict);
+            _json.WriteNumber("verdict_writes", end.VerdictWrites);
+            _json.WriteNumber("exchanges", end.Exchanges);
+            if (end.Exception is { } exception)
+                _json.WriteString("exception", Describe(exception));
+        }
+        _json.WriteEndObject();
+        _json.WriteEndObject();
+    }
+
+    private void WriteSyscall(TracedSyscall syscall)
+    {
+        _json.WriteString("syscall", syscall.Syscall);
+        _json.WriteString("phase", Phase(syscall));
+        _json.WriteNumber("pid", syscall.Pid);
+        _json.WriteNumber("tid", syscall.Tid);
+        _json.WriteString("comm", syscall.Comm);     // the guest's bytes: Utf8JsonWriter escapes them
+    }
+
+    /// <summary>The first time a slot appears, names its track (the control slot is 0, vCPU slots 1..N).</summary>
+    private void NameTrack(int slot)
+    {
+        if (!_namedSlots.Add(slot))
+            return;
+        WriteMetadata("thread_name", slot, slot == 0 ? "control slot" : string.Create(CultureInfo.InvariantCulture, $"vCPU slot {slot}"));
+        WriteMetadata("thread_sort_index", slot, sortIndex: slot);
+    }
+
+    private void WriteMetadata(string name, int slot, string? value = null, int? sortIndex = null)
+    {
+        _json.WriteStartObject();
+        _json.WriteString("name", name);
+        _json.WriteString("ph", "M");
+        WriteTrack(slot);
+        _json.WriteStartObject("args");
+        if (sortIndex is { } index)
+            _json.WriteNumber("sort_index", index);
+        else
+            _json.WriteString("name", value);
+        _json.WriteEndObject();
+        _json.WriteEndObject();
+    }
+
+    private void WriteTrack(int slot)
+    {
+        _json.WriteNumber("pid", ProcessId);
+        _json.WriteNumber("tid", slot);
+    }
+
+    /// <summary>"ts" and "dur" rounded to nanoseconds so that ts + dur is the rounded end: nested spans stay nested.</summary>
+    private void WriteSpan(long started, long ended)
+    {
+        var start = Microseconds(started);
+        WriteTime("ts", started);
+        _json.WriteNumber("dur", Math.Max(0, Microseconds(ended) - start));
+    }
+
+    private void WriteTime(string name, long timestamp) => _json.WriteNumber(name, Microseconds(timestamp));
+
+    private double Microseconds(long timestamp) => Math.Round((timestamp - _origin) * 1_000_000.0 / Stopwatch.Frequency, 3);
+
+    private static string Phase(TracedSyscall syscall) => syscall.Phase.ToString().ToLowerInvariant();
+
+    private static string Hex(ulong value) => string.Create(CultureInfo.InvariantCulture, $"0x{value:x}");
+
+    private static string Describe(Exception exception) => Clean($"{exception.GetType().Name}: {exception.Message}");
+
+    /// <summary>
+    /// Host-made text (exception messages, names) may hold lone UTF-16 surrogates, which <see cref="Utf8JsonWriter"/>
+    /// refuses: they become U+FFFD, as the guest's bytes already did when decoded.
+    /// </summary>
+    private static string Clean(string text) =>
+        text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0 ? text : Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(text));
+}
