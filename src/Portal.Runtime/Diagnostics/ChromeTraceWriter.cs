@@ -280,17 +280,17 @@ public sealed class ChromeTraceWriter : IPortalTracer, IDisposable
         _json.WriteNumber("tid", slot);
     }
 
-    /// <summary>"ts" and "dur" rounded to nanoseconds so that ts + dur is the rounded end: nested spans stay nested.</summary>
+    /// <summary>"ts" and "dur" in whole nanoseconds (written as microseconds), so that ts + dur is the end: nested spans stay nested.</summary>
     private void WriteSpan(long started, long ended)
     {
-        var start = Microseconds(started);
-        WriteTime("ts", started);
-        _json.WriteNumber("dur", Math.Max(0, Microseconds(ended) - start));
+        var start = Nanoseconds(started);
+        _json.WriteNumber("ts", start / 1000.0);
+        _json.WriteNumber("dur", Math.Max(0, Nanoseconds(ended) - start) / 1000.0);
     }
 
-    private void WriteTime(string name, long timestamp) => _json.WriteNumber(name, Microseconds(timestamp));
+    private void WriteTime(string name, long timestamp) => _json.WriteNumber(name, Nanoseconds(timestamp) / 1000.0);
 
-    private double Microseconds(long timestamp) => Math.Round((timestamp - _origin) * 1_000_000.0 / Stopwatch.Frequency, 3);
+    private long Nanoseconds(long timestamp) => (long)Math.Round((timestamp - _origin) * 1_000_000_000.0 / Stopwatch.Frequency);
 
     private static string Phase(TracedSyscall syscall) => syscall.Phase.ToString().ToLowerInvariant();
 
