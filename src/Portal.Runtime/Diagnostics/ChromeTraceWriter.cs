@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Portal.Hypersyscalls;
 
 namespace Portal.Diagnostics;
 
@@ -38,17 +39,7 @@ public sealed class ChromeTraceWriter : IPortalTracer, IDisposable
         ArgumentNullException.ThrowIfNull(stream);
         _stream = stream;
         _json = new Utf8JsonWriter(stream);
-        Write(() =>
-        {
-            _json.WriteStartObject();
-            _json.WriteString("displayTimeUnit", "ms");
-            _json.WriteStartObject("otherData");
-            _json.WriteString("generator", "Portal for .NET");
-            _json.WriteString("timestamps", "microseconds since the trace started");
-            _json.WriteEndObject();
-            _json.WriteStartArray("traceEvents");
-            WriteMetadata("process_name", 0, "portal");
-        });
+        Write(0, static (writer, _) => writer.WriteHeader());
     }
 
     /// <summary>Creates (or replaces) the trace file at <paramref name="path"/>.</summary>
@@ -85,7 +76,8 @@ public sealed class ChromeTraceWriter : IPortalTracer, IDisposable
         lock (_gate)
         {
             _openSpans.Remove((syscall.Slot, syscall.EventId));
-            Write(() => WriteHandlerSpan(syscall, handler, ending.Ended, ending.Outcome.ToString().ToLowerInvariant(), ending));
+            Write((syscall, handler, ending), static (writer, span) =>
+                writer.WriteHandlerSpan(span.syscall, span.handler, span.ending.Ended, Outcome(span.ending.Outcome), span.ending));
         }
     }
 
@@ -94,26 +86,7 @@ public sealed class ChromeTraceWriter : IPortalTracer, IDisposable
     {
         ArgumentNullException.ThrowIfNull(reason);
         lock (_gate)
-        {
-            Write(() =>
-            {
-                NameTrack(slot);
-                _json.WriteStartObject();
-                _json.WriteString("name", syscall is null ? "event (no handler)" : $"{syscall.Syscall} {Phase(syscall)} (no handler)");
-                _json.WriteString("cat", "event");
-                _json.WriteString("ph", "i");
-                _json.WriteString("s", "t");         // the instant belongs to its slot's track
-                WriteTime("ts", timestamp);
-                WriteTrack(slot);
-                _json.WriteStartObject("args");
-                _json.WriteNumber("event_id", eventId);
-                if (syscall is not null)
-                    WriteSyscall(syscall);
-                _json.WriteString("reason", Clean(reason));
-                _json.WriteEndObject();
-                _json.WriteEndObject();
-            });
-        }
+            Write((slot, eventId, timestamp, syscall, reason), static (writer, e) => writer.WriteInstant(e.slot, e.eventId, e.timestamp, e.syscall, e.reason));
     }
 
     /// <inheritdoc/>
@@ -121,47 +94,84 @@ public sealed class ChromeTraceWriter : IPortalTracer, IDisposable
     {
         ArgumentNullException.ThrowIfNull(exchange);
         lock (_gate)
+            Write(exchange, static (writer, e) => writer.WriteExchange(e));
+    }
+
+    private void WriteExchange(TracedExchange exchange)
+    {
+        NameTrack(exchange.Slot);
+        _json.WriteStartObject();
+        _json.WriteString("name", exchange.Request.ToString());
+        _json.WriteString("cat", "exchange");
+        _json.WriteString("ph", "X");
+        WriteSpan(exchange.Started, exchange.Ended);
+        WriteTrack(exchange.Slot);
+        _json.WriteStartObject("args");
+        _json.WriteString("handler", exchange.Handler is null ? "(control)" : Clean(exchange.Handler));
+        _json.WriteNumber("request_bytes", exchange.RequestBytes);
+        _json.WriteNumber("response_bytes", exchange.ResponseBytes);
+        WriteCounts(exchange.Operations);
+        _json.WriteStartArray("ops");
+        for (var i = 0; i < exchange.Operations.Count; i++)
         {
-            Write(() =>
+            var op = exchange.Operations[i];
+            _json.WriteStartObject();
+            _json.WriteString("op", op.Op.ToString());
+            _json.WriteNumber("size", op.Size);
+            if (op.ChaseBase is { } chaseBase)
             {
-                NameTrack(exchange.Slot);
-                _json.WriteStartObject();
-                _json.WriteString("name", exchange.Request.ToString());
-                _json.WriteString("cat", "exchange");
-                _json.WriteString("ph", "X");
-                WriteSpan(exchange.Started, exchange.Ended);
-                WriteTrack(exchange.Slot);
-                _json.WriteStartObject("args");
-                _json.WriteString("handler", exchange.Handler is null ? "(control)" : Clean(exchange.Handler));
-                _json.WriteNumber("request_bytes", exchange.RequestBytes);
-                _json.WriteNumber("response_bytes", exchange.ResponseBytes);
-                _json.WriteStartObject("counts");
-                foreach (var group in exchange.Operations.GroupBy(op => op.Op).OrderBy(g => g.Key))
-                    _json.WriteNumber(group.Key.ToString(), group.Count());
-                _json.WriteEndObject();
-                _json.WriteStartArray("ops");
-                foreach (var op in exchange.Operations)
-                {
-                    _json.WriteStartObject();
-                    _json.WriteString("op", op.Op.ToString());
-                    _json.WriteNumber("size", op.Size);
-                    if (op.ChaseBase is { } chaseBase)
-                    {
-                        _json.WriteNumber("chase_base", chaseBase);
-                        _json.WriteNumber("pointer_offset", op.PointerOffset);
-                        _json.WriteNumber("offset", unchecked((long)op.Address));     // signed: added to the pointer
-                    }
-                    else
-                        _json.WriteString("addr", Hex(op.Address));
-                    _json.WriteEndObject();
-                }
-                _json.WriteEndArray();
-                if (exchange.Failure is { } failure)
-                    _json.WriteString("failure", Describe(failure));
-                _json.WriteEndObject();
-                _json.WriteEndObject();
-            });
+                _json.WriteNumber("chase_base", chaseBase);
+                _json.WriteNumber("pointer_offset", op.PointerOffset);
+                _json.WriteNumber("offset", unchecked((long)op.Address));     // signed: added to the pointer
+            }
+            else
+                WriteHex("addr", op.Address);
+            _json.WriteEndObject();
         }
+        _json.WriteEndArray();
+        if (exchange.Failure is { } failure)
+            _json.WriteString("failure", Describe(failure));
+        _json.WriteEndObject();
+        _json.WriteEndObject();
+    }
+
+    /// <summary>How many operations of each kind, in the order the kinds first appear (at most 169 entries: no dictionary needed).</summary>
+    private void WriteCounts(IReadOnlyList<TracedOperation> operations)
+    {
+        _json.WriteStartObject("counts");
+        for (var i = 0; i < operations.Count; i++)
+        {
+            var op = operations[i].Op;
+            var seenBefore = false;
+            for (var j = 0; j < i && !seenBefore; j++)
+                seenBefore = operations[j].Op == op;
+            if (seenBefore)
+                continue;
+            var count = 0;
+            for (var j = i; j < operations.Count; j++)
+                count += operations[j].Op == op ? 1 : 0;
+            _json.WriteNumber(op.ToString(), count);
+        }
+        _json.WriteEndObject();
+    }
+
+    private void WriteInstant(int slot, ulong eventId, long timestamp, TracedSyscall? syscall, string reason)
+    {
+        NameTrack(slot);
+        _json.WriteStartObject();
+        _json.WriteString("name", syscall is null ? "event (no handler)" : $"{syscall.Syscall} {Phase(syscall)} (no handler)");
+        _json.WriteString("cat", "event");
+        _json.WriteString("ph", "i");
+        _json.WriteString("s", "t");         // the instant belongs to its slot's track
+        WriteTime("ts", timestamp);
+        WriteTrack(slot);
+        _json.WriteStartObject("args");
+        _json.WriteNumber("event_id", eventId);
+        if (syscall is not null)
+            WriteSyscall(syscall);
+        _json.WriteString("reason", Clean(reason));
+        _json.WriteEndObject();
+        _json.WriteEndObject();
     }
 
     /// <summary>Writes the spans still open as "unfinished", closes the JSON and the file. Idempotent.</summary>
@@ -173,12 +183,12 @@ public sealed class ChromeTraceWriter : IPortalTracer, IDisposable
                 return;
             var now = Stopwatch.GetTimestamp();
             foreach (var (syscall, handler) in _openSpans.Values.OrderBy(span => span.Syscall.Received))
-                Write(() => WriteHandlerSpan(syscall, handler, now, "unfinished", end: null));
+                Write((syscall, handler, now), static (writer, span) => writer.WriteHandlerSpan(span.syscall, span.handler, span.now, "unfinished", end: null));
             _openSpans.Clear();
-            Write(() =>
+            Write(0, static (writer, _) =>
             {
-                _json.WriteEndArray();
-                _json.WriteEndObject();
+                writer._json.WriteEndArray();
+                writer._json.WriteEndObject();
             });
             _closed = true;
             try
@@ -200,20 +210,35 @@ public sealed class ChromeTraceWriter : IPortalTracer, IDisposable
         }
     }
 
-    /// <summary>Runs one event's writing unless the trace is closed or has failed; the first I/O failure stops the trace.</summary>
-    private void Write(Action write)
+    /// <summary>
+    /// Runs one event's writing (under the lock) unless the trace is closed or has failed; the first I/O failure
+    /// stops the trace. Static delegates with their state: no closure allocated per event.
+    /// </summary>
+    private void Write<TState>(TState state, Action<ChromeTraceWriter, TState> write)
     {
         if (_closed || _failure is not null)
             return;
         try
         {
-            write();
+            write(this, state);
             _json.Flush();      // into the file's buffer: the file grows as the run goes
         }
         catch (IOException e)
         {
             _failure = e;
         }
+    }
+
+    private void WriteHeader()
+    {
+        _json.WriteStartObject();
+        _json.WriteString("displayTimeUnit", "ms");
+        _json.WriteStartObject("otherData");
+        _json.WriteString("generator", "Portal for .NET");
+        _json.WriteString("timestamps", "microseconds since the trace started");
+        _json.WriteEndObject();
+        _json.WriteStartArray("traceEvents");
+        WriteMetadata("process_name", 0, "portal");
     }
 
     private void WriteHandlerSpan(TracedSyscall syscall, string handler, long ended, string outcome, TracedHandlerEnd? end)
@@ -292,9 +317,23 @@ public sealed class ChromeTraceWriter : IPortalTracer, IDisposable
 
     private long Nanoseconds(long timestamp) => (long)Math.Round((timestamp - _origin) * 1_000_000_000.0 / Stopwatch.Frequency);
 
-    private static string Phase(TracedSyscall syscall) => syscall.Phase.ToString().ToLowerInvariant();
+    private static string Phase(TracedSyscall syscall) => syscall.Phase == SyscallPhase.Enter ? "enter" : "return";
 
-    private static string Hex(ulong value) => string.Create(CultureInfo.InvariantCulture, $"0x{value:x}");
+    private static string Outcome(HandlerOutcome outcome) => outcome switch
+    {
+        HandlerOutcome.Answered => "answered",
+        HandlerOutcome.Failed => "failed",
+        _ => "abandoned",
+    };
+
+    /// <summary>An address as "0x…" text (a JSON number could not hold 64 bits exactly), without allocating a string.</summary>
+    private void WriteHex(string name, ulong value)
+    {
+        Span<char> text = stackalloc char[18];
+        "0x".CopyTo(text);
+        value.TryFormat(text[2..], out var digits, "x", CultureInfo.InvariantCulture);
+        _json.WriteString(name, text[..(2 + digits)]);
+    }
 
     private static string Describe(Exception exception) => Clean($"{exception.GetType().Name}: {exception.Message}");
 

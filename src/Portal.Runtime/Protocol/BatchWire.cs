@@ -160,21 +160,22 @@ internal static class BatchWire
     {
         var count = (int)Math.Min(Region.Address(region), (ulong)MaxEntries);
         var data = Region.Data(region)[..(int)Math.Min(Region.Size(region), (ulong)RegionLayout.DataCapacity)];
-        var operations = new List<TracedOperation>(count);
+        var operations = new TracedOperation[count];
+        var described = 0;
         var offset = 0;
-        while (operations.Count < count && offset + EntryHeaderLength <= data.Length)
+        while (described < count && offset + EntryHeaderLength <= data.Length)
         {
             var e = data.Slice(offset, EntryHeaderLength);
             var op = (PortalOp)BinaryPrimitives.ReadUInt16LittleEndian(e);
             var chase = (BinaryPrimitives.ReadUInt16LittleEndian(e[2..]) & ChaseFlag) != 0;
             var size = (int)BinaryPrimitives.ReadUInt32LittleEndian(e[4..]);
             var address = BinaryPrimitives.ReadUInt64LittleEndian(e[8..]);
-            operations.Add(chase
+            operations[described++] = chase
                 ? new TracedOperation(op, size, address, BinaryPrimitives.ReadUInt16LittleEndian(e[16..]), (int)BinaryPrimitives.ReadUInt32LittleEndian(e[20..]))
-                : new TracedOperation(op, size, address));
+                : new TracedOperation(op, size, address);
             offset += EntryHeaderLength + (op == PortalOp.Write ? Pad(size) : 0);
         }
-        return [.. operations];
+        return described == count ? operations : operations[..described];
     }
 
     /// <summary>
