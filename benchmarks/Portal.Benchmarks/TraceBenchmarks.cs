@@ -82,3 +82,35 @@ public class TraceBenchmarks
         }
     }
 }
+
+/// <summary>
+/// The writer alone: one exchange event (a BATCH of two reads, as RAEth's) and one handler span, serialised to
+/// <see cref="Stream.Null"/>: the CPU a trace adds per event, without the guest's noise.
+/// <code>dotnet run -c Release --project benchmarks/Portal.Benchmarks -- --filter '*TraceWriterBenchmarks*'</code>
+/// </summary>
+[MemoryDiagnoser]
+[SuppressMessage("Reliability", "CA1001", Justification = "BenchmarkDotNet's GlobalCleanup disposes the writer.")]
+public class TraceWriterBenchmarks
+{
+    private readonly TracedExchange _exchange = new(1, "RAEth", 0, 1_000, Protocol.PortalOp.Batch,
+        [new(Protocol.PortalOp.Read, 40, 0x7fff_0000_1000), new(Protocol.PortalOp.Read, 8, 0, ChaseBase: 0, PointerOffset: 16)], 48, 80, null);
+    private readonly TracedSyscall _syscall = new(1, 1, 0, "ioctl", Hypersyscalls.SyscallPhase.Return, 101, 101, "mtk7530_switch");
+    private readonly TracedHandlerEnd _ending = new(2_000, HandlerOutcome.Answered, "retval=0", 1, 1, null);
+    private ChromeTraceWriter _writer = null!;
+
+    [GlobalSetup]
+    public void Start() => _writer = new ChromeTraceWriter(Stream.Null);
+
+    [GlobalCleanup]
+    public void Stop() => _writer.Dispose();
+
+    [Benchmark(Description = "exchange event")]
+    public void Exchange() => _writer.ExchangeEnded(_exchange);
+
+    [Benchmark(Description = "handler span")]
+    public void Handler()
+    {
+        _writer.HandlerStarted(_syscall, "RAEth");
+        _writer.HandlerEnded(_syscall, "RAEth", _ending);
+    }
+}
