@@ -143,6 +143,33 @@ public sealed class TraceTests
     }
 
     [TestMethod]
+    public async Task A_handler_the_guest_gave_up_on_is_an_abandoned_span_with_an_untouched_verdict()
+    {
+        var path = TracePath();
+        using (var trace = ChromeTraceWriter.Create(path))
+        {
+            var ended = new HandlerEndSignal(trace);
+            await using var guest = new EmulatedGuest(GuestAbi.X86_64, new EmulatedGuestOptions { HostTimeout = TimeSpan.FromMilliseconds(200) });
+            await using var session = await PortalSession.AttachAsync(guest.Connection, new PortalSessionOptions { Tracer = ended }, TestContext.CancellationToken);
+            await session.OnSyscall("ioctl", SyscallPhase.Enter).WhereArg(1, ArgFilter.Equal(0x7001)).RegisterAsync(async context =>
+            {
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);     // never answers
+            }, "Hangs", TestContext.CancellationToken);
+            var run = await guest.RunAsync(new GuestCommand([PortalSelfTest.Name, "ioctl", "0x7001", "0"]), TestContext.CancellationToken);
+            StringAssert.Contains(run.Output, "arg=0x0 rc=-1 errno=25", "the guest gave up: the syscall continued unmodified");
+            // The handler ends after the guest moved on (its token is cancelled on the pool): wait for that, not for a time.
+            await ended.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.CancellationToken);
+        }
+
+        var span = ChromeTrace.Load(path).Handlers().Single();
+        Assert.AreEqual("Hangs", span.Name);
+        Assert.AreEqual("abandoned", span.Arg("outcome"));
+        Assert.AreEqual("untouched", span.Arg("verdict"));
+        Assert.IsFalse(span.Args.TryGetProperty("exception", out _), "being cancelled because the guest gave up is not a failure");
+        Assert.IsGreaterThanOrEqualTo(200_000.0, span.Duration, "the span lasts at least the guest's 200 ms bound");
+    }
+
+    [TestMethod]
     public async Task A_trace_closed_while_a_handler_runs_is_valid_json_with_that_span_unfinished()
     {
         var path = TracePath();
@@ -173,5 +200,26 @@ public sealed class TraceTests
         await session.DisposeAsync();      // one more control exchange, after the trace closed
         Assert.IsNull(trace.WriteFailure);
         Assert.AreEqual(closedLength, new FileInfo(path).Length, "nothing is written after the trace closed");
+    }
+
+    /// <summary>Passes everything on to the trace, and completes when a handler's span has been written.</summary>
+    private sealed class HandlerEndSignal(IPortalTracer trace) : IPortalTracer
+    {
+        private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Task => _ended.Task;
+
+        public void HandlerStarted(TracedSyscall syscall, string handler) => trace.HandlerStarted(syscall, handler);
+
+        public void HandlerEnded(TracedSyscall syscall, string handler, TracedHandlerEnd ending)
+        {
+            trace.HandlerEnded(syscall, handler, ending);
+            _ended.TrySetResult();
+        }
+
+        public void EventNotHandled(int slot, ulong eventId, long timestamp, TracedSyscall? syscall, string reason) =>
+            trace.EventNotHandled(slot, eventId, timestamp, syscall, reason);
+
+        public void ExchangeEnded(TracedExchange exchange) => trace.ExchangeEnded(exchange);
     }
 }
