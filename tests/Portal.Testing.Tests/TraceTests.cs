@@ -166,7 +166,6 @@ public sealed class TraceTests
         Assert.AreEqual("abandoned", span.Arg("outcome"));
         Assert.AreEqual("untouched", span.Arg("verdict"));
         Assert.IsFalse(span.Args.TryGetProperty("exception", out _), "being cancelled because the guest gave up is not a failure");
-        Assert.IsGreaterThanOrEqualTo(200_000.0, span.Duration, "the span lasts at least the guest's 200 ms bound");
     }
 
     [TestMethod]

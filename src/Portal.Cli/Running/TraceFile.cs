@@ -42,7 +42,7 @@ internal sealed class TraceFile : IDisposable
     {
         _writer.Dispose();
         if (_writer.WriteFailure is { } failure)
-            _console.Fail($"the trace {_path} stopped early (it is valid up to there): {failure.Message}");
+            _console.Fail($"the trace {_path} is incomplete (not valid JSON): writing it failed: {failure.Message}");
         else
             _console.Say($"portal: trace written to {_path} (open it in Perfetto UI, \"Open trace file\", or chrome://tracing)");
     }

@@ -48,7 +48,7 @@ public sealed class ChromeTraceWriter : IPortalTracer, IDisposable
     public static ChromeTraceWriter Create(string path) =>
         new(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 64 * 1024));
 
-    /// <summary>Why writing the trace stopped early (the trace then ends at the event before), or null.</summary>
+    /// <summary>Why writing the trace stopped early (the file is then cut off where the write failed), or null.</summary>
     public Exception? WriteFailure
     {
         get
