@@ -73,8 +73,7 @@ public sealed partial class PortalSession
 
         var verdict = Verdict.Untouched;
         IReadOnlyList<VerdictWrite> writes = [];
-        var failed = false;
-        Exception? failure = null;
+        Exception? failure = null;             // what made the event fail (the handler, or a malformed record)
         TracedSyscall? traced = null;           // only with a tracer
         string? notHandled = null;              // why no handler ran, for the tracer
         try
@@ -126,7 +125,6 @@ public sealed partial class PortalSession
         }
         catch (Exception e)
         {
-            failed = true;
             failure = e;
             verdict = Verdict.Untouched;
             writes = [];
@@ -151,6 +149,9 @@ public sealed partial class PortalSession
         {
             _currentHandler.Value = null;
             held.Writes = writes;
+            // Before the verdict goes out: once it has, the guest runs on, and the run (and its trace) may end before this thread resumes.
+            if (_tracer is not null)
+                TraceEnd(held, channel.Slot, traced, verdict, writes.Count, failure, notHandled);
             if (held.WasAbandoned)
             {
                 // The guest gave up on the event (the handler may have ended only because its token was
@@ -167,19 +168,17 @@ public sealed partial class PortalSession
                     held.AwaitingReport = false;
             }
             cancellation.Dispose();
-            if (_tracer is not null)
-                TraceEnd(held, channel.Slot, traced, verdict, writes.Count, failure, notHandled);
             if (held.Hook is { } hook)
             {
                 var elapsed = Stopwatch.GetTimestamp() - held.Started;
-                hook.Statistics.AddCompletion(elapsed, failed);
+                hook.Statistics.AddCompletion(elapsed, failed: failure is not null);
                 PortalMetrics.HandlerDuration.Record(Stopwatch.GetElapsedTime(held.Started).TotalMicroseconds,
                     new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, hook.Name));
             }
         }
     }
 
-    /// <summary>Tells the tracer how the event ended: the handler's span, or why no handler ran.</summary>
+    /// <summary>Tells the tracer how the event ends: the handler's span (up to its verdict), or why no handler ran.</summary>
     private void TraceEnd(HeldEvent held, int slot, TracedSyscall? traced, Verdict verdict, int verdictWrites, Exception? failure, string? notHandled)
     {
         var now = Stopwatch.GetTimestamp();

@@ -16,7 +16,7 @@ public interface IPortalTracer
     /// <summary>A hook's handler is about to run for <paramref name="syscall"/> (its span starts at <see cref="TracedSyscall.Received"/>).</summary>
     void HandlerStarted(TracedSyscall syscall, string handler);
 
-    /// <summary>The handler's event ended: its verdict was posted, or the guest gave up on it.</summary>
+    /// <summary>The handler's event ends: its verdict is about to be posted, or the guest gave up on it.</summary>
     void HandlerEnded(TracedSyscall syscall, string handler, TracedHandlerEnd ending);
 
     /// <summary>
@@ -52,7 +52,7 @@ public enum HandlerOutcome
 }
 
 /// <summary>The end of a handler's span.</summary>
-/// <param name="Ended">When the verdict was posted (or the handler ended, for an abandoned event).</param>
+/// <param name="Ended">When the verdict was ready to post (or the handler ended, for an abandoned event).</param>
 /// <param name="Outcome">How it ended.</param>
 /// <param name="Verdict">What the verdict did: "untouched", "retval=N", "skip retval=N", with "+args" when it rewrote arguments.</param>
 /// <param name="VerdictWrites">Writes that rode on the verdict.</param>
