@@ -10,7 +10,6 @@ namespace Portal.Testing.Tests;
 
 /// <summary>The session's timeline as a Chrome trace (ChromeTraceWriter), read back as a viewer reads it.</summary>
 [TestClass]
-[DoNotParallelize]      // alone: its guests do not compete for the CPU with ReliabilityTests' 200 ms bounds
 public sealed class TraceTests
 {
     private readonly List<string> _traces = [];
