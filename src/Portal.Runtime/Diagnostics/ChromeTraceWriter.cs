@@ -13,7 +13,7 @@ namespace Portal.Diagnostics;
 /// operations in <c>args</c>), an instant ("i") event per event answered without a handler.
 /// </summary>
 /// <remarks>
-/// Events are streamed to the file as they end (in 16 KiB steps), under a lock (handlers run on several slots at once).
+/// Events are streamed to the file as they end (16 KiB at a time), under a lock: handlers run on several slots at once.
 /// <see cref="Dispose"/> closes the JSON, so the file is valid however the run ended (the command done,
 /// Ctrl-C, the guest lost); handler spans still open then are written up to that moment, with outcome
 /// "unfinished". A write that fails (disk full) stops the trace without disturbing the session:
@@ -25,8 +25,8 @@ public sealed class ChromeTraceWriter : IPortalTracer, IDisposable
     private const int ProcessId = 1;
 
     /// <summary>
-    /// Bytes kept before they go to the stream. Flushing every event cost a write(2) per event (+8 µs per handled
-    /// syscall on the emulated guest); at 16 KiB, one per ~50 events, and memory stays bounded.
+    /// Bytes kept before they go to the stream. Flushing every event cost a write(2) per event (a handled syscall on
+    /// the emulated guest took 25 µs instead of 13, docs/performance.md); at 16 KiB, one per ~50 events, memory bounded.
     /// </summary>
     private const int FlushThreshold = 16 * 1024;
 
