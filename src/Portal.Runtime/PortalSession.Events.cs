@@ -57,7 +57,7 @@ public sealed partial class PortalSession
     /// </summary>
     private async ValueTask HandleEventAsync(IGuestChannel channel, CancellationToken transportToken)
     {
-        var lease = new SlotLease(channel, Statistics, handler: null);
+        var lease = new SlotLease(channel, Statistics, handler: null, _tracer);
         var cancellation = CancellationTokenSource.CreateLinkedTokenSource(transportToken, _closing.Token);
         HeldEvent held;
         try
@@ -73,12 +73,18 @@ public sealed partial class PortalSession
 
         var verdict = Verdict.Untouched;
         IReadOnlyList<VerdictWrite> writes = [];
-        var failed = false;
+        Exception? failure = null;             // what made the event fail (the handler, or a malformed record)
+        TracedSyscall? traced = null;           // only with a tracer
+        string? notHandled = null;              // why no handler ran, for the tracer
         try
         {
             var record = await lease.InspectAsync(Abi, static (abi, region) => SyscallEventRecord.Decode(region, abi)).ConfigureAwait(false);
+            if (_tracer is not null)
+                traced = new TracedSyscall(channel.Slot, held.EventId, held.Started, Abi.Syscalls.GetName(record.Number) ?? $"syscall {record.Number}",
+                    record.Phase, record.Pid, record.Tid, record.Comm);
             if (_closing.IsCancellationRequested || !_hooks.TryGetValue(record.HookId, out var hook))
             {
+                notHandled = _closing.IsCancellationRequested ? "the session is closing" : $"no hook has id {record.HookId}";
                 if (_guestNoise.TryEnter(out var suppressed))     // a hostile guest can send these at any rate
                     Log.UnknownHook(_logger, held.EventId, record.HookId, suppressed);
                 return;
@@ -90,6 +96,8 @@ public sealed partial class PortalSession
 
             held.Hook = hook;
             lease.AttributeTo(hook.Statistics);
+            if (traced is not null)
+                _tracer!.HandlerStarted(traced, hook.Name);
             var context = new SyscallContext(this, hook, record, lease, cancellation.Token);
             _currentHandler.Value = context;
             Statistics.AddEvent();
@@ -113,14 +121,16 @@ public sealed partial class PortalSession
             // noticed first).
             verdict = Verdict.Untouched;
             writes = [];
+            notHandled = "the guest gave up on it";
         }
         catch (Exception e)
         {
-            failed = true;
+            failure = e;
             verdict = Verdict.Untouched;
             writes = [];
             if (held.Hook is null)
             {
+                notHandled = $"malformed: {e.Message}";
                 Statistics.AddMalformedEvent();
                 if (_guestNoise.TryEnter(out var suppressed))
                     Log.MalformedEvent(_logger, e, held.EventId, channel.Slot, suppressed);
@@ -139,6 +149,9 @@ public sealed partial class PortalSession
         {
             _currentHandler.Value = null;
             held.Writes = writes;
+            // Before the verdict goes out: once it has, the guest runs on, and the run (and its trace) may end before this thread resumes.
+            if (_tracer is not null)
+                TraceEnd(held, channel.Slot, traced, verdict, writes.Count, failure, notHandled);
             if (held.WasAbandoned)
             {
                 // The guest gave up on the event (the handler may have ended only because its token was
@@ -158,11 +171,25 @@ public sealed partial class PortalSession
             if (held.Hook is { } hook)
             {
                 var elapsed = Stopwatch.GetTimestamp() - held.Started;
-                hook.Statistics.AddCompletion(elapsed, failed);
+                hook.Statistics.AddCompletion(elapsed, failed: failure is not null);
                 PortalMetrics.HandlerDuration.Record(Stopwatch.GetElapsedTime(held.Started).TotalMicroseconds,
                     new KeyValuePair<string, object?>(PortalMetrics.HandlerTag, hook.Name));
             }
         }
+    }
+
+    /// <summary>Tells the tracer how the event ends: the handler's span (up to its verdict), or why no handler ran.</summary>
+    private void TraceEnd(HeldEvent held, int slot, TracedSyscall? traced, Verdict verdict, int verdictWrites, Exception? failure, string? notHandled)
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (held.Hook is { } hook && traced is not null)
+        {
+            var outcome = held.WasAbandoned ? HandlerOutcome.Abandoned : failure is not null ? HandlerOutcome.Failed : HandlerOutcome.Answered;
+            _tracer!.HandlerEnded(traced, hook.Name, new TracedHandlerEnd(now, outcome, verdict.Describe(), verdictWrites, held.Lease.Exchanges,
+                outcome == HandlerOutcome.Failed ? failure : null));
+        }
+        else
+            _tracer!.EventNotHandled(slot, held.EventId, now, traced, notHandled ?? "no handler ran");
     }
 
     /// <summary>

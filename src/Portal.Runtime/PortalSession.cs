@@ -18,6 +18,12 @@ public sealed class PortalSessionOptions
 
     /// <summary>When set, attaching fails unless the guest reports this ABI.</summary>
     public GuestAbi? ExpectedAbi { get; init; }
+
+    /// <summary>
+    /// Receives the session's timeline (handler spans, events answered without a handler, every exchange with
+    /// its operations), e.g. a <see cref="ChromeTraceWriter"/>. Default: none, at the cost of a null check.
+    /// </summary>
+    public IPortalTracer? Tracer { get; init; }
 }
 
 /// <summary>
@@ -30,6 +36,7 @@ public sealed partial class PortalSession : IAsyncDisposable
     private readonly IGuestConnection _connection;
     private readonly ILogger _logger;
     private readonly SlotLease _control;
+    private readonly IPortalTracer? _tracer;
     private readonly ConcurrentDictionary<uint, HookRegistration> _hooks = new();
     private readonly AsyncLocal<SyscallContext?> _currentHandler = new();
     private readonly CancellationTokenSource _closing = new();
@@ -38,9 +45,11 @@ public sealed partial class PortalSession : IAsyncDisposable
     private IDisposable? _attachment;
     private int _disposed;
 
-    private PortalSession(IGuestConnection connection, GuestInfo guest, PortalStatistics statistics, SlotLease control, ILogger logger)
+    private PortalSession(IGuestConnection connection, GuestInfo guest, PortalStatistics statistics, SlotLease control, ILogger logger,
+        IPortalTracer? tracer)
     {
         _connection = connection;
+        _tracer = tracer;
         Guest = guest;
         Statistics = statistics;
         _control = control;
@@ -72,14 +81,14 @@ public sealed partial class PortalSession : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(connection);
         options ??= new PortalSessionOptions();
         var statistics = new PortalStatistics();
-        var control = new SlotLease(connection.Control, statistics, handler: null);
+        var control = new SlotLease(connection.Control, statistics, handler: null, options.Tracer);
 
         var guest = await control.RoundTripAsync(0, static (_, region) => Region.WriteHeader(region, PortalOp.GuestInfo, 0, 0),
             static (_, region) => GuestInfo.Decode(region), cancellationToken).ConfigureAwait(false);
         if (options.ExpectedAbi is { } expected && expected != guest.Abi)
             throw new InvalidOperationException($"Expected a {expected.Name} guest, but the guest reports {guest.Abi.Name}.");
 
-        var session = new PortalSession(connection, guest, statistics, control, options.LoggerFactory.CreateLogger<PortalSession>());
+        var session = new PortalSession(connection, guest, statistics, control, options.LoggerFactory.CreateLogger<PortalSession>(), options.Tracer);
         await session.ControlAsync(PortalOp.HookReset, 0, cancellationToken).ConfigureAwait(false);
         session._guestBaseline = await session.GetGuestStatisticsAsync(cancellationToken).ConfigureAwait(false);
         session._attachment = connection.Attach(new EventSink(session));

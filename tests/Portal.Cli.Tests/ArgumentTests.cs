@@ -26,6 +26,9 @@ public sealed class ArgumentTests
     [DataRow(new[] { "boot", "--rootfs", ".", "--timeout", "0" }, "--timeout 0: give a number of seconds greater than 0", DisplayName = "boot: zero timeout")]
     [DataRow(new[] { "boot", "--rootfs", ".", "--init", "sbin/init" }, "--init sbin/init: give the init's absolute path", DisplayName = "boot: relative init")]
     [DataRow(new[] { "boot", "--rootfs", ".", "--abi", "sparc" }, "Argument 'sparc' not recognized", DisplayName = "boot: ABI without a real guest")]
+    [DataRow(new[] { "run", "--guest", "emulated", "--trace", "/no/such/dir/trace.json", "--", "ls" }, "--trace /no/such/dir/trace.json: cannot write the trace there: Could not find a part of the path", DisplayName = "run: trace in a missing directory")]
+    [DataRow(new[] { "run", "--guest", "emulated", "--trace", "/", "--", "ls" }, "--trace /: cannot write the trace there", DisplayName = "run: trace on a directory")]
+    [DataRow(new[] { "boot", "--rootfs", ".", "--trace", "/no/such/dir/trace.json" }, "--trace /no/such/dir/trace.json: cannot write the trace there", DisplayName = "boot: trace in a missing directory")]
     [DataRow(new[] { "headers", "dump", "x.h", "--abi", "vax" }, "unknown ABI 'vax'", DisplayName = "headers: unknown ABI")]
     public async Task Bad_arguments_are_refused_with_a_clear_message(string[] args, string message)
     {

@@ -89,6 +89,53 @@ public sealed class BatchCodecTests
     };
 
     [TestMethod]
+    public void A_trace_describes_a_batch_request_entry_by_entry_as_it_was_encoded()
+    {
+        WireEntry[] entries =
+        [
+            new() { Op = PortalOp.Read, Size = 40, Address = 0x7fff_0000 },
+            new() { Op = PortalOp.Read, Size = 8, Address = 4, Chase = true, Base = 0, PointerOffset = 16 },
+            new() { Op = PortalOp.Write, Size = 5, Address = 0x1000, DataStart = 0 },       // padded to 8 in the request
+            new() { Op = PortalOp.ReadStr, Size = 64, Address = unchecked((ulong)-8), Chase = true, Base = 1, PointerOffset = 0 },
+            new() { Op = PortalOp.ReadProcPid },
+        ];
+        var region = new byte[RegionLayout.Size];
+        BatchWire.WriteBatch(region, entries, "hello"u8);
+
+        var (request, operations, requestBytes) = ExchangeSummary.DescribeRequest(region);
+
+        Assert.AreEqual(PortalOp.Batch, request);
+        Assert.AreEqual((int)Answer.Size(region), requestBytes);
+        CollectionAssert.AreEqual(new TracedOperation[]
+        {
+            new(PortalOp.Read, 40, 0x7fff_0000),
+            new(PortalOp.Read, 8, 4, ChaseBase: 0, PointerOffset: 16),
+            new(PortalOp.Write, 5, 0x1000),
+            new(PortalOp.ReadStr, 64, unchecked((ulong)-8), ChaseBase: 1, PointerOffset: 0),
+            new(PortalOp.ReadProcPid, 0, 0),
+        }, operations);
+    }
+
+    [TestMethod]
+    public void A_trace_counts_the_data_bytes_of_a_single_op_and_of_its_response()
+    {
+        var region = new byte[RegionLayout.Size];
+        Region.WriteHeader(region, PortalOp.Write, 0x2000, 12);
+        Assert.AreEqual((PortalOp.Write, 12), (ExchangeSummary.DescribeRequest(region).Request, ExchangeSummary.DescribeRequest(region).RequestBytes));
+        Answer.Header(region, (ulong)PortalResponse.WriteOk, 0x2000, 12);
+        Assert.AreEqual(0, ExchangeSummary.ResponseBytes(region), "a write's answer carries no data");
+
+        Region.WriteHeader(region, PortalOp.Read, 0x2000, 12);
+        Assert.AreEqual(0, ExchangeSummary.DescribeRequest(region).RequestBytes);
+        Answer.Header(region, (ulong)PortalResponse.ReadOk, 0x2000, 12);
+        Assert.AreEqual(12, ExchangeSummary.ResponseBytes(region));
+        Answer.Header(region, (ulong)PortalResponse.ReadOk, 0x2000, ulong.MaxValue);
+        Assert.AreEqual(RegionLayout.DataCapacity, ExchangeSummary.ResponseBytes(region), "a guest's size beyond the region is not believed");
+        Answer.Header(region, (ulong)PortalResponse.ReadNum, 100, 101);
+        Assert.AreEqual(0, ExchangeSummary.ResponseBytes(region), "READ_NUM's size is a thread id, not a length");
+    }
+
+    [TestMethod]
     public async Task Operations_started_together_go_as_one_batch_laid_out_as_the_protocol_says()
     {
         List<SeenEntry>? seen = null;

@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Portal.Abi;
+using Portal.Diagnostics;
 using Portal.Hypersyscalls;
 using Portal.Protocol;
+using Portal.Tests.Shared;
 
 namespace Portal.Runtime.Tests;
 
@@ -57,6 +59,36 @@ public sealed class SessionTests
         WriteEvent(slot.Buffer, eventId: 6, hookId: 42, number: 16);      // no hook 42
         await connection.Sink!.OnEventAsync(slot, TestContext.CancellationToken);
         AssertUntouchedVerdict(slot, eventId: 6, releases: 2);
+    }
+
+    [TestMethod]
+    public async Task Events_answered_without_a_handler_are_instants_on_their_slots_track_saying_why()
+    {
+        var directory = Directory.CreateTempSubdirectory("portal-trace-");
+        var path = Path.Combine(directory.FullName, "trace.json");
+        using (var trace = ChromeTraceWriter.Create(path))
+        {
+            var connection = new ScriptedConnection(Answer.CooperativeControl(GuestAbi.X86_64));
+            await using var session = await PortalSession.AttachAsync(connection, new PortalSessionOptions { Tracer = trace });
+            var slot = new ScriptedChannel(_ => Assert.Fail("no exchange expected"), slot: 3);
+            Answer.Header(slot.Buffer, 0xdead, 5, 96);                        // not an event at all
+            await connection.Sink!.OnEventAsync(slot, TestContext.CancellationToken);
+            WriteEvent(slot.Buffer, eventId: 6, hookId: 42, number: 16);      // no hook 42
+            await connection.Sink!.OnEventAsync(slot, TestContext.CancellationToken);
+        }
+
+        var instants = ChromeTrace.Load(path).Where(e => e.Phase == "i").ToList();
+        Assert.HasCount(2, instants);
+        Assert.IsTrue(instants.All(e => e.Tid == 3 && e.Category == "event"), "on the track of the slot that held them");
+        Assert.AreEqual("event (no handler)", instants[0].Name);
+        Assert.AreEqual("5", instants[0].Arg("event_id"));
+        StringAssert.StartsWith(instants[0].Arg("reason"), "malformed: Expected an Event on a held slot, found 0xdead");
+        Assert.AreEqual("ioctl enter (no handler)", instants[1].Name);
+        Assert.AreEqual("6", instants[1].Arg("event_id"));
+        Assert.AreEqual("no hook has id 42", instants[1].Arg("reason"));
+        Assert.AreEqual("100", instants[1].Arg("pid"));
+        Assert.IsLessThanOrEqualTo(instants[1].Start, instants[0].Start, "in the order they came");
+        directory.Delete(recursive: true);
     }
 
     [TestMethod]

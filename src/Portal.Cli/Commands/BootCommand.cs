@@ -29,7 +29,7 @@ internal static class BootCommand
 
     /// <summary>Validated arguments; <paramref name="Abi"/> is the --abi given, if any (the firmware decides otherwise).</summary>
     private sealed record Settings(string Rootfs, GuestAbi? Abi, IReadOnlyList<PluginAssembly> Plugins, Regex? Until, TimeSpan? Timeout,
-        string? Init, bool Verbose, bool AllowUnhandled);
+        string? Init, bool Verbose, bool AllowUnhandled, string? Trace);
 
     public static Command Create(CliConsole console)
     {
@@ -60,9 +60,10 @@ internal static class BootCommand
         };
         var verbose = CliOptions.Verbose();
         var allowUnhandled = CliOptions.AllowUnhandled("the boot's outcome");
+        var trace = CliOptions.Trace();
         var boot = new Command("boot", "Boot a firmware's root filesystem with Portal, its hooks registered before the firmware's init starts, and follow its console.")
         {
-            rootfs, abi, plugins, until, timeout, init, verbose, allowUnhandled,
+            rootfs, abi, plugins, until, timeout, init, verbose, allowUnhandled, trace,
         };
         boot.SetAction(async (parse, _) =>
         {
@@ -70,7 +71,7 @@ internal static class BootCommand
             try
             {
                 settings = Validate(parse.GetValue(rootfs)!, parse.GetValue(abi), parse.GetValue(plugins) ?? [], parse.GetValue(until),
-                    parse.GetValue(timeout), parse.GetValue(init), parse.GetValue(verbose), parse.GetValue(allowUnhandled));
+                    parse.GetValue(timeout), parse.GetValue(init), parse.GetValue(verbose), parse.GetValue(allowUnhandled), parse.GetValue(trace));
             }
             catch (ArgumentException e)
             {
@@ -83,7 +84,7 @@ internal static class BootCommand
     }
 
     private static Settings Validate(string rootfs, string? abiName, string[] plugins, string? until, double? timeoutSeconds, string? init, bool verbose,
-        bool allowUnhandled)
+        bool allowUnhandled, string? trace)
     {
         Regex? pattern = null;
         if (until is not null)
@@ -103,7 +104,7 @@ internal static class BootCommand
         if (init is not null && !init.StartsWith('/'))
             throw new ArgumentException($"--init {init}: give the init's absolute path inside the firmware (e.g. /sbin/init)");
         return new Settings(CliOptions.CheckRootfs(rootfs), abiName is null ? null : GuestAbi.Parse(abiName),
-            [.. plugins.Select(PluginAssembly.Parse)], pattern, timeout, init, verbose, allowUnhandled);
+            [.. plugins.Select(PluginAssembly.Parse)], pattern, timeout, init, verbose, allowUnhandled, trace);
     }
 
     private static async Task<int> BootAsync(CliConsole console, Settings settings)
@@ -112,6 +113,9 @@ internal static class BootCommand
         using var loggerFactory = GuestSteps.CreateLoggerFactory(console, settings.Verbose);
         if (GuestSteps.CreatePlugins(console, settings.Plugins, loggerFactory, settings.Abi) is not { } plugins)
             return ExitCodes.PluginFailure;
+        if (!TraceFile.TryCreate(console, settings.Trace, out var trace))
+            return ExitCodes.Usage;
+        using var closeTrace = trace;     // last: after the guest is down, whatever ended the boot
 
         // The console is streamed from the moment the firmware's init starts: Portal's own boot is not the firmware's.
         var firmwareConsole = new FirmwareConsole(console.Out, settings.Until);
@@ -125,7 +129,7 @@ internal static class BootCommand
         var qemu = (QemuGuest)guest;
         try
         {
-            var (session, attachFailure) = await GuestSteps.AttachAsync(console, qemu, plugins, loggerFactory, "the firmware's init", signals.Token)
+            var (session, attachFailure) = await GuestSteps.AttachAsync(console, qemu, plugins, loggerFactory, trace, "the firmware's init", signals.Token)
                 .ConfigureAwait(false);
             if (session is null)
                 return attachFailure;

@@ -25,6 +25,13 @@ internal static class CliOptions
         Description = $"Exit with {what} even when matching syscalls went unhandled (by default portal exits {ExitCodes.SyscallsUnhandled} then).",
     };
 
+    public static Option<string> Trace() => new("--trace")
+    {
+        Description = "Write the run's timeline to this file as a Chrome trace (syscall events, handler spans, each exchange with its operations); " +
+            "open it in Perfetto UI (\"Open trace file\") or chrome://tracing.",
+        HelpName = "file",
+    };
+
     /// <summary>The rootfs as a full path; an error naming it when nothing is there.</summary>
     public static string CheckRootfs(string rootfs) =>
         Directory.Exists(rootfs) || File.Exists(rootfs)

@@ -25,7 +25,7 @@ internal static class RunCommand
 {
     /// <summary>Validated arguments of one run.</summary>
     private sealed record Settings(GuestKind Guest, GuestAbi? Abi, string? Rootfs, IReadOnlyList<PluginAssembly> Plugins, IReadOnlyList<GuestFile> Files,
-        GuestCommand Command, bool Verbose, bool AllowUnhandled);
+        GuestCommand Command, bool Verbose, bool AllowUnhandled, string? Trace);
 
     public static Command Create(CliConsole console)
     {
@@ -51,6 +51,7 @@ internal static class RunCommand
         var rootfs = CliOptions.Rootfs("Run the command in a firmware's root filesystem (its init does not run; its programs come first on PATH). The architecture comes from its binaries.");
         var verbose = CliOptions.Verbose();
         var allowUnhandled = CliOptions.AllowUnhandled("the command's status");
+        var trace = CliOptions.Trace();
         var command = new Argument<string[]>("command")
         {
             Description = "The guest command and its arguments (put them after --).",
@@ -59,7 +60,7 @@ internal static class RunCommand
         };
         var run = new Command("run", "Boot a guest, load plugins, run a command in it, and report each handler's calls, exchanges and time.")
         {
-            guest, abi, rootfs, plugins, files, verbose, allowUnhandled, command,
+            guest, abi, rootfs, plugins, files, verbose, allowUnhandled, trace, command,
         };
         run.SetAction(async (parse, _) =>
         {
@@ -67,7 +68,7 @@ internal static class RunCommand
             try
             {
                 settings = Validate(parse.GetValue(guest)!, parse.GetValue(abi), parse.GetValue(rootfs), parse.GetValue(plugins) ?? [], parse.GetValue(files) ?? [],
-                    parse.GetValue(command) ?? [], parse.GetValue(verbose), parse.GetValue(allowUnhandled));
+                    parse.GetValue(command) ?? [], parse.GetValue(verbose), parse.GetValue(allowUnhandled), parse.GetValue(trace));
             }
             catch (ArgumentException e)
             {
@@ -81,7 +82,7 @@ internal static class RunCommand
 
     /// <summary>Checks everything that can be checked before booting, so a typo costs no boot.</summary>
     private static Settings Validate(string guestName, string? abiName, string? rootfs, string[] plugins, string[] files, string[] command, bool verbose,
-        bool allowUnhandled)
+        bool allowUnhandled, string? trace)
     {
         if (command.Length == 0)
             throw new ArgumentException("no guest command: portal run [options] -- <command> [arguments...]");
@@ -113,7 +114,7 @@ internal static class RunCommand
                 throw new ArgumentException($"--file {mapping}: no such host file: {file.HostPath}");
             mappings.Add(file with { HostPath = Path.GetFullPath(file.HostPath) });
         }
-        return new Settings(kind, abi, firmware, [.. plugins.Select(PluginAssembly.Parse)], mappings, new GuestCommand(command), verbose, allowUnhandled);
+        return new Settings(kind, abi, firmware, [.. plugins.Select(PluginAssembly.Parse)], mappings, new GuestCommand(command), verbose, allowUnhandled, trace);
     }
 
     private static async Task<int> RunAsync(CliConsole console, Settings settings)
@@ -124,6 +125,9 @@ internal static class RunCommand
         var knownAbi = settings.Rootfs is null ? settings.Abi ?? GuestAbi.X86_64 : settings.Abi;
         if (GuestSteps.CreatePlugins(console, settings.Plugins, loggerFactory, knownAbi) is not { } plugins)
             return ExitCodes.PluginFailure;
+        if (!TraceFile.TryCreate(console, settings.Trace, out var trace))
+            return ExitCodes.Usage;
+        using var closeTrace = trace;     // last: after the guest is down, whatever ended the run
 
         var abiName = (settings.Abi ?? GuestAbi.X86_64).Name;
         // When the guest image must be built first, the build's own progress says so (GuestImageBuilder logs it).
@@ -141,7 +145,7 @@ internal static class RunCommand
 
         try
         {
-            return await RunInGuestAsync(console, settings, guest, plugins, loggerFactory, signals).ConfigureAwait(false);
+            return await RunInGuestAsync(console, settings, guest, plugins, loggerFactory, trace, signals).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (signals.Interrupted)
         {
@@ -156,9 +160,9 @@ internal static class RunCommand
     }
 
     private static async Task<int> RunInGuestAsync(CliConsole console, Settings settings, IGuest guest, List<object> plugins,
-        ILoggerFactory loggerFactory, InterruptSignals signals)
+        ILoggerFactory loggerFactory, TraceFile? trace, InterruptSignals signals)
     {
-        var (session, attachFailure) = await GuestSteps.AttachAsync(console, guest, plugins, loggerFactory, $"'{settings.Command}'", signals.Token)
+        var (session, attachFailure) = await GuestSteps.AttachAsync(console, guest, plugins, loggerFactory, trace, $"'{settings.Command}'", signals.Token)
             .ConfigureAwait(false);
         if (session is null)
             return attachFailure;

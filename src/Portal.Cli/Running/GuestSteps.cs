@@ -95,16 +95,17 @@ internal static class GuestSteps
 
     /// <summary>
     /// Attaches a session to the guest and registers every plugin's hooks; on failure the session is null
-    /// and the exit code says why. <paramref name="before"/> names what was about to start ("'cmd'").
+    /// and the exit code says why. <paramref name="before"/> names what was about to start ("'cmd'");
+    /// <paramref name="trace"/> (--trace) gets the session's timeline.
     /// </summary>
     public static async Task<(PortalSession? Session, int ExitCode)> AttachAsync(CliConsole console, IGuest guest, IReadOnlyList<object> plugins,
-        ILoggerFactory loggerFactory, string before, CancellationToken cancellationToken)
+        ILoggerFactory loggerFactory, TraceFile? trace, string before, CancellationToken cancellationToken)
     {
         PortalSession session;
         try
         {
-            session = await PortalSession.AttachAsync(guest.Connection, new PortalSessionOptions { LoggerFactory = loggerFactory }, cancellationToken)
-                .ConfigureAwait(false);
+            session = await PortalSession.AttachAsync(guest.Connection, new PortalSessionOptions { LoggerFactory = loggerFactory, Tracer = trace?.Tracer },
+                cancellationToken).ConfigureAwait(false);
         }
         catch (GuestLostException e)
         {

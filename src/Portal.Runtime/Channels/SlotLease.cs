@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Portal.Diagnostics;
+using Portal.Protocol;
 
 namespace Portal.Channels;
 
@@ -29,16 +31,18 @@ internal sealed class SlotLease
     private readonly PortalStatistics _session;
     private HandlerStatistics? _handler;
     private KeyValuePair<string, object?> _tag;
+    private readonly IPortalTracer? _tracer;
     private readonly SemaphoreSlim _lock = new(1, 1);
     private long _exchanges;
     private bool _ended;            // under _lock
     private string? _endReason;     // under _lock
 
-    public SlotLease(IGuestChannel channel, PortalStatistics session, HandlerStatistics? handler)
+    public SlotLease(IGuestChannel channel, PortalStatistics session, HandlerStatistics? handler, IPortalTracer? tracer = null)
     {
         _channel = channel;
         _session = session;
         _handler = handler;
+        _tracer = tracer;
         _tag = new(PortalMetrics.HandlerTag, handler?.Name ?? "(control)");
     }
 
@@ -69,12 +73,40 @@ internal sealed class SlotLease
             _session.AddExchange(control: _handler is null);
             _handler?.AddExchange();
             PortalMetrics.Exchanges.Add(1, _tag);
+            if (_tracer is not null)
+                return await TracedRoundTripAsync(state, decode, cancellationToken).ConfigureAwait(false);
             await _channel.ExchangeAsync(cancellationToken).ConfigureAwait(false);
             return decode(state, _channel.Region);
         }
         finally
         {
             _lock.Release();
+        }
+    }
+
+    /// <summary>The exchange and decoding of <see cref="RoundTripAsync"/> (under the lock, request encoded), reported to the tracer.</summary>
+    private async ValueTask<TResult> TracedRoundTripAsync<TState, TResult>(TState state, RegionReader<TState, TResult> decode,
+        CancellationToken cancellationToken)
+    {
+        var (request, operations, requestBytes) = ExchangeSummary.DescribeRequest(_channel.Region);     // before the response overwrites it
+        var started = Stopwatch.GetTimestamp();
+        var responseBytes = 0;
+        Exception? failure = null;
+        try
+        {
+            await _channel.ExchangeAsync(cancellationToken).ConfigureAwait(false);
+            responseBytes = ExchangeSummary.ResponseBytes(_channel.Region);
+            return decode(state, _channel.Region);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+            throw;
+        }
+        finally
+        {
+            _tracer!.ExchangeEnded(new TracedExchange(Slot, _handler?.Name, started, Stopwatch.GetTimestamp(), request, operations, requestBytes,
+                responseBytes, failure));
         }
     }
 

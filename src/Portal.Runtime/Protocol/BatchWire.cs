@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Portal.Abi;
+using Portal.Diagnostics;
 using Portal.Memory;
 
 namespace Portal.Protocol;
@@ -149,6 +150,32 @@ internal static class BatchWire
             offset += length;
         }
         Region.WriteHeader(region, PortalOp.Batch, (ulong)entries.Length, (ulong)offset);
+    }
+
+    /// <summary>
+    /// The entries of the BATCH request in <paramref name="region"/>, as <see cref="WriteBatch"/> wrote them (for a
+    /// trace: read before the exchange, while the region still holds the request).
+    /// </summary>
+    public static TracedOperation[] DescribeRequest(ReadOnlySpan<byte> region)
+    {
+        var count = (int)Math.Min(Region.Address(region), (ulong)MaxEntries);
+        var data = Region.Data(region)[..(int)Math.Min(Region.Size(region), (ulong)RegionLayout.DataCapacity)];
+        var operations = new TracedOperation[count];
+        var described = 0;
+        var offset = 0;
+        while (described < count && offset + EntryHeaderLength <= data.Length)
+        {
+            var e = data.Slice(offset, EntryHeaderLength);
+            var op = (PortalOp)BinaryPrimitives.ReadUInt16LittleEndian(e);
+            var chase = (BinaryPrimitives.ReadUInt16LittleEndian(e[2..]) & ChaseFlag) != 0;
+            var size = (int)BinaryPrimitives.ReadUInt32LittleEndian(e[4..]);
+            var address = BinaryPrimitives.ReadUInt64LittleEndian(e[8..]);
+            operations[described++] = chase
+                ? new TracedOperation(op, size, address, BinaryPrimitives.ReadUInt16LittleEndian(e[16..]), (int)BinaryPrimitives.ReadUInt32LittleEndian(e[20..]))
+                : new TracedOperation(op, size, address);
+            offset += EntryHeaderLength + (op == PortalOp.Write ? Pad(size) : 0);
+        }
+        return described == count ? operations : operations[..described];
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using Portal.Abi;
 
 namespace Portal.Protocol;
@@ -29,6 +30,18 @@ internal struct Verdict
 
     /// <summary>A verdict that leaves the syscall exactly as it was.</summary>
     public static Verdict Untouched => default;
+
+    /// <summary>What the verdict does, for a trace: "untouched", "retval=N", "skip retval=N", with " +args" when it rewrites arguments.</summary>
+    public readonly string Describe()
+    {
+        var text = (Flags & (VerdictFlags.Skip | VerdictFlags.SetRetval)) switch
+        {
+            VerdictFlags.None => "untouched",
+            VerdictFlags.SetRetval => string.Create(CultureInfo.InvariantCulture, $"retval={Retval}"),
+            _ => string.Create(CultureInfo.InvariantCulture, $"skip retval={Retval}"),
+        };
+        return (Flags & VerdictFlags.SetArgs) != 0 ? text + " +args" : text;
+    }
 
     /// <summary>Bytes a write entry takes in the verdict, padding included.</summary>
     public static int EntryLength(int dataLength) => WriteEntryHeaderLength + ((dataLength + 7) & ~7);
