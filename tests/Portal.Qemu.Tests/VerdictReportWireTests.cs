@@ -89,12 +89,13 @@ public sealed class VerdictReportWireTests
         Assert.AreEqual(new Report(report.Event, Rejected, 0, 0, 0), report, "size below 72");
 
         var after = await StatsAsync(control);
-        Assert.AreEqual(11, after.Length, "STATS has 11 counters");
+        Assert.AreEqual(12, after.Length, "STATS has 12 counters (docs/protocol.md §4.5)");
         Assert.AreEqual(8UL, after[0] - before[0], "events_sent");
         Assert.AreEqual(5UL, after[1] - before[1], "verdicts_applied");
         Assert.AreEqual(3UL, after[4] - before[4], "bad_verdicts");
         Assert.AreEqual(1UL + 2 + 2 + 4, after[5] - before[5], "verdict_write_faults: one per failed entry");
         Assert.AreEqual(0UL, after[10] - before[10], "skips_failed: no verdict asked to skip");
+        Assert.AreEqual(0UL, after[11] - before[11], "filter_faults: no memory filter");
         await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
     }
 
