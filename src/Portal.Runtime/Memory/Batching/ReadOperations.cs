@@ -1,4 +1,6 @@
+using System.Text;
 using System.Threading.Tasks.Sources;
+using Portal.Abi;
 using Portal.Protocol;
 using Portal.Typed;
 
@@ -197,5 +199,115 @@ internal sealed class FieldReadOperation<T>(BatchPlanner planner, GuestLocation 
     }
     ValueTaskSourceStatus IValueTaskSource<T>.GetStatus(short token) => Status(token);
     void IValueTaskSource<T>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+}
+
+/// <summary>
+/// A NUL-terminated string, window by window. The first window is flexible: it takes what the batch
+/// has left (at least <see cref="MinimumWindow"/> bytes), so a short string rides along with other
+/// reads; a string longer than its window continues in the next exchange.
+/// </summary>
+internal sealed class StringReadOperation : AwaitedOperation, IValueTaskSource<string>, IValueTaskSource<byte[]>
+{
+    private const int MinimumWindow = 64;
+    private readonly int _maxLength;
+    private OperationTarget _target;
+    private byte[] _text;
+    private int _length;
+    private int _entry = -1;
+    private bool _pointerOnly;
+
+    public StringReadOperation(BatchPlanner planner, GuestLocation location, int maxLength, CancellationToken cancellationToken) : base(planner)
+    {
+        Begin(cancellationToken);
+        _maxLength = maxLength;
+        _target = new OperationTarget(location, planner.Abi);
+        _text = new byte[Math.Min(maxLength, 256)];
+    }
+
+    public override bool IsWrite => false;
+
+    public override bool MayContinue => true;        // the NUL may lie beyond the window
+
+    public override bool MayRead(ulong start, ulong end) =>
+        _target.Address is not { } address || Overlaps(End(address, (ulong)_length), End(address, (ulong)_maxLength + 1), start, end);
+
+    public override bool TryPlan(BatchBuilder batch)
+    {
+        _entry = -1;
+        _pointerOnly = false;
+        switch (_target.Plan(batch, _length, out var address))
+        {
+            case AddressStep.NoRoom:
+                return false;
+            case AddressStep.PointerFirst:
+                _pointerOnly = true;
+                return true;
+        }
+        // Scan one byte beyond maxLength so that a string of exactly maxLength bytes still finds its NUL.
+        var desired = (int)Math.Min(BatchBuilder.Capacity, (long)_maxLength + 1 - _length);
+        if (!address.Chase && Faults.OutOfRange(Planner.Abi, PortalOp.ReadStr, address.Address, desired) is { } outside)
+        {
+            Fail(outside);
+            return true;
+        }
+        var minimum = Math.Min(desired, MinimumWindow);
+        if (batch.ReadRoom(address.Chase) < minimum)
+            return false;
+        _entry = batch.AddRead(PortalOp.ReadStr, minimum, address, desired > minimum ? desired : 0);
+        return _entry >= 0;
+    }
+
+    public override void Deliver(BatchResults results)
+    {
+        _target.Deliver(results);
+        if (_entry < 0)
+        {
+            if (_pointerOnly && _target.PointerFailed)
+                Fail(Faults.Pointer(Planner.Abi, PortalOp.ReadStr, _target.Resolver!));
+            return;
+        }
+        ref readonly var result = ref results[_entry];
+        if (result.Status == EntryStatus.Skipped)
+        {
+            Fail(Faults.Pointer(Planner.Abi, PortalOp.ReadStr, _target.Resolver!));
+            return;
+        }
+        var window = results.Batch[_entry].Size;
+        if (_length + result.Count > _text.Length)
+            Array.Resize(ref _text, Math.Max(_text.Length * 2, _length + result.Count));
+        results.Bytes(_entry).CopyTo(_text.AsSpan(_length));
+        _length += result.Count;
+        if (result.Status != EntryStatus.Ok)
+        {
+            var start = _target.Address ?? 0;
+            Fail(Faults.Read(Planner.Abi, PortalOp.ReadStr, start, _target.ToString(), _length + 1, _text.AsSpan(0, _length).ToArray(), result.Errno));
+        }
+        else if (result.Count < window)
+            Succeed();                                                  // the NUL was in the window
+        else if (_length > _maxLength)
+            Fail(new GuestOperationException(PortalOp.ReadStr, GuestErrno.ENAMETOOLONG, Planner.Abi.ToNativeErrno(GuestErrno.ENAMETOOLONG),
+                $"The string at {_target} has no NUL within {_maxLength} bytes (raise maxLength to read longer strings)."));
+    }
+
+    private byte[] Bytes => _length == _text.Length ? _text : _text[.._length];
+
+    byte[] IValueTaskSource<byte[]>.GetResult(short token)
+    {
+        Consume(token);
+        return Bytes;
+    }
+
+    string IValueTaskSource<string>.GetResult(short token)
+    {
+        Consume(token);
+        return Encoding.UTF8.GetString(_text, 0, _length);
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<string>.GetStatus(short token) => Status(token);
+    ValueTaskSourceStatus IValueTaskSource<byte[]>.GetStatus(short token) => Status(token);
+    void IValueTaskSource<string>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        Register(continuation, state, token, flags);
+    void IValueTaskSource<byte[]>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         Register(continuation, state, token, flags);
 }

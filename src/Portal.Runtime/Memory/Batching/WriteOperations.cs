@@ -68,7 +68,7 @@ internal sealed class WriteOperation(BatchPlanner planner) : AwaitedOperation(pl
         }
         if (!address.Chase && Faults.OutOfRange(Planner.Abi, PortalOp.Write, address.Address, _length - _done) is { } outside)
         {
-            FailWrite(outside);
+            Fail(outside);
             return true;
         }
         var remaining = _length - _done;
@@ -86,13 +86,13 @@ internal sealed class WriteOperation(BatchPlanner planner) : AwaitedOperation(pl
         if (_entry < 0)
         {
             if (_pointerOnly && _target.PointerFailed)
-                FailWrite(Faults.Pointer(Planner.Abi, PortalOp.Write, _target.Resolver!));
+                Fail(Faults.Pointer(Planner.Abi, PortalOp.Write, _target.Resolver!));
             return;
         }
         ref readonly var result = ref results[_entry];
         if (result.Status == EntryStatus.Skipped)
         {
-            FailWrite(Faults.Pointer(Planner.Abi, PortalOp.Write, _target.Resolver!));
+            Fail(Faults.Pointer(Planner.Abi, PortalOp.Write, _target.Resolver!));
             return;
         }
         _done += result.Count;
@@ -102,10 +102,8 @@ internal sealed class WriteOperation(BatchPlanner planner) : AwaitedOperation(pl
                 Succeed();
             return;
         }
-        FailWrite(Faults.Write(Planner.Abi, _target.Address ?? 0, _target.ToString(), _length, _done, result.Errno));
+        Fail(Faults.Write(Planner.Abi, _target.Address ?? 0, _target.ToString(), _length, _done, result.Errno));
     }
-
-    private void FailWrite(GuestFaultException exception) => Fail(exception);
 
     /// <summary>Every failure is also a write fault on record, so a staged write nobody awaits is not lost silently.</summary>
     public override void Fail(Exception exception)
