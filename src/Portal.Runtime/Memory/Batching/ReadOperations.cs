@@ -10,27 +10,24 @@ namespace Portal.Memory.Batching;
 /// Reads a run of bytes: one entry when it fits the batch, else pieces over several exchanges (a
 /// read of 4072 bytes or more goes as plain READs, which carry a whole region each).
 /// </summary>
-internal abstract class MemoryReadOperation(BatchPlanner planner) : AwaitedOperation(planner)
+internal abstract class MemoryReadOperation(BatchPlanner planner) : TargetedOperation(planner)
 {
     /// <summary>Reads smaller than this are not split across exchanges (not worth the extra round trip).</summary>
     private const int MinimumPiece = 256;
 
-    private OperationTarget _target;
     private int _length;
     private int _done;
-    private int _entry = -1;
     private int _piece;
-    private bool _pointerOnly;
 
     public override bool IsWrite => false;
 
-    public override bool MayContinue => _pointerOnly || _done + _piece < _length;
+    public override bool MayContinue => PointerOnly || _done + _piece < _length;
 
     public override bool MayRead(ulong start, ulong end) =>
-        _target.Address is not { } address || Overlaps(End(address, (ulong)(_done + _piece)), End(address, (ulong)_length), start, end);
+        Target.Address is not { } address || Overlaps(End(address, (ulong)(_done + _piece)), End(address, (ulong)_length), start, end);
 
     /// <summary>The absolute address read, once known (after the first exchange for an indirect location).</summary>
-    public ulong? Address => _target.Address;
+    public ulong? Address => Target.Address;
 
     protected int Length => _length;
 
@@ -40,58 +37,37 @@ internal abstract class MemoryReadOperation(BatchPlanner planner) : AwaitedOpera
     protected void BeginRead(GuestLocation location, int length, CancellationToken cancellationToken)
     {
         Begin(cancellationToken);
-        _target = new OperationTarget(location, Planner.Abi);
+        StartAt(location);
         _length = length;
         _done = 0;
-        _entry = -1;
         _piece = 0;
-        _pointerOnly = false;
     }
 
     public override bool TryPlan(BatchBuilder batch)
     {
-        _entry = -1;
         _piece = 0;
-        _pointerOnly = false;
-        switch (_target.Plan(batch, _done, out var address))
+        var remaining = _length - _done;
+        switch (PlanTarget(batch, PortalOp.Read, _done, remaining, out var address))
         {
-            case AddressStep.NoRoom:
+            case TargetStep.NoRoom:
                 return false;
-            case AddressStep.PointerFirst:
-                _pointerOnly = true;
+            case TargetStep.Planned:
                 return true;
         }
-        if (!address.Chase && Faults.OutOfRange(Planner.Abi, PortalOp.Read, address.Address, _length - _done) is { } outside)
-        {
-            Fail(outside);
-            return true;
-        }
-        var remaining = _length - _done;
         var room = batch.ReadRoom(address.Chase);
         var piece = Math.Min(remaining, room);
         if (piece <= 0 || (piece < remaining && piece < MinimumPiece))
             return false;
-        _entry = batch.AddRead(PortalOp.Read, piece, address);
+        Entry = batch.AddRead(PortalOp.Read, piece, address);
         _piece = piece;
-        return _entry >= 0;
+        return Entry >= 0;
     }
 
     public override void Deliver(BatchResults results)
     {
-        _target.Deliver(results);
-        if (_entry < 0)
-        {
-            if (_pointerOnly && _target.PointerFailed)
-                Fail(Faults.Pointer(Planner.Abi, PortalOp.Read, _target.Resolver!));
+        if (!TryTakeResult(results, PortalOp.Read, out var result))
             return;
-        }
-        ref readonly var result = ref results[_entry];
-        if (result.Status == EntryStatus.Skipped)
-        {
-            Fail(Faults.Pointer(Planner.Abi, PortalOp.Read, _target.Resolver!));
-            return;
-        }
-        results.Bytes(_entry).CopyTo(Destination[_done..]);
+        results.Bytes(Entry).CopyTo(Destination[_done..]);
         _done += result.Count;
         if (result.Status == EntryStatus.Ok)
         {
@@ -99,8 +75,8 @@ internal abstract class MemoryReadOperation(BatchPlanner planner) : AwaitedOpera
                 Succeed();
             return;
         }
-        var start = _target.Address ?? 0;
-        Fail(Faults.Read(Planner.Abi, PortalOp.Read, start, _target.ToString(), _length, Destination[.._done].ToArray(), result.Errno));
+        var start = Target.Address ?? 0;
+        Fail(Faults.Read(Planner.Abi, PortalOp.Read, start, Target.ToString(), _length, Destination[.._done].ToArray(), result.Errno));
     }
 }
 
@@ -207,21 +183,18 @@ internal sealed class FieldReadOperation<T>(BatchPlanner planner, GuestLocation 
 /// has left (at least <see cref="MinimumWindow"/> bytes), so a short string rides along with other
 /// reads; a string longer than its window continues in the next exchange.
 /// </summary>
-internal sealed class StringReadOperation : AwaitedOperation, IValueTaskSource<string>, IValueTaskSource<byte[]>
+internal sealed class StringReadOperation : TargetedOperation, IValueTaskSource<string>, IValueTaskSource<byte[]>
 {
     private const int MinimumWindow = 64;
     private readonly int _maxLength;
-    private OperationTarget _target;
     private byte[] _text;
     private int _length;
-    private int _entry = -1;
-    private bool _pointerOnly;
 
     public StringReadOperation(BatchPlanner planner, GuestLocation location, int maxLength, CancellationToken cancellationToken) : base(planner)
     {
         Begin(cancellationToken);
         _maxLength = maxLength;
-        _target = new OperationTarget(location, planner.Abi);
+        StartAt(location);
         _text = new byte[Math.Min(maxLength, 256)];
     }
 
@@ -230,64 +203,45 @@ internal sealed class StringReadOperation : AwaitedOperation, IValueTaskSource<s
     public override bool MayContinue => true;        // the NUL may lie beyond the window
 
     public override bool MayRead(ulong start, ulong end) =>
-        _target.Address is not { } address || Overlaps(End(address, (ulong)_length), End(address, (ulong)_maxLength + 1), start, end);
+        Target.Address is not { } address || Overlaps(End(address, (ulong)_length), End(address, (ulong)_maxLength + 1), start, end);
 
     public override bool TryPlan(BatchBuilder batch)
     {
-        _entry = -1;
-        _pointerOnly = false;
-        switch (_target.Plan(batch, _length, out var address))
-        {
-            case AddressStep.NoRoom:
-                return false;
-            case AddressStep.PointerFirst:
-                _pointerOnly = true;
-                return true;
-        }
         // Scan one byte beyond maxLength so that a string of exactly maxLength bytes still finds its NUL.
         var desired = (int)Math.Min(BatchBuilder.Capacity, (long)_maxLength + 1 - _length);
-        if (!address.Chase && Faults.OutOfRange(Planner.Abi, PortalOp.ReadStr, address.Address, desired) is { } outside)
+        switch (PlanTarget(batch, PortalOp.ReadStr, _length, desired, out var address))
         {
-            Fail(outside);
-            return true;
+            case TargetStep.NoRoom:
+                return false;
+            case TargetStep.Planned:
+                return true;
         }
         var minimum = Math.Min(desired, MinimumWindow);
         if (batch.ReadRoom(address.Chase) < minimum)
             return false;
-        _entry = batch.AddRead(PortalOp.ReadStr, minimum, address, desired > minimum ? desired : 0);
-        return _entry >= 0;
+        Entry = batch.AddRead(PortalOp.ReadStr, minimum, address, desired > minimum ? desired : 0);
+        return Entry >= 0;
     }
 
     public override void Deliver(BatchResults results)
     {
-        _target.Deliver(results);
-        if (_entry < 0)
-        {
-            if (_pointerOnly && _target.PointerFailed)
-                Fail(Faults.Pointer(Planner.Abi, PortalOp.ReadStr, _target.Resolver!));
+        if (!TryTakeResult(results, PortalOp.ReadStr, out var result))
             return;
-        }
-        ref readonly var result = ref results[_entry];
-        if (result.Status == EntryStatus.Skipped)
-        {
-            Fail(Faults.Pointer(Planner.Abi, PortalOp.ReadStr, _target.Resolver!));
-            return;
-        }
-        var window = results.Batch[_entry].Size;
+        var window = results.Batch[Entry].Size;
         if (_length + result.Count > _text.Length)
             Array.Resize(ref _text, Math.Max(_text.Length * 2, _length + result.Count));
-        results.Bytes(_entry).CopyTo(_text.AsSpan(_length));
+        results.Bytes(Entry).CopyTo(_text.AsSpan(_length));
         _length += result.Count;
         if (result.Status != EntryStatus.Ok)
         {
-            var start = _target.Address ?? 0;
-            Fail(Faults.Read(Planner.Abi, PortalOp.ReadStr, start, _target.ToString(), _length + 1, _text.AsSpan(0, _length).ToArray(), result.Errno));
+            var start = Target.Address ?? 0;
+            Fail(Faults.Read(Planner.Abi, PortalOp.ReadStr, start, Target.ToString(), _length + 1, _text.AsSpan(0, _length).ToArray(), result.Errno));
         }
         else if (result.Count < window)
             Succeed();                                                  // the NUL was in the window
         else if (_length > _maxLength)
             Fail(new GuestOperationException(PortalOp.ReadStr, GuestErrno.ENAMETOOLONG, Planner.Abi.ToNativeErrno(GuestErrno.ENAMETOOLONG),
-                $"The string at {_target} has no NUL within {_maxLength} bytes (raise maxLength to read longer strings)."));
+                $"The string at {Target} has no NUL within {_maxLength} bytes (raise maxLength to read longer strings)."));
     }
 
     private byte[] Bytes => _length == _text.Length ? _text : _text[.._length];

@@ -18,26 +18,23 @@ internal sealed class WriteFault(GuestFaultException exception)
 /// free at once. Awaited, it reports its fault; staged (not awaited), the fault goes to the
 /// planner's list.
 /// </summary>
-internal sealed class WriteOperation(BatchPlanner planner) : AwaitedOperation(planner), IValueTaskSource
+internal sealed class WriteOperation(BatchPlanner planner) : TargetedOperation(planner), IValueTaskSource
 {
     private const int MinimumPiece = 256;
-    private OperationTarget _target;
     private byte[] _data = [];
     private int _length;
     private int _done;
-    private int _entry = -1;
     private int _piece;
-    private bool _pointerOnly;
     private WriteFault? _fault;
 
     public override bool IsWrite => true;
 
-    public override bool MayContinue => _pointerOnly || _done + _piece < _length;
+    public override bool MayContinue => PointerOnly || _done + _piece < _length;
 
     public void Start(GuestLocation location, ReadOnlySpan<byte> data, CancellationToken cancellationToken)
     {
         Begin(cancellationToken);
-        _target = new OperationTarget(location, Planner.Abi);
+        StartAt(location);
         if (_data.Length < data.Length)
         {
             if (_data.Length > 0)
@@ -47,54 +44,33 @@ internal sealed class WriteOperation(BatchPlanner planner) : AwaitedOperation(pl
         data.CopyTo(_data);
         _length = data.Length;
         _done = 0;
-        _entry = -1;
         _piece = 0;
-        _pointerOnly = false;
         _fault = null;
     }
 
     public override bool TryPlan(BatchBuilder batch)
     {
-        _entry = -1;
         _piece = 0;
-        _pointerOnly = false;
-        switch (_target.Plan(batch, _done, out var address))
+        var remaining = _length - _done;
+        switch (PlanTarget(batch, PortalOp.Write, _done, remaining, out var address))
         {
-            case AddressStep.NoRoom:
+            case TargetStep.NoRoom:
                 return false;
-            case AddressStep.PointerFirst:
-                _pointerOnly = true;
+            case TargetStep.Planned:
                 return true;
         }
-        if (!address.Chase && Faults.OutOfRange(Planner.Abi, PortalOp.Write, address.Address, _length - _done) is { } outside)
-        {
-            Fail(outside);
-            return true;
-        }
-        var remaining = _length - _done;
         var piece = Math.Min(remaining, batch.WriteRoom(address.Chase));
         if (piece <= 0 || (piece < remaining && piece < MinimumPiece))
             return false;
-        _entry = batch.AddWrite(address, _data.AsSpan(_done, piece));
+        Entry = batch.AddWrite(address, _data.AsSpan(_done, piece));
         _piece = piece;
-        return _entry >= 0;
+        return Entry >= 0;
     }
 
     public override void Deliver(BatchResults results)
     {
-        _target.Deliver(results);
-        if (_entry < 0)
-        {
-            if (_pointerOnly && _target.PointerFailed)
-                Fail(Faults.Pointer(Planner.Abi, PortalOp.Write, _target.Resolver!));
+        if (!TryTakeResult(results, PortalOp.Write, out var result))
             return;
-        }
-        ref readonly var result = ref results[_entry];
-        if (result.Status == EntryStatus.Skipped)
-        {
-            Fail(Faults.Pointer(Planner.Abi, PortalOp.Write, _target.Resolver!));
-            return;
-        }
         _done += result.Count;
         if (result.Status == EntryStatus.Ok)
         {
@@ -102,29 +78,29 @@ internal sealed class WriteOperation(BatchPlanner planner) : AwaitedOperation(pl
                 Succeed();
             return;
         }
-        Fail(Faults.Write(Planner.Abi, _target.Address ?? 0, _target.ToString(), _length, _done, result.Errno));
+        Fail(Faults.Write(Planner.Abi, Target.Address ?? 0, Target.ToString(), _length, _done, result.Errno));
     }
 
     /// <summary>Every failure is also a write fault on record, so a staged write nobody awaits is not lost silently.</summary>
     public override void Fail(Exception exception)
     {
-        _fault ??= Planner.RecordWriteFault(exception as GuestFaultException ?? new GuestFaultException(PortalOp.Write, _target.Address ?? 0, _done,
+        _fault ??= Planner.RecordWriteFault(exception as GuestFaultException ?? new GuestFaultException(PortalOp.Write, Target.Address ?? 0, _done,
             (exception as GuestOperationException)?.Errno ?? 0, (exception as GuestOperationException)?.NativeErrno ?? 0,
-            $"Write of {_length} bytes at {_target} was not delivered: {exception.Message}"));
+            $"Write of {_length} bytes at {Target} was not delivered: {exception.Message}"));
         base.Fail(exception);
     }
 
     public override bool MayChange(PendingOperation reader) =>
-        _target.Address is not { } start || reader.MayRead(start + (ulong)_done, start + (ulong)_length);
+        Target.Address is not { } start || reader.MayRead(start + (ulong)_done, start + (ulong)_length);
 
     public override bool Overlay(ulong address, Span<byte> destination, Span<bool> covered) =>
-        _target.Address is { } start && WriteOverlay.Apply(start, _data.AsSpan(0, _length), address, destination, covered);
+        Target.Address is { } start && WriteOverlay.Apply(start, _data.AsSpan(0, _length), address, destination, covered);
 
     /// <summary>The write as a verdict write, when its address is known.</summary>
     public bool TryGetVerdictWrite(out VerdictWrite write)
     {
-        write = _target.Address is { } start && _done == 0 ? new VerdictWrite(start, _data.AsMemory(0, _length)) : default;
-        return _target.Address is not null && _done == 0;
+        write = Target.Address is { } start && _done == 0 ? new VerdictWrite(start, _data.AsMemory(0, _length)) : default;
+        return Target.Address is not null && _done == 0;
     }
 
     void IValueTaskSource.GetResult(short token)
