@@ -101,9 +101,10 @@ internal abstract class AwaitedOperation : PendingOperation
 
     public sealed override void Signal() => _core.SetResult(true);
 
-    // ---- IValueTaskSource plumbing shared by the typed subclasses -------------------------------
+    // ---- the ValueTask plumbing every operation shares (IOperationResult) ------------------------
 
-    protected ValueTaskSourceStatus Status(short token)
+    /// <summary>The await's status; asking starts the planner (the operation is demanded).</summary>
+    public ValueTaskSourceStatus Status(short token)
     {
         var status = _core.GetStatus(token);
         if (status == ValueTaskSourceStatus.Pending)
@@ -114,7 +115,8 @@ internal abstract class AwaitedOperation : PendingOperation
         return status == ValueTaskSourceStatus.Succeeded && _error is not null ? ValueTaskSourceStatus.Faulted : status;
     }
 
-    protected void Register(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+    /// <summary>Registers the await's continuation and demands the operation.</summary>
+    public void Register(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
     {
         _core.OnCompleted(continuation, state, token, flags);
         Planner.Demand(this, CancellationToken);

@@ -10,7 +10,7 @@ namespace Portal.Memory.Batching;
 /// The path of a file descriptor. The window starts flexible; a name cut short (ENAMETOOLONG) in a
 /// window smaller than a region is asked again with a whole region, alone.
 /// </summary>
-internal sealed class FdNameOperation : AwaitedOperation, IValueTaskSource<string>
+internal sealed class FdNameOperation : AwaitedOperation, IOperationResult<string>
 {
     private const int MinimumWindow = 256;
     private readonly int _fd;
@@ -59,9 +59,6 @@ internal sealed class FdNameOperation : AwaitedOperation, IValueTaskSource<strin
         Consume(token);
         return _name;
     }
-    ValueTaskSourceStatus IValueTaskSource<string>.GetStatus(short token) => Status(token);
-    void IValueTaskSource<string>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
 }
 
 /// <summary>
@@ -69,7 +66,7 @@ internal sealed class FdNameOperation : AwaitedOperation, IValueTaskSource<strin
 /// block's total length), then exactly what remains. Grown as bytes arrive: the total is the
 /// guest's claim, not a size to allocate up front.
 /// </summary>
-internal sealed class BlockOperation : AwaitedOperation, IValueTaskSource<IReadOnlyList<string>>, IValueTaskSource<IReadOnlyDictionary<string, string>>
+internal sealed class BlockOperation : AwaitedOperation, IOperationResult<IReadOnlyList<string>>, IOperationResult<IReadOnlyDictionary<string, string>>
 {
     private const int MinimumWindow = 256;
     private readonly PortalOp _op;
@@ -146,17 +143,10 @@ internal sealed class BlockOperation : AwaitedOperation, IValueTaskSource<IReadO
         }
         return environment;
     }
-
-    ValueTaskSourceStatus IValueTaskSource<IReadOnlyList<string>>.GetStatus(short token) => Status(token);
-    ValueTaskSourceStatus IValueTaskSource<IReadOnlyDictionary<string, string>>.GetStatus(short token) => Status(token);
-    void IValueTaskSource<IReadOnlyList<string>>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
-    void IValueTaskSource<IReadOnlyDictionary<string, string>>.OnCompleted(Action<object?> continuation, object? state, short token,
-        ValueTaskSourceOnCompletedFlags flags) => Register(continuation, state, token, flags);
 }
 
 /// <summary>The held process's id (its tgid).</summary>
-internal sealed class PidOperation : AwaitedOperation, IValueTaskSource<int>
+internal sealed class PidOperation : AwaitedOperation, IOperationResult<int>
 {
     private int _entry = -1;
     private int _pid;
@@ -188,7 +178,4 @@ internal sealed class PidOperation : AwaitedOperation, IValueTaskSource<int>
         Consume(token);
         return _pid;
     }
-    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => Status(token);
-    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
 }

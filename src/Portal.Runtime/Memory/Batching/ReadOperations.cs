@@ -81,7 +81,7 @@ internal abstract class MemoryReadOperation(BatchPlanner planner) : TargetedOper
 }
 
 /// <summary>A 1-, 2-, 4- or 8-byte integer (pooled: scalar reads allocate nothing).</summary>
-internal sealed class ScalarReadOperation(BatchPlanner planner) : MemoryReadOperation(planner), IValueTaskSource<uint>, IValueTaskSource<ulong>
+internal sealed class ScalarReadOperation(BatchPlanner planner) : MemoryReadOperation(planner), IOperationResult<uint>, IOperationResult<ulong>
 {
     private readonly byte[] _bytes = new byte[8];
 
@@ -108,16 +108,10 @@ internal sealed class ScalarReadOperation(BatchPlanner planner) : MemoryReadOper
 
     uint IValueTaskSource<uint>.GetResult(short token) => (uint)Take(token);
     ulong IValueTaskSource<ulong>.GetResult(short token) => Take(token);
-    ValueTaskSourceStatus IValueTaskSource<uint>.GetStatus(short token) => Status(token);
-    ValueTaskSourceStatus IValueTaskSource<ulong>.GetStatus(short token) => Status(token);
-    void IValueTaskSource<uint>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
-    void IValueTaskSource<ulong>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
 }
 
 /// <summary>Bytes into a caller's buffer (<see cref="IValueTaskSource"/>) or a new array (<see cref="IValueTaskSource{TResult}"/>).</summary>
-internal class BytesReadOperation : MemoryReadOperation, IValueTaskSource, IValueTaskSource<byte[]>
+internal class BytesReadOperation : MemoryReadOperation, IOperationResult, IOperationResult<byte[]>
 {
     private readonly Memory<byte> _destination;
 
@@ -140,17 +134,11 @@ internal class BytesReadOperation : MemoryReadOperation, IValueTaskSource, IValu
         Consume(token);
         return Buffer;
     }
-    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => Status(token);
-    ValueTaskSourceStatus IValueTaskSource<byte[]>.GetStatus(short token) => Status(token);
-    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
-    void IValueTaskSource<byte[]>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
 }
 
 /// <summary>A generated record: its bytes, bound as a snapshot at the address they came from.</summary>
 internal sealed class RecordLoadOperation<T>(BatchPlanner planner, GuestLocation location, int size, CancellationToken cancellationToken)
-    : BytesReadOperation(planner, location, new byte[size], cancellationToken), IValueTaskSource<T>
+    : BytesReadOperation(planner, location, new byte[size], cancellationToken), IOperationResult<T>
     where T : struct, IGuestRecord<T>
 {
     T IValueTaskSource<T>.GetResult(short token)
@@ -158,24 +146,18 @@ internal sealed class RecordLoadOperation<T>(BatchPlanner planner, GuestLocation
         Consume(token);
         return T.Bind(new RecordView(Buffer, 0, Planner.Abi, Address!.Value, Planner.Memory, new ChangeSet()));
     }
-    ValueTaskSourceStatus IValueTaskSource<T>.GetStatus(short token) => Status(token);
-    void IValueTaskSource<T>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
 }
 
 /// <summary>One member (a scalar or a pointer), decoded from its bytes.</summary>
 internal sealed class FieldReadOperation<T>(BatchPlanner planner, GuestLocation location, int size, Func<RecordView, T> decode,
     CancellationToken cancellationToken)
-    : BytesReadOperation(planner, location, new byte[size], cancellationToken), IValueTaskSource<T>
+    : BytesReadOperation(planner, location, new byte[size], cancellationToken), IOperationResult<T>
 {
     T IValueTaskSource<T>.GetResult(short token)
     {
         Consume(token);
         return decode(new RecordView(Buffer, 0, Planner.Abi, Address!.Value, Planner.Memory, new ChangeSet()));
     }
-    ValueTaskSourceStatus IValueTaskSource<T>.GetStatus(short token) => Status(token);
-    void IValueTaskSource<T>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
 }
 
 /// <summary>
@@ -183,7 +165,7 @@ internal sealed class FieldReadOperation<T>(BatchPlanner planner, GuestLocation 
 /// has left (at least <see cref="MinimumWindow"/> bytes), so a short string rides along with other
 /// reads; a string longer than its window continues in the next exchange.
 /// </summary>
-internal sealed class StringReadOperation : TargetedOperation, IValueTaskSource<string>, IValueTaskSource<byte[]>
+internal sealed class StringReadOperation : TargetedOperation, IOperationResult<string>, IOperationResult<byte[]>
 {
     private const int MinimumWindow = 64;
     private readonly int _maxLength;
@@ -258,10 +240,4 @@ internal sealed class StringReadOperation : TargetedOperation, IValueTaskSource<
         return Encoding.UTF8.GetString(_text, 0, _length);
     }
 
-    ValueTaskSourceStatus IValueTaskSource<string>.GetStatus(short token) => Status(token);
-    ValueTaskSourceStatus IValueTaskSource<byte[]>.GetStatus(short token) => Status(token);
-    void IValueTaskSource<string>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
-    void IValueTaskSource<byte[]>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
 }

@@ -18,7 +18,7 @@ internal sealed class WriteFault(GuestFaultException exception)
 /// free at once. Awaited, it reports its fault; staged (not awaited), the fault goes to the
 /// planner's list.
 /// </summary>
-internal sealed class WriteOperation(BatchPlanner planner) : TargetedOperation(planner), IValueTaskSource
+internal sealed class WriteOperation(BatchPlanner planner) : TargetedOperation(planner), IOperationResult
 {
     private const int MinimumPiece = 256;
     private byte[] _data = [];
@@ -115,9 +115,6 @@ internal sealed class WriteOperation(BatchPlanner planner) : TargetedOperation(p
         Planner.Return(this);
     }
 
-    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => Status(token);
-    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        Register(continuation, state, token, flags);
 }
 
 /// <summary>
