@@ -194,7 +194,8 @@ public sealed partial class PortalSession : IAsyncDisposable
             OverBudget: now.EventsOverBudget - start.EventsOverBudget,
             RejectedVerdicts: now.BadVerdicts - start.BadVerdicts,
             FailedVerdicts: failedVerdicts,
-            FailedSkips: now.SkipsFailed - start.SkipsFailed);
+            FailedSkips: now.SkipsFailed - start.SkipsFailed,
+            FilterFaults: now.FilterFaults - start.FilterFaults);
     }
 
     /// <summary>One round trip that does nothing (for latency measurements).</summary>

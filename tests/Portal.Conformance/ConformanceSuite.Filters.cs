@@ -100,6 +100,10 @@ public abstract partial class ConformanceSuite
         Assert.IsEmpty(strings);
         Assert.HasCount(1, seen, "the register-only hook still fired");
         Assert.AreEqual(1, after.FilterFaults - before.FilterFaults, "the unreadable address is counted, not silently dropped");
+        var accounting = await session.GetSyscallAccountingAsync();
+        Assert.AreEqual(1, accounting.FilterFaults, accounting.ToString());
+        Assert.AreEqual(1, accounting.Unhandled, "the user sees it among the unhandled syscalls");
+        StringAssert.Contains(accounting.ToString(), "filter-faults=1");
     }
 
     [TestMethod, TestCategory("Conformance")]
