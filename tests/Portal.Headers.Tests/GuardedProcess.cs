@@ -158,18 +158,18 @@ internal static class GuardedProcess
     /// <summary>A bounded capture of one stream: the first <see cref="MaxCapture"/> characters, and how many there were.</summary>
     sealed class Capture
     {
-        readonly StringBuilder text = new();
-        long length;
+        readonly StringBuilder _text = new();
+        long _length;
 
         public void Add(string? line)
         {
             if (line is null)
                 return;
-            lock (text)
+            lock (_text)
             {
-                length += line.Length + 1;
-                if (text.Length < MaxCapture)
-                    text.Append(line).Append('\n');
+                _length += line.Length + 1;
+                if (_text.Length < MaxCapture)
+                    _text.Append(line).Append('\n');
             }
         }
 
@@ -177,8 +177,8 @@ internal static class GuardedProcess
         {
             get
             {
-                lock (text)
-                    return text.ToString();
+                lock (_text)
+                    return _text.ToString();
             }
         }
 
@@ -186,8 +186,8 @@ internal static class GuardedProcess
         {
             get
             {
-                lock (text)
-                    return length;
+                lock (_text)
+                    return _length;
             }
         }
     }

@@ -12,21 +12,21 @@ namespace Portal.Qemu.Tests;
 /// </summary>
 public abstract class QemuConformance : ConformanceSuite
 {
-    private static readonly Dictionary<Type, QemuGuest> s_guests = [];
+    private static readonly Dictionary<Type, QemuGuest> Guests = [];
 
     protected static async Task BootAsync(Type suite, GuestAbi abi, CancellationToken cancellationToken)
     {
         var guest = await QemuGuest.StartAsync(new QemuGuestOptions { Abi = abi }, cancellationToken);
-        lock (s_guests)
-            s_guests[suite] = guest;
+        lock (Guests)
+            Guests[suite] = guest;
         await KernelLog.AssertCleanAsync(guest, cancellationToken);     // the boot messages go; only new ones count
     }
 
     protected static async Task ShutDownAsync(Type suite)
     {
         QemuGuest? guest;
-        lock (s_guests)
-            s_guests.Remove(suite, out guest);
+        lock (Guests)
+            Guests.Remove(suite, out guest);
         if (guest is not null)
             await guest.DisposeAsync();
     }
@@ -35,8 +35,8 @@ public abstract class QemuConformance : ConformanceSuite
     {
         get
         {
-            lock (s_guests)
-                return s_guests[GetType()];
+            lock (Guests)
+                return Guests[GetType()];
         }
     }
 

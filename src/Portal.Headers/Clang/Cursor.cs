@@ -5,42 +5,42 @@ namespace Portal.Headers.Clang;
 /// <summary>A libclang cursor, kept together with the translation unit it belongs to.</summary>
 internal readonly unsafe struct Cursor : IEquatable<Cursor>
 {
-    readonly CXCursor value;
+    readonly CXCursor _value;
 
     public Cursor(CXCursor value, TranslationUnit unit)
     {
-        this.value = value;
+        _value = value;
         Unit = unit;
     }
 
     public TranslationUnit Unit { get; }
-    public CXCursor Value => value;
-    public CXCursorKind Kind => NativeMethods.GetCursorKind(value);
-    public string Spelling => LibClang.ToManaged(NativeMethods.GetCursorSpelling(value));
-    public ClangType Type => new(NativeMethods.GetCursorType(value), Unit);
-    public bool IsNull => NativeMethods.CursorIsNull(value) != 0;
-    public bool IsDefinition => NativeMethods.IsCursorDefinition(value) != 0;
-    public Cursor Definition => new(NativeMethods.GetCursorDefinition(value), Unit);
-    public Cursor Canonical => new(NativeMethods.GetCanonicalCursor(value), Unit);
-    public Cursor LexicalParent => new(NativeMethods.GetCursorLexicalParent(value), Unit);
+    public CXCursor Value => _value;
+    public CXCursorKind Kind => NativeMethods.GetCursorKind(_value);
+    public string Spelling => LibClang.ToManaged(NativeMethods.GetCursorSpelling(_value));
+    public ClangType Type => new(NativeMethods.GetCursorType(_value), Unit);
+    public bool IsNull => NativeMethods.CursorIsNull(_value) != 0;
+    public bool IsDefinition => NativeMethods.IsCursorDefinition(_value) != 0;
+    public Cursor Definition => new(NativeMethods.GetCursorDefinition(_value), Unit);
+    public Cursor Canonical => new(NativeMethods.GetCanonicalCursor(_value), Unit);
+    public Cursor LexicalParent => new(NativeMethods.GetCursorLexicalParent(_value), Unit);
 
     /// <summary>True for a declaration without a name (<c>struct { ... }</c>, <c>enum { ... }</c>).</summary>
-    public bool IsAnonymous => NativeMethods.CursorIsAnonymous(value) != 0;
+    public bool IsAnonymous => NativeMethods.CursorIsAnonymous(_value) != 0;
 
     /// <summary>True for a C11 anonymous struct or union member (<c>union { ... };</c> inside a record).</summary>
-    public bool IsAnonymousRecordMember => NativeMethods.CursorIsAnonymousRecordDecl(value) != 0;
-    public bool IsBitField => NativeMethods.CursorIsBitField(value) != 0;
-    public int BitWidth => NativeMethods.GetFieldDeclBitWidth(value);
+    public bool IsAnonymousRecordMember => NativeMethods.CursorIsAnonymousRecordDecl(_value) != 0;
+    public bool IsBitField => NativeMethods.CursorIsBitField(_value) != 0;
+    public int BitWidth => NativeMethods.GetFieldDeclBitWidth(_value);
 
     /// <summary>The field's offset in bits from the start of its record (negative: a layout error code).</summary>
-    public long OffsetOfFieldInBits => NativeMethods.CursorGetOffsetOfField(value);
-    public ClangType EnumIntegerType => new(NativeMethods.GetEnumDeclIntegerType(value), Unit);
-    public long EnumConstantValue => NativeMethods.GetEnumConstantDeclValue(value);
-    public ClangType TypedefUnderlyingType => new(NativeMethods.GetTypedefDeclUnderlyingType(value), Unit);
-    public bool IsMacroFunctionLike => NativeMethods.CursorIsMacroFunctionLike(value) != 0;
-    public bool IsMacroBuiltin => NativeMethods.CursorIsMacroBuiltin(value) != 0;
-    public SourcePosition Location => SourcePosition.Of(NativeMethods.GetCursorLocation(value), expansion: false);
-    public CXSourceRange Extent => NativeMethods.GetCursorExtent(value);
+    public long OffsetOfFieldInBits => NativeMethods.CursorGetOffsetOfField(_value);
+    public ClangType EnumIntegerType => new(NativeMethods.GetEnumDeclIntegerType(_value), Unit);
+    public long EnumConstantValue => NativeMethods.GetEnumConstantDeclValue(_value);
+    public ClangType TypedefUnderlyingType => new(NativeMethods.GetTypedefDeclUnderlyingType(_value), Unit);
+    public bool IsMacroFunctionLike => NativeMethods.CursorIsMacroFunctionLike(_value) != 0;
+    public bool IsMacroBuiltin => NativeMethods.CursorIsMacroBuiltin(_value) != 0;
+    public SourcePosition Location => SourcePosition.Of(NativeMethods.GetCursorLocation(_value), expansion: false);
+    public CXSourceRange Extent => NativeMethods.GetCursorExtent(_value);
 
     /// <summary>The direct children, in source order.</summary>
     public List<Cursor> Children()
@@ -49,7 +49,7 @@ internal readonly unsafe struct Cursor : IEquatable<Cursor>
         var handle = GCHandle.Alloc(list);
         try
         {
-            _ = NativeMethods.VisitChildren(value, &CollectChild, GCHandle.ToIntPtr(handle));
+            _ = NativeMethods.VisitChildren(_value, &CollectChild, GCHandle.ToIntPtr(handle));
         }
         finally
         {
@@ -69,7 +69,7 @@ internal readonly unsafe struct Cursor : IEquatable<Cursor>
     /// <summary>Evaluates a variable's initializer as an integer (null when it is not an integer constant).</summary>
     public (long Value, bool IsUnsigned)? EvaluateInteger()
     {
-        var result = NativeMethods.CursorEvaluate(value);
+        var result = NativeMethods.CursorEvaluate(_value);
         if (result == 0)
             return null;
         try
@@ -86,9 +86,9 @@ internal readonly unsafe struct Cursor : IEquatable<Cursor>
         }
     }
 
-    public bool Equals(Cursor other) => NativeMethods.EqualCursors(value, other.value) != 0;
+    public bool Equals(Cursor other) => NativeMethods.EqualCursors(_value, other._value) != 0;
     public override bool Equals(object? obj) => obj is Cursor other && Equals(other);
-    public override int GetHashCode() => (int)NativeMethods.HashCursor(value);
+    public override int GetHashCode() => (int)NativeMethods.HashCursor(_value);
     public static bool operator ==(Cursor left, Cursor right) => left.Equals(right);
     public static bool operator !=(Cursor left, Cursor right) => !left.Equals(right);
     public override string ToString() => $"{Kind} {Spelling} at {Location}";
@@ -97,33 +97,33 @@ internal readonly unsafe struct Cursor : IEquatable<Cursor>
 /// <summary>A libclang type.</summary>
 internal readonly unsafe struct ClangType
 {
-    readonly CXType value;
+    readonly CXType _value;
 
     public ClangType(CXType value, TranslationUnit unit)
     {
-        this.value = value;
+        _value = value;
         Unit = unit;
     }
 
     public TranslationUnit Unit { get; }
-    public CXTypeKind Kind => value.Kind;
-    public string Spelling => LibClang.ToManaged(NativeMethods.GetTypeSpelling(value));
-    public ClangType Canonical => new(NativeMethods.GetCanonicalType(value), Unit);
-    public ClangType Pointee => new(NativeMethods.GetPointeeType(value), Unit);
-    public ClangType ArrayElement => new(NativeMethods.GetArrayElementType(value), Unit);
-    public long ArraySize => NativeMethods.GetArraySize(value);
-    public ClangType Element => new(NativeMethods.GetElementType(value), Unit);
-    public long ElementCount => NativeMethods.GetNumElements(value);
-    public ClangType Named => new(NativeMethods.TypeGetNamedType(value), Unit);
-    public ClangType Modified => new(NativeMethods.TypeGetModifiedType(value), Unit);
-    public ClangType AtomicValue => new(NativeMethods.TypeGetValueType(value), Unit);
-    public Cursor Declaration => new(NativeMethods.GetTypeDeclaration(value), Unit);
+    public CXTypeKind Kind => _value.Kind;
+    public string Spelling => LibClang.ToManaged(NativeMethods.GetTypeSpelling(_value));
+    public ClangType Canonical => new(NativeMethods.GetCanonicalType(_value), Unit);
+    public ClangType Pointee => new(NativeMethods.GetPointeeType(_value), Unit);
+    public ClangType ArrayElement => new(NativeMethods.GetArrayElementType(_value), Unit);
+    public long ArraySize => NativeMethods.GetArraySize(_value);
+    public ClangType Element => new(NativeMethods.GetElementType(_value), Unit);
+    public long ElementCount => NativeMethods.GetNumElements(_value);
+    public ClangType Named => new(NativeMethods.TypeGetNamedType(_value), Unit);
+    public ClangType Modified => new(NativeMethods.TypeGetModifiedType(_value), Unit);
+    public ClangType AtomicValue => new(NativeMethods.TypeGetValueType(_value), Unit);
+    public Cursor Declaration => new(NativeMethods.GetTypeDeclaration(_value), Unit);
 
     /// <summary><c>sizeof</c> in bytes, or a negative CXTypeLayoutError.</summary>
-    public long SizeOf => NativeMethods.TypeGetSizeOf(value);
+    public long SizeOf => NativeMethods.TypeGetSizeOf(_value);
 
     /// <summary><c>_Alignof</c> in bytes, or a negative CXTypeLayoutError.</summary>
-    public long AlignOf => NativeMethods.TypeGetAlignOf(value);
+    public long AlignOf => NativeMethods.TypeGetAlignOf(_value);
 
     /// <summary>The record's fields (including the unnamed fields of C11 anonymous members), in declaration order.</summary>
     public List<Cursor> Fields()
@@ -132,7 +132,7 @@ internal readonly unsafe struct ClangType
         var handle = GCHandle.Alloc(list);
         try
         {
-            _ = NativeMethods.TypeVisitFields(value, &CollectField, GCHandle.ToIntPtr(handle));
+            _ = NativeMethods.TypeVisitFields(_value, &CollectField, GCHandle.ToIntPtr(handle));
         }
         finally
         {

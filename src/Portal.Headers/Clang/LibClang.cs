@@ -15,9 +15,9 @@ internal static class LibClang
     const string InstallHint = "install libclang1-14 (sudo scripts/setup-headers.sh)";
 
     static readonly Lock Gate = new();
-    static nint handle;
-    static string? loadError;
-    static bool resolverSet;
+    static nint s_handle;
+    static string? s_loadError;
+    static bool s_resolverSet;
 
     static readonly string[] LibraryCandidates =
     [
@@ -34,18 +34,18 @@ internal static class LibClang
     {
         lock (Gate)
         {
-            if (!resolverSet)
+            if (!s_resolverSet)
             {
-                resolverSet = true;
+                s_resolverSet = true;
                 Load();
                 NativeLibrary.SetDllImportResolver(typeof(LibClang).Assembly, Resolve);
             }
-            if (handle == 0)
-                throw new HeaderToolException(loadError!);
+            if (s_handle == 0)
+                throw new HeaderToolException(s_loadError!);
         }
     }
 
-    static void Load() => (handle, loadError) = TryLoadLibrary();
+    static void Load() => (s_handle, s_loadError) = TryLoadLibrary();
 
     /// <summary>
     /// Why libclang cannot be loaded now, or null when it can. Unlike <see cref="EnsureLoaded"/> nothing is
@@ -78,7 +78,7 @@ internal static class LibClang
     }
 
     static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
-        => libraryName == NativeMethods.LibraryName ? handle : 0;
+        => libraryName == NativeMethods.LibraryName ? s_handle : 0;
 
     /// <summary>Clang's resource directory (builtin headers such as stddef.h, stdint.h, stdbool.h).</summary>
     public static string ResourceDirectory()

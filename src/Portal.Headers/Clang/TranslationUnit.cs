@@ -6,16 +6,16 @@ namespace Portal.Headers.Clang;
 /// <summary>A parsed translation unit and the index that owns it; disposing frees both.</summary>
 internal sealed unsafe class TranslationUnit : IDisposable
 {
-    nint index;
-    nint unit;
+    nint _index;
+    nint _unit;
 
     TranslationUnit(nint index, nint unit)
     {
-        this.index = index;
-        this.unit = unit;
+        _index = index;
+        _unit = unit;
     }
 
-    internal nint Handle => unit != 0 ? unit : throw new ObjectDisposedException(nameof(TranslationUnit));
+    internal nint Handle => _unit != 0 ? _unit : throw new ObjectDisposedException(nameof(TranslationUnit));
 
     /// <summary>
     /// Parses <paramref name="path"/> with the given clang command line. <paramref name="unsaved"/> supplies in-memory
@@ -159,15 +159,15 @@ internal sealed unsafe class TranslationUnit : IDisposable
 
     public void Dispose()
     {
-        if (unit != 0)
+        if (_unit != 0)
         {
-            NativeMethods.DisposeTranslationUnit(unit);
-            unit = 0;
+            NativeMethods.DisposeTranslationUnit(_unit);
+            _unit = 0;
         }
-        if (index != 0)
+        if (_index != 0)
         {
-            NativeMethods.DisposeIndex(index);
-            index = 0;
+            NativeMethods.DisposeIndex(_index);
+            _index = 0;
         }
     }
 }

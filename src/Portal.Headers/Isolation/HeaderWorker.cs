@@ -36,7 +36,7 @@ internal static class HeaderWorker
 
     static readonly Lock Gate = new();
     static readonly List<WorkerProcess> Idle = [];
-    static bool exitHooked;
+    static bool s_exitHooked;
 
     /// <summary>Parses <paramref name="path"/> for each ABI in one worker; throws what an in-process parse would, or <see cref="HeaderLimitException"/>.</summary>
     public static IReadOnlyList<LayoutManifest> Parse(string path, string header, IReadOnlyList<HeaderAbi> abis, HeaderParseOptions options, HeaderParseLimits limits)
@@ -81,9 +81,9 @@ internal static class HeaderWorker
                 worker.StopIdleTimer();
                 return worker; // if it died meanwhile, the exchange says so (Stale) and a fresh one follows
             }
-            if (!exitHooked)
+            if (!s_exitHooked)
             {
-                exitHooked = true;
+                s_exitHooked = true;
                 AppDomain.CurrentDomain.ProcessExit += (_, _) => RetireAll();
             }
         }

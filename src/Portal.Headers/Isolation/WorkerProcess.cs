@@ -28,14 +28,14 @@ internal sealed partial class WorkerProcess : IDisposable
 
     static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
-    readonly Process process;
-    readonly StderrTail stderr = new();
-    readonly Lock timerGate = new();
-    Timer? idleTimer;
+    readonly Process _process;
+    readonly StderrTail _stderr = new();
+    readonly Lock _timerGate = new();
+    Timer? _idleTimer;
 
     WorkerProcess(Process process, long memoryLimit)
     {
-        this.process = process;
+        _process = process;
         MemoryLimit = memoryLimit;
     }
 
@@ -51,7 +51,7 @@ internal sealed partial class WorkerProcess : IDisposable
         {
             try
             {
-                return process.HasExited;
+                return _process.HasExited;
             }
             catch (InvalidOperationException)
             {
@@ -66,7 +66,7 @@ internal sealed partial class WorkerProcess : IDisposable
         var info = StartInfo();
         var process = new Process { StartInfo = info };
         var worker = new WorkerProcess(process, memoryLimit);
-        process.ErrorDataReceived += (_, e) => worker.stderr.Add(e.Data);
+        process.ErrorDataReceived += (_, e) => worker._stderr.Add(e.Data);
         try
         {
             process.Start();
@@ -87,12 +87,12 @@ internal sealed partial class WorkerProcess : IDisposable
     public WorkerOutcome Exchange(WorkerRequest request, IReadOnlyList<HeaderAbi> abis, string header, HeaderParseLimits limits)
     {
         var reused = Uses++ > 0;
-        stderr.Clear();
+        _stderr.Clear();
         try
         {
             // stdin stays open afterwards: its end is how the worker learns that this process is gone.
-            process.StandardInput.WriteLine(request.ToJson());
-            process.StandardInput.Flush();
+            _process.StandardInput.WriteLine(request.ToJson());
+            _process.StandardInput.Flush();
         }
         catch (IOException)
         {
@@ -103,7 +103,7 @@ internal sealed partial class WorkerProcess : IDisposable
         var manifests = new List<LayoutManifest>(abis.Count);
         foreach (var abi in abis)
         {
-            var read = process.StandardOutput.ReadLineAsync();
+            var read = _process.StandardOutput.ReadLineAsync();
             if (!read.Wait(Clamp(limits.Timeout)))
             {
                 Kill();
@@ -137,8 +137,8 @@ internal sealed partial class WorkerProcess : IDisposable
     HeaderToolException Died(string header, string abi, HeaderParseLimits limits)
     {
         WaitOrKill();
-        var code = process.ExitCode;
-        if (stderr.SawOutOfMemory)
+        var code = _process.ExitCode;
+        if (_stderr.SawOutOfMemory)
             return MemoryExceeded(header, abi, limits);
         if (code == 128 + SignalCpuTimeLimit)
         {
@@ -146,7 +146,7 @@ internal sealed partial class WorkerProcess : IDisposable
                 $"libclang used up its CPU time reading {header} for {abi} (the {HeaderParseLimits.FormatTime(limits.Timeout)} time limit per ABI)");
         }
         var signal = code > 128 ? $" (killed by signal {code - 128}{(code == 137 ? ": the system's out-of-memory killer?" : "")})" : "";
-        return new HeaderToolException($"the header parser worker ended with exit code {code}{signal} while reading {header} for {abi}{stderr.Describe()}");
+        return new HeaderToolException($"the header parser worker ended with exit code {code}{signal} while reading {header} for {abi}{_stderr.Describe()}");
     }
 
     /// <summary>The worker reported a failure: the exception an in-process parse would have thrown.</summary>
@@ -163,9 +163,9 @@ internal sealed partial class WorkerProcess : IDisposable
             case WorkerFailureKind.Crash:
                 // LLVM wrote why on stderr before aborting, and the worker exits after a crash: once it has, all of it is here.
                 WaitOrKill();
-                return Failure(stderr.SawOutOfMemory
+                return Failure(_stderr.SawOutOfMemory
                     ? MemoryExceeded(header, abi, limits)
-                    : new HeaderToolException($"libclang crashed reading {header} for {abi}{stderr.Describe()}"));
+                    : new HeaderToolException($"libclang crashed reading {header} for {abi}{_stderr.Describe()}"));
             default:
                 return Failure(new HeaderToolException(failure.Message));
         }
@@ -180,7 +180,7 @@ internal sealed partial class WorkerProcess : IDisposable
     {
         try
         {
-            foreach (var line in File.ReadLines($"/proc/{process.Id}/status"))
+            foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
             {
                 if (line.StartsWith("VmData:", StringComparison.Ordinal)
                     && long.TryParse(line.AsSpan(7).Trim().TrimEnd("kB").Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var kilobytes))
@@ -196,35 +196,35 @@ internal sealed partial class WorkerProcess : IDisposable
     /// <summary>Calls <paramref name="retire"/> once the worker has been idle for <paramref name="after"/>, unless <see cref="StopIdleTimer"/> comes first.</summary>
     public void StartIdleTimer(TimeSpan after, Action retire)
     {
-        lock (timerGate)
+        lock (_timerGate)
         {
-            idleTimer?.Dispose();
-            idleTimer = new Timer(_ => retire(), null, after, Timeout.InfiniteTimeSpan);
+            _idleTimer?.Dispose();
+            _idleTimer = new Timer(_ => retire(), null, after, Timeout.InfiniteTimeSpan);
         }
     }
 
     public void StopIdleTimer()
     {
-        lock (timerGate)
+        lock (_timerGate)
         {
-            idleTimer?.Dispose();
-            idleTimer = null;
+            _idleTimer?.Dispose();
+            _idleTimer = null;
         }
     }
 
     void WaitOrKill()
     {
-        if (!process.WaitForExit(ExitGrace))
+        if (!_process.WaitForExit(ExitGrace))
             Kill();
-        process.WaitForExit(); // also drains stderr to its end
+        _process.WaitForExit(); // also drains stderr to its end
     }
 
     void Kill()
     {
         try
         {
-            if (!process.HasExited)
-                process.Kill();
+            if (!_process.HasExited)
+                _process.Kill();
         }
         catch (InvalidOperationException)
         {
@@ -243,12 +243,12 @@ internal sealed partial class WorkerProcess : IDisposable
         Kill();
         try
         {
-            process.WaitForExit();
+            _process.WaitForExit();
         }
         catch (InvalidOperationException)
         {
         }
-        process.Dispose();
+        _process.Dispose();
     }
 
     static TimeSpan Clamp(TimeSpan timeout) => timeout.TotalMilliseconds > int.MaxValue ? TimeSpan.FromMilliseconds(int.MaxValue) : timeout;
@@ -303,30 +303,30 @@ internal sealed partial class WorkerProcess : IDisposable
     {
         const int MaxLines = 12;
         const int MaxLineLength = 300;
-        readonly Queue<string> lines = new();
-        readonly Lock gate = new();
-        bool outOfMemory;
+        readonly Queue<string> _lines = new();
+        readonly Lock _gate = new();
+        bool _outOfMemory;
 
         public void Add(string? line)
         {
             if (line is null)
                 return;
-            lock (gate)
+            lock (_gate)
             {
                 if (OutOfMemoryPattern().IsMatch(line))
-                    outOfMemory = true;
-                lines.Enqueue(line.Length > MaxLineLength ? line[..MaxLineLength] + "…" : line);
-                if (lines.Count > MaxLines)
-                    lines.Dequeue();
+                    _outOfMemory = true;
+                _lines.Enqueue(line.Length > MaxLineLength ? line[..MaxLineLength] + "…" : line);
+                if (_lines.Count > MaxLines)
+                    _lines.Dequeue();
             }
         }
 
         public void Clear()
         {
-            lock (gate)
+            lock (_gate)
             {
-                lines.Clear();
-                outOfMemory = false;
+                _lines.Clear();
+                _outOfMemory = false;
             }
         }
 
@@ -335,16 +335,16 @@ internal sealed partial class WorkerProcess : IDisposable
         {
             get
             {
-                lock (gate)
-                    return outOfMemory;
+                lock (_gate)
+                    return _outOfMemory;
             }
         }
 
         /// <summary><c>":\n" + the last lines</c>, or nothing when the worker printed nothing.</summary>
         public string Describe()
         {
-            lock (gate)
-                return lines.Count == 0 ? "" : ":\n" + string.Join('\n', lines);
+            lock (_gate)
+                return _lines.Count == 0 ? "" : ":\n" + string.Join('\n', _lines);
         }
 
         [GeneratedRegex("out of memory|bad_alloc|Allocation failed|OutOfMemory|Cannot allocate memory", RegexOptions.IgnoreCase)]

@@ -44,7 +44,7 @@ public readonly struct GuestFieldPtr<T>
 
     /// <summary>Reads the member: one exchange, shared with whatever else is queued (through a pointer: still one, the guest chases it).</summary>
     public ValueTask<T> ReadAsync(CancellationToken cancellationToken = default) =>
-        Memory.ReadField(_location, Size, IsNetworkOrder ? s_decodeNetworkOrder : s_decode, cancellationToken);
+        Memory.ReadField(_location, Size, IsNetworkOrder ? DecodeNetworkOrder : DecodeHostOrder, cancellationToken);
 
     /// <summary>Writes the member (staged inside a batch scope).</summary>
     public ValueTask WriteAsync(T value, CancellationToken cancellationToken = default)
@@ -57,8 +57,8 @@ public readonly struct GuestFieldPtr<T>
     /// <inheritdoc/>
     public override string ToString() => $"({typeof(T).Name} *){_location}";
 
-    private static readonly Func<RecordView, T> s_decode = static view => Decode(view, networkOrder: false);
-    private static readonly Func<RecordView, T> s_decodeNetworkOrder = static view => Decode(view, networkOrder: true);
+    private static readonly Func<RecordView, T> DecodeHostOrder = static view => Decode(view, networkOrder: false);
+    private static readonly Func<RecordView, T> DecodeNetworkOrder = static view => Decode(view, networkOrder: true);
 
     private static T Decode(RecordView view, bool networkOrder)
     {

@@ -13,16 +13,16 @@ namespace Portal.Testing.Emulation;
 /// </summary>
 internal sealed class OpServer
 {
-    private readonly EmulatedKernel kernel;
+    private readonly EmulatedKernel _kernel;
     private readonly BatchServer _batch;
 
     public OpServer(EmulatedKernel kernel)
     {
-        this.kernel = kernel;
+        _kernel = kernel;
         _batch = new BatchServer(this, kernel.Abi);
     }
 
-    private GuestAbi Abi => kernel.Abi;
+    private GuestAbi Abi => _kernel.Abi;
 
     /// <summary>
     /// Serves the request if it is one of the seven memory and process ops (what a BATCH entry may
@@ -58,7 +58,7 @@ internal sealed class OpServer
         var addr = Addr(region);
         var size = Size(region);
         var data = Data(region);
-        kernel.Counters.OpServed();
+        _kernel.Counters.OpServed();
         if (ServeProcessOp(region, held))
             return;
         switch (op)
@@ -68,23 +68,23 @@ internal sealed class OpServer
                 break;
             case OpGuestInfo: ServeGuestInfo(region, data); break;
             case OpHookRegister:
-                var id = size > DataCapacity ? -(long)Errno(GuestErrno.EINVAL) : kernel.Hooks.Register(data, (int)size, Abi);
+                var id = size > DataCapacity ? -(long)Errno(GuestErrno.EINVAL) : _kernel.Hooks.Register(data, (int)size, Abi);
                 Respond(region, id > 0 ? ExtOk : ExtFail, id > 0 ? (ulong)id : (ulong)-id, 0);
                 break;
             case OpHookUnregister:
-                if (kernel.Hooks.Unregister(addr))
+                if (_kernel.Hooks.Unregister(addr))
                     Respond(region, ExtOk, addr, 0);
                 else
                     Respond(region, ExtFail, Errno(GuestErrno.ENOENT), 0);
                 break;
             case OpHookReset:
-                Respond(region, ExtOk, (ulong)kernel.Hooks.Reset(), 0);
+                Respond(region, ExtOk, (ulong)_kernel.Hooks.Reset(), 0);
                 break;
             case OpPing:
                 Respond(region, ExtOk, addr, 0);
                 break;
             case OpStats:
-                var counters = kernel.Counters.Snapshot();
+                var counters = _kernel.Counters.Snapshot();
                 for (var i = 0; i < counters.Length; i++)
                     BinaryPrimitives.WriteUInt64LittleEndian(data[(8 * i)..], (ulong)counters[i]);
                 Respond(region, ExtOk, 0, (ulong)(8 * counters.Length));
@@ -175,11 +175,11 @@ internal sealed class OpServer
         BinaryPrimitives.WriteUInt32LittleEndian(data[8..], (uint)Abi.PointerSize);
         BinaryPrimitives.WriteUInt32LittleEndian(data[12..], Abi.IsBigEndian ? 1u : 0u);
         BinaryPrimitives.WriteUInt32LittleEndian(data[16..], (uint)Abi.PageSize);
-        BinaryPrimitives.WriteUInt32LittleEndian(data[20..], (uint)kernel.CpuCount);
-        BinaryPrimitives.WriteUInt32LittleEndian(data[24..], (uint)kernel.Hooks.Capacity);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[20..], (uint)_kernel.CpuCount);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[24..], (uint)_kernel.Hooks.Capacity);
         // verdict writes (bit 0), BATCH (bit 1, optional), verdict reports (bit 2), filters v2 (bit 3)
-        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], kernel.OffersBatch ? 0xfu : 0xdu);
-        var release = Encoding.UTF8.GetBytes(kernel.KernelRelease);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], _kernel.OffersBatch ? 0xfu : 0xdu);
+        var release = Encoding.UTF8.GetBytes(_kernel.KernelRelease);
         release.AsSpan(0, Math.Min(63, release.Length)).CopyTo(data[32..]);
         Respond(region, ExtOk, 0, 96);
     }
