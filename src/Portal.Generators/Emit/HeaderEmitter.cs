@@ -144,10 +144,10 @@ internal static class HeaderEmitter
                 break;
             case MemberKind.Address:
                 get = "return _view.ReadAddress(o);";
-                set = "_view.WriteAddress(o, value.Value);";
+                set = "_view.WriteAddress(o, value.Address);";
                 break;
             case MemberKind.RecordPointer:
-                get = $"return new {type}(_view.ReadAddress(o).Value, _view.Memory);";
+                get = $"return new {type}(_view.ReadAddress(o).Address, _view.Memory);";
                 set = "_view.WriteAddress(o, value.Address);";
                 break;
             case MemberKind.String:
