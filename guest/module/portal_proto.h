@@ -203,6 +203,7 @@
 #define PORTAL_FEAT_VERDICT_REPORT 0x4
 #define PORTAL_FEAT_FILTERS_V2	0x8
 
+/* GuestAbiId's values (src/Portal.Runtime/Abi/GuestAbi.cs); AbiListTests checks them */
 #define PORTAL_ABI_X86_64	1
 #define PORTAL_ABI_I386		2
 #define PORTAL_ABI_MIPSEL	3

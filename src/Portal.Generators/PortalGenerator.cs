@@ -44,16 +44,13 @@ public sealed class PortalGenerator : IIncrementalGenerator
         var models = manifests
             .Combine(rootNamespace)
             .Select(static (pair, _) => ModelBuilder.Build(pair.Left.Path, pair.Left.Text, pair.Left.Namespace, pair.Right,
-                pair.Left.NetworkOrder, pair.Left.GuestOrder))
+                HeaderEmitter.KnownAbis, pair.Left.NetworkOrder, pair.Left.GuestOrder))
             .WithTrackingName(Steps.Models);
 
         context.RegisterSourceOutput(models, static (output, model) =>
         {
             foreach (var diagnostic in model.Diagnostics)
-            {
-                output.ReportDiagnostic(Diagnostic.Create(Diagnostics.ById(diagnostic.Id),
-                    Location.Create(diagnostic.FilePath, default, default(LinePositionSpan)), diagnostic.Message));
-            }
+                output.ReportDiagnostic(diagnostic.ToDiagnostic());
             if (model.Abis.Count > 0)
                 output.AddSource(model.HintName, SourceText.From(HeaderEmitter.Emit(model), System.Text.Encoding.UTF8));
         });

@@ -41,7 +41,10 @@ public sealed class HeaderAbi
     /// <summary>The Debian package that provides <see cref="SystemIncludeDirectories"/>.</summary>
     public string Package { get; }
 
-    /// <summary>The supported ABI names, in the project's usual order.</summary>
+    /// <summary>
+    /// The supported ABI names: Portal.Runtime's <c>GuestAbi.All</c>, the one list of ABIs, in its order. The tables
+    /// <c>abi-tables</c> writes are for these ABIs, and Portal.Runtime's tests compare them with GuestAbi's (AbiListTests).
+    /// </summary>
     public static IReadOnlyList<string> Names { get; } = ["x86_64", "i386", "mipsel", "mips", "armel", "aarch64"];
 
     /// <summary>Every supported ABI, with sysroots as configured now (see <see cref="CrossRootVariable"/>).</summary>

@@ -5,8 +5,9 @@ namespace Portal.Headers;
 
 /// <summary>
 /// The <c>portal-headers</c> command line: <c>dump</c> prints one ABI's manifest, <c>manifest</c> writes the
-/// multi-ABI file. Exit codes: 0 success, 1 the header does not parse (or libclang/a sysroot is missing),
-/// 2 bad arguments, 3 a limit was exceeded (time, memory, header size).
+/// multi-ABI file, <c>abi-tables</c> writes Portal.Runtime's syscall and errno tables. Exit codes: 0 success, 1 the
+/// header does not parse (or libclang/a sysroot is missing), 2 bad arguments, 3 a limit was exceeded (time, memory,
+/// header size).
 /// </summary>
 public static class HeadersCommandLine
 {
@@ -31,6 +32,7 @@ public static class HeadersCommandLine
         var root = new RootCommand("portal-headers: parse a C header with libclang for target ABIs and describe its layouts (docs/layout-manifest.md).");
         foreach (var command in CreateCommands(output, error, "portal-headers"))
             root.Subcommands.Add(command);
+        root.Subcommands.Add(CreateAbiTablesCommand(error));
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
         {
@@ -172,6 +174,26 @@ public static class HeadersCommandLine
         }));
 
         return [dump, manifest];
+    }
+
+    /// <summary>
+    /// <c>abi-tables</c>: the repository's own generator (<see cref="AbiTableGenerator"/>), so only on <c>portal-headers</c>,
+    /// not nested in <c>portal headers</c>.
+    /// </summary>
+    static Command CreateAbiTablesCommand(TextWriter error)
+    {
+        var outputFile = new Option<string>("--output", "-o")
+        {
+            Description = $"The C# file to write ({AbiTableGenerator.RepositoryPath} in the repository); written atomically, never on failure.",
+            Required = true,
+        };
+        var command = new Command("abi-tables", "Write Portal.Runtime's syscall and errno tables, evaluated from each ABI's Linux headers (asm/unistd.h, asm/errno.h).")
+        {
+            outputFile,
+        };
+        command.SetAction(parse => Guard(new ToolErrorWriter(error, "portal-headers", false, null, null), "asm/unistd.h",
+            () => AbiTableGenerator.Write(parse.GetValue(outputFile)!)));
+        return command;
     }
 
     static HeaderParseOptions Options(ParseResult parse, Option<string[]> includes, Option<string[]> includeList,

@@ -17,7 +17,7 @@ internal static class MacroProbe
     internal const string BigEndianName = "__portal_big_endian";
 
     // Lines before the first probe: the #include, the pointer size and the byte order.
-    const int FirstProbeLine = 4;
+    internal const int FirstProbeLine = 4;
 
     public static string Source(string header, IReadOnlyList<string> macros)
     {

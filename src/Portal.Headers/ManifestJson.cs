@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -33,23 +32,7 @@ public static class ManifestJson
         => JsonSerializer.Deserialize(json, Context.ManifestFile) ?? throw new JsonException("empty manifest file");
 
     /// <summary>Writes <paramref name="file"/> to <paramref name="path"/> atomically (a temporary file in the same directory, then a rename).</summary>
-    public static void WriteAtomically(ManifestFile file, string path)
-    {
-        var full = Path.GetFullPath(path);
-        var directory = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(directory);
-        var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllText(temp, Serialize(file), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
-    }
+    public static void WriteAtomically(ManifestFile file, string path) => AtomicFile.Write(path, Serialize(file));
 }
 
 [JsonSourceGenerationOptions(

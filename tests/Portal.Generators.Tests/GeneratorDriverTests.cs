@@ -213,6 +213,60 @@ public sealed class GeneratorDriverTests
         StringAssert.Contains(clash.GetMessage(System.Globalization.CultureInfo.InvariantCulture), "name (its bytes) would be the property NameBytes");
     }
 
+    [TestMethod]
+    public void An_abi_the_runtime_has_no_id_for_is_PTL0007_and_left_out_of_the_generated_code()
+    {
+        static string Abi(string name, int limit) => $$"""
+            { "abi": "{{name}}", "pointerSize": 8, "bigEndian": false, "structs": [ {{Record("r", Field("x", 0, Int))}} ],
+              "constants": [ { "name": "LIMIT", "value": {{limit}}, "unsigned": false, "expression": "{{limit}}" } ] }
+            """;
+        var text = $$"""{ "version": 1, "header": "u.h", "manifests": [ {{Abi("x86_64", 1)}}, {{Abi("riscv64", 2)}} ] }""";
+        var run = GeneratorHarness.Run(("/p/u.portal.json", text, null));
+        Assert.IsNull(run.Results.Single().Exception, "the emitter never meets an ABI it cannot name");
+        var diagnostic = run.Diagnostics.Single();
+        Assert.AreEqual("PTL0007", diagnostic.Id);
+        Assert.AreEqual(DiagnosticSeverity.Error, diagnostic.Severity);
+        StringAssert.Contains(diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), "/p/u.portal.json describes the ABI riscv64");
+        var source = Source(run);
+        StringAssert.Contains(source, "layouts[(int)global::Portal.Abi.GuestAbiId.X86_64]");
+        StringAssert.Contains(source, "public const int LIMIT = 1;", "one ABI left: the constant no longer differs");
+        Assert.DoesNotContain("riscv64", source);
+
+        var onlyUnknown = GeneratorHarness.Run(("/p/v.portal.json", $$"""{ "version": 1, "header": "v.h", "manifests": [ {{Abi("sparc", 1)}}, {{Abi("riscv64", 2)}} ] }""", null));
+        CollectionAssert.AreEqual(new[] { "PTL0007", "PTL0007" }, onlyUnknown.Diagnostics.Select(d => d.Id).ToArray());
+        Assert.IsEmpty(onlyUnknown.Results.Single().GeneratedSources);
+    }
+
+    [TestMethod]
+    public void A_type_kind_the_reader_does_not_know_is_PTL0003_and_named_as_the_manifest_spells_it()
+    {
+        var quaternion = "{ \"kind\": \"quaternion\", \"spelling\": \"quat_t\", \"size\": 16 }";
+        var run = GeneratorHarness.Run(("/p/q.portal.json", Manifest(Record("r", Field("x", 0, Int), Field("q", 16, quaternion))), null));
+        var diagnostic = run.Diagnostics.Single();
+        Assert.AreEqual("PTL0003", diagnostic.Id);
+        StringAssert.Contains(diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture), "R.q has type quat_t (kind quaternion)");
+        StringAssert.Contains(Source(run), "public int X");
+    }
+
+    [TestMethod]
+    public void A_model_with_diagnostics_is_cached_and_its_diagnostics_are_reported_again()
+    {
+        var manifest = Manifest(Record("foo_bar", Field("a", 0, Int)), Record("fooBar", Field("size", 0, Int)));
+        var driver = GeneratorHarness.CreateDriver(("/p/d.portal.json", manifest, null));
+        driver = driver.RunGenerators(GeneratorHarness.Compilation("class Anchor { }"));
+        var first = driver.GetRunResult().Diagnostics.Select(d => d.ToString()).ToList();
+        driver = driver.RunGenerators(GeneratorHarness.Compilation("class Anchor { }", "class Edited { int x; }"));
+        var second = driver.GetRunResult();
+
+        CollectionAssert.AreEquivalent(new[] { "PTL0002", "PTL0005" }, second.Diagnostics.Select(d => d.Id).ToArray());
+        CollectionAssert.AreEqual(first, second.Diagnostics.Select(d => d.ToString()).ToList());
+        foreach (var (value, reason) in second.Results.Single().TrackedSteps[PortalGenerator.Steps.Models].SelectMany(r => r.Outputs))
+        {
+            Assert.IsTrue(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{PortalGenerator.Steps.Models}: {reason}");
+            AssertNoCompilerObjects(value, PortalGenerator.Steps.Models, []);
+        }
+    }
+
     private const string UInt16 = "{ \"kind\": \"int\", \"spelling\": \"unsigned short\", \"size\": 2, \"signed\": false }";
     private const string UInt32 = "{ \"kind\": \"int\", \"spelling\": \"unsigned int\", \"size\": 4, \"signed\": false }";
 
@@ -251,6 +305,8 @@ public sealed class GeneratorDriverTests
             $"{path} holds a {value.GetType().Name}");
         if (value is Type)
             return;     // records' EqualityContract
+        if (value is DiagnosticDescriptor)
+            return;     // immutable and compared by value: what a diagnostic in the model names (as System.Text.Json's generator does)
         if (value is System.Collections.IEnumerable items)
         {
             var index = 0;

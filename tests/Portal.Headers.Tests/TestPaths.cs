@@ -23,7 +23,7 @@ internal static class TestPaths
     /// <summary>The built CLI (copied next to the tests by the project reference).</summary>
     public static string Tool => Path.Combine(AppContext.BaseDirectory, "portal-headers.dll");
 
-    public static string[] Abis { get; } = ["x86_64", "i386", "mipsel", "mips", "armel", "aarch64"];
+    public static IReadOnlyList<string> Abis => HeaderAbi.Names;
 
     /// <summary>A fresh scratch directory (deleted by the caller's <c>using</c>).</summary>
     public static ScratchDirectory Scratch() => new();

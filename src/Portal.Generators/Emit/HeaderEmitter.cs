@@ -28,10 +28,14 @@ internal static class HeaderEmitter
     private static string Identifier(string name) =>
         Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + name : name;
 
+    /// <summary>The ABIs the generated code can name: a manifest's ABI name → its <c>Portal.Abi.GuestAbiId</c> member.</summary>
     private static readonly Dictionary<string, string> AbiIds = new(StringComparer.Ordinal)
     {
         ["x86_64"] = "X86_64", ["i386"] = "I386", ["mipsel"] = "MipsEl", ["mips"] = "Mips", ["armel"] = "ArmEl", ["aarch64"] = "AArch64",
     };
+
+    /// <summary>The ABIs (by manifest name) the generated code can name; the model builder leaves any other out (PTL0007).</summary>
+    public static IReadOnlyCollection<string> KnownAbis => AbiIds.Keys;
 
     public static string Emit(HeaderModel model)
     {
@@ -105,18 +109,20 @@ internal static class HeaderEmitter
         w.Line($"/// <summary>C <c>{Xml(m.CType)} {Xml(m.CName)}</c>{note} — {where}.</summary>");
         var laidOut = LayoutOwner(record, m);
         var o = $"var o = _layout.{OffsetField(laidOut)}; if (o < 0) throw Missing(\"{m.CName}\");";
-        var size = Uniform(m.Sizes, m.Offsets) is { } s ? s.ToString(CultureInfo.InvariantCulture) : $"_layout.{SizeField(laidOut)}";
+        var type = TypeNames.Property(m);
+        var uniformSize = Uniform(m.Sizes, m.Offsets);
+        var size = uniformSize is { } s ? s.ToString(CultureInfo.InvariantCulture) : $"_layout.{SizeField(laidOut)}";
         var length = Uniform(m.Lengths, m.Offsets) is { } l ? l.ToString(CultureInfo.InvariantCulture) : $"_layout.{LengthField(laidOut)}";
         var bit = $"_layout.{BitField(m)}";
         string? get, set = null;
         switch (m.Kind)
         {
             case MemberKind.Integer when m.NetworkOrder:
-                get = $"return ({m.ClrType}){(m.Signed ? "_view.ReadSignedNetworkOrder" : "_view.ReadUnsignedNetworkOrder")}(o, {size});";
+                get = $"return ({type}){(m.Signed ? "_view.ReadSignedNetworkOrder" : "_view.ReadUnsignedNetworkOrder")}(o, {size});";
                 set = m.Signed ? $"_view.WriteSignedNetworkOrder(o, {size}, value);" : $"_view.WriteUnsignedNetworkOrder(o, {size}, value);";
                 break;
             case MemberKind.Integer:
-                get = $"return {ReadInteger(m, size)};";
+                get = $"return {ReadInteger(m, type, uniformSize, size)};";
                 set = m.Signed ? $"_view.WriteSigned(o, {size}, value);" : $"_view.WriteUnsigned(o, {size}, value);";
                 break;
             case MemberKind.Bool:
@@ -124,23 +130,24 @@ internal static class HeaderEmitter
                 set = $"_view.WriteUnsigned(o, {size}, value ? 1UL : 0UL);";
                 break;
             case MemberKind.Enum:
-                get = $"return ({m.ClrType}){(m.Signed ? "_view.ReadSigned" : "_view.ReadUnsigned")}(o, {size});";
+                get = $"return ({type}){(m.Signed ? "_view.ReadSigned" : "_view.ReadUnsigned")}(o, {size});";
                 set = m.Signed ? $"_view.WriteSigned(o, {size}, (long)value);" : $"_view.WriteUnsigned(o, {size}, (ulong)value);";
                 break;
             case MemberKind.Float:
-                get = m.ClrType == "float"
+                var single = m.Type is ValueShape.Float { Width: 4 };
+                get = single
                     ? "return global::System.BitConverter.Int32BitsToSingle((int)_view.ReadUInt32(o));"
                     : "return global::System.BitConverter.Int64BitsToDouble((long)_view.ReadUInt64(o));";
-                set = m.ClrType == "float"
+                set = single
                     ? "_view.WriteUnsigned(o, 4, (uint)global::System.BitConverter.SingleToInt32Bits(value));"
                     : "_view.WriteUnsigned(o, 8, (ulong)global::System.BitConverter.DoubleToInt64Bits(value));";
                 break;
             case MemberKind.Address:
                 get = "return _view.ReadAddress(o);";
-                set = "_view.WriteAddress(o, value.Value);";
+                set = "_view.WriteAddress(o, value.Address);";
                 break;
             case MemberKind.RecordPointer:
-                get = $"return new {m.ClrType}(_view.ReadAddress(o).Value, _view.Memory);";
+                get = $"return new {type}(_view.ReadAddress(o).Address, _view.Memory);";
                 set = "_view.WriteAddress(o, value.Address);";
                 break;
             case MemberKind.String:
@@ -152,30 +159,29 @@ internal static class HeaderEmitter
                 set = $"if (value.Length != {length}) throw new global::System.ArgumentException($\"{m.CName} holds {{{length}}} bytes; got {{value.Length}}.\", nameof(value)); _view.WriteBytes(o, value);";
                 break;
             case MemberKind.ScalarArray:
-                get = $"return new {m.ClrType}(_view, o, {length}, {size}, {(m.Signed ? "true" : "false")});";
+                get = $"return new {type}(_view, o, {length}, {size}, {(m.Signed ? "true" : "false")});";
                 break;
             case MemberKind.RecordArray:
-                get = $"return new {m.ClrType}(_view, o, {length}, {size});";
+                get = $"return new {type}(_view, o, {length}, {size});";
                 break;
             case MemberKind.Record:
-                get = $"return {m.ClrType}.Bind(_view.Slice(o));";
+                get = $"return {type}.Bind(_view.Slice(o));";
                 break;
             case MemberKind.Bitfield:
                 var read = m.Signed ? $"_view.ReadSignedBits({bit}, {m.BitWidth})" : $"_view.ReadBits({bit}, {m.BitWidth})";
-                get = m.ClrType == "bool" ? $"return _view.ReadBits({bit}, {m.BitWidth}) != 0;" : $"return ({m.ClrType}){read};";
-                set = m.ClrType == "bool" ? $"_view.WriteBits({bit}, {m.BitWidth}, value ? 1UL : 0UL);"
+                var flag = m.Type is ValueShape.Bool;
+                get = flag ? $"return _view.ReadBits({bit}, {m.BitWidth}) != 0;" : $"return ({type}){read};";
+                set = flag ? $"_view.WriteBits({bit}, {m.BitWidth}, value ? 1UL : 0UL);"
                     : m.Signed ? $"_view.WriteSignedBits({bit}, {m.BitWidth}, (long)value);"
                     : $"_view.WriteBits({bit}, {m.BitWidth}, (ulong)value);";
                 break;
             case MemberKind.FlexibleArray:
-                get = m.ElementType is null
-                    ? "return new global::Portal.Typed.GuestAddress(_view.Address + (ulong)o, _view.Memory);"
-                    : $"return new {m.ClrType}(_view.Address + (ulong)o, _view.Memory);";
+                get = $"return new {type}(_view.Address + (ulong)o, _view.Memory);";
                 break;
             default:
                 throw new InvalidOperationException($"Unknown member kind {m.Kind}.");
         }
-        w.Block($"public {m.ClrType} {m.PropertyName}", () =>
+        w.Block($"public {type} {m.PropertyName}", () =>
         {
             w.Line($"get {{ {o} {get} }}");
             if (set is not null)
@@ -239,10 +245,11 @@ internal static class HeaderEmitter
         ? record.Members.First(text => text.Kind == MemberKind.String && !text.IsBytesView && text.CName == m.CName && text.IsAlias == m.IsAlias)
         : m;
 
-    private static string ReadInteger(MemberModel m, string size)
+    /// <summary>The read of an integer member: a fixed-width read when its size is the same on every ABI, else one by the layout's size.</summary>
+    private static string ReadInteger(MemberModel m, string type, int? uniformSize, string size)
     {
-        if (!int.TryParse(size, out var bytes))
-            return $"({m.ClrType}){(m.Signed ? "_view.ReadSigned" : "_view.ReadUnsigned")}(o, {size})";
+        if (uniformSize is not { } bytes)
+            return $"({type}){(m.Signed ? "_view.ReadSigned" : "_view.ReadUnsigned")}(o, {size})";
         var raw = bytes switch
         {
             1 => "_view.ReadUInt8(o)",
@@ -250,9 +257,9 @@ internal static class HeaderEmitter
             4 => "_view.ReadUInt32(o)",
             _ => "_view.ReadUInt64(o)",
         };
-        var natural = ModelBuilder.IntegerType(bytes, m.Signed);
+        var natural = ValueShape.Integer.OfSize(bytes, m.Signed);
         // Reinterpret at the member's width first (sign), then widen to the property's type.
-        return natural == m.ClrType ? $"({m.ClrType}){raw}" : $"({m.ClrType})({natural}){raw}";
+        return natural == m.Type ? $"({type}){raw}" : $"({type})({TypeNames.Of(natural)}){raw}";
     }
 
     private static void EmitLayout(SourceWriter w, EquatableArray<string> abis, RecordModel record)
@@ -281,7 +288,7 @@ internal static class HeaderEmitter
             w.Line("var layouts = new Layout?[8];");
             for (var i = 0; i < abis.Count; i++)
             {
-                if (record.Sizes[i] < 0 || !AbiIds.TryGetValue(abis[i], out var id))
+                if (record.Sizes[i] < 0)
                     continue;
                 var values = new List<string> { $"{RecordSize} = {record.Sizes[i]}" };
                 foreach (var m in record.Members.Where(m => !m.IsBytesView))
@@ -294,7 +301,7 @@ internal static class HeaderEmitter
                     if (m.Kind == MemberKind.Bitfield)
                         values.Add($"{BitField(m)} = {m.BitOffsets[i]}");
                 }
-                w.Line($"layouts[(int)global::Portal.Abi.GuestAbiId.{id}] = new Layout {{ {string.Join(", ", values)} }};");
+                w.Line($"layouts[(int)global::Portal.Abi.GuestAbiId.{AbiIds[abis[i]]}] = new Layout {{ {string.Join(", ", values)} }};");
             }
             w.Line("return layouts;");
         });
@@ -361,13 +368,14 @@ internal static class HeaderEmitter
                 {
                     var offset = $"{record.TypeName}.LayoutFor(pointer.Memory.Abi).{OffsetField(m)}";
                     var size = Uniform(m.Sizes, m.Offsets) is { } s ? s.ToString(CultureInfo.InvariantCulture) : $"{record.TypeName}.LayoutFor(pointer.Memory.Abi).{SizeField(m)}";
+                    var value = TypeNames.Property(m);
                     var (type, expression) = m.Kind switch
                     {
-                        MemberKind.Record => ($"global::Portal.Typed.GuestPtr<{m.ClrType}>", $"pointer.Record<{m.ClrType}>(o)"),
-                        MemberKind.RecordPointer or MemberKind.Address => ("global::Portal.Typed.GuestFieldPtr<global::Portal.Typed.GuestAddress>",
-                            "pointer.Field<global::Portal.Typed.GuestAddress>(o, pointer.Memory.Abi.PointerSize)"),
-                        _ when m.NetworkOrder => ($"global::Portal.Typed.GuestFieldPtr<{m.ClrType}>", $"pointer.NetworkOrderField<{m.ClrType}>(o, {size})"),
-                        _ => ($"global::Portal.Typed.GuestFieldPtr<{m.ClrType}>", $"pointer.Field<{m.ClrType}>(o, {size})"),
+                        MemberKind.Record => (TypeNames.PointerTo(m.Type!), $"pointer.Record<{value}>(o)"),
+                        MemberKind.RecordPointer or MemberKind.Address => ($"global::Portal.Typed.GuestFieldPtr<{TypeNames.GuestAddress}>",
+                            $"pointer.Field<{TypeNames.GuestAddress}>(o, pointer.Memory.Abi.PointerSize)"),
+                        _ when m.NetworkOrder => ($"global::Portal.Typed.GuestFieldPtr<{value}>", $"pointer.NetworkOrderField<{value}>(o, {size})"),
+                        _ => ($"global::Portal.Typed.GuestFieldPtr<{value}>", $"pointer.Field<{value}>(o, {size})"),
                     };
                     w.Line($"/// <summary>Pointer to <c>{Xml(m.CName)}</c>.</summary>");
                     w.Line($"public {type} {m.PropertyName} {{ get {{ var o = {offset}; if (o < 0) throw new {LayoutException}($\"{record.CName} has no member {m.CName} on {{pointer.Memory.Abi.Name}}.\"); return {expression}; }} }}");
@@ -380,7 +388,7 @@ internal static class HeaderEmitter
     private static void EmitEnum(SourceWriter w, EnumModel @enum)
     {
         w.Line($"/// <summary>C <c>{Xml(@enum.CName)}</c>.</summary>");
-        w.Block($"public enum {@enum.TypeName} : {@enum.Underlying}", () =>
+        w.Block($"public enum {@enum.TypeName} : {TypeNames.Of(@enum.Underlying)}", () =>
         {
             foreach (var value in @enum.Values)
                 w.Line($"{Identifier(value.Name)} = {Literal(value.Value, @enum.Underlying)},");
@@ -403,12 +411,12 @@ internal static class HeaderEmitter
                 if (present.Count == model.Abis.Count && values.Count == 1)
                 {
                     w.Line($"/// <summary><c>#define {Xml(constant.Name)} {Xml(constant.Expression)}</c></summary>");
-                    w.Line($"public const {type} {Identifier(constant.Name)} = {Literal(values[0], type)};");
+                    w.Line($"public const {TypeNames.Of(type)} {Identifier(constant.Name)} = {Literal(values[0], type)};");
                     continue;
                 }
                 var perAbi = string.Join(", ", present.Select(i => $"{model.Abis[i]} = {constant.Values[i]}"));
                 w.Line($"/// <summary><c>#define {Xml(constant.Name)} {Xml(constant.Expression)}</c>, which differs between ABIs: {perAbi}.</summary>");
-                w.Block($"public static {type} {Identifier(constant.Name)}({Abi} abi) => abi.Id switch", () =>
+                w.Block($"public static {TypeNames.Of(type)} {Identifier(constant.Name)}({Abi} abi) => abi.Id switch", () =>
                 {
                     foreach (var i in present)
                         w.Line($"global::Portal.Abi.GuestAbiId.{AbiIds[model.Abis[i]]} => {Literal(constant.Values[i], type)},");
@@ -418,18 +426,17 @@ internal static class HeaderEmitter
         });
     }
 
-    private static string ConstantType(ConstantModel constant, List<long> values)
-    {
-        if (constant.Unsigned)
-            return values.All(v => (ulong)v <= uint.MaxValue) ? "uint" : "ulong";
-        return values.All(v => v is >= int.MinValue and <= int.MaxValue) ? "int" : "long";
-    }
+    /// <summary>A constant's type: 4 bytes unless a value needs 8.</summary>
+    private static ValueShape.Integer ConstantType(ConstantModel constant, List<long> values) => constant.Unsigned
+        ? new ValueShape.Integer(values.All(v => (ulong)v <= uint.MaxValue) ? 4 : 8, Signed: false)
+        : new ValueShape.Integer(values.All(v => v is >= int.MinValue and <= int.MaxValue) ? 4 : 8, Signed: true);
 
-    private static string Literal(long value, string type) => type switch
+    /// <summary>A literal of <paramref name="type"/> with C#'s suffix (an unsigned type's value read as unsigned: 64 bits for ulong, else 32).</summary>
+    private static string Literal(long value, ValueShape.Integer type) => type switch
     {
-        "ulong" => ((ulong)value).ToString(CultureInfo.InvariantCulture) + "UL",
-        "uint" or "ushort" or "byte" => ((ulong)value & 0xffff_ffff).ToString(CultureInfo.InvariantCulture) + (type == "uint" ? "U" : ""),
-        "long" => value == long.MinValue ? "long.MinValue" : value.ToString(CultureInfo.InvariantCulture) + "L",
+        { Signed: false, Width: 8 } => ((ulong)value).ToString(CultureInfo.InvariantCulture) + "UL",
+        { Signed: false } => ((ulong)value & 0xffff_ffff).ToString(CultureInfo.InvariantCulture) + (type.Width == 4 ? "U" : ""),
+        { Width: 8 } => value == long.MinValue ? "long.MinValue" : value.ToString(CultureInfo.InvariantCulture) + "L",
         _ => value == int.MinValue ? "int.MinValue" : value.ToString(CultureInfo.InvariantCulture),
     };
 

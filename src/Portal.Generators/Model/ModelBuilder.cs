@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
+using Microsoft.CodeAnalysis;
+using Portal.Generators.Json;
 
 namespace Portal.Generators.Model;
 
@@ -28,7 +30,7 @@ internal sealed class ModelBuilder
 
     private readonly List<AbiManifest> _abis;
     private readonly string _filePath;
-    private readonly List<DiagnosticModel> _diagnostics = [];
+    private readonly List<DiagnosticInfo> _diagnostics = [];
     private readonly Dictionary<string, string> _recordTypeNames = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _enumTypeNames = new(StringComparer.Ordinal);
     private readonly HashSet<string> _usedTypeNames = new(StringComparer.Ordinal);
@@ -37,18 +39,21 @@ internal sealed class ModelBuilder
     private readonly ByteOrderRules _byteOrder;
     private readonly List<string> _byteOrderErrors = [];
 
-    private ModelBuilder(List<AbiManifest> abis, string filePath, string? networkOrder, string? guestOrder)
+    private ModelBuilder(List<AbiManifest> abis, string filePath, IReadOnlyCollection<string> knownAbis, string? networkOrder, string? guestOrder)
     {
-        _abis = abis;
         _filePath = filePath;
+        foreach (var unknown in abis.Where(a => !knownAbis.Contains(a.Abi)))
+            Report(Diagnostics.UnknownAbi, filePath, unknown.Abi, string.Join(", ", knownAbis));
+        _abis = abis.Where(a => knownAbis.Contains(a.Abi)).ToList();
         _byteOrder = ByteOrderRules.Parse(networkOrder, guestOrder, _byteOrderErrors);
     }
 
     /// <summary>Builds the model of one manifest file; a malformed file gives a model with only a PTL0001 diagnostic.</summary>
+    /// <param name="knownAbis">The ABIs the generated code can name; the manifest's others are PTL0007 and left out.</param>
     /// <param name="networkOrder">The PortalHeader's NetworkOrder metadata: members big-endian on every ABI, beyond the defaults.</param>
     /// <param name="guestOrder">The GuestOrder metadata: members in the guest's order although a default says network order.</param>
     public static HeaderModel Build(string filePath, string text, string? namespaceOverride, string? rootNamespace,
-        string? networkOrder = null, string? guestOrder = null)
+        IReadOnlyCollection<string> knownAbis, string? networkOrder = null, string? guestOrder = null)
     {
         var fileStem = Stem(filePath);      // unique per manifest (MSBuild adds a hash): the hint name
         // <RootNamespace>.Headers.<HeaderName>, not <RootNamespace>.<HeaderName>: there, code in the root namespace
@@ -65,11 +70,11 @@ internal sealed class ModelBuilder
         {
             return new HeaderModel($"{fileStem}.portal.g.cs", Namespace(fileStem), PascalCase(fileStem), "", EquatableArray<string>.Empty,
                 EquatableArray<RecordModel>.Empty, EquatableArray<EnumModel>.Empty, EquatableArray<ConstantModel>.Empty,
-                new[] { new DiagnosticModel(Diagnostics.BadManifest.Id, $"The layout manifest {filePath} is malformed: {e.Message}.", filePath) }.ToEquatableArray());
+                new[] { new DiagnosticInfo(Diagnostics.BadManifest, filePath, new[] { filePath, e.Message }.ToEquatableArray()) }.ToEquatableArray());
         }
         // Names come from the header itself ("raeth.h" → Raeth), not from the manifest file.
         var headerStem = Stem(header);
-        return new ModelBuilder(abis, filePath, networkOrder, guestOrder).BuildModel(fileStem, headerStem, Namespace(headerStem), header);
+        return new ModelBuilder(abis, filePath, knownAbis, networkOrder, guestOrder).BuildModel(fileStem, headerStem, Namespace(headerStem), header);
     }
 
     private HeaderModel BuildModel(string fileStem, string stem, string @namespace, string header)
@@ -98,12 +103,12 @@ internal sealed class ModelBuilder
                 perAbi.Select(r => r?.Fields).ToList(), aliasesOf: name);
         }
         foreach (var error in _byteOrderErrors.Concat(_byteOrder.Unmatched(_recordTypeNames.Keys)))
-            Report(Diagnostics.BadByteOrder, $"{error} (header {header})");
+            Report(Diagnostics.BadByteOrder, error, header);
 
         var enums = _enumTypeNames.Select(pair =>
         {
             var raw = _abis.Select(a => a.Enums.FirstOrDefault(e => e.Name == pair.Key)).First(e => e is not null)!;
-            return new EnumModel($"enum {pair.Key}", pair.Value, IntegerType(raw.Size, raw.Signed),
+            return new EnumModel($"enum {pair.Key}", pair.Value, ValueShape.Integer.OfSize(raw.Size, raw.Signed),
                 raw.Values.Select(v => new EnumValueModel(v.Name, v.Value)).ToEquatableArray());
         }).ToEquatableArray();
 
@@ -185,7 +190,6 @@ internal sealed class ModelBuilder
             members.Add(text with
             {
                 Kind = MemberKind.Bytes,
-                ClrType = "global::System.ReadOnlySpan<byte>",
                 PropertyName = UniqueMemberName(text.PropertyName + "Bytes", names, cName, text.CName + " (its bytes)"),
                 IsBytesView = true,
             });
@@ -274,172 +278,188 @@ internal sealed class ModelBuilder
         return null;
     }
 
+    /// <summary>One ABI's view of a member (what <see cref="Classify"/> finds), before <see cref="Merge"/> joins the ABIs' views.</summary>
+    /// <param name="Size">Integer width, string/byte array length, or array element size (as <see cref="MemberModel.Sizes"/>).</param>
+    private sealed record AbiMember(MemberKind Kind, ValueShape? Type, int Size)
+    {
+        public string CType { get; init; } = "";
+        public int Offset { get; init; }
+        public int Length { get; init; }
+        public bool Signed { get; init; }
+        public int BitOffset { get; init; }
+        public int BitWidth { get; init; }
+    }
+
     /// <summary>Classifies a member on every ABI and merges the results (or reports why it cannot be).</summary>
     private MemberModel? Merge(string memberName, string ownerType, List<(RawField Field, int Base)?> perAbi, bool isAlias)
     {
         var classified = perAbi.Select((p, i) => p is null ? null : Classify(p.Value.Field, p.Value.Base, ownerType, i)).ToList();
-        var reference = classified.FirstOrDefault(c => c is not null);
-        if (reference is null)
+        var referenceIndex = classified.FindIndex(c => c is not null);
+        if (referenceIndex < 0)
             return null;
+        var reference = classified[referenceIndex]!;
         for (var i = 0; i < classified.Count; i++)
         {
             if (classified[i] is { } other && !Compatible(reference, other))
             {
-                Report(Diagnostics.AbiMismatch,
-                    $"{ownerType}.{memberName} is {reference.CType} on {_abis[classified.IndexOf(reference)].Abi} but {other.CType} on {_abis[i].Abi}; on {_abis[i].Abi} it is treated as absent.");
+                Report(Diagnostics.AbiMismatch, $"{ownerType}.{memberName}", reference.CType, _abis[referenceIndex].Abi, other.CType, _abis[i].Abi);
                 classified[i] = null;
             }
         }
         var present = classified.Where(c => c is not null).Select(c => c!).ToList();
-        var clrType = reference.ClrType;
-        var elementType = reference.ElementType;
+        var type = reference.Type;
         if (reference.Kind == MemberKind.Integer)
         {
-            // A member whose width depends on the ABI (long, size_t...) gets the widest C# type.
-            var widest = present.Max(c => c.Sizes[0]);
-            clrType = reference.CType == "char" ? "byte" : IntegerType(widest, reference.Signed);
+            // A member whose width depends on the ABI (long, size_t...) gets the widest C# type; plain char is read unsigned everywhere.
+            type = reference.CType == "char" ? new ValueShape.Integer(1, Signed: false) : ValueShape.Integer.OfSize(present.Max(c => c.Size), reference.Signed);
         }
-        else if (reference.Kind == MemberKind.ScalarArray && IsInteger(reference.ElementType))
+        else if (reference.Kind == MemberKind.ScalarArray && reference.Type is ValueShape.Integer)
         {
-            elementType = IntegerType(present.Max(c => c.Sizes[0]), reference.Signed);
-            clrType = $"global::Portal.Typed.GuestArray<{elementType}>";
+            type = ValueShape.Integer.OfSize(present.Max(c => c.Size), reference.Signed);
         }
         return new MemberModel(
-            memberName, PascalCase(memberName), reference.Kind, clrType, elementType, reference.CType,
+            memberName, PascalCase(memberName), reference.Kind, type, reference.CType,
             reference.Signed, reference.BitWidth,
-            classified.Select(c => c?.Offsets[0] ?? -1).ToEquatableArray(),
-            classified.Select(c => c?.Sizes[0] ?? 0).ToEquatableArray(),
-            classified.Select(c => c?.Lengths[0] ?? 0).ToEquatableArray(),
-            classified.Select(c => c?.BitOffsets[0] ?? 0).ToEquatableArray(),
+            classified.Select(c => c?.Offset ?? -1).ToEquatableArray(),
+            classified.Select(c => c?.Size ?? 0).ToEquatableArray(),
+            classified.Select(c => c?.Length ?? 0).ToEquatableArray(),
+            classified.Select(c => c?.BitOffset ?? 0).ToEquatableArray(),
             isAlias);
     }
 
     /// <summary>Whether two ABIs' views of a member can share one C# property.</summary>
-    private static bool Compatible(MemberModel reference, MemberModel other)
+    private static bool Compatible(AbiMember reference, AbiMember other)
     {
         if (other.Kind != reference.Kind)
             return false;
+        var integers = reference.Type is ValueShape.Integer && other.Type is ValueShape.Integer;
         return reference.Kind switch
         {
             MemberKind.Integer => true,                                             // widened to the widest
-            MemberKind.ScalarArray when IsInteger(reference.ElementType) && IsInteger(other.ElementType) => other.Signed == reference.Signed,
-            MemberKind.Bitfield => other.ClrType == reference.ClrType || (IsInteger(other.ClrType) && IsInteger(reference.ClrType) && other.Signed == reference.Signed),
-            _ => other.ClrType == reference.ClrType && other.ElementType == reference.ElementType,
+            MemberKind.ScalarArray when integers => other.Signed == reference.Signed,
+            MemberKind.Bitfield => other.Type == reference.Type || (integers && other.Signed == reference.Signed),
+            _ => other.Type == reference.Type,
         };
     }
 
-    private static bool IsInteger(string? clrType) => clrType is "byte" or "sbyte" or "short" or "ushort" or "int" or "uint" or "long" or "ulong";
-
-    /// <summary>What one ABI's field becomes in C# (per-ABI arrays have one element here).</summary>
-    private MemberModel? Classify(RawField field, int baseOffset, string ownerType, int abi)
+    /// <summary>What one ABI's field becomes in C# (null: nothing, and a diagnostic says why when it matters).</summary>
+    private AbiMember? Classify(RawField field, int baseOffset, string ownerType, int abi)
     {
-        var offset = baseOffset + field.Offset;
+        var member = field.BitWidth is { } width ? ClassifyBitfield(field, baseOffset, width) : ClassifyValue(field, ownerType, abi);
+        return member is null ? null : member with { CType = field.Type.Spelling, Offset = baseOffset + field.Offset };
+    }
+
+    private AbiMember? ClassifyBitfield(RawField field, int baseOffset, int width)
+    {
+        if (width == 0)
+            return null;    // zero-width bitfields only align the next one
         var type = field.Type;
-        MemberModel Make(MemberKind kind, string clrType, int size, string? element = null, int length = 0, bool signed = false, int bitOffset = 0, int bitWidth = 0) =>
-            new(field.Name, PascalCase(field.Name), kind, clrType, element, type.Spelling, signed, bitWidth,
-                new[] { offset }.ToEquatableArray(), new[] { size }.ToEquatableArray(), new[] { length }.ToEquatableArray(),
-                new[] { bitOffset }.ToEquatableArray(), false);
-
-        if (field.BitWidth is { } width)
+        (ValueShape Type, bool Signed) value = type.Kind switch
         {
-            if (width == 0)
-                return null;    // zero-width bitfields only align the next one
-            var bitOffset = baseOffset * 8 + (field.BitOffset ?? field.Offset * 8);
-            var (clr, signed) = type.Kind switch
-            {
-                "bool" => ("bool", false),
-                "enum" when type.Enum is { } e && _enumTypeNames.TryGetValue(e, out var enumType) => (enumType, false),
-                // Plain char is signed on x86, unsigned on ARM and MIPS: it is read as unsigned everywhere.
-                _ when type.Spelling == "char" => (IntegerType(width > 8 ? 2 : 1, false), false),
-                _ => (IntegerType(width > 32 ? 8 : width > 16 ? 4 : width > 8 ? 2 : 1, type.Signed ?? false), type.Signed ?? false),
-            };
-            return Make(MemberKind.Bitfield, clr, field.Size, signed: signed, bitOffset: bitOffset, bitWidth: width);
-        }
+            ManifestTypeKind.Bool => (new ValueShape.Bool(), false),
+            ManifestTypeKind.Enum when type.Enum is { } e && _enumTypeNames.TryGetValue(e, out var enumType) => (new ValueShape.Enum(enumType), false),
+            // Plain char is signed on x86, unsigned on ARM and MIPS: it is read as unsigned everywhere.
+            _ when type.Spelling == "char" => (ValueShape.Integer.OfSize(width > 8 ? 2 : 1, false), false),
+            _ => (ValueShape.Integer.OfSize(width > 32 ? 8 : width > 16 ? 4 : width > 8 ? 2 : 1, type.Signed ?? false), type.Signed ?? false),
+        };
+        return new AbiMember(MemberKind.Bitfield, value.Type, field.Size)
+        {
+            Signed = value.Signed,
+            BitOffset = baseOffset * 8 + (field.BitOffset ?? field.Offset * 8),
+            BitWidth = width,
+        };
+    }
 
+    private AbiMember? ClassifyValue(RawField field, string ownerType, int abi)
+    {
+        var type = field.Type;
+        var size = type.Size ?? field.Size;
         switch (type.Kind)
         {
-            case "bool":
-                return Make(MemberKind.Bool, "bool", type.Size ?? field.Size);
-            case "char":
-                return Make(MemberKind.Integer, type.Spelling == "char" ? "byte" : IntegerType(1, type.Signed ?? false), 1, signed: type.Spelling != "char" && (type.Signed ?? false));
-            case "int":
-                return Make(MemberKind.Integer, IntegerType(type.Size ?? field.Size, type.Signed ?? false), type.Size ?? field.Size, signed: type.Signed ?? false);
-            case "enum":
+            case ManifestTypeKind.Bool:
+                return new AbiMember(MemberKind.Bool, new ValueShape.Bool(), size);
+            case ManifestTypeKind.Char:
+                // Plain char is read as unsigned everywhere (see ClassifyBitfield).
+                var signedChar = type.Spelling != "char" && (type.Signed ?? false);
+                return new AbiMember(MemberKind.Integer, ValueShape.Integer.OfSize(1, signedChar), 1) { Signed = signedChar };
+            case ManifestTypeKind.Int:
+                return new AbiMember(MemberKind.Integer, ValueShape.Integer.OfSize(size, type.Signed ?? false), size) { Signed = type.Signed ?? false };
+            case ManifestTypeKind.Enum:
                 return type.Enum is { } enumName && _enumTypeNames.TryGetValue(enumName, out var enumTypeName)
-                    ? Make(MemberKind.Enum, enumTypeName, type.Size ?? field.Size, signed: type.Signed ?? true)
-                    : Make(MemberKind.Integer, IntegerType(type.Size ?? field.Size, type.Signed ?? true), type.Size ?? field.Size, signed: type.Signed ?? true);
-            case "float":
-                if ((type.Size ?? field.Size) is 4 or 8 && !type.Spelling.Contains("long double"))
-                    return Make(MemberKind.Float, type.Size == 4 ? "float" : "double", type.Size ?? field.Size);
+                    ? new AbiMember(MemberKind.Enum, new ValueShape.Enum(enumTypeName), size) { Signed = type.Signed ?? true }
+                    : new AbiMember(MemberKind.Integer, ValueShape.Integer.OfSize(size, type.Signed ?? true), size) { Signed = type.Signed ?? true };
+            case ManifestTypeKind.Float:
+                if (size is 4 or 8 && !type.Spelling.Contains("long double"))
+                    return new AbiMember(MemberKind.Float, new ValueShape.Float(size), size);
                 // long double (x87 80-bit, IEEE quad, or plain double, by ABI) has no one C# type: its raw bytes are exposed.
-                return Make(MemberKind.Bytes, "global::System.ReadOnlySpan<byte>", type.Size ?? field.Size, length: type.Size ?? field.Size);
-            case "pointer":
-                return type.Pointee is { Kind: "record", Record: { } target } && _recordTypeNames.TryGetValue(target, out var targetType)
-                    ? Make(MemberKind.RecordPointer, $"global::Portal.Typed.GuestPtr<{targetType}>", _abis[abi].PointerSize, element: targetType)
-                    : Make(MemberKind.Address, "global::Portal.Typed.GuestAddress", _abis[abi].PointerSize);
-            case "record":
+                return new AbiMember(MemberKind.Bytes, null, size) { Length = size };
+            case ManifestTypeKind.Pointer:
+                var pointerSize = _abis[abi].PointerSize;
+                return type.Pointee is { Kind: ManifestTypeKind.Record, Record: { } target } && _recordTypeNames.TryGetValue(target, out var targetType)
+                    ? new AbiMember(MemberKind.RecordPointer, new ValueShape.Record(targetType), pointerSize)
+                    : new AbiMember(MemberKind.Address, new ValueShape.Address(), pointerSize);
+            case ManifestTypeKind.Record:
                 if (type.Record is { } recordName && _recordTypeNames.TryGetValue(recordName, out var recordType) && field.Fields is null)
-                    return Make(MemberKind.Record, recordType, type.Size ?? field.Size);
+                    return new AbiMember(MemberKind.Record, new ValueShape.Record(recordType), size);
                 if (field.Fields is not null)
-                    return Make(MemberKind.Record, InlineRecord(ownerType, field, abi), type.Size ?? field.Size);
+                    return new AbiMember(MemberKind.Record, new ValueShape.Record(InlineRecord(ownerType, field, abi)), size);
                 Report(Diagnostics.Unsupported, $"{ownerType}.{field.Name} is {type.Spelling}, which the manifest does not describe; it was skipped.");
                 return null;
-            case "array":
-                return ClassifyArray(field, type, ownerType, abi, Make);
+            case ManifestTypeKind.Array:
+                return ClassifyArray(field, type, ownerType, abi);
             default:
-                Report(Diagnostics.Unsupported, $"{ownerType}.{field.Name} has type {type.Spelling} (kind {type.Kind}), which has no C# form; it was skipped.");
+                Report(Diagnostics.Unsupported, $"{ownerType}.{field.Name} has type {type.Spelling} (kind {type.KindName}), which has no C# form; it was skipped.");
                 return null;
         }
     }
 
-    private MemberModel? ClassifyArray(RawField field, RawType type, string ownerType, int abi,
-        Func<MemberKind, string, int, string?, int, bool, int, int, MemberModel> make)
+    private AbiMember? ClassifyArray(RawField field, RawType type, string ownerType, int abi)
     {
         // Multi-dimensional arrays are read as one flat array of their innermost element (C's row-major order).
         var element = type.Element!;
         var length = type.Length;
-        while (element.Kind == "array" && element.Element is not null)
+        while (element.Kind == ManifestTypeKind.Array && element.Element is not null)
         {
             length = length is null || element.Length is null ? null : length * element.Length;
             element = element.Element;
         }
-        if (length is null)
+        if (length is not { } count)
         {
             // A flexible array member: its elements are past the end of the record.
-            return element.Kind == "record" && element.Record is { } flexRecord && _recordTypeNames.TryGetValue(flexRecord, out var flexType)
-                ? make(MemberKind.FlexibleArray, $"global::Portal.Typed.GuestPtr<{flexType}>", element.Size ?? 0, flexType, 0, false, 0, 0)
-                : make(MemberKind.FlexibleArray, "global::Portal.Typed.GuestAddress", element.Size ?? 0, null, 0, false, 0, 0);
+            ValueShape elementType = element.Kind == ManifestTypeKind.Record && element.Record is { } flexRecord && _recordTypeNames.TryGetValue(flexRecord, out var flexType)
+                ? new ValueShape.Record(flexType) : new ValueShape.Address();
+            return new AbiMember(MemberKind.FlexibleArray, elementType, element.Size ?? 0);
         }
         var elementSize = element.Size ?? 0;
         switch (element.Kind)
         {
-            case "char" when element.Spelling == "char" && type.Element!.Kind != "array":
-                return make(MemberKind.String, "string", length.Value, null, length.Value, false, 0, 0);
-            case "char":
-            case "int" when elementSize == 1:
-                return make(MemberKind.Bytes, "global::System.ReadOnlySpan<byte>", length.Value, null, length.Value, false, 0, 0);
-            case "int":
-            case "bool":
-                var clr = element.Kind == "bool" ? "bool" : IntegerType(elementSize, element.Signed ?? false);
-                return make(MemberKind.ScalarArray, $"global::Portal.Typed.GuestArray<{clr}>", elementSize, clr, length.Value, element.Signed ?? false, 0, 0);
-            case "enum" when element.Enum is { } enumName && _enumTypeNames.TryGetValue(enumName, out var enumType):
-                return make(MemberKind.ScalarArray, $"global::Portal.Typed.GuestArray<{enumType}>", elementSize, enumType, length.Value, element.Signed ?? true, 0, 0);
-            case "pointer":
-                return make(MemberKind.ScalarArray, "global::Portal.Typed.GuestArray<global::Portal.Typed.GuestAddress>", elementSize,
-                    "global::Portal.Typed.GuestAddress", length.Value, false, 0, 0);
-            case "float" when elementSize is 4 or 8:
-                var floating = elementSize == 4 ? "float" : "double";
-                return make(MemberKind.ScalarArray, $"global::Portal.Typed.GuestArray<{floating}>", elementSize, floating, length.Value, false, 0, 0);
-            case "record" when element.Record is { } recordName && _recordTypeNames.TryGetValue(recordName, out var recordType):
-                return make(MemberKind.RecordArray, $"global::Portal.Typed.GuestRecordArray<{recordType}>", elementSize, recordType, length.Value, false, 0, 0);
-            case "record" when element.Record is null && field.Fields is not null:
+            case ManifestTypeKind.Char when element.Spelling == "char" && type.Element!.Kind != ManifestTypeKind.Array:
+                return new AbiMember(MemberKind.String, null, count) { Length = count };
+            case ManifestTypeKind.Char:
+            case ManifestTypeKind.Int when elementSize == 1:
+                return new AbiMember(MemberKind.Bytes, null, count) { Length = count };
+            case ManifestTypeKind.Int:
+                return ScalarArray(ValueShape.Integer.OfSize(elementSize, element.Signed ?? false), element.Signed ?? false);
+            case ManifestTypeKind.Bool:
+                return ScalarArray(new ValueShape.Bool(), element.Signed ?? false);
+            case ManifestTypeKind.Enum when element.Enum is { } enumName && _enumTypeNames.TryGetValue(enumName, out var enumType):
+                return ScalarArray(new ValueShape.Enum(enumType), element.Signed ?? true);
+            case ManifestTypeKind.Pointer:
+                return ScalarArray(new ValueShape.Address(), signed: false);
+            case ManifestTypeKind.Float when elementSize is 4 or 8:
+                return ScalarArray(new ValueShape.Float(elementSize), signed: false);
+            case ManifestTypeKind.Record when element.Record is { } recordName && _recordTypeNames.TryGetValue(recordName, out var recordType):
+                return new AbiMember(MemberKind.RecordArray, new ValueShape.Record(recordType), elementSize) { Length = count };
+            case ManifestTypeKind.Record when element.Record is null && field.Fields is not null:
                 // An array of a record defined inline: the manifest gives the element's fields.
                 var elementRecord = InlineRecord(ownerType, new RawField { Name = field.Name, Size = elementSize, Type = element, Fields = field.Fields }, abi);
-                return make(MemberKind.RecordArray, $"global::Portal.Typed.GuestRecordArray<{elementRecord}>", elementSize, elementRecord, length.Value, false, 0, 0);
+                return new AbiMember(MemberKind.RecordArray, new ValueShape.Record(elementRecord), elementSize) { Length = count };
             default:
                 Report(Diagnostics.Unsupported, $"{ownerType}.{field.Name} is an array of {element.Spelling}, which has no C# form; it was skipped (its bytes are still in the record).");
                 return null;
         }
+
+        AbiMember ScalarArray(ValueShape elementType, bool signed) => new(MemberKind.ScalarArray, elementType, elementSize) { Length = count, Signed = signed };
     }
 
     /// <summary>A record defined inline (<c>union { ... } ifr_ifru;</c>) becomes its own type, named after its owner and member.</summary>
@@ -466,7 +486,7 @@ internal sealed class ModelBuilder
         if (field is null)
             return -1;
         var type = field.Type;
-        while (type.Kind == "array" && type.Element is not null)
+        while (type.Kind == ManifestTypeKind.Array && type.Element is not null)
             type = type.Element;
         return type.Size ?? field.Size;
     }
@@ -498,7 +518,7 @@ internal sealed class ModelBuilder
         for (var i = 2; !_usedTypeNames.Add(name); i++)
             name = candidate + i.ToString(CultureInfo.InvariantCulture);
         if (name != candidate)
-            Report(Diagnostics.NameClash, $"{what} would be named {candidate}, which is taken; it is named {name}.");
+            Report(Diagnostics.NameClash, what, $"named {candidate}", name);
         return name;
     }
 
@@ -506,20 +526,20 @@ internal sealed class ModelBuilder
     {
         if (ReservedMembers.Contains(candidate))
         {
-            Report(Diagnostics.ReservedName, $"{owner}.{cName} would be the property {candidate}, which the generated code already has; it is named {candidate}Field.");
+            Report(Diagnostics.ReservedName, $"{owner}.{cName}", candidate);
             candidate += "Field";
         }
         var name = candidate;
         for (var i = 2; !used.Add(name); i++)
             name = candidate + i.ToString(CultureInfo.InvariantCulture);
         if (name != candidate)
-            Report(Diagnostics.NameClash, $"{owner}.{cName} would be the property {candidate}, which is taken; it is named {name}.");
+            Report(Diagnostics.NameClash, $"{owner}.{cName}", $"the property {candidate}", name);
         return name;
     }
 
-    private void Report(Microsoft.CodeAnalysis.DiagnosticDescriptor descriptor, string message)
+    private void Report(DiagnosticDescriptor descriptor, params string[] messageArgs)
     {
-        var diagnostic = new DiagnosticModel(descriptor.Id, message, _filePath);
+        var diagnostic = new DiagnosticInfo(descriptor, _filePath, messageArgs.ToEquatableArray());
         if (!_diagnostics.Contains(diagnostic))     // every ABI meets the same problem: report it once
             _diagnostics.Add(diagnostic);
     }
@@ -532,14 +552,6 @@ internal sealed class ModelBuilder
     }
 
     private static readonly char[] NameSeparators = ['_', ' ', '-', '.', '/'];
-
-    internal static string IntegerType(int size, bool signed) => size switch
-    {
-        1 => signed ? "sbyte" : "byte",
-        2 => signed ? "short" : "ushort",
-        <= 4 => signed ? "int" : "uint",
-        _ => signed ? "long" : "ulong",
-    };
 
     /// <summary>"ifr_data" → "IfrData", "__u32" → "U32", "2x" → "_2x".</summary>
     internal static string PascalCase(string name)

@@ -23,24 +23,26 @@ public enum GuestAbiId
 
 /// <summary>
 /// What the host must know about a guest to talk to it: pointer size, byte order, page size, syscall
-/// numbering and errno numbering. Tables come from each target's own kernel headers
-/// (<c>tools/gen-abi-tables.py</c>).
+/// numbering and errno numbering. This is the list of ABIs: portal-headers' HeaderAbi, the generator's ABI ids
+/// (HeaderEmitter) and the guest module's <c>PORTAL_ABI_*</c> are checked against it by tests (AbiListTests).
+/// The syscall and errno tables come from each target's own kernel headers (<see cref="AbiTables"/>, written by
+/// <c>portal-headers abi-tables</c>).
 /// </summary>
 public sealed class GuestAbi
 {
     /// <summary>64-bit x86.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1707", Justification = "The architecture's name.")]
-    public static GuestAbi X86_64 { get; } = new(GuestAbiId.X86_64, "x86_64", 8, false, 0x0000_7fff_ffff_f000, AbiTables.X86_64Syscalls, AbiTables.X86_64Errnos);
+    public static GuestAbi X86_64 { get; } = new(GuestAbiId.X86_64, "x86_64", 8, false, 0x0000_7fff_ffff_f000);
     /// <summary>32-bit x86.</summary>
-    public static GuestAbi I386 { get; } = new(GuestAbiId.I386, "i386", 4, false, 0xc000_0000, AbiTables.I386Syscalls, AbiTables.I386Errnos);
+    public static GuestAbi I386 { get; } = new(GuestAbiId.I386, "i386", 4, false, 0xc000_0000);
     /// <summary>32-bit little-endian MIPS (o32).</summary>
-    public static GuestAbi MipsEl { get; } = new(GuestAbiId.MipsEl, "mipsel", 4, false, 0x8000_0000, AbiTables.MipsElSyscalls, AbiTables.MipsElErrnos);
+    public static GuestAbi MipsEl { get; } = new(GuestAbiId.MipsEl, "mipsel", 4, false, 0x8000_0000);
     /// <summary>32-bit big-endian MIPS (o32).</summary>
-    public static GuestAbi Mips { get; } = new(GuestAbiId.Mips, "mips", 4, true, 0x8000_0000, AbiTables.MipsSyscalls, AbiTables.MipsErrnos);
+    public static GuestAbi Mips { get; } = new(GuestAbiId.Mips, "mips", 4, true, 0x8000_0000);
     /// <summary>32-bit little-endian ARM (EABI).</summary>
-    public static GuestAbi ArmEl { get; } = new(GuestAbiId.ArmEl, "armel", 4, false, 0xbf00_0000, AbiTables.ArmElSyscalls, AbiTables.ArmElErrnos);
+    public static GuestAbi ArmEl { get; } = new(GuestAbiId.ArmEl, "armel", 4, false, 0xbf00_0000);
     /// <summary>64-bit ARM.</summary>
-    public static GuestAbi AArch64 { get; } = new(GuestAbiId.AArch64, "aarch64", 8, false, 0x0001_0000_0000_0000, AbiTables.AArch64Syscalls, AbiTables.AArch64Errnos);
+    public static GuestAbi AArch64 { get; } = new(GuestAbiId.AArch64, "aarch64", 8, false, 0x0001_0000_0000_0000);
 
     /// <summary>Every ABI Portal supports.</summary>
     public static IReadOnlyList<GuestAbi> All { get; } = [X86_64, I386, MipsEl, Mips, ArmEl, AArch64];
@@ -48,20 +50,19 @@ public sealed class GuestAbi
     private readonly FrozenDictionary<int, GuestErrno> _nativeToErrno;
     private readonly FrozenDictionary<GuestErrno, int> _errnoToNative;
 
-    private GuestAbi(GuestAbiId id, string name, int pointerSize, bool bigEndian, ulong userAddressLimit,
-        (string Name, int Number)[] syscalls, (string Name, int Number)[] errnos)
+    private GuestAbi(GuestAbiId id, string name, int pointerSize, bool bigEndian, ulong userAddressLimit)
     {
         Id = id;
         Name = name;
         PointerSize = pointerSize;
         IsBigEndian = bigEndian;
         UserAddressLimit = userAddressLimit;
-        Syscalls = new SyscallTable(this, syscalls);
+        Syscalls = new SyscallTable(this, AbiTables.Syscalls(name));
 
         // Native errno numbers are matched to the generic enum by name (EOPNOTSUPP is 95 on x86, 122 on MIPS).
         var nativeToErrno = new Dictionary<int, GuestErrno>();
         var errnoToNative = new Dictionary<GuestErrno, int>();
-        foreach (var (errnoName, number) in errnos)
+        foreach (var (errnoName, number) in AbiTables.Errnos(name))
         {
             if (!Enum.TryParse(errnoName, out GuestErrno generic))
                 continue;

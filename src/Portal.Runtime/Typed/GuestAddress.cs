@@ -27,7 +27,7 @@ public readonly struct GuestAddress : IEquatable<GuestAddress>
 
     /// <summary>The address.</summary>
     /// <exception cref="InvalidOperationException">The pointer is <see cref="IsIndirect"/>: only the guest knows it.</exception>
-    public ulong Value => _location.IsAbsolute ? _location.Offset
+    public ulong Address => _location.IsAbsolute ? _location.Offset
         : throw new InvalidOperationException($"{_location} is reached through a pointer in guest memory; only the guest knows its value.");
 
     /// <summary>True when the address is a pointer stored in guest memory, resolved by the guest on each use.</summary>

@@ -52,7 +52,7 @@ public readonly struct GuestArray<T>
             var offset = ElementOffset(index);
             if (typeof(T) == typeof(GuestAddress))
             {
-                _view.WriteAddress(offset, Unsafe.As<T, GuestAddress>(ref value).Value);
+                _view.WriteAddress(offset, Unsafe.As<T, GuestAddress>(ref value).Address);
                 return;
             }
             ulong bits = Unsafe.SizeOf<T>() switch

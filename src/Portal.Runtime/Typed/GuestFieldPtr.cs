@@ -89,7 +89,7 @@ public readonly struct GuestFieldPtr<T>
     {
         if (typeof(T) == typeof(GuestAddress))
         {
-            view.WriteAddress(0, Unsafe.As<T, GuestAddress>(ref value).Value);
+            view.WriteAddress(0, Unsafe.As<T, GuestAddress>(ref value).Address);
             return;
         }
         // A value wider than the member (a C# long for a 32-bit guest's long) is truncated to the member.

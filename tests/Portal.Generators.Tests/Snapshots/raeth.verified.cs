@@ -452,7 +452,7 @@ namespace Portal.Samples.Raeth
         public global::Portal.Typed.GuestAddress IfruData
         {
             get { var o = _layout.M_IfruData; if (o < 0) throw Missing("ifru_data"); return _view.ReadAddress(o); }
-            set { var o = _layout.M_IfruData; if (o < 0) throw Missing("ifru_data"); _view.WriteAddress(o, value.Value); }
+            set { var o = _layout.M_IfruData; if (o < 0) throw Missing("ifru_data"); _view.WriteAddress(o, value.Address); }
         }
 
         /// <summary>C <c>char [16] ifru_slave</c>, its bytes as they are (NULs included) — x86_64: offset 0, mipsel: offset 0.</summary>
@@ -682,7 +682,7 @@ namespace Portal.Samples.Raeth
         public global::Portal.Typed.GuestAddress IfrData
         {
             get { var o = _layout.M_IfrData; if (o < 0) throw Missing("ifr_data"); return _view.ReadAddress(o); }
-            set { var o = _layout.M_IfrData; if (o < 0) throw Missing("ifr_data"); _view.WriteAddress(o, value.Value); }
+            set { var o = _layout.M_IfrData; if (o < 0) throw Missing("ifr_data"); _view.WriteAddress(o, value.Address); }
         }
 
         /// <summary>C <c>int ifr_ifindex</c> (a member-path macro) — x86_64: offset 16, mipsel: offset 16.</summary>

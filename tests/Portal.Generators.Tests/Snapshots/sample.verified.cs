@@ -154,7 +154,7 @@ namespace Portal.Generators.Tests.Sample
         public global::Portal.Typed.GuestAddress Data
         {
             get { var o = _layout.M_Data; if (o < 0) throw Missing("data"); return _view.ReadAddress(o); }
-            set { var o = _layout.M_Data; if (o < 0) throw Missing("data"); _view.WriteAddress(o, value.Value); }
+            set { var o = _layout.M_Data; if (o < 0) throw Missing("data"); _view.WriteAddress(o, value.Address); }
         }
 
         /// <summary>C <c>unsigned char [8] raw</c> — x86_64: offset 0, mips: offset 0.</summary>
@@ -276,7 +276,7 @@ namespace Portal.Generators.Tests.Sample
         /// <summary>C <c>struct point * next</c> — x86_64: offset 24, mips: offset 24.</summary>
         public global::Portal.Typed.GuestPtr<Point> Next
         {
-            get { var o = _layout.M_Next; if (o < 0) throw Missing("next"); return new global::Portal.Typed.GuestPtr<Point>(_view.ReadAddress(o).Value, _view.Memory); }
+            get { var o = _layout.M_Next; if (o < 0) throw Missing("next"); return new global::Portal.Typed.GuestPtr<Point>(_view.ReadAddress(o).Address, _view.Memory); }
             set { var o = _layout.M_Next; if (o < 0) throw Missing("next"); _view.WriteAddress(o, value.Address); }
         }
 

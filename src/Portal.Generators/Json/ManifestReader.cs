@@ -1,78 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using Portal.Generators.Json;
 
-namespace Portal.Generators.Model;
-
-/// <summary>One ABI's view of a header, as the manifest describes it (docs/layout-manifest.md).</summary>
-internal sealed class AbiManifest
-{
-    public string Abi = "";
-    public int PointerSize;
-    public bool BigEndian;
-    public List<RawRecord> Records = [];
-    public List<RawEnum> Enums = [];
-    public List<RawConstant> Constants = [];
-    public List<RawAlias> Aliases = [];
-}
-
-internal sealed class RawRecord
-{
-    public string Name = "";
-    public bool IsUnion;
-    public int Size;
-    public int Align;
-    public bool Incomplete;
-    public List<RawField> Fields = [];
-}
-
-internal sealed class RawField
-{
-    public string Name = "";
-    public int Offset;
-    public int Size;
-    public RawType Type = new();
-    public int? BitOffset;
-    public int? BitWidth;
-    public List<RawField>? Fields;
-}
-
-internal sealed class RawType
-{
-    public string Kind = "";
-    public string Spelling = "";
-    public int? Size;
-    public bool? Signed;
-    public RawType? Element;
-    public int? Length;
-    public RawType? Pointee;
-    public string? Record;
-    public string? Enum;
-}
-
-internal sealed class RawEnum
-{
-    public string Name = "";
-    public int Size;
-    public bool Signed;
-    public List<(string Name, long Value)> Values = [];
-}
-
-internal sealed class RawConstant
-{
-    public string Name = "";
-    public long Value;
-    public bool Unsigned;
-    public string Expression = "";
-}
-
-internal sealed class RawAlias
-{
-    public string Name = "";
-    public string Record = "";
-    public string Path = "";
-}
+namespace Portal.Generators.Json;
 
 /// <summary>A manifest that does not follow the schema; the message says where.</summary>
 internal sealed class ManifestException(string message) : Exception(message);
@@ -167,18 +97,38 @@ internal static class ManifestReader
         return field;
     }
 
-    private static RawType ReadType(JsonValue value, string path) => new()
+    /// <summary>The manifest's type kinds; any other is <see cref="ManifestTypeKind.Unknown"/>.</summary>
+    private static readonly Dictionary<string, ManifestTypeKind> TypeKinds = new(StringComparer.Ordinal)
     {
-        Kind = String(value, "kind", path),
-        Spelling = value["spelling"]?.AsString() ?? "",
-        Size = (int?)value["size"]?.AsInt64(),
-        Signed = value["signed"]?.AsBool(),
-        Element = value["element"] is { } element ? ReadType(element, $"{path}.element") : null,
-        Length = (int?)value["length"]?.AsInt64(),
-        Pointee = value["pointee"] is { } pointee ? ReadType(pointee, $"{path}.pointee") : null,
-        Record = value["record"]?.AsString(),
-        Enum = value["enum"]?.AsString(),
+        ["void"] = ManifestTypeKind.Void,
+        ["bool"] = ManifestTypeKind.Bool,
+        ["char"] = ManifestTypeKind.Char,
+        ["int"] = ManifestTypeKind.Int,
+        ["float"] = ManifestTypeKind.Float,
+        ["pointer"] = ManifestTypeKind.Pointer,
+        ["array"] = ManifestTypeKind.Array,
+        ["record"] = ManifestTypeKind.Record,
+        ["enum"] = ManifestTypeKind.Enum,
+        ["function"] = ManifestTypeKind.Function,
     };
+
+    private static RawType ReadType(JsonValue value, string path)
+    {
+        var kind = String(value, "kind", path);
+        return new RawType
+        {
+            Kind = TypeKinds.TryGetValue(kind, out var known) ? known : ManifestTypeKind.Unknown,
+            KindName = kind,
+            Spelling = value["spelling"]?.AsString() ?? "",
+            Size = (int?)value["size"]?.AsInt64(),
+            Signed = value["signed"]?.AsBool(),
+            Element = value["element"] is { } element ? ReadType(element, $"{path}.element") : null,
+            Length = (int?)value["length"]?.AsInt64(),
+            Pointee = value["pointee"] is { } pointee ? ReadType(pointee, $"{path}.pointee") : null,
+            Record = value["record"]?.AsString(),
+            Enum = value["enum"]?.AsString(),
+        };
+    }
 
     private static RawEnum ReadEnum(JsonValue value, string path) => new()
     {
