@@ -47,37 +47,37 @@ public sealed partial class ManifestSchemaTests
             Assert.AreEqual(pointer, manifest.PointerSize);
             Assert.IsFalse(manifest.BigEndian);
             var ifreq = manifest.Record("ifreq");
-            Assert.AreEqual("struct", ifreq.Kind);
+            Assert.AreEqual(ManifestRecordKind.Struct, ifreq.Kind);
             Assert.AreEqual(size, ifreq.Size, abi);
             Assert.AreEqual(align, ifreq.Align, abi);
             CollectionAssert.AreEqual(new[] { "ifr_ifrn", "ifr_ifru" }, ifreq.Fields!.Select(f => f.Name).ToArray());
 
             var ifrn = ifreq.Field("ifr_ifrn");
             Assert.AreEqual(0, ifrn.Offset);
-            Assert.AreEqual("record", ifrn.Type.Kind);
+            Assert.AreEqual(ManifestTypeKind.Record, ifrn.Type.Kind);
             Assert.IsNull(ifrn.Type.Record, "an anonymous union has no name in structs: its fields are listed in place");
             Assert.AreEqual("union (anonymous)", ifrn.Type.Spelling);
             var name = ifrn.Field("ifrn_name");
             Assert.AreEqual(0, name.Offset);
             Assert.AreEqual("char [16]", name.Type.Spelling);
             Assert.AreEqual(16, name.Type.Length);
-            Assert.AreEqual("char", name.Type.Element!.Kind);
+            Assert.AreEqual(ManifestTypeKind.Char, name.Type.Element!.Kind);
 
             var ifru = ifreq.Field("ifr_ifru");
             Assert.AreEqual(16, ifru.Offset, "offsets are relative to the listing record");
             Assert.AreEqual(size - 16, ifru.Size);
             Assert.IsTrue(ifru.Fields!.All(f => f.Offset == 0), "union members all start at the union");
             var data = ifru.Field("ifru_data");
-            Assert.AreEqual("pointer", data.Type.Kind);
+            Assert.AreEqual(ManifestTypeKind.Pointer, data.Type.Kind);
             Assert.AreEqual("__caddr_t", data.Type.Spelling, "typedefs keep their spelling and are resolved");
             Assert.AreEqual(pointer, data.Size);
-            Assert.AreEqual("char", data.Type.Pointee!.Kind);
+            Assert.AreEqual(ManifestTypeKind.Char, data.Type.Pointee!.Kind);
             Assert.AreEqual(map, ifru.Field("ifru_map").Size);
             Assert.AreEqual("ifmap", ifru.Field("ifru_map").Type.Record);
             Assert.AreEqual("sockaddr", ifru.Field("ifru_addr").Type.Record);
             Assert.IsNull(ifru.Field("ifru_addr").Fields, "a record defined elsewhere is referenced, not inlined");
 
-            Assert.IsTrue(manifest.Typedefs.Any(t => t.Name == "__caddr_t" && t.Type.Kind == "pointer"), "an internal typedef a listed record refers to is listed");
+            Assert.IsTrue(manifest.Typedefs.Any(t => t.Name == "__caddr_t" && t.Type.Kind == ManifestTypeKind.Pointer), "an internal typedef a listed record refers to is listed");
             AssertAlias(manifest, "ifr_data", "ifreq", "ifr_ifru.ifru_data");
             AssertAlias(manifest, "ifr_name", "ifreq", "ifr_ifrn.ifrn_name");
             AssertAlias(manifest, "ifr_mtu", "ifreq", "ifr_ifru.ifru_mtu");
@@ -231,9 +231,9 @@ public sealed partial class ManifestSchemaTests
         Assert.IsNotNull(u.Field("pair").Fields);
 
         var kv = nested.Field("kv");
-        Assert.AreEqual("array", kv.Type.Kind);
+        Assert.AreEqual(ManifestTypeKind.Array, kv.Type.Kind);
         Assert.AreEqual(3, kv.Type.Length);
-        Assert.AreEqual("record", kv.Type.Element!.Kind);
+        Assert.AreEqual(ManifestTypeKind.Record, kv.Type.Element!.Kind);
         CollectionAssert.AreEqual(new[] { ("k", 0), ("v", 4) }, kv.Fields!.Select(f => (f.Name, f.Offset)).ToArray(),
             "an array of an inline record lists the element's fields");
 
@@ -259,7 +259,7 @@ public sealed partial class ManifestSchemaTests
         Assert.AreEqual(32, bits.Field("e").BitOffset, "30 bits do not fit after 21: a new unit");
         Assert.AreEqual(64, bits.Field("f").BitOffset, "after a zero-width bitfield: a new unit");
         Assert.AreEqual(64 + 7 + 4, bits.Field("g").BitOffset, "after 4 bits of unnamed padding");
-        Assert.AreEqual("bool", bits.Field("j").Type.Kind);
+        Assert.AreEqual(ManifestTypeKind.Bool, bits.Field("j").Type.Kind);
         Assert.AreEqual("tor_color", bits.Field("k").Type.Enum);
         Assert.IsNull(bits.Field("m").BitOffset);
         foreach (var f in bits.Fields!.Where(f => f.BitOffset is not null))
@@ -283,15 +283,15 @@ public sealed partial class ManifestSchemaTests
         Assert.AreEqual(charIsSigned, scalars.Field("c").Type.IsSigned, "plain char");
         Assert.IsTrue(scalars.Field("sc").Type.IsSigned);
         Assert.IsFalse(scalars.Field("uc").Type.IsSigned);
-        Assert.AreEqual("bool", scalars.Field("flag").Type.Kind);
+        Assert.AreEqual(ManifestTypeKind.Bool, scalars.Field("flag").Type.Kind);
         Assert.AreEqual(manifest.PointerSize, scalars.Field("l").Size);
         Assert.AreEqual(longDoubleSize, scalars.Field("ld").Size);
-        Assert.AreEqual("float", scalars.Field("ld").Type.Kind);
+        Assert.AreEqual(ManifestTypeKind.Float, scalars.Field("ld").Type.Kind);
         Assert.AreEqual(0, scalars.Field("ld").Offset % longDoubleAlign);
         Assert.AreEqual(longLongAlign, scalars.Field("ll").Offset % 8 == 0 ? 8 : 4);
 
         var reg = scalars.Field("reg");
-        Assert.AreEqual(("int", "tor_reg_alias", 4, false), (reg.Type.Kind, reg.Type.Spelling, reg.Type.Size, reg.Type.IsSigned), "a typedef chain resolves");
+        Assert.AreEqual((ManifestTypeKind.Int, "tor_reg_alias", 4, false), (reg.Type.Kind, reg.Type.Spelling, reg.Type.Size, reg.Type.IsSigned), "a typedef chain resolves");
         var typedefs = manifest.Typedefs.ToDictionary(t => t.Name);
         Assert.AreEqual("tor_reg", typedefs["tor_reg_alias"].Type.Spelling);
         Assert.AreEqual("tor_u32", typedefs["tor_reg"].Type.Spelling);
@@ -299,7 +299,7 @@ public sealed partial class ManifestSchemaTests
         Assert.AreEqual("uint16_t", scalars.Field("u16").Type.Spelling);
         Assert.IsTrue(typedefs.ContainsKey("__uint16_t"), "referenced internal typedefs are listed");
         var z = scalars.Field("z").Type;
-        Assert.AreEqual(("array", 2, "float"), (z.Kind, z.Length, z.Element!.Kind), "a complex number is laid out as two reals");
+        Assert.AreEqual((ManifestTypeKind.Array, 2, ManifestTypeKind.Float), (z.Kind, z.Length, z.Element!.Kind), "a complex number is laid out as two reals");
     }
 
     [TestMethod]
@@ -310,20 +310,20 @@ public sealed partial class ManifestSchemaTests
         var node = manifest.Record("tor_node");
         Assert.AreEqual("tor_node", node.Field("next").Type.Pointee!.Record);
         var children = node.Field("children").Type;
-        Assert.AreEqual(("pointer", "pointer", "tor_node"), (children.Kind, children.Pointee!.Kind, children.Pointee.Pointee!.Record));
+        Assert.AreEqual((ManifestTypeKind.Pointer, ManifestTypeKind.Pointer, "tor_node"), (children.Kind, children.Pointee!.Kind, children.Pointee.Pointee!.Record));
         Assert.AreEqual("const char *const *", node.Field("names").Type.Spelling);
-        Assert.AreEqual("void", node.Field("data").Type.Pointee!.Kind);
-        Assert.AreEqual("function", node.Field("callback").Type.Pointee!.Kind);
+        Assert.AreEqual(ManifestTypeKind.Void, node.Field("data").Type.Pointee!.Kind);
+        Assert.AreEqual(ManifestTypeKind.Function, node.Field("callback").Type.Pointee!.Kind);
         Assert.AreEqual("tor_callback", node.Field("callback").Type.Spelling);
-        Assert.AreEqual("function", node.Field("compare").Type.Pointee!.Kind);
-        Assert.AreEqual("function", node.Field("handler").Type.Pointee!.Kind);
+        Assert.AreEqual(ManifestTypeKind.Function, node.Field("compare").Type.Pointee!.Kind);
+        Assert.AreEqual(ManifestTypeKind.Function, node.Field("handler").Type.Pointee!.Kind);
         var ops = node.Field("ops").Type;
-        Assert.AreEqual(("array", 3, "pointer", "function"), (ops.Kind, ops.Length, ops.Element!.Kind, ops.Element.Pointee!.Kind));
+        Assert.AreEqual((ManifestTypeKind.Array, 3, ManifestTypeKind.Pointer, ManifestTypeKind.Function), (ops.Kind, ops.Length, ops.Element!.Kind, ops.Element.Pointee!.Kind));
         var matrix = node.Field("matrix").Type;
-        Assert.AreEqual(("pointer", "array", 4), (matrix.Kind, matrix.Pointee!.Kind, matrix.Pointee.Length));
+        Assert.AreEqual((ManifestTypeKind.Pointer, ManifestTypeKind.Array, 4), (matrix.Kind, matrix.Pointee!.Kind, matrix.Pointee.Length));
 
         var opaque = node.Field("opaque").Type.Pointee!;
-        Assert.AreEqual(("record", "tor_opaque"), (opaque.Kind, opaque.Record));
+        Assert.AreEqual((ManifestTypeKind.Record, "tor_opaque"), (opaque.Kind, opaque.Record));
         Assert.IsNull(opaque.Size);
         var incomplete = manifest.Record("tor_opaque");
         Assert.IsTrue(incomplete.Incomplete);
