@@ -1,5 +1,7 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Json.Schema;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
 namespace Portal.Headers.Tests;
@@ -16,9 +18,14 @@ public sealed partial class ManifestSchemaTests
     {
         foreach (var manifest in new[] { Manifests.Torture(abi), Manifests.Raeth(abi) })
         {
-            var problems = SchemaValidator.ValidateManifest(JsonNode.Parse(ManifestJson.Serialize(manifest))!);
-            Assert.AreEqual(0, problems.Count, string.Join('\n', problems.Take(30)));
+            ManifestSchema.AssertConforms(ManifestJson.Serialize(manifest));
+            // What a schema cannot say: a bitfield's byte offset is the byte holding its first bit.
+            foreach (var field in manifest.Structs.SelectMany(s => AllFields(s.Fields ?? [])).Where(f => f.BitOffset is not null))
+                Assert.AreEqual(field.BitOffset / 8, field.Offset, $"{abi}: {field.Name}");
         }
+
+        static IEnumerable<ManifestField> AllFields(IEnumerable<ManifestField> fields)
+            => fields.SelectMany(f => AllFields(f.Fields ?? []).Prepend(f));
     }
 
     [TestMethod]
@@ -30,12 +37,102 @@ public sealed partial class ManifestSchemaTests
         ifreq["packed"] = false;
         Manifests.Field(ifreq, "ifr_ifru")["type"]!["signed"] = true;
         Manifests.Field(ifreq, "ifr_ifrn")["bit_offset"] = 3;
-        var problems = SchemaValidator.ValidateManifest(json);
-        CollectionAssert.Contains(problems, "$.Structs: not a documented property");
-        CollectionAssert.Contains(problems, "$.Structs: not camelCase");
-        Assert.IsTrue(problems.Any(p => p.EndsWith(".packed: present but not true", StringComparison.Ordinal)), string.Join('\n', problems));
-        Assert.IsTrue(problems.Any(p => p.EndsWith(".type.signed: present exactly for char, int and enum", StringComparison.Ordinal)), string.Join('\n', problems));
-        Assert.IsTrue(problems.Any(p => p.EndsWith(".bit_offset: not camelCase", StringComparison.Ordinal)), string.Join('\n', problems));
+        var problems = ManifestSchema.Problems(json);
+        var ifreqPath = $"/structs/{json["structs"]!.AsArray().IndexOf(ifreq)}";
+        Assert.IsTrue(problems.Any(p => p.StartsWith("/Structs: ", StringComparison.Ordinal)), "an undocumented property (or one not in camelCase)\n" + string.Join('\n', problems));
+        Assert.IsTrue(problems.Any(p => p.StartsWith(ifreqPath + "/packed: const", StringComparison.Ordinal)), "packed is present only as true\n" + string.Join('\n', problems));
+        Assert.IsTrue(problems.Any(p => p.StartsWith(ifreqPath + "/fields/", StringComparison.Ordinal) && p.Contains("/type: not", StringComparison.Ordinal)),
+            "signed is for char, int and enum only\n" + string.Join('\n', problems));
+        Assert.IsTrue(problems.Any(p => p.Contains("/bit_offset: ", StringComparison.Ordinal)), "bit_offset is not camelCase\n" + string.Join('\n', problems));
+    }
+
+    /// <summary>
+    /// Ways a manifest can break the contract, each applied to raeth.h's x86_64 manifest, with the problem the schema
+    /// must report (a pattern over <see cref="ManifestSchema.Problems(string)"/>'s lines: location, keyword, message).
+    /// </summary>
+    public static IEnumerable<object[]> Breakages =>
+    [
+        ["a type kind the manifest does not have", @"^/structs/\d+/fields/\d+/type/kind: enum: ", (Action<JsonObject>)(m => FirstType(m)["kind"] = "struct")],
+        ["a record kind other than struct or union", @"^/structs/\d+/kind: enum: ", (Action<JsonObject>)(m => Manifests.Record(m, "ifreq")["kind"] = "class")],
+        ["a required property missing", @"^: required: .*""abi""", (Action<JsonObject>)(m => m.Remove("abi"))],
+        ["an unknown ABI", "^/abi: enum: ", (Action<JsonObject>)(m => m["abi"] = "sparc")],
+        ["null instead of an omitted property", @"^/structs/\d+/fields/\d+/type/size: type: ", (Action<JsonObject>)(m => FirstType(m)["size"] = null)],
+        ["an integer as a string", "^/constants/0/value: type: ", (Action<JsonObject>)(m => m["constants"]![0]!["value"] = "1")],
+        ["another version", "^/version: const: ", (Action<JsonObject>)(m => m["version"] = 2)],
+        ["an incomplete record with a size", @"^/structs/\d+: not: ", (Action<JsonObject>)(m => Manifests.Record(m, "ifreq")["incomplete"] = true)],
+        ["a complete record without fields", @"^/structs/\d+: required: .*""fields""", (Action<JsonObject>)(m => Manifests.Record(m, "ifreq").Remove("fields"))],
+        ["a pointer without its pointee", @"^/typedefs/\d+/type: required: .*""pointee""", (Action<JsonObject>)(m => Pointer(m).Remove("pointee"))],
+        ["an array's length on a pointer", @"^/typedefs/\d+/type: not: ", (Action<JsonObject>)(m => Pointer(m)["length"] = 4)],
+        ["a bitOffset without its bitWidth", @"^/structs/\d+/fields/0: dependentRequired: .*bitWidth",
+            (Action<JsonObject>)(m => Manifests.Field(Manifests.Record(m, "sockaddr"), "sa_family")["bitOffset"] = 0)],
+        ["an anonymous member without its fields", @"^/structs/\d+/fields/0: required: .*""fields""",
+            (Action<JsonObject>)(m => Manifests.Field(Manifests.Record(m, "sockaddr"), "sa_family")["name"] = "")],
+        ["an alias path that is not a member path", "^/aliases/0/path: pattern: ", (Action<JsonObject>)(m => m["aliases"]![0]!["path"] = "ifr_ifru")],
+    ];
+
+    [TestMethod]
+    [DynamicData(nameof(Breakages))]
+    public void A_manifest_that_breaks_the_schema_fails_validation(string breakage, string expected, Action<JsonObject> change)
+    {
+        var json = JsonNode.Parse(ManifestJson.Serialize(Manifests.Raeth("x86_64")))!.AsObject();
+        Assert.AreEqual(0, ManifestSchema.Problems(json).Count, "the manifest conforms before it is broken");
+        change(json);
+        var problems = ManifestSchema.Problems(json);
+        Assert.IsTrue(problems.Any(p => Regex.IsMatch(p, expected)), $"{breakage}: expected a problem like {expected}\n{string.Join('\n', problems)}");
+        // The multi-ABI file holds the same manifests: it fails too.
+        var file = new JsonObject { ["version"] = 1, ["header"] = "raeth.h", ["manifests"] = new JsonArray(json.DeepClone()) };
+        Assert.AreNotEqual(0, ManifestSchema.Problems(file).Count, breakage + " (in a manifest file)");
+    }
+
+    static JsonObject FirstType(JsonObject manifest) => Manifests.Field(Manifests.Record(manifest, "ifreq"), "ifr_ifru")["type"]!.AsObject();
+
+    static JsonObject Pointer(JsonObject manifest) => manifest["typedefs"]!.AsArray().Select(t => t!["type"]!.AsObject()).First(t => (string?)t["kind"] == "pointer");
+
+    [TestMethod]
+    public void The_schema_lists_the_kinds_the_writer_writes_and_the_abis_there_are()
+    {
+        // Every value of the writer's enums, through the writer's JSON.
+        var manifest = new LayoutManifest
+        {
+            Abi = "x86_64", Target = "x86_64-linux-gnu", PointerSize = 8, Header = "kinds.h",
+            Structs = [.. Enum.GetValues<ManifestRecordKind>().Select(k => new ManifestRecord { Name = "r", Kind = k, Incomplete = true })],
+            Typedefs = [.. Enum.GetValues<ManifestTypeKind>().Select(k => new ManifestTypedef { Name = "t", Type = new ManifestType { Kind = k, Spelling = "t" } })],
+            Enums = [], Constants = [], Aliases = [], Notes = [],
+        };
+        var written = JsonNode.Parse(ManifestJson.Serialize(manifest))!;
+        var schema = ManifestSchema.Json["$defs"]!;
+        CollectionAssert.AreEqual(Strings(schema["type"]!["properties"]!["kind"]!["enum"]!), Strings(written["typedefs"]!, t => t!["type"]!["kind"]!));
+        CollectionAssert.AreEqual(Strings(schema["record"]!["properties"]!["kind"]!["enum"]!), Strings(written["structs"]!, r => r!["kind"]!));
+        CollectionAssert.AreEqual(HeaderAbi.Names.ToArray(), Strings(schema["manifest"]!["properties"]!["abi"]!["enum"]!));
+        Assert.AreEqual(manifest.Typedefs.Count, ManifestJson.DeserializeManifest(written.ToJsonString()).Typedefs.Select(t => t.Type.Kind).Distinct().Count(), "each kind reads back");
+
+        static string[] Strings(JsonNode array, Func<JsonNode?, JsonNode>? select = null)
+            => [.. array.AsArray().Select(n => (select is null ? n! : select(n)).GetValue<string>())];
+    }
+
+    [TestMethod]
+    public void The_schema_is_a_json_schema_and_the_hand_written_manifests_follow_it()
+    {
+        using var schema = JsonDocument.Parse(File.ReadAllText(ManifestSchema.FilePath));
+        var meta = MetaSchemas.Draft202012.Evaluate(schema.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        Assert.IsTrue(meta.IsValid, "layout-manifest.schema.json is a valid draft 2020-12 schema");
+        // The generator's tests feed it manifests written by hand: they keep to the contract too.
+        var handWritten = Directory.GetFiles(Path.Combine(TestPaths.RepositoryRoot, "tests", "Portal.Generators.Tests", "Manifests"), "*.portal.json");
+        Assert.AreNotEqual(0, handWritten.Length);
+        foreach (var path in handWritten)
+            ManifestSchema.AssertConforms(File.ReadAllText(path));
+    }
+
+    [TestMethod]
+    public void A_type_the_manifest_has_no_kind_for_is_void_with_its_size_and_a_note()
+    {
+        using var scratch = TestPaths.Scratch();
+        var header = scratch.Write("bitint.h", "struct odd { _BitInt(7) a; int b; };\n");
+        var manifest = HeaderParser.Parse(header, "x86_64");
+        var a = manifest.Record("odd").Field("a");
+        Assert.AreEqual((ManifestTypeKind.Void, 1, "_BitInt(7)"), (a.Type.Kind, a.Type.Size, a.Type.Spelling));
+        StringAssert.StartsWith(manifest.Notes.Single(n => n.Name == "odd.a").Reason, "unsupported type '_BitInt(7)'");
+        ManifestSchema.AssertConforms(ManifestJson.Serialize(manifest));
     }
 
     [TestMethod]
@@ -488,8 +585,7 @@ public sealed partial class ManifestSchemaTests
         Assert.AreEqual(TestPaths.Raeth, file.Header);
         CollectionAssert.AreEqual(new[] { "mips", "x86_64", "armel" }, file.Manifests.Select(m => m.Abi).ToArray());
         CollectionAssert.AreEqual(new[] { true, false, false }, file.Manifests.Select(m => m.BigEndian).ToArray());
-        var problems = SchemaValidator.ValidateFile(JsonNode.Parse(ManifestJson.Serialize(file))!);
-        Assert.AreEqual(0, problems.Count, string.Join('\n', problems));
+        ManifestSchema.AssertConforms(ManifestJson.Serialize(file));
         Assert.ThrowsExactly<HeaderArgumentException>(() => HeaderParser.ParseAll(TestPaths.Raeth, ["mips", "mips"]));
         Assert.ThrowsExactly<HeaderArgumentException>(() => HeaderParser.ParseAll(TestPaths.Raeth, []));
     }
