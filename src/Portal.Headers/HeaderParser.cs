@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Portal.Headers.Building;
 using Portal.Headers.Clang;
 using Portal.Headers.Isolation;
 
@@ -93,15 +94,17 @@ public static partial class HeaderParser
         var arguments = ClangArguments(abi, options);
         using var unit = TranslationUnit.Parse(path, arguments);
         ThrowOnErrors(unit, abi, probe: null, maxDiagnostics);
-        var builder = new ManifestBuilder(unit, abi, header, options.Structs);
-        builder.Collect();
-        var probes = builder.MacroProbes();
+        return ManifestBuilder.Build(unit, abi, header, options.Structs, macros => EvaluateMacros(path, abi, arguments, macros, maxDiagnostics));
+    }
+
+    /// <summary>Evaluates <paramref name="macros"/> in a second translation unit that includes the header (<see cref="MacroProbe"/>).</summary>
+    static ProbeResults EvaluateMacros(string path, HeaderAbi abi, IReadOnlyList<string> arguments, IReadOnlyList<string> macros, int maxDiagnostics)
+    {
         var probeFile = Path.Combine(Path.GetDirectoryName(path)!, $".portal-headers-probe-{Environment.ProcessId}-{Guid.NewGuid():N}.c");
         using var probeUnit = TranslationUnit.Parse(probeFile, arguments,
-            new Dictionary<string, string> { [probeFile] = MacroProbe.Source(path, probes) });
+            new Dictionary<string, string> { [probeFile] = MacroProbe.Source(path, macros) });
         ThrowOnErrors(probeUnit, abi, probe: probeFile, maxDiagnostics);
-        var results = MacroProbe.Evaluate(probeUnit, probeFile, probes.Count);
-        return builder.Build(results);
+        return MacroProbe.Evaluate(probeUnit, probeFile, macros.Count);
     }
 
     /// <summary>

@@ -2,8 +2,8 @@ using System.Text.Json.Serialization;
 
 namespace Portal.Headers;
 
-// The layout manifest (docs/layout-manifest.md). Property order is the JSON order; optional
-// properties are null (or false flags are null) and omitted from the JSON.
+// The layout manifest (docs/layout-manifest.md; its JSON Schema is layout-manifest.schema.json beside this file).
+// Property order is the JSON order; optional properties are null (or false flags are null) and omitted from the JSON.
 
 /// <summary>A multi-ABI manifest file (<c>*.portal.json</c>): one single-ABI manifest per requested ABI, in the order requested.</summary>
 public sealed class ManifestFile
@@ -65,7 +65,7 @@ public sealed class ManifestRecord
     public required string Name { get; init; }
 
     /// <summary><c>struct</c> or <c>union</c>.</summary>
-    public required string Kind { get; init; }
+    public required ManifestRecordKind Kind { get; init; }
 
     /// <summary><c>sizeof</c>; null for an incomplete record.</summary>
     public int? Size { get; init; }
@@ -81,6 +81,16 @@ public sealed class ManifestRecord
 
     /// <summary>True for a declared but undefined record; otherwise null.</summary>
     public bool? Incomplete { get; init; }
+}
+
+/// <summary>A record's <c>kind</c>: the C keyword that declares it (the JSON value is the keyword).</summary>
+public enum ManifestRecordKind
+{
+    /// <summary><c>struct</c>.</summary>
+    [JsonStringEnumMemberName("struct")] Struct,
+
+    /// <summary><c>union</c>.</summary>
+    [JsonStringEnumMemberName("union")] Union,
 }
 
 /// <summary>A member of a record.</summary>
@@ -111,8 +121,8 @@ public sealed class ManifestField
 /// <summary>A C type, with typedefs resolved (the spelling keeps the name used in the source).</summary>
 public sealed class ManifestType
 {
-    /// <summary><c>void</c>, <c>bool</c>, <c>char</c>, <c>int</c>, <c>float</c>, <c>pointer</c>, <c>array</c>, <c>record</c>, <c>enum</c> or <c>function</c>.</summary>
-    public required string Kind { get; init; }
+    /// <summary>What the type is once typedefs are resolved.</summary>
+    public required ManifestTypeKind Kind { get; init; }
 
     /// <summary>The C spelling (<c>unsigned int</c>, <c>struct sockaddr</c>, <c>char [16]</c>, <c>__caddr_t</c>).</summary>
     public required string Spelling { get; init; }
@@ -138,6 +148,44 @@ public sealed class ManifestType
 
     /// <summary>Enums: the name in <see cref="LayoutManifest.Enums"/>.</summary>
     public string? Enum { get; init; }
+}
+
+/// <summary>
+/// A type's <c>kind</c>, with typedefs resolved. The JSON values are the names in brackets; the schema's
+/// <c>$defs.type.properties.kind.enum</c> lists the same (a test checks).
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720", Justification = "C's kinds of type, named as the manifest names them.")]
+public enum ManifestTypeKind
+{
+    /// <summary><c>void</c>: also what a type the manifest cannot describe becomes (with a note, and its size).</summary>
+    [JsonStringEnumMemberName("void")] Void,
+
+    /// <summary><c>bool</c>: <c>_Bool</c>.</summary>
+    [JsonStringEnumMemberName("bool")] Bool,
+
+    /// <summary><c>char</c>: <c>char</c>, <c>signed char</c>, <c>unsigned char</c> (with <see cref="ManifestType.IsSigned"/>).</summary>
+    [JsonStringEnumMemberName("char")] Char,
+
+    /// <summary><c>int</c>: every other integer type (with <see cref="ManifestType.IsSigned"/>).</summary>
+    [JsonStringEnumMemberName("int")] Int,
+
+    /// <summary><c>float</c>: every floating-point type.</summary>
+    [JsonStringEnumMemberName("float")] Float,
+
+    /// <summary><c>pointer</c> (with <see cref="ManifestType.Pointee"/>).</summary>
+    [JsonStringEnumMemberName("pointer")] Pointer,
+
+    /// <summary><c>array</c> (with <see cref="ManifestType.Element"/>): also <c>_Complex T</c> and vector types.</summary>
+    [JsonStringEnumMemberName("array")] Array,
+
+    /// <summary><c>record</c>: a struct or union (with <see cref="ManifestType.Record"/> unless anonymous).</summary>
+    [JsonStringEnumMemberName("record")] Record,
+
+    /// <summary><c>enum</c> (with <see cref="ManifestType.IsSigned"/>, and <see cref="ManifestType.Enum"/> unless anonymous).</summary>
+    [JsonStringEnumMemberName("enum")] Enum,
+
+    /// <summary><c>function</c>: what a function pointer points to.</summary>
+    [JsonStringEnumMemberName("function")] Function,
 }
 
 /// <summary>A typedef.</summary>

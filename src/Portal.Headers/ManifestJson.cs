@@ -15,6 +15,12 @@ public static class ManifestJson
         WriteIndented = true,
         IndentSize = 2,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        // Kinds are written as their names (JsonStringEnumMemberName), and only names are read.
+        Converters =
+        {
+            new JsonStringEnumConverter<ManifestTypeKind>(namingPolicy: null, allowIntegerValues: false),
+            new JsonStringEnumConverter<ManifestRecordKind>(namingPolicy: null, allowIntegerValues: false),
+        },
     });
 
     /// <summary>A single-ABI manifest as indented JSON (ends with a newline).</summary>

@@ -27,7 +27,7 @@ internal static class BitfieldProbe
                 var path = field.Name.Length == 0 ? prefix : prefix + field.Name;
                 if (field.BitWidth is { } width and > 0)
                     cases.Add(new Case(record.Name, type, path, record.Size!.Value, baseBits + field.BitOffset!.Value, width, Pattern(width)));
-                if (field.Fields is { } nested && field.Type.Kind == "record")
+                if (field.Fields is { } nested && field.Type.Kind == ManifestTypeKind.Record)
                     Walk(record, type, nested, field.Name.Length == 0 ? prefix : path + ".", baseBits + field.Offset * 8L);
             }
         }

@@ -1,5 +1,7 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Json.Schema;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
 namespace Portal.Headers.Tests;
@@ -16,9 +18,14 @@ public sealed partial class ManifestSchemaTests
     {
         foreach (var manifest in new[] { Manifests.Torture(abi), Manifests.Raeth(abi) })
         {
-            var problems = SchemaValidator.ValidateManifest(JsonNode.Parse(ManifestJson.Serialize(manifest))!);
-            Assert.AreEqual(0, problems.Count, string.Join('\n', problems.Take(30)));
+            ManifestSchema.AssertConforms(ManifestJson.Serialize(manifest));
+            // What a schema cannot say: a bitfield's byte offset is the byte holding its first bit.
+            foreach (var field in manifest.Structs.SelectMany(s => AllFields(s.Fields ?? [])).Where(f => f.BitOffset is not null))
+                Assert.AreEqual(field.BitOffset / 8, field.Offset, $"{abi}: {field.Name}");
         }
+
+        static IEnumerable<ManifestField> AllFields(IEnumerable<ManifestField> fields)
+            => fields.SelectMany(f => AllFields(f.Fields ?? []).Prepend(f));
     }
 
     [TestMethod]
@@ -30,12 +37,102 @@ public sealed partial class ManifestSchemaTests
         ifreq["packed"] = false;
         Manifests.Field(ifreq, "ifr_ifru")["type"]!["signed"] = true;
         Manifests.Field(ifreq, "ifr_ifrn")["bit_offset"] = 3;
-        var problems = SchemaValidator.ValidateManifest(json);
-        CollectionAssert.Contains(problems, "$.Structs: not a documented property");
-        CollectionAssert.Contains(problems, "$.Structs: not camelCase");
-        Assert.IsTrue(problems.Any(p => p.EndsWith(".packed: present but not true", StringComparison.Ordinal)), string.Join('\n', problems));
-        Assert.IsTrue(problems.Any(p => p.EndsWith(".type.signed: present exactly for char, int and enum", StringComparison.Ordinal)), string.Join('\n', problems));
-        Assert.IsTrue(problems.Any(p => p.EndsWith(".bit_offset: not camelCase", StringComparison.Ordinal)), string.Join('\n', problems));
+        var problems = ManifestSchema.Problems(json);
+        var ifreqPath = $"/structs/{json["structs"]!.AsArray().IndexOf(ifreq)}";
+        Assert.IsTrue(problems.Any(p => p.StartsWith("/Structs: ", StringComparison.Ordinal)), "an undocumented property (or one not in camelCase)\n" + string.Join('\n', problems));
+        Assert.IsTrue(problems.Any(p => p.StartsWith(ifreqPath + "/packed: const", StringComparison.Ordinal)), "packed is present only as true\n" + string.Join('\n', problems));
+        Assert.IsTrue(problems.Any(p => p.StartsWith(ifreqPath + "/fields/", StringComparison.Ordinal) && p.Contains("/type: not", StringComparison.Ordinal)),
+            "signed is for char, int and enum only\n" + string.Join('\n', problems));
+        Assert.IsTrue(problems.Any(p => p.Contains("/bit_offset: ", StringComparison.Ordinal)), "bit_offset is not camelCase\n" + string.Join('\n', problems));
+    }
+
+    /// <summary>
+    /// Ways a manifest can break the contract, each applied to raeth.h's x86_64 manifest, with the problem the schema
+    /// must report (a pattern over <see cref="ManifestSchema.Problems(string)"/>'s lines: location, keyword, message).
+    /// </summary>
+    public static IEnumerable<object[]> Breakages =>
+    [
+        ["a type kind the manifest does not have", @"^/structs/\d+/fields/\d+/type/kind: enum: ", (Action<JsonObject>)(m => FirstType(m)["kind"] = "struct")],
+        ["a record kind other than struct or union", @"^/structs/\d+/kind: enum: ", (Action<JsonObject>)(m => Manifests.Record(m, "ifreq")["kind"] = "class")],
+        ["a required property missing", @"^: required: .*""abi""", (Action<JsonObject>)(m => m.Remove("abi"))],
+        ["an unknown ABI", "^/abi: enum: ", (Action<JsonObject>)(m => m["abi"] = "sparc")],
+        ["null instead of an omitted property", @"^/structs/\d+/fields/\d+/type/size: type: ", (Action<JsonObject>)(m => FirstType(m)["size"] = null)],
+        ["an integer as a string", "^/constants/0/value: type: ", (Action<JsonObject>)(m => m["constants"]![0]!["value"] = "1")],
+        ["another version", "^/version: const: ", (Action<JsonObject>)(m => m["version"] = 2)],
+        ["an incomplete record with a size", @"^/structs/\d+: not: ", (Action<JsonObject>)(m => Manifests.Record(m, "ifreq")["incomplete"] = true)],
+        ["a complete record without fields", @"^/structs/\d+: required: .*""fields""", (Action<JsonObject>)(m => Manifests.Record(m, "ifreq").Remove("fields"))],
+        ["a pointer without its pointee", @"^/typedefs/\d+/type: required: .*""pointee""", (Action<JsonObject>)(m => Pointer(m).Remove("pointee"))],
+        ["an array's length on a pointer", @"^/typedefs/\d+/type: not: ", (Action<JsonObject>)(m => Pointer(m)["length"] = 4)],
+        ["a bitOffset without its bitWidth", @"^/structs/\d+/fields/0: dependentRequired: .*bitWidth",
+            (Action<JsonObject>)(m => Manifests.Field(Manifests.Record(m, "sockaddr"), "sa_family")["bitOffset"] = 0)],
+        ["an anonymous member without its fields", @"^/structs/\d+/fields/0: required: .*""fields""",
+            (Action<JsonObject>)(m => Manifests.Field(Manifests.Record(m, "sockaddr"), "sa_family")["name"] = "")],
+        ["an alias path that is not a member path", "^/aliases/0/path: pattern: ", (Action<JsonObject>)(m => m["aliases"]![0]!["path"] = "ifr_ifru")],
+    ];
+
+    [TestMethod]
+    [DynamicData(nameof(Breakages))]
+    public void A_manifest_that_breaks_the_schema_fails_validation(string breakage, string expected, Action<JsonObject> change)
+    {
+        var json = JsonNode.Parse(ManifestJson.Serialize(Manifests.Raeth("x86_64")))!.AsObject();
+        Assert.AreEqual(0, ManifestSchema.Problems(json).Count, "the manifest conforms before it is broken");
+        change(json);
+        var problems = ManifestSchema.Problems(json);
+        Assert.IsTrue(problems.Any(p => Regex.IsMatch(p, expected)), $"{breakage}: expected a problem like {expected}\n{string.Join('\n', problems)}");
+        // The multi-ABI file holds the same manifests: it fails too.
+        var file = new JsonObject { ["version"] = 1, ["header"] = "raeth.h", ["manifests"] = new JsonArray(json.DeepClone()) };
+        Assert.AreNotEqual(0, ManifestSchema.Problems(file).Count, breakage + " (in a manifest file)");
+    }
+
+    static JsonObject FirstType(JsonObject manifest) => Manifests.Field(Manifests.Record(manifest, "ifreq"), "ifr_ifru")["type"]!.AsObject();
+
+    static JsonObject Pointer(JsonObject manifest) => manifest["typedefs"]!.AsArray().Select(t => t!["type"]!.AsObject()).First(t => (string?)t["kind"] == "pointer");
+
+    [TestMethod]
+    public void The_schema_lists_the_kinds_the_writer_writes_and_the_abis_there_are()
+    {
+        // Every value of the writer's enums, through the writer's JSON.
+        var manifest = new LayoutManifest
+        {
+            Abi = "x86_64", Target = "x86_64-linux-gnu", PointerSize = 8, Header = "kinds.h",
+            Structs = [.. Enum.GetValues<ManifestRecordKind>().Select(k => new ManifestRecord { Name = "r", Kind = k, Incomplete = true })],
+            Typedefs = [.. Enum.GetValues<ManifestTypeKind>().Select(k => new ManifestTypedef { Name = "t", Type = new ManifestType { Kind = k, Spelling = "t" } })],
+            Enums = [], Constants = [], Aliases = [], Notes = [],
+        };
+        var written = JsonNode.Parse(ManifestJson.Serialize(manifest))!;
+        var schema = ManifestSchema.Json["$defs"]!;
+        CollectionAssert.AreEqual(Strings(schema["type"]!["properties"]!["kind"]!["enum"]!), Strings(written["typedefs"]!, t => t!["type"]!["kind"]!));
+        CollectionAssert.AreEqual(Strings(schema["record"]!["properties"]!["kind"]!["enum"]!), Strings(written["structs"]!, r => r!["kind"]!));
+        CollectionAssert.AreEqual(HeaderAbi.Names.ToArray(), Strings(schema["manifest"]!["properties"]!["abi"]!["enum"]!));
+        Assert.AreEqual(manifest.Typedefs.Count, ManifestJson.DeserializeManifest(written.ToJsonString()).Typedefs.Select(t => t.Type.Kind).Distinct().Count(), "each kind reads back");
+
+        static string[] Strings(JsonNode array, Func<JsonNode?, JsonNode>? select = null)
+            => [.. array.AsArray().Select(n => (select is null ? n! : select(n)).GetValue<string>())];
+    }
+
+    [TestMethod]
+    public void The_schema_is_a_json_schema_and_the_hand_written_manifests_follow_it()
+    {
+        using var schema = JsonDocument.Parse(File.ReadAllText(ManifestSchema.FilePath));
+        var meta = MetaSchemas.Draft202012.Evaluate(schema.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        Assert.IsTrue(meta.IsValid, "layout-manifest.schema.json is a valid draft 2020-12 schema");
+        // The generator's tests feed it manifests written by hand: they keep to the contract too.
+        var handWritten = Directory.GetFiles(Path.Combine(TestPaths.RepositoryRoot, "tests", "Portal.Generators.Tests", "Manifests"), "*.portal.json");
+        Assert.AreNotEqual(0, handWritten.Length);
+        foreach (var path in handWritten)
+            ManifestSchema.AssertConforms(File.ReadAllText(path));
+    }
+
+    [TestMethod]
+    public void A_type_the_manifest_has_no_kind_for_is_void_with_its_size_and_a_note()
+    {
+        using var scratch = TestPaths.Scratch();
+        var header = scratch.Write("bitint.h", "struct odd { _BitInt(7) a; int b; };\n");
+        var manifest = HeaderParser.Parse(header, "x86_64");
+        var a = manifest.Record("odd").Field("a");
+        Assert.AreEqual((ManifestTypeKind.Void, 1, "_BitInt(7)"), (a.Type.Kind, a.Type.Size, a.Type.Spelling));
+        StringAssert.StartsWith(manifest.Notes.Single(n => n.Name == "odd.a").Reason, "unsupported type '_BitInt(7)'");
+        ManifestSchema.AssertConforms(ManifestJson.Serialize(manifest));
     }
 
     [TestMethod]
@@ -47,37 +144,37 @@ public sealed partial class ManifestSchemaTests
             Assert.AreEqual(pointer, manifest.PointerSize);
             Assert.IsFalse(manifest.BigEndian);
             var ifreq = manifest.Record("ifreq");
-            Assert.AreEqual("struct", ifreq.Kind);
+            Assert.AreEqual(ManifestRecordKind.Struct, ifreq.Kind);
             Assert.AreEqual(size, ifreq.Size, abi);
             Assert.AreEqual(align, ifreq.Align, abi);
             CollectionAssert.AreEqual(new[] { "ifr_ifrn", "ifr_ifru" }, ifreq.Fields!.Select(f => f.Name).ToArray());
 
             var ifrn = ifreq.Field("ifr_ifrn");
             Assert.AreEqual(0, ifrn.Offset);
-            Assert.AreEqual("record", ifrn.Type.Kind);
+            Assert.AreEqual(ManifestTypeKind.Record, ifrn.Type.Kind);
             Assert.IsNull(ifrn.Type.Record, "an anonymous union has no name in structs: its fields are listed in place");
             Assert.AreEqual("union (anonymous)", ifrn.Type.Spelling);
             var name = ifrn.Field("ifrn_name");
             Assert.AreEqual(0, name.Offset);
             Assert.AreEqual("char [16]", name.Type.Spelling);
             Assert.AreEqual(16, name.Type.Length);
-            Assert.AreEqual("char", name.Type.Element!.Kind);
+            Assert.AreEqual(ManifestTypeKind.Char, name.Type.Element!.Kind);
 
             var ifru = ifreq.Field("ifr_ifru");
             Assert.AreEqual(16, ifru.Offset, "offsets are relative to the listing record");
             Assert.AreEqual(size - 16, ifru.Size);
             Assert.IsTrue(ifru.Fields!.All(f => f.Offset == 0), "union members all start at the union");
             var data = ifru.Field("ifru_data");
-            Assert.AreEqual("pointer", data.Type.Kind);
+            Assert.AreEqual(ManifestTypeKind.Pointer, data.Type.Kind);
             Assert.AreEqual("__caddr_t", data.Type.Spelling, "typedefs keep their spelling and are resolved");
             Assert.AreEqual(pointer, data.Size);
-            Assert.AreEqual("char", data.Type.Pointee!.Kind);
+            Assert.AreEqual(ManifestTypeKind.Char, data.Type.Pointee!.Kind);
             Assert.AreEqual(map, ifru.Field("ifru_map").Size);
             Assert.AreEqual("ifmap", ifru.Field("ifru_map").Type.Record);
             Assert.AreEqual("sockaddr", ifru.Field("ifru_addr").Type.Record);
             Assert.IsNull(ifru.Field("ifru_addr").Fields, "a record defined elsewhere is referenced, not inlined");
 
-            Assert.IsTrue(manifest.Typedefs.Any(t => t.Name == "__caddr_t" && t.Type.Kind == "pointer"), "an internal typedef a listed record refers to is listed");
+            Assert.IsTrue(manifest.Typedefs.Any(t => t.Name == "__caddr_t" && t.Type.Kind == ManifestTypeKind.Pointer), "an internal typedef a listed record refers to is listed");
             AssertAlias(manifest, "ifr_data", "ifreq", "ifr_ifru.ifru_data");
             AssertAlias(manifest, "ifr_name", "ifreq", "ifr_ifrn.ifrn_name");
             AssertAlias(manifest, "ifr_mtu", "ifreq", "ifr_ifru.ifru_mtu");
@@ -231,9 +328,9 @@ public sealed partial class ManifestSchemaTests
         Assert.IsNotNull(u.Field("pair").Fields);
 
         var kv = nested.Field("kv");
-        Assert.AreEqual("array", kv.Type.Kind);
+        Assert.AreEqual(ManifestTypeKind.Array, kv.Type.Kind);
         Assert.AreEqual(3, kv.Type.Length);
-        Assert.AreEqual("record", kv.Type.Element!.Kind);
+        Assert.AreEqual(ManifestTypeKind.Record, kv.Type.Element!.Kind);
         CollectionAssert.AreEqual(new[] { ("k", 0), ("v", 4) }, kv.Fields!.Select(f => (f.Name, f.Offset)).ToArray(),
             "an array of an inline record lists the element's fields");
 
@@ -259,7 +356,7 @@ public sealed partial class ManifestSchemaTests
         Assert.AreEqual(32, bits.Field("e").BitOffset, "30 bits do not fit after 21: a new unit");
         Assert.AreEqual(64, bits.Field("f").BitOffset, "after a zero-width bitfield: a new unit");
         Assert.AreEqual(64 + 7 + 4, bits.Field("g").BitOffset, "after 4 bits of unnamed padding");
-        Assert.AreEqual("bool", bits.Field("j").Type.Kind);
+        Assert.AreEqual(ManifestTypeKind.Bool, bits.Field("j").Type.Kind);
         Assert.AreEqual("tor_color", bits.Field("k").Type.Enum);
         Assert.IsNull(bits.Field("m").BitOffset);
         foreach (var f in bits.Fields!.Where(f => f.BitOffset is not null))
@@ -283,15 +380,15 @@ public sealed partial class ManifestSchemaTests
         Assert.AreEqual(charIsSigned, scalars.Field("c").Type.IsSigned, "plain char");
         Assert.IsTrue(scalars.Field("sc").Type.IsSigned);
         Assert.IsFalse(scalars.Field("uc").Type.IsSigned);
-        Assert.AreEqual("bool", scalars.Field("flag").Type.Kind);
+        Assert.AreEqual(ManifestTypeKind.Bool, scalars.Field("flag").Type.Kind);
         Assert.AreEqual(manifest.PointerSize, scalars.Field("l").Size);
         Assert.AreEqual(longDoubleSize, scalars.Field("ld").Size);
-        Assert.AreEqual("float", scalars.Field("ld").Type.Kind);
+        Assert.AreEqual(ManifestTypeKind.Float, scalars.Field("ld").Type.Kind);
         Assert.AreEqual(0, scalars.Field("ld").Offset % longDoubleAlign);
         Assert.AreEqual(longLongAlign, scalars.Field("ll").Offset % 8 == 0 ? 8 : 4);
 
         var reg = scalars.Field("reg");
-        Assert.AreEqual(("int", "tor_reg_alias", 4, false), (reg.Type.Kind, reg.Type.Spelling, reg.Type.Size, reg.Type.IsSigned), "a typedef chain resolves");
+        Assert.AreEqual((ManifestTypeKind.Int, "tor_reg_alias", 4, false), (reg.Type.Kind, reg.Type.Spelling, reg.Type.Size, reg.Type.IsSigned), "a typedef chain resolves");
         var typedefs = manifest.Typedefs.ToDictionary(t => t.Name);
         Assert.AreEqual("tor_reg", typedefs["tor_reg_alias"].Type.Spelling);
         Assert.AreEqual("tor_u32", typedefs["tor_reg"].Type.Spelling);
@@ -299,7 +396,7 @@ public sealed partial class ManifestSchemaTests
         Assert.AreEqual("uint16_t", scalars.Field("u16").Type.Spelling);
         Assert.IsTrue(typedefs.ContainsKey("__uint16_t"), "referenced internal typedefs are listed");
         var z = scalars.Field("z").Type;
-        Assert.AreEqual(("array", 2, "float"), (z.Kind, z.Length, z.Element!.Kind), "a complex number is laid out as two reals");
+        Assert.AreEqual((ManifestTypeKind.Array, 2, ManifestTypeKind.Float), (z.Kind, z.Length, z.Element!.Kind), "a complex number is laid out as two reals");
     }
 
     [TestMethod]
@@ -310,20 +407,20 @@ public sealed partial class ManifestSchemaTests
         var node = manifest.Record("tor_node");
         Assert.AreEqual("tor_node", node.Field("next").Type.Pointee!.Record);
         var children = node.Field("children").Type;
-        Assert.AreEqual(("pointer", "pointer", "tor_node"), (children.Kind, children.Pointee!.Kind, children.Pointee.Pointee!.Record));
+        Assert.AreEqual((ManifestTypeKind.Pointer, ManifestTypeKind.Pointer, "tor_node"), (children.Kind, children.Pointee!.Kind, children.Pointee.Pointee!.Record));
         Assert.AreEqual("const char *const *", node.Field("names").Type.Spelling);
-        Assert.AreEqual("void", node.Field("data").Type.Pointee!.Kind);
-        Assert.AreEqual("function", node.Field("callback").Type.Pointee!.Kind);
+        Assert.AreEqual(ManifestTypeKind.Void, node.Field("data").Type.Pointee!.Kind);
+        Assert.AreEqual(ManifestTypeKind.Function, node.Field("callback").Type.Pointee!.Kind);
         Assert.AreEqual("tor_callback", node.Field("callback").Type.Spelling);
-        Assert.AreEqual("function", node.Field("compare").Type.Pointee!.Kind);
-        Assert.AreEqual("function", node.Field("handler").Type.Pointee!.Kind);
+        Assert.AreEqual(ManifestTypeKind.Function, node.Field("compare").Type.Pointee!.Kind);
+        Assert.AreEqual(ManifestTypeKind.Function, node.Field("handler").Type.Pointee!.Kind);
         var ops = node.Field("ops").Type;
-        Assert.AreEqual(("array", 3, "pointer", "function"), (ops.Kind, ops.Length, ops.Element!.Kind, ops.Element.Pointee!.Kind));
+        Assert.AreEqual((ManifestTypeKind.Array, 3, ManifestTypeKind.Pointer, ManifestTypeKind.Function), (ops.Kind, ops.Length, ops.Element!.Kind, ops.Element.Pointee!.Kind));
         var matrix = node.Field("matrix").Type;
-        Assert.AreEqual(("pointer", "array", 4), (matrix.Kind, matrix.Pointee!.Kind, matrix.Pointee.Length));
+        Assert.AreEqual((ManifestTypeKind.Pointer, ManifestTypeKind.Array, 4), (matrix.Kind, matrix.Pointee!.Kind, matrix.Pointee.Length));
 
         var opaque = node.Field("opaque").Type.Pointee!;
-        Assert.AreEqual(("record", "tor_opaque"), (opaque.Kind, opaque.Record));
+        Assert.AreEqual((ManifestTypeKind.Record, "tor_opaque"), (opaque.Kind, opaque.Record));
         Assert.IsNull(opaque.Size);
         var incomplete = manifest.Record("tor_opaque");
         Assert.IsTrue(incomplete.Incomplete);
@@ -488,8 +585,7 @@ public sealed partial class ManifestSchemaTests
         Assert.AreEqual(TestPaths.Raeth, file.Header);
         CollectionAssert.AreEqual(new[] { "mips", "x86_64", "armel" }, file.Manifests.Select(m => m.Abi).ToArray());
         CollectionAssert.AreEqual(new[] { true, false, false }, file.Manifests.Select(m => m.BigEndian).ToArray());
-        var problems = SchemaValidator.ValidateFile(JsonNode.Parse(ManifestJson.Serialize(file))!);
-        Assert.AreEqual(0, problems.Count, string.Join('\n', problems));
+        ManifestSchema.AssertConforms(ManifestJson.Serialize(file));
         Assert.ThrowsExactly<HeaderArgumentException>(() => HeaderParser.ParseAll(TestPaths.Raeth, ["mips", "mips"]));
         Assert.ThrowsExactly<HeaderArgumentException>(() => HeaderParser.ParseAll(TestPaths.Raeth, []));
     }

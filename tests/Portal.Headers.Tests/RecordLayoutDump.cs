@@ -101,7 +101,7 @@ internal static partial class RecordLayoutDump
                 }
                 // The dump expands every record-typed member (not arrays): follow it where the manifest lists the
                 // fields (records defined inline), skip it otherwise.
-                if (field.Fields is { } nested && field.Type.Kind == "record")
+                if (field.Fields is { } nested && field.Type.Kind == ManifestTypeKind.Record)
                     Walk(nested, depth + 1, baseBits + field.Offset * 8L, name);
                 while (index < lines.Count && lines[index].Depth > depth)
                     index++;

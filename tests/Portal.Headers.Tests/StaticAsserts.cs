@@ -56,7 +56,7 @@ internal static class StaticAsserts
                 if (field.Fields is { } nested)
                 {
                     var element = path;
-                    for (var t = field.Type; t.Kind == "array"; t = t.Element!)
+                    for (var t = field.Type; t.Kind == ManifestTypeKind.Array; t = t.Element!)
                         element += "[0]";
                     Fields(nested, type, element + ".", baseOffset + field.Offset, name);
                 }
@@ -67,28 +67,28 @@ internal static class StaticAsserts
         {
             if (t.Size is { } size)
                 Check($"sizeof({expression}) == {size}", $"{name} type size {size}");
-            if (t.IsSigned is { } signed && t.Kind is "int" or "char" or "enum")
+            if (t.IsSigned is { } signed && t.Kind is ManifestTypeKind.Int or ManifestTypeKind.Char or ManifestTypeKind.Enum)
                 Check($"(((__typeof__({expression}))-1 < 0) == {(signed ? 1 : 0)})", $"{name} signed {signed}");
             switch (t.Kind)
             {
-                case "array" when t.Spelling.Contains("_Complex", StringComparison.Ordinal):
+                case ManifestTypeKind.Array when t.Spelling.Contains("_Complex", StringComparison.Ordinal):
                     // C11 6.2.5p13: a complex type is laid out as an array of two of its real type.
                     Check($"sizeof({expression}) == 2 * sizeof(__real__ {expression})", $"{name} is two reals");
                     Check($"sizeof(__real__ {expression}) == {t.Element!.Size}", $"{name} real size {t.Element.Size}");
                     break;
-                case "array" when t.Length is { } length:
+                case ManifestTypeKind.Array when t.Length is { } length:
                     Check($"sizeof({expression}) / sizeof(({expression})[0]) == {length}", $"{name} length {length}");
                     TypeChecks(t.Element!, $"(({expression})[0])", name + "[0]");
                     break;
-                case "pointer":
+                case ManifestTypeKind.Pointer:
                     Check($"sizeof({expression}) == {manifest.PointerSize}", $"{name} is a pointer");
-                    if (t.Pointee!.Size is not null && t.Pointee.Kind is not ("function" or "void"))
+                    if (t.Pointee!.Size is not null && t.Pointee.Kind is not (ManifestTypeKind.Function or ManifestTypeKind.Void))
                         TypeChecks(t.Pointee, $"(*({expression}))", name + "*");
                     break;
-                case "record" when t.Record is { } recordName && manifest.Structs.FirstOrDefault(r => r.Name == recordName) is { } target:
+                case ManifestTypeKind.Record when t.Record is { } recordName && manifest.Structs.FirstOrDefault(r => r.Name == recordName) is { } target:
                     Check($"__builtin_types_compatible_p(__typeof__({expression}), {CNames.RecordType(manifest, target)})", $"{name} is {CNames.RecordType(manifest, target)}");
                     break;
-                case "enum" when t.Enum is { } enumName && manifest.Enums.FirstOrDefault(e => e.Name == enumName) is { } target:
+                case ManifestTypeKind.Enum when t.Enum is { } enumName && manifest.Enums.FirstOrDefault(e => e.Name == enumName) is { } target:
                     Check($"__builtin_types_compatible_p(__typeof__({expression}), {CNames.EnumType(manifest, target)})", $"{name} is {CNames.EnumType(manifest, target)}");
                     break;
             }
@@ -134,12 +134,12 @@ internal static class CNames
 {
     /// <summary><c>struct tag</c>, or the bare typedef name of a typedef'd anonymous record.</summary>
     public static string RecordType(LayoutManifest manifest, ManifestRecord record)
-        => IsTypedefName(manifest, record.Name, "record") ? record.Name : $"{record.Kind} {record.Name}";
+        => IsTypedefName(manifest, record.Name, ManifestTypeKind.Record) ? record.Name : $"{(record.Kind == ManifestRecordKind.Union ? "union" : "struct")} {record.Name}";
 
     public static string EnumType(LayoutManifest manifest, ManifestEnumeration e)
-        => IsTypedefName(manifest, e.Name, "enum") ? e.Name : $"enum {e.Name}";
+        => IsTypedefName(manifest, e.Name, ManifestTypeKind.Enum) ? e.Name : $"enum {e.Name}";
 
-    static bool IsTypedefName(LayoutManifest manifest, string name, string kind)
+    static bool IsTypedefName(LayoutManifest manifest, string name, ManifestTypeKind kind)
         => manifest.Typedefs.Any(t => t.Name == name && t.Type.Kind == kind && t.Type.Spelling.Contains("(anonymous)", StringComparison.Ordinal));
 
     public static string Literal(long value, bool unsigned)
