@@ -26,17 +26,17 @@ public sealed class BatchedIoctlInteractionPlugin(ILogger logger)
 
         using (portal.BeginBatch())
         {
-            const string toWrite = "test";
-            await portal.WriteStrAsync(arg, toWrite);                  // staged, no exchange
+            const string ToWrite = "test";
+            await portal.WriteStrAsync(arg, ToWrite);                  // staged, no exchange
             var readBack = await portal.ReadStrAsync(arg);             // read-your-writes: from the staged bytes
-            if (readBack != toWrite)
-                throw new InvalidOperationException($"Expected {toWrite}, got {readBack}, r/w failed");
+            if (readBack != ToWrite)
+                throw new InvalidOperationException($"Expected {ToWrite}, got {readBack}, r/w failed");
 
-            const uint toWriteInt = 0x12345678;
-            await portal.WriteIntAsync(arg + IoctlInteractionPlugin.IfNameSize, toWriteInt);
+            const uint ToWriteInt = 0x12345678;
+            await portal.WriteIntAsync(arg + IoctlInteractionPlugin.IfNameSize, ToWriteInt);
             var dataBack = await portal.ReadIntAsync(arg + IoctlInteractionPlugin.IfNameSize);
-            if (dataBack != toWriteInt)
-                throw new InvalidOperationException($"Expected 0x{toWriteInt:x}, got 0x{dataBack:x}, r/w failed");
+            if (dataBack != ToWriteInt)
+                throw new InvalidOperationException($"Expected 0x{ToWriteInt:x}, got 0x{dataBack:x}, r/w failed");
         }
 
         // Exchange 2: the staged writes, then the fd name, arguments, environment and pid.

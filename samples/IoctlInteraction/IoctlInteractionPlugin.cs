@@ -28,17 +28,17 @@ public sealed class IoctlInteractionPlugin(ILogger logger)
         var data = await portal.ReadIntAsync(arg + IfNameSize);
         InteractionLog.Data(logger, data);
 
-        const string toWrite = "test";
-        await portal.WriteStrAsync(arg, toWrite);
+        const string ToWrite = "test";
+        await portal.WriteStrAsync(arg, ToWrite);
         interfaceName = await portal.ReadStrAsync(arg);
-        if (interfaceName != toWrite)
-            throw new InvalidOperationException($"Expected {toWrite}, got {interfaceName}, r/w failed");
+        if (interfaceName != ToWrite)
+            throw new InvalidOperationException($"Expected {ToWrite}, got {interfaceName}, r/w failed");
 
-        const uint toWriteInt = 0x12345678;
-        await portal.WriteIntAsync(arg + IfNameSize, toWriteInt);
+        const uint ToWriteInt = 0x12345678;
+        await portal.WriteIntAsync(arg + IfNameSize, ToWriteInt);
         data = await portal.ReadIntAsync(arg + IfNameSize);
-        if (data != toWriteInt)
-            throw new InvalidOperationException($"Expected 0x{toWriteInt:x}, got 0x{data:x}, r/w failed");
+        if (data != ToWriteInt)
+            throw new InvalidOperationException($"Expected 0x{ToWriteInt:x}, got 0x{data:x}, r/w failed");
 
         InteractionLog.Fd(logger, await portal.ReadFdNameAsync((int)syscall.Args[0]));
         InteractionLog.Args(logger, string.Join(' ', await portal.GetProcArgsAsync()));

@@ -358,11 +358,11 @@ public sealed class BatchWireTests
             var entries = Enumerable.Range(0, 8).Select(i => Read(d.Buf + (ulong)(64 * i), 32)).ToArray();
             Encode(channel.Region, entries);
             var request = channel.Region[..(24 + 8 * 24)].ToArray();
-            const int rounds = 3000;
-            var singles = new double[rounds];
-            var batches = new double[rounds];
+            const int Rounds = 3000;
+            var singles = new double[Rounds];
+            var batches = new double[Rounds];
             // interleaved, so that drift on the (shared) host affects both alike
-            for (var i = 0; i < rounds; i++)
+            for (var i = 0; i < Rounds; i++)
             {
                 var started = Stopwatch.GetTimestamp();
                 foreach (var e in entries)
@@ -381,7 +381,7 @@ public sealed class BatchWireTests
             var results = Decode(channel.Region, entries);
             for (var i = 0; i < 8; i++)
                 AssertResult(results[i], Ok, 0, 32, 0, Pattern(64 * i, 32));
-            TestContext.WriteLine($"8 x READ 32 B, {rounds} rounds, median (p90): " +
+            TestContext.WriteLine($"8 x READ 32 B, {Rounds} Rounds, median (p90): " +
                 $"8 single READs {Percentile(singles, 0.5):F1} ({Percentile(singles, 0.9):F1}) us, " +
                 $"one BATCH {Percentile(batches, 0.5):F1} ({Percentile(batches, 0.9):F1}) us");
         });

@@ -22,15 +22,15 @@ public sealed class AllocationTests
             await memory.ReadIntAsync(0x1000);
             await memory.WriteIntAsync(0x1000, 1u);
         }
-        const int operations = 10_000;
+        const int Operations = 10_000;
         var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < operations; i++)
+        for (var i = 0; i < Operations; i++)
         {
             await memory.ReadIntAsync(0x1000);
             await memory.ReadPtrAsync(0x1000);
             await memory.WriteIntAsync(0x1000, (uint)i);
         }
-        var perOperation = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)(3 * operations);
+        var perOperation = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)(3 * Operations);
         Assert.IsLessThan(1.0, perOperation, $"{perOperation:F2} bytes allocated per operation");
     }
 }

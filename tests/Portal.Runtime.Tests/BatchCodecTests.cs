@@ -400,11 +400,11 @@ public sealed class BatchCodecTests
             Answer.Header(region, (ulong)PortalResponse.BatchOk, Answer.Addr(region), (ulong)response);
         });
         // Inline, not in a helper: test projects build in Debug, where an async helper's state machine is a class.
-        const int warmUp = 100, rounds = 10_000;
+        const int WarmUp = 100, Rounds = 10_000;
         long before = 0;
-        for (var i = 0; i < warmUp + rounds; i++)
+        for (var i = 0; i < WarmUp + Rounds; i++)
         {
-            if (i == warmUp)
+            if (i == WarmUp)
                 before = GC.GetAllocatedBytesForCurrentThread();
             var a = memory.ReadIntAsync(0x1000);
             var b = memory.ReadPtrAsync(0x2000);
@@ -413,7 +413,7 @@ public sealed class BatchCodecTests
             await b;
             await w;
         }
-        var perOperation = (GC.GetAllocatedBytesForCurrentThread() - before) / (3.0 * rounds);
+        var perOperation = (GC.GetAllocatedBytesForCurrentThread() - before) / (3.0 * Rounds);
         Assert.IsLessThan(1.0, perOperation, $"{perOperation:F2} bytes allocated per operation");
     }
 }

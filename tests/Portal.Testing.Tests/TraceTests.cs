@@ -116,7 +116,7 @@ public sealed class TraceTests
     [TestMethod]
     public async Task A_failing_handler_is_a_failed_span_with_its_exception_and_the_guests_comm_is_escaped()
     {
-        const string comm = "q\"\\\t\u0001ü";     // a guest may name its process anything: quote, backslash, control characters, UTF-8
+        const string Comm = "q\"\\\t\u0001ü";     // a guest may name its process anything: quote, backslash, control characters, UTF-8
         var path = TracePath();
         using (var trace = ChromeTraceWriter.Create(path))
         {
@@ -126,7 +126,7 @@ public sealed class TraceTests
                 "Refuses", TestContext.CancellationToken);
             var (_, exitCode) = await guest.RunAsync(async context =>
             {
-                await context.SetNameAsync(comm);
+                await context.SetNameAsync(Comm);
                 await context.GetPidAsync();
                 return 0;
             }, ["/bin/renamer"], TestContext.CancellationToken);
@@ -135,7 +135,7 @@ public sealed class TraceTests
 
         var span = ChromeTrace.Load(path).Handlers().Single();
         Assert.AreEqual("Refuses", span.Name);
-        Assert.AreEqual(comm, span.Arg("comm"), "the comm comes back byte for byte");
+        Assert.AreEqual(Comm, span.Arg("comm"), "the comm comes back byte for byte");
         Assert.AreEqual("failed", span.Arg("outcome"));
         Assert.AreEqual("untouched", span.Arg("verdict"));
         Assert.AreEqual("InvalidOperationException: no \"pid\" for you", span.Arg("exception"));

@@ -9,23 +9,23 @@ namespace Portal.Headers.Building;
 /// </summary>
 internal sealed class DeclarationIndex
 {
-    readonly Dictionary<nint, RecordDeclaration> records = [];
-    readonly Dictionary<nint, EnumDeclaration> enums = [];
-    readonly Dictionary<nint, TypedefDeclaration> typedefs = [];
-    int order;
+    readonly Dictionary<nint, RecordDeclaration> _records = [];
+    readonly Dictionary<nint, EnumDeclaration> _enums = [];
+    readonly Dictionary<nint, TypedefDeclaration> _typedefs = [];
+    int _order;
 
     DeclarationIndex()
     {
     }
 
     /// <summary>Every record, in the order first met.</summary>
-    public IEnumerable<RecordDeclaration> Records => records.Values;
+    public IEnumerable<RecordDeclaration> Records => _records.Values;
 
     /// <summary>Every enum, in the order first met.</summary>
-    public IEnumerable<EnumDeclaration> Enums => enums.Values;
+    public IEnumerable<EnumDeclaration> Enums => _enums.Values;
 
     /// <summary>Every typedef, in the order first met.</summary>
-    public IEnumerable<TypedefDeclaration> Typedefs => typedefs.Values;
+    public IEnumerable<TypedefDeclaration> Typedefs => _typedefs.Values;
 
     /// <summary>Walks the translation unit: records (also those declared inside records, typedefs and variables), enums, typedefs.</summary>
     public static DeclarationIndex Collect(TranslationUnit unit)
@@ -68,7 +68,7 @@ internal sealed class DeclarationIndex
     /// <summary>The record <paramref name="cursor"/> declares or refers to (added if new).</summary>
     public RecordDeclaration RecordFor(Cursor cursor)
     {
-        var record = GetOrAdd(records, cursor, () => new RecordDeclaration(cursor, order++, TagName(cursor)));
+        var record = GetOrAdd(_records, cursor, () => new RecordDeclaration(cursor, _order++, TagName(cursor)));
         record.NoteDefinition(cursor);
         return record;
     }
@@ -76,20 +76,20 @@ internal sealed class DeclarationIndex
     /// <summary>The enum <paramref name="cursor"/> declares or refers to (added if new).</summary>
     public EnumDeclaration EnumFor(Cursor cursor)
     {
-        var declaration = GetOrAdd(enums, cursor, () => new EnumDeclaration(cursor, order++, TagName(cursor) ?? ""));
+        var declaration = GetOrAdd(_enums, cursor, () => new EnumDeclaration(cursor, _order++, TagName(cursor) ?? ""));
         declaration.NoteDefinition(cursor);
         return declaration;
     }
 
     /// <summary>The typedef <paramref name="cursor"/> declares (added if new).</summary>
-    public TypedefDeclaration TypedefFor(Cursor cursor) => GetOrAdd(typedefs, cursor, () => new TypedefDeclaration(cursor, order++));
+    public TypedefDeclaration TypedefFor(Cursor cursor) => GetOrAdd(_typedefs, cursor, () => new TypedefDeclaration(cursor, _order++));
 
     /// <summary>The record <paramref name="cursor"/> declares, if it is known.</summary>
-    public RecordDeclaration? FindRecord(Cursor cursor) => records.GetValueOrDefault(Identity(cursor));
+    public RecordDeclaration? FindRecord(Cursor cursor) => _records.GetValueOrDefault(Identity(cursor));
 
     /// <summary>The record called <paramref name="name"/>: the first defined one, else the first declared; null if none.</summary>
     public RecordDeclaration? FindRecord(string name)
-        => records.Values.Where(r => r.Name == name).OrderBy(r => r.Definition is null ? 1 : 0).ThenBy(r => r.Order).FirstOrDefault();
+        => _records.Values.Where(r => r.Name == name).OrderBy(r => r.Definition is null ? 1 : 0).ThenBy(r => r.Order).FirstOrDefault();
 
     static T GetOrAdd<T>(Dictionary<nint, T> map, Cursor cursor, Func<T> create)
     {

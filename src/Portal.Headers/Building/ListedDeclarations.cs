@@ -7,18 +7,18 @@ namespace Portal.Headers.Building;
 /// </summary>
 internal sealed class ListedDeclarations
 {
-    readonly Queue<Declaration> pending = new();
-    readonly HashSet<Declaration> queued = [];
-    readonly Dictionary<RecordDeclaration, ManifestRecord> records = [];
-    readonly Dictionary<EnumDeclaration, ManifestEnumeration> enums = [];
-    readonly Dictionary<TypedefDeclaration, ManifestTypedef> typedefs = [];
-    readonly TypeDescriber types;
-    readonly LayoutDescriber layouts;
+    readonly Queue<Declaration> _pending = new();
+    readonly HashSet<Declaration> _queued = [];
+    readonly Dictionary<RecordDeclaration, ManifestRecord> _records = [];
+    readonly Dictionary<EnumDeclaration, ManifestEnumeration> _enums = [];
+    readonly Dictionary<TypedefDeclaration, ManifestTypedef> _typedefs = [];
+    readonly TypeDescriber _types;
+    readonly LayoutDescriber _layouts;
 
     public ListedDeclarations(DeclarationIndex declarations, HeaderAbi abi)
     {
-        types = new TypeDescriber(declarations, Enqueue);
-        layouts = new LayoutDescriber(abi, types);
+        _types = new TypeDescriber(declarations, Enqueue);
+        _layouts = new LayoutDescriber(abi, _types);
     }
 
     /// <summary>
@@ -29,36 +29,36 @@ internal sealed class ListedDeclarations
     {
         foreach (var declaration in declarations)
             Enqueue(declaration);
-        while (pending.TryDequeue(out var declaration))
+        while (_pending.TryDequeue(out var declaration))
         {
             switch (declaration)
             {
                 case RecordDeclaration record:
-                    records.Add(record, layouts.Describe(record));
+                    _records.Add(record, _layouts.Describe(record));
                     break;
                 case EnumDeclaration e:
-                    enums.Add(e, LayoutDescriber.Describe(e));
+                    _enums.Add(e, LayoutDescriber.Describe(e));
                     break;
                 case TypedefDeclaration typedef:
-                    typedefs.Add(typedef, layouts.Describe(typedef));
+                    _typedefs.Add(typedef, _layouts.Describe(typedef));
                     break;
             }
         }
     }
 
-    public bool IsListed(RecordDeclaration record) => records.ContainsKey(record);
+    public bool IsListed(RecordDeclaration record) => _records.ContainsKey(record);
 
     /// <summary>The listed records, in declaration order.</summary>
-    public IReadOnlyList<ManifestRecord> Records => InOrder(records);
+    public IReadOnlyList<ManifestRecord> Records => InOrder(_records);
 
     /// <summary>The listed typedefs, in declaration order.</summary>
-    public IReadOnlyList<ManifestTypedef> Typedefs => InOrder(typedefs);
+    public IReadOnlyList<ManifestTypedef> Typedefs => InOrder(_typedefs);
 
     /// <summary>The listed enums, in declaration order.</summary>
-    public IReadOnlyList<ManifestEnumeration> Enums => InOrder(enums);
+    public IReadOnlyList<ManifestEnumeration> Enums => InOrder(_enums);
 
     /// <summary>The types described as <c>void</c> because the manifest has no kind for them.</summary>
-    public IReadOnlyList<ManifestNote> TypeNotes => types.Notes;
+    public IReadOnlyList<ManifestNote> TypeNotes => _types.Notes;
 
     static List<TEntry> InOrder<TDeclaration, TEntry>(Dictionary<TDeclaration, TEntry> described) where TDeclaration : Declaration
         => [.. described.OrderBy(pair => pair.Key.Order).Select(pair => pair.Value)];
@@ -71,7 +71,7 @@ internal sealed class ListedDeclarations
             EnumDeclaration e => e.Definition is not null,
             _ => true,
         };
-        if (listable && queued.Add(declaration))
-            pending.Enqueue(declaration);
+        if (listable && _queued.Add(declaration))
+            _pending.Enqueue(declaration);
     }
 }

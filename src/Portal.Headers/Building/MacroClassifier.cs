@@ -10,12 +10,12 @@ namespace Portal.Headers.Building;
 /// </summary>
 internal sealed class MacroClassifier
 {
-    readonly TranslationUnit unit;
+    readonly TranslationUnit _unit;
 
     // Each name's last definition, at its own position: a macro #undef'd and defined again counts where it is defined last.
-    readonly Dictionary<string, MacroDefinition> definitions = new(StringComparer.Ordinal);
+    readonly Dictionary<string, MacroDefinition> _definitions = new(StringComparer.Ordinal);
 
-    MacroClassifier(TranslationUnit unit) => this.unit = unit;
+    MacroClassifier(TranslationUnit unit) => _unit = unit;
 
     /// <summary>The header's macros (not built-in or command-line ones, nor internal ones) in definition order.</summary>
     public static IReadOnlyList<HeaderMacro> Classify(TranslationUnit unit)
@@ -25,9 +25,9 @@ internal sealed class MacroClassifier
         foreach (var cursor in unit.Root.Children())
         {
             if (cursor.Kind == CXCursorKind.MacroDefinition && !cursor.IsMacroBuiltin && cursor.Location.File.Length > 0)
-                classifier.definitions[cursor.Spelling] = new MacroDefinition(cursor.Spelling, cursor, order++);
+                classifier._definitions[cursor.Spelling] = new MacroDefinition(cursor.Spelling, cursor, order++);
         }
-        return [.. classifier.definitions.Values.OrderBy(m => m.Order).Where(m => !TypeSpelling.IsInternal(m.Name)).Select(classifier.Classify)];
+        return [.. classifier._definitions.Values.OrderBy(m => m.Order).Where(m => !TypeSpelling.IsInternal(m.Name)).Select(classifier.Classify)];
     }
 
     HeaderMacro Classify(MacroDefinition macro)
@@ -56,7 +56,7 @@ internal sealed class MacroClassifier
     {
         if (macro.Body is { } cached)
             return cached;
-        var tokens = unit.Tokenize(macro.Cursor.Extent);
+        var tokens = _unit.Tokenize(macro.Cursor.Extent);
         var start = tokens.Count > 0 && tokens[0].Spelling == macro.Name ? 1 : 0;
         if (macro.Cursor.IsMacroFunctionLike && start < tokens.Count && tokens[start].Spelling == "(")
         {
@@ -77,7 +77,7 @@ internal sealed class MacroClassifier
         var result = new List<Token>();
         foreach (var token in tokens)
         {
-            if (token.Kind != CXTokenKind.Identifier || !definitions.TryGetValue(token.Spelling, out var macro) || expanding.Contains(token.Spelling))
+            if (token.Kind != CXTokenKind.Identifier || !_definitions.TryGetValue(token.Spelling, out var macro) || expanding.Contains(token.Spelling))
             {
                 result.Add(token);
                 continue;

@@ -6,15 +6,15 @@ namespace Portal.Headers.Building;
 internal sealed class MemberPaths
 {
     // The records a path may start at, in the order tried: the listed ones first, each group in declaration order.
-    readonly List<RecordDeclaration> candidates;
+    readonly List<RecordDeclaration> _candidates;
 
     /// <summary>Takes which records are listed now: resolve before listing the records found.</summary>
     public MemberPaths(DeclarationIndex declarations, ListedDeclarations listed)
-        => candidates = [.. declarations.Records.Where(r => r.Name is not null && r.Definition is not null)
+        => _candidates = [.. declarations.Records.Where(r => r.Name is not null && r.Definition is not null)
             .OrderBy(r => listed.IsListed(r) ? 0 : 1).ThenBy(r => r.Order)];
 
     /// <summary>The first record where the whole path resolves; null if none.</summary>
-    public RecordDeclaration? Resolve(IReadOnlyList<string> path) => candidates.FirstOrDefault(r => Resolves(r.Definition!.Value.Type, path, 0));
+    public RecordDeclaration? Resolve(IReadOnlyList<string> path) => _candidates.FirstOrDefault(r => Resolves(r.Definition!.Value.Type, path, 0));
 
     static bool Resolves(ClangType recordType, IReadOnlyList<string> path, int index)
     {

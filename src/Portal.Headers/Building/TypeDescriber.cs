@@ -9,10 +9,10 @@ namespace Portal.Headers.Building;
 /// </summary>
 internal sealed class TypeDescriber(DeclarationIndex declarations, Action<Declaration> referenced)
 {
-    readonly List<ManifestNote> notes = [];
+    readonly List<ManifestNote> _notes = [];
 
     /// <summary>The types described as <c>void</c> because the manifest has no kind for them, in the order met.</summary>
-    public IReadOnlyList<ManifestNote> Notes => notes;
+    public IReadOnlyList<ManifestNote> Notes => _notes;
 
     /// <summary>Describes <paramref name="declared"/>, the type of <paramref name="where"/> (named in notes).</summary>
     public ManifestType Describe(ClangType declared, string where)
@@ -85,7 +85,7 @@ internal sealed class TypeDescriber(DeclarationIndex declarations, Action<Declar
                         var resolved = Describe(canonical, where);
                         return Respelled(resolved, spelling, resolved.Size);
                     }
-                    notes.Add(new ManifestNote { Name = where, Reason = $"unsupported type '{spelling}' (clang type kind {(int)t.Kind}), described as void" });
+                    _notes.Add(new ManifestNote { Name = where, Reason = $"unsupported type '{spelling}' (clang type kind {(int)t.Kind}), described as void" });
                     return new ManifestType { Kind = ManifestTypeKind.Void, Spelling = spelling, Size = size };
                 }
         }

@@ -90,17 +90,17 @@ internal static class LibClang
                 throw new HeaderToolException($"{ResourceDirVariable}={explicitDir} has no include/stddef.h");
             return explicitDir;
         }
-        const string root = "/usr/lib/llvm-14/lib/clang";
-        if (Directory.Exists(root))
+        const string ClangResourceRoot = "/usr/lib/llvm-14/lib/clang";
+        if (Directory.Exists(ClangResourceRoot))
         {
-            var found = Directory.GetDirectories(root)
+            var found = Directory.GetDirectories(ClangResourceRoot)
                 .Where(d => File.Exists(Path.Combine(d, "include", "stddef.h")))
                 .OrderBy(d => d, StringComparer.Ordinal)
                 .LastOrDefault();
             if (found is not null)
                 return found;
         }
-        throw new HeaderToolException($"clang's builtin headers not found under {root}/<version>/include: install libclang-common-14-dev (sudo scripts/setup-headers.sh)");
+        throw new HeaderToolException($"clang's builtin headers not found under {ClangResourceRoot}/<version>/include: install libclang-common-14-dev (sudo scripts/setup-headers.sh)");
     }
 
     /// <summary>Converts and frees a libclang string.</summary>
