@@ -103,7 +103,12 @@ internal sealed class OpServer
     {
         if (held is null) { Respond(region, ReadFail, Errno(GuestErrno.ESRCH), 0); return; }
         if (size > DataCapacity) { Respond(region, ReadFail, Errno(GuestErrno.EINVAL), 0); return; }
-        var copied = held.Memory.CopyFromUser(addr, data[..(int)size]);
+        RespondCopied(region, addr, size, held.Memory.CopyFromUser(addr, data[..(int)size]));
+    }
+
+    /// <summary>A read's answer from how much of it was copied: all, some (then a fault), or nothing.</summary>
+    private void RespondCopied(Span<byte> region, ulong addr, ulong size, int copied)
+    {
         if (copied == (int)size)
             Respond(region, ReadOk, addr, size);
         else if (copied > 0)
@@ -130,12 +135,8 @@ internal sealed class OpServer
         var copied = held.Memory.CopyStringFromUser(addr, data[..(int)size], out var terminated);
         if (terminated)
             Respond(region, ReadOk, addr, (ulong)copied);
-        else if (copied == (int)size)
-            Respond(region, ReadOk, addr, size);             // no NUL in the window: the host continues
-        else if (copied > 0)
-            Respond(region, ReadPartial, Errno(GuestErrno.EFAULT), (ulong)copied);
         else
-            Respond(region, ReadFail, Errno(GuestErrno.EFAULT), 0);
+            RespondCopied(region, addr, size, copied);       // all of it, no NUL in the window: the host continues
     }
 
     private void ServeFdName(Span<byte> region, Span<byte> data, EmulatedProcess? held, ulong addr, ulong size)
