@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Portal.Channels;
+using Portal.Protocol;
 
 namespace Portal.Qemu.Transport;
 
@@ -40,7 +41,7 @@ internal sealed class WindowChannel : IGuestChannel
 
     public int Slot { get; }
 
-    public unsafe Span<byte> Region => new((byte*)_slot + RegionOffset, 4096);
+    public unsafe Span<byte> Region => new((byte*)_slot + RegionOffset, RegionLayout.Size);
 
     /// <summary>The guest_seq value the host has consumed.</summary>
     public uint LastGuestSeq { get; set; }
