@@ -34,7 +34,7 @@ namespace Portal.Qemu;
 /// </summary>
 public sealed partial class QemuGuest : IGuest
 {
-    /// <summary>Size of the window.</summary>
+    /// <summary>Size of the shared window in bytes (where it sits in guest RAM is each machine's: GuestMachine).</summary>
     public const int WindowSize = 1 << 20;
 
     /// <summary>
