@@ -3,8 +3,9 @@
  * portal.ko - guest side of "Portal for .NET".
  *
  * Implements docs/protocol.md (version 1) over a window of guest physical
- * memory that the host can map (the guest RAM is a shared file on the host,
- * the window is reserved on the kernel command line with memmap=1M$192M):
+ * memory that the host can map (the guest RAM is a shared file on the host;
+ * the host keeps the window out of System RAM on the kernel command line and
+ * passes its address as portal.window_phys=, there being no default):
  *
  *  - slot 0 (control) is served by a kernel thread that polls host_seq,
  *    spinning for a short while after activity and sleep-polling otherwise;
@@ -47,9 +48,9 @@
 /* ------------------------------------------------------------------------ */
 /* Parameters                                                               */
 
-unsigned long portal_window_phys = 0x0c000000;
+unsigned long portal_window_phys;
 module_param_named(window_phys, portal_window_phys, ulong, 0444);
-MODULE_PARM_DESC(window_phys, "guest physical address of the window (reserved with memmap=)");
+MODULE_PARM_DESC(window_phys, "guest physical address of the window (required; the host chooses it)");
 
 unsigned long portal_window_size = 1 << 20;
 module_param_named(window_size, portal_window_size, ulong, 0444);

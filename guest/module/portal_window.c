@@ -28,6 +28,11 @@ static int __init window_check(void)
 {
 	unsigned long phys = portal_window_phys, size = portal_window_size;
 
+	/* The host alone knows where it keeps the window (Portal.Qemu's GuestMachine). */
+	if (!phys) {
+		pr_err("no window_phys= given (the host passes portal.window_phys=)\n");
+		return -EINVAL;
+	}
 	if (size < PORTAL_WIN_HDR_SIZE + 2 * PORTAL_SLOT_STRIDE ||
 	    !PAGE_ALIGNED(phys)) {
 		pr_err("bad window %#lx+%#lx\n", phys, size);

@@ -5,8 +5,8 @@
  *   portal-hostile [--slots N] [--bound-ms MS] [--seed S] [--bad-header] SCENARIO...
  *
  * With portal.ko NOT loaded (kernel argument portal.noload), it maps the shared window through
- * /dev/mem (the window is reserved with memmap=1M$192M, so it is not System RAM and /dev/mem lets
- * root map it), lays out a window header the host accepts (docs/protocol.md §5.1) with N vCPU slots
+ * /dev/mem at the address the host passes to portal.ko (portal.window_phys= on the kernel command
+ * line; the host keeps the range out of System RAM, so /dev/mem lets root map it), lays out a window header the host accepts (docs/protocol.md §5.1) with N vCPU slots
  * (default 2, whatever the number of vCPUs: nothing in the window ties a slot to a CPU), and waits
  * until a host has attached and registered a hook. It serves the control slot plausibly throughout
  * (GUEST_INFO, HOOK_*, PING, STATS), then plays each SCENARIO in order:
@@ -61,7 +61,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WINDOW_PHYS_DEFAULT	(192UL << 20)	/* x86_64 and mipsel guests */
 #define WINDOW_SIZE	(1UL << 20)
 #define HDR_SIZE	4096
 #define STRIDE		8192
@@ -194,7 +193,10 @@ static uint8_t *region(unsigned int s)
 	return slot(s) + S_REGION;
 }
 
-/* The window's address, from the kernel argument the host passes to portal.ko (portal.window_phys=). */
+/*
+ * The window's address, from the kernel argument the host passes to portal.ko (portal.window_phys=),
+ * or 0 without one: only the host knows where it keeps the window.
+ */
 static unsigned long window_phys(void)
 {
 	static const char key[] = "portal.window_phys=";
@@ -204,12 +206,12 @@ static unsigned long window_phys(void)
 	FILE *f = fopen("/proc/cmdline", "r");
 
 	if (!f)
-		return WINDOW_PHYS_DEFAULT;
+		return 0;
 	n = fread(line, 1, sizeof(line) - 1, f);
 	fclose(f);
 	line[n] = 0;
 	at = strstr(line, key);
-	return at ? strtoul(at + sizeof(key) - 1, NULL, 0) : WINDOW_PHYS_DEFAULT;
+	return at ? strtoul(at + sizeof(key) - 1, NULL, 0) : 0;
 }
 
 static uint8_t *data(unsigned int s)
@@ -1148,6 +1150,7 @@ static long arg_count(const char *spec, long fallback)
 int main(int argc, char **argv)
 {
 	int fd, i, bad_header = 0;
+	unsigned long phys;
 	long long start;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1169,12 +1172,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	phys = window_phys();
+	if (!phys) {
+		printf("error=no-window-phys (no portal.window_phys= on the kernel command line)\n");
+		return 3;
+	}
 	fd = open("/dev/mem", O_RDWR);
 	if (fd < 0) {
 		printf("error=open-dev-mem errno=%d\n", errno);
 		return 3;
 	}
-	win = mmap(NULL, WINDOW_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)window_phys());
+	win = mmap(NULL, WINDOW_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)phys);
 	if (win == MAP_FAILED) {
 		printf("error=mmap-dev-mem errno=%d\n", errno);
 		return 3;

@@ -1,10 +1,11 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using Portal.Cli.Commands;
 using Portal.Cli.Terminal;
 
 namespace Portal.Cli;
 
-/// <summary>The <c>portal</c> command line: <c>run</c>, <c>boot</c>, <c>setup</c>, <c>headers</c>.</summary>
+/// <summary>The <c>portal</c> command line: <c>run</c>, <c>boot</c>, <c>setup</c>, <c>guest</c>, <c>headers</c>.</summary>
 internal static class PortalCommandLine
 {
     public static async Task<int> RunAsync(string[] args, CliConsole console)
@@ -14,6 +15,7 @@ internal static class PortalCommandLine
             RunCommand.Create(console),
             BootCommand.Create(console),
             SetupCommand.Create(console),
+            QemuGuestCommand.Create(console),
             HeadersCommand.Create(console),
         };
         var result = root.Parse(args);
@@ -23,8 +25,7 @@ internal static class PortalCommandLine
             var errors = result.Errors.Where(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)).ToList();
             foreach (var error in errors.Count > 0 ? errors : result.Errors)
                 console.Fail(error.Message);
-            var command = result.CommandResult.Command;
-            console.Fail($"see: portal {(command == root ? "" : command.Name + " ")}--help");
+            console.Fail($"see: portal {CommandPath(result.CommandResult)}--help");
             return ExitCodes.Usage;
         }
         // Ctrl-C belongs to the commands (portal run shuts the guest down in order), not to the parser.
@@ -34,5 +35,14 @@ internal static class PortalCommandLine
             Error = console.Error,
             ProcessTerminationTimeout = null,
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>"guest build " for <c>portal guest build</c>, "" for portal itself: the words before --help.</summary>
+    private static string CommandPath(CommandResult command)
+    {
+        var path = "";
+        for (var current = command; current.Parent is CommandResult parent; current = parent)
+            path = current.Command.Name + " " + path;
+        return path;
     }
 }

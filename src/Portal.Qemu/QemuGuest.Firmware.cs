@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Portal.Abi;
+using Portal.Qemu.Agent;
 using Portal.Qemu.Firmware;
 
 namespace Portal.Qemu;
@@ -33,7 +34,7 @@ public sealed partial class QemuGuest
         if (Interlocked.Exchange(ref _firmwareBooted, 1) == 1)
             throw new InvalidOperationException("The firmware's init has been started already.");
         // The pre-init (guest/firmware-init) reads the init's path from this FIFO, then execs it.
-        var result = await RunShellAsync($"printf '%s\\n' {Quote(init)} >{FirmwareGoFifo}", null, cancellationToken).ConfigureAwait(false);
+        var result = await RunShellAsync($"printf '%s\\n' {ShellCommandLine.Quote(init)} >{FirmwareGoFifo}", null, cancellationToken).ConfigureAwait(false);
         if (result.ExitCode != 0)
             throw new GuestBootException($"Could not start the firmware's init {init} (exit {result.ExitCode}): {result.Output.Trim()}");
     }

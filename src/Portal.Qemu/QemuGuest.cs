@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Portal.Abi;
@@ -15,12 +12,6 @@ using Portal.Qemu.Machines;
 using Portal.Qemu.Transport;
 
 namespace Portal.Qemu;
-
-/// <summary>
-/// Booting the guest failed; the message says why (the panic text when the kernel panicked, how QEMU
-/// ended when it died) and carries the end of QEMU's errors and of the guest console when they have any.
-/// </summary>
-public sealed class GuestBootException(string message) : Exception(message);
 
 /// <summary>
 /// A real Linux guest (Debian's amd64 kernel) under QEMU with <c>portal.ko</c> loaded, connected to
@@ -43,10 +34,7 @@ public sealed class GuestBootException(string message) : Exception(message);
 /// </summary>
 public sealed partial class QemuGuest : IGuest
 {
-    /// <summary>Scratch directories are named after this prefix and the owning process id.</summary>
-    private const string WorkDirectoryPrefix = "portal-guest-";
-
-    /// <summary>Size of the window.</summary>
+    /// <summary>Size of the shared window in bytes (where it sits in guest RAM is each machine's: GuestMachine).</summary>
     public const int WindowSize = 1 << 20;
 
     /// <summary>
@@ -55,23 +43,21 @@ public sealed partial class QemuGuest : IGuest
     /// </summary>
     public const int StreamedOutputTail = 64 * 1024;
 
-    /// <summary>The name of the agent's virtio-serial port (guest/init passes it to portal-agent).</summary>
-    private const string AgentPortName = "org.portal.agent";
-
     private readonly GuestMachine _machine;
     private readonly QemuProcess _qemu;
     private readonly GuestMonitor _monitor;
     private readonly AgentClient _agent;
     private readonly SharedWindow _window;
     private readonly IGuestConnection _connection;
-    private readonly string _workDirectory;
+    private readonly GuestWorkDirectory _workDirectory;
+    private readonly HostExitCleanup _exitCleanup;
     private readonly TimeSpan _exchangeTimeout;
     private readonly ILogger _logger;
     private WindowConnection? _ownWindowConnection;     // ConnectWindowAsync's, disposed before the window is unmapped
     private int _disposed;
 
     private QemuGuest(GuestMachine machine, QemuProcess qemu, GuestMonitor monitor, AgentClient agent, SharedWindow window, IGuestConnection connection,
-        string workDirectory, GuestImage image, TimeSpan bootTime, TimeSpan exchangeTimeout, ILogger logger)
+        GuestWorkDirectory workDirectory, GuestImage image, TimeSpan bootTime, TimeSpan exchangeTimeout, ILogger logger)
     {
         _machine = machine;
         _qemu = qemu;
@@ -85,12 +71,8 @@ public sealed partial class QemuGuest : IGuest
         BootTime = bootTime;
         _logger = logger;
         _monitor.OnLost(OnLost);
-        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
-        _signals = [.. TerminatingSignals.Select(signal => PosixSignalRegistration.Create(signal, OnTerminatingSignal))];
+        _exitCleanup = new HostExitCleanup(CleanUpNow);
     }
-
-    private static readonly PosixSignal[] TerminatingSignals = [PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP, PosixSignal.SIGQUIT];
-    private readonly PosixSignalRegistration[] _signals;
 
     /// <inheritdoc/>
     public GuestAbi Abi => _machine.Abi;
@@ -111,7 +93,7 @@ public sealed partial class QemuGuest : IGuest
     public TimeSpan BootTime { get; }
 
     /// <summary>The guest console (kernel messages, /init's messages) so far.</summary>
-    public string ConsoleLog => ReadConsole(_workDirectory);
+    public string ConsoleLog => _workDirectory.ReadConsole();
 
     /// <summary>
     /// Completes when the guest is lost, with the reason: its kernel panicked (the message has the panic
@@ -124,7 +106,7 @@ public sealed partial class QemuGuest : IGuest
     public int QemuProcessId => _qemu.Id;
 
     /// <summary>This guest's scratch directory (agent socket, console log); removed on dispose.</summary>
-    public string WorkDirectory => _workDirectory;
+    public string WorkDirectory => _workDirectory.Path;
 
     /// <summary>
     /// Checks the prerequisites and builds the guest image (portal.ko, the programs, the initramfs, with
@@ -186,9 +168,8 @@ public sealed partial class QemuGuest : IGuest
     private static async Task<QemuGuest> BootAsync(GuestMachine machine, GuestImage image, string? firmwareInit, QemuGuestOptions options,
         ILogger logger, CancellationToken cancellationToken)
     {
-        SweepLeftovers(logger);
-        var workDirectory = Directory.CreateTempSubdirectory($"{WorkDirectoryPrefix}{Environment.ProcessId}-").FullName;
-        var ramFile = $"/dev/shm/portal-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        var workDirectory = GuestWorkDirectory.Create(logger);
+        var ram = GuestRamFile.ForNewGuest();
         var started = Stopwatch.GetTimestamp();
         QemuProcess? qemu = null;
         GuestMonitor? monitor = null;
@@ -198,14 +179,18 @@ public sealed partial class QemuGuest : IGuest
         boot.CancelAfter(options.BootTimeout);
         try
         {
-            qemu = QemuProcess.Start(machine.QemuBinary, QemuArguments(machine, options, image, ramFile, workDirectory));
-            monitor = new GuestMonitor(qemu, Path.Combine(workDirectory, "console.log"), logger, options.ConsoleLine);
+            var arguments = QemuCommandLine.Arguments(machine, options, image, ram, workDirectory);
+            Log.CommandLine(logger, QemuCommandLine.Display(machine.QemuBinary, arguments));
+            qemu = QemuProcess.Start(machine.QemuBinary, arguments);
+            monitor = new GuestMonitor(qemu, workDirectory.ConsoleLog, logger, options.ConsoleLine);
             // A guest that dies while booting (init exits, a panic, QEMU killed) fails the boot at once, not at its timeout.
             using var onLoss = monitor.LostToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), boot);
             Log.Started(logger, qemu.Id, image.Kernel);
-            agent = await AgentClient.ConnectAsync(Path.Combine(workDirectory, "agent.sock"), () => !qemu.HasExited, boot.Token).ConfigureAwait(false);
-            window = await MapWindowAsync(ramFile, options.MemoryMiB, qemu, boot.Token).ConfigureAwait(false);     // at GuestMachine.WindowOffset in RAM
-            var slots = options.LoadPortalModule ? await WaitForWindowAsync(window, qemu, "portal.ko", boot.Token).ConfigureAwait(false) : 0;
+            agent = await AgentClient.ConnectAsync(workDirectory.AgentSocket, () => !qemu.HasExited, boot.Token).ConfigureAwait(false);
+            window = await ram.MapWindowAsync(options.MemoryMiB, () => !qemu.HasExited, boot.Token).ConfigureAwait(false);
+            var slots = options.LoadPortalModule
+                ? await WindowHandshake.WaitForSlotsAsync(window, () => !qemu.HasExited, "portal.ko", boot.Token).ConfigureAwait(false)
+                : 0;
             await agent.Ready.WaitAsync(boot.Token).ConfigureAwait(false);
             IGuestConnection connection = options.LoadPortalModule
                 ? new WindowConnection(window, slots, options.ExchangeTimeout, logger)
@@ -232,39 +217,12 @@ public sealed partial class QemuGuest : IGuest
             qemu?.Dispose();
             if (monitor is not null)
                 await monitor.DisposeAsync().ConfigureAwait(false);
-            DeleteQuietly(ramFile);
-            DeleteDirectoryQuietly(workDirectory);
+            ram.DeleteQuietly();
+            workDirectory.DeleteQuietly();
             if (cancellationToken.IsCancellationRequested)
                 throw;
-            throw new GuestBootException(BootFailure(lost, e, options.BootTimeout, qemuErrors, console));
+            throw GuestBootException.Describe(lost, e, options.BootTimeout, qemuErrors, console);
         }
-    }
-
-    /// <summary>Why the boot failed, then QEMU's errors and the console's end, each only when it has something to say.</summary>
-    private static string BootFailure(GuestLostException? lost, Exception error, TimeSpan bootTimeout, string qemuErrors, string console)
-    {
-        var message = new StringBuilder();
-        if (lost is not null)
-        {
-            // "the guest kernel panicked:\n<text>" → "The guest kernel panicked during boot:\n<text>"
-            var (summary, details) = lost.Message.IndexOf(":\n", StringComparison.Ordinal) is var colon and >= 0
-                ? (lost.Message[..colon], lost.Message[colon..])
-                : (lost.Message, ".");
-            message.Append(char.ToUpperInvariant(summary[0])).Append(summary.AsSpan(1)).Append(" during boot").Append(details);
-        }
-        else
-        {
-            var reason = error is OperationCanceledException
-                ? string.Create(CultureInfo.InvariantCulture, $"did not become ready within {bootTimeout.TotalSeconds:F0} s")
-                : error.Message.TrimEnd('.');
-            message.Append("The QEMU guest ").Append(reason).Append('.');
-        }
-        if (qemuErrors.Trim().Length > 0 && !message.ToString().Contains(qemuErrors.Trim(), StringComparison.Ordinal))
-            message.Append("\n--- QEMU ---\n").Append(Tail(qemuErrors.TrimEnd(), 20));
-        var panicked = lost?.Message.Contains("Kernel panic", StringComparison.Ordinal) == true;
-        if (console.Trim().Length > 0 && !panicked)     // a panic's text is the console's end already
-            message.Append("\n--- guest console (end) ---\n").Append(console);
-        return message.ToString();
     }
 
     /// <summary>
@@ -308,7 +266,7 @@ public sealed partial class QemuGuest : IGuest
     public async Task<GuestCommandResult> RunAsync(GuestCommand command, Action<string>? output, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
-        return await RunShellAsync(ShellCommand(command), output, cancellationToken).ConfigureAwait(false);
+        return await RunShellAsync(ShellCommandLine.For(command), output, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -354,7 +312,7 @@ public sealed partial class QemuGuest : IGuest
             throw new InvalidOperationException("portal.ko owns this guest's window; use Connection.");
         if (Volatile.Read(ref _ownWindowConnection) is not null)
             throw new InvalidOperationException("This guest's window is already connected.");
-        var slots = await WaitForWindowAsync(_window, _qemu, "the guest program", cancellationToken).ConfigureAwait(false);
+        var slots = await WindowHandshake.WaitForSlotsAsync(_window, () => !_qemu.HasExited, "the guest program", cancellationToken).ConfigureAwait(false);
         var connection = new WindowConnection(_window, slots, _exchangeTimeout, _logger);
         if (Interlocked.CompareExchange(ref _ownWindowConnection, connection, null) is not null)
         {
@@ -369,9 +327,7 @@ public sealed partial class QemuGuest : IGuest
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
-        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
-        foreach (var registration in _signals)
-            registration.Dispose();
+        _exitCleanup.Dispose();
         var lost = _monitor.BeginShutdown();
         await _connection.DisposeAsync().ConfigureAwait(false);
         if (Volatile.Read(ref _ownWindowConnection) is { } own)
@@ -394,7 +350,7 @@ public sealed partial class QemuGuest : IGuest
         await _agent.DisposeAsync().ConfigureAwait(false);
         await _monitor.DisposeAsync().ConfigureAwait(false);
         _window.Dispose();
-        DeleteDirectoryQuietly(_workDirectory);
+        _workDirectory.DeleteQuietly();
     }
 
     /// <summary>The monitor found the guest gone: exchanges and commands, running or later, fail at once with the reason.</summary>
@@ -406,201 +362,14 @@ public sealed partial class QemuGuest : IGuest
         _agent.Fail(reason);
     }
 
-    /// <summary>The host process is exiting without disposing the guest: stop QEMU and clean up now.</summary>
-    private void OnProcessExit(object? sender, EventArgs e) => CleanUpNow();
-
-    /// <summary>
-    /// A terminating signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT) ends the process without ProcessExit,
-    /// so clean up here, unless a handler that ran before this one cancelled the signal. Handlers run
-    /// newest first: an application that handles Ctrl-C itself registers after starting the guest.
-    /// </summary>
-    private void OnTerminatingSignal(PosixSignalContext context)
-    {
-        if (!context.Cancel)
-            CleanUpNow();
-    }
-
+    /// <summary>The host process is ending without disposing the guest (<see cref="HostExitCleanup"/>): stop QEMU and clean up now.</summary>
     private void CleanUpNow()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
         _monitor.BeginShutdown();
         _qemu.Dispose();
-        DeleteDirectoryQuietly(_workDirectory);
-    }
-
-    /// <summary>
-    /// A host killed outright (SIGKILL) cannot clean up: QEMU dies with it (pdeathsig) and the RAM file
-    /// is already unlinked, but its scratch directory stays. Remove those of processes that are gone.
-    /// </summary>
-    private static void SweepLeftovers(ILogger logger)
-    {
-        foreach (var directory in Directory.GetDirectories(Path.GetTempPath(), WorkDirectoryPrefix + "*"))
-        {
-            var owner = Path.GetFileName(directory)[WorkDirectoryPrefix.Length..].Split('-')[0];
-            if (int.TryParse(owner, CultureInfo.InvariantCulture, out var pid) && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
-            {
-                DeleteDirectoryQuietly(directory);
-                Log.Swept(logger, directory);
-            }
-        }
-    }
-
-    private static List<string> QemuArguments(GuestMachine machine, QemuGuestOptions options, GuestImage image, string ramFile, string workDirectory)
-    {
-        var kernelArguments = new List<string> { $"console={machine.Console}", "quiet" };
-        kernelArguments.AddRange(machine.ReserveWindow(WindowSize, options.MemoryMiB));
-        kernelArguments.AddRange(machine.KernelArguments);
-        kernelArguments.AddRange(new[]
-        {
-            string.Create(CultureInfo.InvariantCulture, $"portal.window_phys=0x{machine.WindowAddress:x}"),
-            string.Create(CultureInfo.InvariantCulture, $"portal.host_timeout_ms={(int)options.HostTimeout.TotalMilliseconds}"),
-            string.Create(CultureInfo.InvariantCulture, $"portal.hold_budget_ms={(int)Math.Ceiling(options.HoldBudget.TotalMilliseconds)}"),
-        });
-        if (!options.LoadPortalModule)
-            kernelArguments.Add("portal.noload");       // guest/init skips insmod
-        if (options.Firmware is not null)
-            kernelArguments.Add($"rdinit={GuestImageBuilder.FirmwareInit}");     // Portal's pre-init, then the firmware's init
-
-        // A panic reboots at once, and QEMU (-no-reboot) exits: the host sees the end instead of a spinning VM.
-        kernelArguments.Add("panic=-1");
-        // Under TCG on a loaded host the boot-time IO-APIC timer check can miss its ticks and panic
-        // ("IO-APIC + timer doesn't work!", seen at load 13 on 2 cores); QEMU's emulated timer works.
-        if (machine.Abi == GuestAbi.X86_64)
-            kernelArguments.Add("no_timer_check");
-        if (options.PanicOnOops)
-            kernelArguments.Add("oops=panic");          // an oops ends the VM too (else only the faulting process dies)
-        kernelArguments.AddRange(options.KernelArguments);
-        var memory = string.Create(CultureInfo.InvariantCulture, $"{options.MemoryMiB}M");
-        List<string> machineArguments = ["-machine", $"{machine.Machine},accel={(options.UseKvm ? "kvm" : "tcg")},memory-backend=ram"];
-        if (machine.Cpu is { } cpu)
-            machineArguments.AddRange(["-cpu", cpu]);
-        return
-        [
-            .. machineArguments,
-            "-m", memory,
-            "-smp", options.Cpus.ToString(CultureInfo.InvariantCulture),
-            "-object", $"memory-backend-file,id=ram,size={memory},mem-path={ramFile},share=on",
-            "-kernel", image.Kernel,
-            "-initrd", image.Initramfs,
-            "-append", string.Join(' ', kernelArguments),
-            "-display", "none", "-monitor", "none", "-no-reboot", "-net", "none",
-            "-serial", $"file:{Path.Combine(workDirectory, "console.log")}",
-            // The agent's channel: a virtio-serial port, not a UART (QEMU moves a UART's bytes one at a time,
-            // ~150 KB/s under TCG). Port 0 is reserved for a console, so the agent's port is 1 of 2.
-            "-chardev", $"socket,id=agent,path={Path.Combine(workDirectory, "agent.sock")},server=on,wait=off",
-            "-device", "virtio-serial-pci,id=agentbus,max_ports=2",
-            "-device", $"virtserialport,bus=agentbus.0,chardev=agent,name={AgentPortName}",
-        ];
-    }
-
-    /// <summary>
-    /// Maps the window once QEMU has created the RAM file, then unlinks the file: both sides keep
-    /// their mappings, and nothing is left in /dev/shm whatever happens next.
-    /// </summary>
-    private static async Task<SharedWindow> MapWindowAsync(string ramFile, int memoryMiB, QemuProcess qemu, CancellationToken cancellationToken)
-    {
-        var size = (long)memoryMiB << 20;
-        while (!(File.Exists(ramFile) && new FileInfo(ramFile).Length >= size))
-        {
-            if (qemu.HasExited)
-                throw new InvalidOperationException("QEMU exited before creating the guest RAM.");
-            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
-        }
-        var window = SharedWindow.Map(ramFile, GuestMachine.WindowOffset, WindowSize);     // the RAM file starts at the machine's RamBase
-        File.Delete(ramFile);
-        return window;
-    }
-
-    /// <summary>
-    /// Waits until <paramref name="owner"/> has laid out the window, checks that it speaks protocol version 1
-    /// with slots that lie inside the mapping, and returns the slot count.
-    /// </summary>
-    private static async Task<int> WaitForWindowAsync(SharedWindow window, QemuProcess qemu, string owner, CancellationToken cancellationToken)
-    {
-        while (!(window.State == SharedWindow.ReadyState && window.Magic == "PORTAL01"))
-        {
-            if (qemu.HasExited)
-                throw new InvalidOperationException($"QEMU exited before {owner} was ready.");
-            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
-        }
-        // Each field read once: the guest may change them at any time, and only the values checked here are used.
-        var (version, stride, slots) = (window.Version, window.Stride, window.SlotCount);
-        var maxSlots = (window.Size - SharedWindow.HeaderSize) / SharedWindow.SlotStride;
-        if (version != 1 || stride != SharedWindow.SlotStride || slots < 2 || slots > maxSlots)
-            throw new InvalidOperationException(
-                $"{owner}'s window is not protocol version 1 with 2..{maxSlots} slots (version {version}, stride {stride}, {slots} slots).");
-        return (int)slots;
-    }
-
-    /// <summary>The connection of a guest booted without portal.ko.</summary>
-    private sealed class UnavailableConnection : IGuestConnection
-    {
-        private const string Message = "This guest was started with LoadPortalModule = false: portal.ko is not loaded.";
-
-        public IGuestChannel Control => throw new InvalidOperationException(Message);
-
-        public IDisposable Attach(IGuestEventSink sink) => throw new InvalidOperationException(Message);
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
-
-    /// <summary>A shell command line that execs the program with exactly the given arguments and extra environment.</summary>
-    internal static string ShellCommand(GuestCommand command)
-    {
-        var line = new StringBuilder("exec ");
-        if (command.Environment.Count > 0)
-        {
-            line.Append("env ");
-            foreach (var (name, value) in command.Environment)
-            {
-                if (name.Length == 0 || name.Contains('=', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal))
-                    throw new ArgumentException($"'{name}' is not an environment variable name.", nameof(command));
-                line.Append(Quote($"{name}={value}")).Append(' ');
-            }
-        }
-        line.Append(string.Join(' ', command.Arguments.Select(Quote)));
-        return line.ToString();
-    }
-
-    private static string Quote(string argument) => "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-
-    private static string ReadConsole(string workDirectory)
-    {
-        try
-        {
-            using var stream = new FileStream(Path.Combine(workDirectory, "console.log"), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            using var reader = new StreamReader(stream);
-            return reader.ReadToEnd();
-        }
-        catch (IOException)
-        {
-            return "";
-        }
-    }
-
-    private static string Tail(string text, int lines) => string.Join('\n', text.Split('\n').TakeLast(lines));
-
-    private static void DeleteQuietly(string file)
-    {
-        try
-        {
-            File.Delete(file);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    private static void DeleteDirectoryQuietly(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        _workDirectory.DeleteQuietly();
     }
 
     private static partial class Log
@@ -614,10 +383,10 @@ public sealed partial class QemuGuest : IGuest
         [LoggerMessage(3, LogLevel.Warning, "QEMU (pid {Pid}) did not power off in time and was killed")]
         public static partial void KilledQemu(ILogger logger, int pid);
 
-        [LoggerMessage(4, LogLevel.Debug, "Removed {Directory}, left by a host that is gone")]
-        public static partial void Swept(ILogger logger, string directory);
-
         [LoggerMessage(5, LogLevel.Information, "Read the {Source}: {Abi}, {Entries} entries, {MiB:F1} MiB of files, in {Seconds:F2} s")]
         public static partial void FirmwareRead(ILogger logger, string source, string abi, int entries, double miB, double seconds);
+
+        [LoggerMessage(6, LogLevel.Debug, "QEMU command line: {CommandLine}")]
+        public static partial void CommandLine(ILogger logger, string commandLine);
     }
 }

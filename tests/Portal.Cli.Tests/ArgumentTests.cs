@@ -30,6 +30,12 @@ public sealed class ArgumentTests
     [DataRow(new[] { "run", "--guest", "emulated", "--trace", "/", "--", "ls" }, "--trace /: cannot write the trace there", DisplayName = "run: trace on a directory")]
     [DataRow(new[] { "boot", "--rootfs", ".", "--trace", "/no/such/dir/trace.json" }, "--trace /no/such/dir/trace.json: cannot write the trace there", DisplayName = "boot: trace in a missing directory")]
     [DataRow(new[] { "headers", "dump", "x.h", "--abi", "vax" }, "unknown ABI 'vax'", DisplayName = "headers: unknown ABI")]
+    [DataRow(new[] { "guest" }, "Required command was not provided.\nportal: see: portal guest --help", DisplayName = "guest: no subcommand")]
+    [DataRow(new[] { "guest", "build", "--abi", "mips" }, "Argument 'mips' not recognized", DisplayName = "guest build: ABI without a real guest")]
+    [DataRow(new[] { "guest", "build", "--abi", "mips" }, "see: portal guest build --help", DisplayName = "guest build: help of the nested command")]
+    [DataRow(new[] { "guest", "build", "--file", "/no/such/tool:/usr/bin/tool" }, "no such host file: /no/such/tool", DisplayName = "guest build: missing host file")]
+    [DataRow(new[] { "guest", "shell", "--cpus", "0" }, "--cpus 0: give at least 1", DisplayName = "guest shell: no vCPU")]
+    [DataRow(new[] { "guest", "shell", "--abi", "mipsel", "--cpus", "2" }, "The mipsel guest runs at most 1 vCPU(s): Debian's Malta kernel", DisplayName = "guest shell: more vCPUs than the machine runs")]
     public async Task Bad_arguments_are_refused_with_a_clear_message(string[] args, string message)
     {
         var result = await Cli.RunInProcessAsync(args);
@@ -43,7 +49,7 @@ public sealed class ArgumentTests
     {
         var root = await Cli.RunInProcessAsync("--help");
         Assert.AreEqual(0, root.ExitCode);
-        foreach (var command in new[] { "run", "boot", "setup", "headers" })
+        foreach (var command in new[] { "run", "boot", "setup", "guest", "headers" })
             StringAssert.Contains(root.Output, $"  {command} ");
         var run = await Cli.RunInProcessAsync("run", "--help");
         foreach (var option in new[] { "--guest", "--abi", "--plugin", "--file", "--verbose" })

@@ -43,13 +43,16 @@ internal static class Cli
     public static Process Start(params string[] args) => Start(environment: null, args);
 
     /// <inheritdoc cref="Start(string[])"/>
-    public static Process Start(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    public static Process Start(IReadOnlyDictionary<string, string>? environment, params string[] args) => Start(environment, redirectInput: false, args);
+
+    private static Process Start(IReadOnlyDictionary<string, string>? environment, bool redirectInput, string[] args)
     {
         Assert.IsTrue(File.Exists(PortalDll), $"{PortalDll} was not built");
         // A background job's SIGINT is ignored, and that is inherited: give portal the default
         // disposition of the signals under test, as a program started from a terminal has.
         var start = new ProcessStartInfo("env", ["--default-signal=INT,TERM,HUP,QUIT", "dotnet", PortalDll, .. args])
         {
+            RedirectStandardInput = redirectInput,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = Root,
@@ -61,9 +64,22 @@ internal static class Cli
 
     public static Task<CliResult> RunAsync(CancellationToken cancellationToken, params string[] args) => RunAsync(null, cancellationToken, args);
 
-    public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string>? environment, CancellationToken cancellationToken, params string[] args)
+    public static Task<CliResult> RunAsync(IReadOnlyDictionary<string, string>? environment, CancellationToken cancellationToken, params string[] args) =>
+        RunAsync(environment, input: null, args, cancellationToken);
+
+    /// <summary>Runs portal as its own process with <paramref name="input"/> on its stdin, then end of input.</summary>
+    public static Task<CliResult> RunWithInputAsync(string input, CancellationToken cancellationToken, params string[] args) =>
+        RunAsync(environment: null, input, args, cancellationToken);
+
+    private static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string>? environment, string? input, string[] args,
+        CancellationToken cancellationToken)
     {
-        using var process = Start(environment, args);
+        using var process = Start(environment, redirectInput: input is not null, args);
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input.AsMemory(), cancellationToken);
+            process.StandardInput.Close();
+        }
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var errors = process.StandardError.ReadToEndAsync(cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

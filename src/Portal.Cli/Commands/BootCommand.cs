@@ -35,12 +35,7 @@ internal static class BootCommand
     {
         var rootfs = CliOptions.Rootfs("The firmware's root filesystem to boot (required).");
         rootfs.Required = true;
-        var abi = new Option<string>("--abi")
-        {
-            Description = "Check that the firmware is of this architecture (by default its binaries decide).",
-            HelpName = string.Join('|', QemuGuest.RealGuestAbis.Select(a => a.Name)),
-        };
-        abi.AcceptOnlyFromAmong([.. QemuGuest.RealGuestAbis.Select(a => a.Name)]);
+        var abi = CliOptions.RealGuestAbi("Check that the firmware is of this architecture (by default its binaries decide).");
         var plugins = CliOptions.Plugins();
         var until = new Option<string>("--until")
         {

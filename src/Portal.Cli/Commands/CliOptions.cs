@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Portal.Qemu;
+using Portal.Qemu.Image;
 
 namespace Portal.Cli.Commands;
 
@@ -9,6 +11,25 @@ internal static class CliOptions
     {
         Description = description + " A directory, a tarball (.tar, .tar.gz, .tar.xz, .tar.bz2), a squashfs image or a firmware image with one inside; never modified (the guest boots a copy).",
         HelpName = "path",
+    };
+
+    /// <summary>--abi limited to the architectures Portal boots a real guest for.</summary>
+    public static Option<string> RealGuestAbi(string description)
+    {
+        var abi = new Option<string>("--abi")
+        {
+            Description = description,
+            HelpName = string.Join('|', QemuGuest.RealGuestAbis.Select(a => a.Name)),
+        };
+        abi.AcceptOnlyFromAmong([.. QemuGuest.RealGuestAbis.Select(a => a.Name)]);
+        return abi;
+    }
+
+    public static Option<string[]> Files() => new("--file", "-f")
+    {
+        Description = "Copy a host file into the guest at an absolute path (repeatable; executable in the QEMU guest).",
+        HelpName = "host:/guest/path",
+        Arity = ArgumentArity.ZeroOrMore,
     };
 
     public static Option<bool> Verbose() => new("--verbose", "-v") { Description = "Log what Portal does, from debug level up." };
@@ -31,6 +52,28 @@ internal static class CliOptions
             "open it in Perfetto UI (\"Open trace file\") or chrome://tracing.",
         HelpName = "file",
     };
+
+    /// <summary>The --file mappings, host paths made full; an error naming the first that is malformed or whose host file is missing.</summary>
+    public static IReadOnlyList<GuestFile> ParseFiles(IEnumerable<string> mappings)
+    {
+        var files = new List<GuestFile>();
+        foreach (var mapping in mappings)
+        {
+            GuestFile file;
+            try
+            {
+                file = GuestFile.Parse(mapping);
+            }
+            catch (FormatException e)
+            {
+                throw new ArgumentException($"--file {e.Message}", e);
+            }
+            if (!File.Exists(file.HostPath))
+                throw new ArgumentException($"--file {mapping}: no such host file: {file.HostPath}");
+            files.Add(file with { HostPath = Path.GetFullPath(file.HostPath) });
+        }
+        return files;
+    }
 
     /// <summary>The rootfs as a full path; an error naming it when nothing is there.</summary>
     public static string CheckRootfs(string rootfs) =>

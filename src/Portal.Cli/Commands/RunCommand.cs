@@ -42,12 +42,7 @@ internal static class RunCommand
         };
         abi.AcceptOnlyFromAmong([.. GuestAbi.All.Select(a => a.Name)]);
         var plugins = CliOptions.Plugins();
-        var files = new Option<string[]>("--file", "-f")
-        {
-            Description = "Copy a host file into the guest at an absolute path (repeatable; executable in the QEMU guest).",
-            HelpName = "host:/guest/path",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
+        var files = CliOptions.Files();
         var rootfs = CliOptions.Rootfs("Run the command in a firmware's root filesystem (its init does not run; its programs come first on PATH). The architecture comes from its binaries.");
         var verbose = CliOptions.Verbose();
         var allowUnhandled = CliOptions.AllowUnhandled("the command's status");
@@ -98,23 +93,8 @@ internal static class RunCommand
             throw new ArgumentException(
                 $"--abi {abiName}: there is no real {abi.Name} guest (the QEMU guest boots {string.Join(", ", QemuGuest.RealGuestAbis.Select(a => a.Name))}); " +
                 "use --guest emulated for it.");
-        var mappings = new List<GuestFile>();
-        foreach (var mapping in files)
-        {
-            GuestFile file;
-            try
-            {
-                file = GuestFile.Parse(mapping);
-            }
-            catch (FormatException e)
-            {
-                throw new ArgumentException($"--file {e.Message}", e);
-            }
-            if (!File.Exists(file.HostPath))
-                throw new ArgumentException($"--file {mapping}: no such host file: {file.HostPath}");
-            mappings.Add(file with { HostPath = Path.GetFullPath(file.HostPath) });
-        }
-        return new Settings(kind, abi, firmware, [.. plugins.Select(PluginAssembly.Parse)], mappings, new GuestCommand(command), verbose, allowUnhandled, trace);
+        return new Settings(kind, abi, firmware, [.. plugins.Select(PluginAssembly.Parse)], CliOptions.ParseFiles(files), new GuestCommand(command), verbose,
+            allowUnhandled, trace);
     }
 
     private static async Task<int> RunAsync(CliConsole console, Settings settings)

@@ -32,7 +32,11 @@ internal sealed class CliConsole
     /// <summary>The process's console; animated only when stderr is a terminal that can show it.</summary>
     public static CliConsole ForProcess() =>
         new(StandardOutput(), Console.Error,
-            interactive: !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") is { Length: > 0 } term && term != "dumb");
+            interactive: !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") is { Length: > 0 } term && term != "dumb")
+        {
+            In = Console.In,
+            InputIsTerminal = !Console.IsInputRedirected,
+        };
 
     /// <summary>
     /// stdout, flushed after every write as <see cref="Console.Out"/> is, but through a 64 KiB buffer:
@@ -50,6 +54,12 @@ internal sealed class CliConsole
 
     /// <summary>Everything portal itself says.</summary>
     public TextWriter Error { get; }
+
+    /// <summary>What a person types (<c>portal guest shell</c>'s command lines); empty unless given.</summary>
+    public TextReader In { get; init; } = TextReader.Null;
+
+    /// <summary>Whether <see cref="In"/> is a terminal, where a person is shown a prompt.</summary>
+    public bool InputIsTerminal { get; init; }
 
     /// <summary>Writes one line of portal's own (never while a status line is being animated over it).</summary>
     public void Say(string line)

@@ -20,8 +20,6 @@ internal static partial class GuestImageBuilder
     /// <summary>Bumped when the build recipe changes, so old cache entries are not reused.</summary>
     private const string RecipeVersion = "3";       // 2: virtio-serial modules for the agent; 3: per-architecture guests
 
-    private static readonly string[] Programs = ["portal-selftest", "ioctl_interaction", "mtk7530_switch", "portal-agent", "portal-bench", "portal-load", "portal-hostile"];
-
     /// <summary>
     /// Where Portal's own files go in the guest: the test guest's busybox initramfs (its /init), or out of
     /// a firmware's way under /.portal (<c>rdinit=/.portal/init</c>), the firmware being the rest of the tree.
@@ -276,8 +274,9 @@ internal static partial class GuestImageBuilder
             cpio.AddFile($"{virtio}/{Path.GetFileName(module)}", WithoutSignature(File.ReadAllBytes(module)), 0x1a4);
         cpio.AddFile($"{virtio}/load-order",
             Encoding.ASCII.GetBytes(string.Concat(agentModules.Select(module => Path.GetFileName(module) + "\n"))), 0x1a4);
-        foreach (var program in Programs)
-            cpio.AddFile($"{layout.Programs}/{program}", File.ReadAllBytes(Path.Combine(baseDirectory, "bin", program)), 0x1ed);
+        // Every program guest/programs/Makefile builds (its PROGRAMS is the one list of them): nothing else is in bin/.
+        foreach (var program in Directory.GetFiles(Path.Combine(baseDirectory, "bin")).Order(StringComparer.Ordinal))
+            cpio.AddFile($"{layout.Programs}/{Path.GetFileName(program)}", File.ReadAllBytes(program), 0x1ed);
         var added = new HashSet<string>(StringComparer.Ordinal);
         foreach (var extra in files)
         {
