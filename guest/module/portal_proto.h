@@ -68,6 +68,8 @@
 #define PORTAL_OP_PING		0x105
 #define PORTAL_OP_STATS		0x106
 #define PORTAL_OP_HOOK_RESET	0x107
+#define PORTAL_OP_QUERY		0x108	/* §3.4: control slot only */
+#define PORTAL_OP_QUERY_PAGE	0x109
 
 /* responses */
 #define PORTAL_RESPONSE_BIT	0xf0000000u
@@ -202,6 +204,47 @@
 #define PORTAL_FEAT_BATCH	0x2
 #define PORTAL_FEAT_VERDICT_REPORT 0x4
 #define PORTAL_FEAT_FILTERS_V2	0x8
+#define PORTAL_FEAT_QUERY	0x10
+
+/* QUERY (§3.4) */
+#define PORTAL_Q_PAGE_TOTAL	0	/* le64, within a page */
+#define PORTAL_Q_PAGE_OFFSET	8	/* le64 */
+#define PORTAL_Q_PAGE_HDR	16
+#define PORTAL_Q_PAGE_MAX	(PORTAL_CHUNK_SIZE - PORTAL_Q_PAGE_HDR)	/* 4056 */
+#define PORTAL_Q_RESULT_MAX	(4u << 20)
+#define PORTAL_Q_PATH_MAX	4000	/* a path parameter */
+#define PORTAL_Q_ARGV_MAX	4096
+#define PORTAL_Q_READ_MAX	(1u << 20)
+#define PORTAL_Q_PROCESSES	1
+#define PORTAL_Q_MAPPINGS	2
+#define PORTAL_Q_FILES		3
+#define PORTAL_Q_PATHS		4
+#define PORTAL_Q_FILE_READ	5
+#define PORTAL_Q_FILE_WRITE	6
+#define PORTAL_Q_DIRECTORY	7
+#define PORTAL_Q_STAT		8
+/* fixed parts of the records; each record starts with its le16 length */
+#define PORTAL_QR_PROCESS	64
+#define PORTAL_QR_MAPPING	48
+#define PORTAL_QR_FILE		32
+#define PORTAL_QR_PATHS		16
+#define PORTAL_QR_ENTRY		16
+#define PORTAL_QR_STAT		56
+#define PORTAL_QP_KTHREAD	0x1	/* process record flags */
+#define PORTAL_QP_ARGV_TRUNCATED 0x2
+#define PORTAL_QP_ARGV_UNREADABLE 0x4
+#define PORTAL_QM_READ		0x1	/* mapping record flags */
+#define PORTAL_QM_WRITE		0x2
+#define PORTAL_QM_EXEC		0x4
+#define PORTAL_QM_SHARED	0x8
+#define PORTAL_QM_PATH_TRUNCATED 0x10
+#define PORTAL_QM_ONLY_CONTAINING 0x1	/* MAPPINGS parameter flag */
+#define PORTAL_QF_PATH_TRUNCATED 0x1	/* file descriptor record flag */
+#define PORTAL_QX_NO_EXE	0x1	/* paths record flag */
+#define PORTAL_QW_CREATE	0x1	/* FILE_WRITE flags */
+#define PORTAL_QW_TRUNCATE	0x2
+#define PORTAL_QW_APPEND	0x4
+#define PORTAL_QS_NOFOLLOW	0x1	/* STAT flag */
 
 /* GuestAbiId's values (src/Portal.Runtime/Abi/GuestAbi.cs); AbiListTests checks them */
 #define PORTAL_ABI_X86_64	1
