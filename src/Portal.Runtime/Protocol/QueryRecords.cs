@@ -185,6 +185,7 @@ internal static class QueryRecords
     {
         private readonly ReadOnlySpan<byte> _result = result;
         private int _offset;
+        private int _start;
         private int _index = -1;
         private int _length;
 
@@ -194,6 +195,7 @@ internal static class QueryRecords
             if (_offset == _result.Length)
                 return false;
             _index++;
+            _start = _offset;
             Require(_result.Length - _offset >= 2, $"{_result.Length - _offset} bytes left, too few for a length");
             _length = BinaryPrimitives.ReadUInt16LittleEndian(_result[_offset..]);
             Require(_length >= fixedLength && _length % 8 == 0 && _length <= _result.Length - _offset,
@@ -210,7 +212,7 @@ internal static class QueryRecords
         public readonly void Require(bool condition, [System.Runtime.CompilerServices.InterpolatedStringHandlerArgument(nameof(condition))] ref ProblemText problem)
         {
             if (!condition)
-                throw new PortalProtocolException($"Guest answered Query {kind}: record {_index} (at byte {_offset - _length}): {problem.ToString()}.");
+                throw new PortalProtocolException($"Guest answered Query {kind}: record {_index} (at byte {_start}): {problem.ToString()}.");
         }
     }
 }

@@ -117,8 +117,8 @@ internal static class QueryWire
         var data = Region.Data(region);
         var pageTotal = BinaryPrimitives.ReadUInt64LittleEndian(data);
         var pageOffset = BinaryPrimitives.ReadUInt64LittleEndian(data[8..]);
+        ResponseReader.Require(total < 0 || pageTotal == (ulong)total, request, op, $"total {pageTotal} changed from {total}");
         ResponseReader.Require(pageTotal <= (ulong)limit, request, op, $"a result of {pageTotal} bytes exceeds the {limit} this request allows");
-        ResponseReader.Require(total < 0 || (long)pageTotal == total, request, op, $"total {pageTotal} changed from {total}");
         ResponseReader.Require(pageOffset == (ulong)offset, request, op, $"page offset {pageOffset} but {offset} was asked");
         ResponseReader.Require(offset < (long)pageTotal || (offset == 0 && pageTotal == 0), request, op, $"offset {offset} is past the total {pageTotal}");
         var expected = Math.Min(PageCapacity, (long)pageTotal - offset);
