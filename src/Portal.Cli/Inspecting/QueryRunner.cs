@@ -14,7 +14,7 @@ namespace Portal.Cli.Inspecting;
 /// <param name="session">The attached session.</param>
 /// <param name="guest">The guest, for <c>run</c>.</param>
 /// <param name="commandOutput">Where <c>run</c> streams its command's output as it comes, or null to keep it for the result.</param>
-internal sealed class QueryRunner(PortalSession session, IGuest guest, TextWriter? commandOutput)
+internal sealed class QueryRunner(PortalSession session, IGuest guest, TextWriter? commandOutput) : IQueryRunner
 {
     /// <summary>The session's exchanges on the control slot so far: a query's cost is the difference.</summary>
     public long ControlExchanges => session.Statistics.ControlExchanges;

@@ -13,7 +13,7 @@ namespace Portal.Cli.Inspecting;
 /// <param name="runner">Runs each query.</param>
 /// <param name="formatter">Shows each outcome.</param>
 /// <param name="verbose">Say on stderr what each query cost in exchanges.</param>
-internal sealed class QueryShell(CliConsole console, QueryRunner runner, IQueryFormatter formatter, bool verbose)
+internal sealed class QueryShell(CliConsole console, IQueryRunner runner, IQueryFormatter formatter, bool verbose)
 {
     /// <summary>The prompt shown when a person types the queries.</summary>
     public const string Prompt = "portal> ";
