@@ -1,13 +1,11 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Portal.Abi;
-using Portal.Channels;
 using Portal.Cli.Inspecting;
 using Portal.Cli.Running;
 using Portal.Cli.Terminal;
 using Portal.Guests;
 using Portal.Qemu;
-using Portal.Qemu.Firmware;
 
 namespace Portal.Cli.Commands;
 
