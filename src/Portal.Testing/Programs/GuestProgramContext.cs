@@ -98,6 +98,8 @@ public sealed class GuestProgramContext
     public ValueTask<long> MmapFileAsync(ulong length, PageProtection protection, bool shared, int fd, ulong offset = 0)
     {
         var flags = shared ? 1UL : 2UL;                     // MAP_SHARED, MAP_PRIVATE: the same on every architecture
+        if (Abi.PointerSize == 4 && offset % 4096 != 0)
+            return ValueTask.FromResult(-(long)Abi.ToNativeErrno(GuestErrno.EINVAL));     // as libc answers: mmap2 counts pages
         return Abi.PointerSize == 4
             ? SyscallAsync("mmap2", 0, length, (ulong)protection, flags, Register(fd), offset / 4096)
             : SyscallAsync("mmap", 0, length, (ulong)protection, flags, Register(fd), offset);
