@@ -48,7 +48,7 @@ public sealed class IntrospectionTests
         guest.AddFile(Path, Encoding.ASCII.GetBytes("held content"));
 
         var run = guest.RunAsync(GuestCommand.Of(PortalSelfTest.Name, "hold", Path), Cancellation);
-        var (holder, mapping) = await WaitForMappingAsync(session, Path);
+        var (holder, mapping) = await WaitForMappingAsync(session, Path, run);
 
         CollectionAssert.AreEqual(new[] { PortalSelfTest.Name, "hold", Path }, holder.Arguments.ToArray());
         Assert.AreEqual(PortalSelfTest.Name, holder.Comm);
@@ -99,7 +99,7 @@ public sealed class IntrospectionTests
 
         guest.AddFile("/tmp/local.bin", [1, 2, 3]);
         var run = guest.RunAsync(GuestCommand.Of(PortalSelfTest.Name, "hold", "local.bin"), Cancellation);
-        var (holder, mapping) = await WaitForMappingAsync(session, "/tmp/local.bin");
+        var (holder, mapping) = await WaitForMappingAsync(session, "/tmp/local.bin", run);
         Assert.AreEqual("local.bin", holder.Arguments[2]);
         Assert.AreEqual("/tmp/local.bin", mapping.Path, "the mapping shows the resolved path");
         await session.Files.WriteAllBytesAsync("/tmp/local.bin.release", Array.Empty<byte>(), cancellationToken: Cancellation);
@@ -303,13 +303,19 @@ public sealed class IntrospectionTests
         Assert.AreEqual(expected, error.Errno, error.Message);
     }
 
-    /// <summary>Polls the process list until a process maps <paramref name="path"/> (the program has got that far).</summary>
-    private async Task<(GuestProcess Process, GuestMapping Mapping)> WaitForMappingAsync(PortalSession session, string path)
+    /// <summary>
+    /// Polls the process list until a process maps <paramref name="path"/> (the program has got that far);
+    /// fails at once with the program's output if <paramref name="run"/> ends first.
+    /// </summary>
+    private async Task<(GuestProcess Process, GuestMapping Mapping)> WaitForMappingAsync(PortalSession session, string path,
+        Task<GuestCommandResult> run)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Cancellation);
         timeout.CancelAfter(Patience);
         while (true)
         {
+            if (run.IsCompleted)
+                Assert.Fail($"The program ended before it mapped {path}: exit code {(await run).ExitCode}, output: {(await run).Output}");
             foreach (var process in await session.Processes.ListAsync(cancellationToken: timeout.Token))
             {
                 try

@@ -72,16 +72,16 @@ public sealed class QueryWireTests
             var answer = await QueryAsync(control, kind, parameters);
             Assert.AreEqual((ulong)PortalResponse.ExtOk, answer.Response, $"{name}: a valid query is served (errno {answer.Addr})");
             // One byte more or less than the kind's parameters is malformed too.
-            Assert.AreEqual(einval, Refusal(await QueryAsync(control, kind, [.. parameters, 0])), $"{name} with a byte too many");
-            Assert.AreEqual(einval, Refusal(await QueryAsync(control, kind, parameters[..^1])), $"{name} with a byte too few");
+            AssertRefused(einval, await QueryAsync(control, kind, [.. parameters, 0]), $"{name} with a byte too many");
+            AssertRefused(einval, await QueryAsync(control, kind, parameters[..^1]), $"{name} with a byte too few");
         }
         foreach (var (name, kind, parameters) in MalformedQueries)
-            Assert.AreEqual(einval, Refusal(await QueryAsync(control, kind, parameters)), name);
+            AssertRefused(einval, await QueryAsync(control, kind, parameters), name);
         // A parameter length beyond the region's data.
-        Assert.AreEqual(einval, Refusal(await QueryAsync(control, Processes, PidAndFlags(256, 0), size: 4073)), "size 4073");
+        AssertRefused(einval, await QueryAsync(control, Processes, PidAndFlags(256, 0), size: 4073), "size 4073");
         // The longest path is 4000 bytes: it is looked up (and not found), not refused.
         var longest = await QueryAsync(control, Stat, PathParameters("/" + new string('a', 3999), 0));
-        Assert.AreEqual((ulong)Abi.ToNativeErrno(GuestErrno.ENAMETOOLONG), Refusal(longest), "a 4000-byte path is a lookup's problem");
+        AssertRefused((ulong)Abi.ToNativeErrno(GuestErrno.ENAMETOOLONG), longest, "a 4000-byte path is a lookup's problem");
     }
 
     [TestMethod]
@@ -93,8 +93,8 @@ public sealed class QueryWireTests
         var run = await guest.RunAsync(GuestCommand.Of(PortalSelfTest.Name, "getpid"), TestContext.CancellationToken);
         StringAssert.StartsWith(run.Output, "pid=", "the syscall completed after the refusals");
         var eperm = (ulong)Abi.ToNativeErrno(GuestErrno.EPERM);
-        Assert.AreEqual(eperm, Refusal(sink.QueryAnswer!.Value), "QUERY on the vCPU slot");
-        Assert.AreEqual(eperm, Refusal(sink.PageAnswer!.Value), "QUERY_PAGE on the vCPU slot");
+        AssertRefused(eperm, sink.QueryAnswer!.Value, "QUERY on the vCPU slot");
+        AssertRefused(eperm, sink.PageAnswer!.Value, "QUERY_PAGE on the vCPU slot");
         // The control slot still serves it.
         Assert.AreEqual((ulong)PortalResponse.ExtOk, (await QueryAsync(guest.Connection.Control, Processes, PidAndFlags(256, 0))).Response);
     }
@@ -113,9 +113,9 @@ public sealed class QueryWireTests
         Assert.AreEqual(16UL + 4056, first.Size);
         Assert.AreEqual(20_000UL, BinaryPrimitives.ReadUInt64LittleEndian(first.Data), "total");
         var id = first.Addr;
-        Assert.AreEqual(estale, Refusal(await PageAsync(control, id + 1, 4056)), "an id that was never given");
-        Assert.AreEqual(einval, Refusal(await PageAsync(control, id, 20_000)), "offset = total");
-        Assert.AreEqual(einval, Refusal(await PageAsync(control, id, 4056, size: 16)), "size 16");
+        AssertRefused(estale, await PageAsync(control, id + 1, 4056), "an id that was never given");
+        AssertRefused(einval, await PageAsync(control, id, 20_000), "offset = total");
+        AssertRefused(einval, await PageAsync(control, id, 4056, size: 16), "size 16");
         var second = await PageAsync(control, id, 4056);
         Assert.AreEqual((ulong)PortalResponse.ExtOk, second.Response, "the refusals left the result held");
         Assert.AreEqual(id, second.Addr);
@@ -124,19 +124,19 @@ public sealed class QueryWireTests
         // A new query replaces the held result; its id is a new, larger one.
         var replacement = await QueryAsync(control, FileRead, FileReadParameters(0, 1 << 20, "/etc/big.bin"));
         Assert.IsGreaterThan(id, replacement.Addr);
-        Assert.AreEqual(estale, Refusal(await PageAsync(control, id, 8112)), "the replaced result");
+        AssertRefused(estale, await PageAsync(control, id, 8112), "the replaced result");
         // The last page frees it: asking again is stale.
         var last = await PageAsync(control, replacement.Addr, 16_224);
         Assert.AreEqual(16UL + 20_000 - 16_224, last.Size);
-        Assert.AreEqual(estale, Refusal(await PageAsync(control, replacement.Addr, 0)), "freed after its last page");
+        AssertRefused(estale, await PageAsync(control, replacement.Addr, 0), "freed after its last page");
         // A one-page result is freed by its first page.
         var small = await QueryAsync(control, Stat, PathParameters("/", 0));
         Assert.AreEqual(16UL + 56, small.Size);
-        Assert.AreEqual(estale, Refusal(await PageAsync(control, small.Addr, 0)), "a result that fit its first page");
+        AssertRefused(estale, await PageAsync(control, small.Addr, 0), "a result that fit its first page");
         // A failed query frees the held result too.
         var held = await QueryAsync(control, FileRead, FileReadParameters(0, 1 << 20, "/etc/big.bin"));
-        Assert.AreEqual((ulong)Abi.ToNativeErrno(GuestErrno.ENOENT), Refusal(await QueryAsync(control, Stat, PathParameters("/nope", 0))));
-        Assert.AreEqual(estale, Refusal(await PageAsync(control, held.Addr, 4056)), "replaced by a query that failed");
+        AssertRefused((ulong)Abi.ToNativeErrno(GuestErrno.ENOENT), await QueryAsync(control, Stat, PathParameters("/nope", 0)), "a missing path");
+        AssertRefused(estale, await PageAsync(control, held.Addr, 4056), "replaced by a query that failed");
     }
 
     [TestMethod]
@@ -163,12 +163,12 @@ public sealed class QueryWireTests
         Assert.IsTrue(session.Guest.Features.HasFlag(GuestFeatures.Query));
     }
 
-    /// <summary>The errno of an EXT_FAIL; fails the test on anything else.</summary>
-    private static ulong Refusal(Answer answer)
+    /// <summary>The answer is EXT_FAIL with <paramref name="errno"/> (the guest's number).</summary>
+    private static void AssertRefused(ulong errno, Answer answer, string request)
     {
-        Assert.AreEqual((ulong)PortalResponse.ExtFail, answer.Response, $"expected EXT_FAIL, got 0x{answer.Response:x} (addr {answer.Addr})");
-        Assert.AreEqual(0UL, answer.Size);
-        return answer.Addr;
+        Assert.AreEqual((ulong)PortalResponse.ExtFail, answer.Response, $"{request}: expected EXT_FAIL, got 0x{answer.Response:x} (addr {answer.Addr})");
+        Assert.AreEqual(errno, answer.Addr, $"{request}: errno");
+        Assert.AreEqual(0UL, answer.Size, request);
     }
 
     private static async Task<Answer> QueryAsync(IGuestChannel channel, ulong kind, byte[] parameters, ulong? size = null)
