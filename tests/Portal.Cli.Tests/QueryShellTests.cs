@@ -60,6 +60,16 @@ public sealed class QueryShellTests
     }
 
     [TestMethod]
+    public async Task The_prompt_after_a_file_without_a_last_newline_starts_a_line_of_its_own()
+    {
+        var runner = new StandInRunner { Result = q => new FileContentResult(q, "/etc/hostname", q.Text.EndsWith('a') ? "router"u8.ToArray() : "router\n"u8.ToArray()) };
+        var (shell, output, errors) = Shell(runner);
+        await shell.RunLinesAsync(new StringReader("cat /a\ncat /b\n"), prompt: true, lost: null, TestContext.CancellationToken);
+        Assert.AreEqual("routerrouter\n", output.ToString(), "the bytes unchanged");
+        Assert.AreEqual("portal> \nportal> portal> ", errors.ToString(), "a newline on the terminal's side after 'router' only");
+    }
+
+    [TestMethod]
     public async Task Help_lists_every_query_on_stderr()
     {
         var (shell, output, errors) = Shell(new StandInRunner());

@@ -20,6 +20,7 @@ internal sealed class QueryShell(CliConsole console, IQueryRunner runner, IQuery
 
     private int _failed;
     private bool _unsupported;
+    private bool _lineOpen;     // the last result (a file cat printed) did not end its line
 
     /// <summary>Queries that failed so far (bad lines included).</summary>
     public int Failed => _failed;
@@ -50,6 +51,7 @@ internal sealed class QueryShell(CliConsole console, IQueryRunner runner, IQuery
                 console.Say($"portal: '{query.Text}' took {runner.ControlExchanges - exchangesBefore} exchange(s)");
         }
         formatter.Write(result);
+        _lineOpen = result is FileContentResult { Content: [.., not (byte)'\n'] };
         if (!result.Succeeded)
             _failed++;
         return result.Succeeded;
@@ -73,6 +75,10 @@ internal sealed class QueryShell(CliConsole console, IQueryRunner runner, IQuery
         {
             if (prompt)
             {
+                // A file without a last newline would leave the prompt at its end: start a line on the terminal (stdout keeps the bytes as they are).
+                if (_lineOpen)
+                    await console.Error.WriteLineAsync().ConfigureAwait(false);
+                _lineOpen = false;
                 await console.Error.WriteAsync(Prompt).ConfigureAwait(false);
                 await console.Error.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
