@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Function hooks (protocol.md §4.6): a hook on an instruction of a file,
+ * placed with the kernel's uprobes.  Every function hook has a uprobe
+ * consumer of its own (struct portal_uprobe); its handlers build the event
+ * from the user registers, apply the hook's filters and deliver through the
+ * syscall path (portal_func_event()).
+ *
+ * Lifetime.  The hook table (portal_hooks.c) says which hooks exist: a
+ * handler looks its hook up by id on every hit and does nothing once the
+ * hook is gone, so HOOK_UNREGISTER and HOOK_RESET, which may be served in
+ * atomic context on a held vCPU slot, stop a function hook's events at once
+ * without touching its uprobe.  Placing and removing a uprobe sleeps, so it
+ * happens in process context only:
+ *
+ * - portal_uprobe_add() runs on the control thread (HOOK_REGISTER on the
+ *   control slot; vCPU slots answer EPERM): it resolves the path, adds the
+ *   hook to the table, then registers the consumer;
+ * - the reaper (a work item, scheduled by portal_hook_remove()) unregisters
+ *   the consumers whose hook has left the table, and frees them;
+ * - unloading unregisters every consumer before the window goes away.
+ *
+ * Freeing.  In this kernel (6.1) the uprobe handlers run under the probe's
+ * register_rwsem held for reading (handler_chain(), handle_uretprobe_chain()),
+ * and uprobe_unregister() removes the consumer under it held for writing: once
+ * it returns, no handler of that consumer runs or will run, so the
+ * portal_uprobe can be freed.  It is never freed before.  pu_mutex guards
+ * the list only; a consumer being unregistered is off the list and owned by
+ * whoever took it off.
+ *
+ * References.  uprobes keep no reference to the inode ("the caller is
+ * required to keep @inode (and the containing mount) referenced",
+ * __uprobe_register()), so each portal_uprobe holds the path it was given
+ * (dentry and mount) until its consumer is unregistered.  The inode probed
+ * is the path's real inode (d_real_inode()), as the kernel's own uprobe
+ * events do: the one a mapping of the file refers to.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/dcache.h>
+#include <linux/err.h>
+#include <linux/errno.h>
+#include <linux/fs.h>
+#include <linux/kernel.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/namei.h>
+#include <linux/path.h>
+#include <linux/preempt.h>
+#include <linux/ptrace.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uprobes.h>
+#include <linux/workqueue.h>
+
+#include "portal.h"
+
+struct portal_uprobe {
+	struct uprobe_consumer uc;	/* .handler or .ret_handler */
+	u32 hook_id;			/* its hook in the table */
+	struct path path;		/* pins the inode and its mount */
+	struct inode *inode;		/* d_real_inode(path.dentry) */
+	loff_t offset;
+	struct list_head node;		/* in pu_list while registered */
+};
+
+static LIST_HEAD(pu_list);
+static DEFINE_MUTEX(pu_mutex);	/* guards pu_list */
+
+/* ------------------------------------------------------------------------ */
+/* The handlers                                                             */
+
+/*
+ * Whether h's filters pass.  A filter on an argument the guest could not
+ * read (on the stack, not resident) cannot be evaluated: like a memory
+ * filter that cannot read its memory, it does not match and counts in
+ * filter_faults (§4.6: only when a filter needed the argument).
+ */
+static bool func_hook_match(const struct portal_hook *h, const u64 *args,
+			    unsigned int unread, s64 retval)
+{
+	unsigned int i;
+
+	for (i = 0; unread && i < min_t(u32, h->nfilters, PORTAL_HD_MAX_FILTERS); i++) {
+		if (unread & (1U << (h->args[i].arg % PORTAL_SYSCALL_ARGS))) {
+			stat_inc(PORTAL_STAT_FILTER_FAULTS);
+			return false;
+		}
+	}
+	return portal_hook_match(h, args, retval);
+}
+
+/*
+ * A hit of hook id at addr (the event's nr).  Process context, preemptible:
+ * the arguments and filters are read first (nofault, as everywhere on the
+ * event path), then preemption is disabled for the delivery, which serves
+ * the host on this vCPU's slot as a syscall stop does.
+ */
+static void func_hit(u32 id, u32 phase, struct pt_regs *regs, u64 addr)
+{
+	u64 args[PORTAL_SYSCALL_ARGS];
+	struct portal_hook h;
+	unsigned int unread;
+	s64 retval = 0;
+
+	if (READ_ONCE(portal_unloading) || !portal_hook_get(id, &h))
+		return;		/* unregistered: its uprobe goes soon */
+	if (!portal_arch_func_native(regs)) {
+		stat_inc(PORTAL_STAT_FILTERED_OUT);
+		return;
+	}
+	unread = portal_arch_func_get_args(regs, args);
+	if (phase == PORTAL_PHASE_FUNC_RETURN)
+		retval = portal_arch_func_get_retval(regs);
+	if (!func_hook_match(&h, args, unread, retval)) {
+		stat_inc(PORTAL_STAT_FILTERED_OUT);
+		return;
+	}
+	preempt_disable();
+	portal_func_event(regs, addr, phase, &h, args, retval);
+	preempt_enable();
+}
+
+/* Returns 0: keep the breakpoint (UPROBE_HANDLER_REMOVE would drop it). */
+static int pu_entry(struct uprobe_consumer *uc, struct pt_regs *regs)
+{
+	struct portal_uprobe *pu = container_of(uc, struct portal_uprobe, uc);
+
+	/* handle_swbp() has set the instruction pointer to the breakpoint */
+	func_hit(pu->hook_id, PORTAL_PHASE_FUNC_ENTRY, regs,
+		 instruction_pointer(regs));
+	return 0;
+}
+
+/* func is the probed address the function was entered at. */
+static int pu_return(struct uprobe_consumer *uc, unsigned long func,
+		     struct pt_regs *regs)
+{
+	struct portal_uprobe *pu = container_of(uc, struct portal_uprobe, uc);
+
+	func_hit(pu->hook_id, PORTAL_PHASE_FUNC_RETURN, regs, func);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Registering and unregistering (process context)                          */
+
+/*
+ * An errno the host can be given: the kernel's internal ones (ENOTSUPP from
+ * an instruction uprobes cannot single-step, the restart codes) are not in
+ * the guest's errno table.
+ */
+static long pu_errno(int err)
+{
+	switch (err) {
+	case -ENOTSUPP:
+		return -EOPNOTSUPP;
+	case -ERESTARTSYS:
+	case -ERESTARTNOINTR:
+	case -ERESTARTNOHAND:
+	case -ERESTART_RESTARTBLOCK:
+		return -EINTR;
+	}
+	return err;
+}
+
+/* Removes pu's breakpoints, waits for its handlers, frees it.  Sleeps. */
+static void pu_destroy(struct portal_uprobe *pu)
+{
+	uprobe_unregister(pu->inode, pu->offset, &pu->uc);
+	path_put(&pu->path);
+	kfree(pu);
+}
+
+/*
+ * The file to probe: path is absolute and NUL-free (§4.6), resolved in the
+ * control thread's root, which is init's (a kernel thread shares kthreadd's
+ * fs_struct), following symlinks.  A regular file, and the offset inside it
+ * with room for a breakpoint instruction (uprobe_register() checks only
+ * offset <= size, and its own alignment).
+ */
+static int pu_resolve(struct portal_uprobe *pu, const char *name,
+		      u32 path_len, u64 offset)
+{
+	u64 size;
+	int err;
+
+	if (name[0] != '/' || strnlen(name, path_len) != path_len)
+		return -EINVAL;
+	err = kern_path(name, LOOKUP_FOLLOW, &pu->path);
+	if (err)
+		return err;
+	err = -EISDIR;
+	if (d_is_dir(pu->path.dentry))
+		goto fail;
+	err = -EINVAL;
+	if (!d_is_reg(pu->path.dentry))
+		goto fail;
+	pu->inode = d_real_inode(pu->path.dentry);
+	size = i_size_read(pu->inode);
+	if (offset >= size || size - offset < UPROBE_SWBP_INSN_SIZE)
+		goto fail;
+	pu->offset = offset;
+	return 0;
+fail:
+	path_put(&pu->path);
+	return err;
+}
+
+/*
+ * HOOK_REGISTER of a function hook h (parsed and validated, §4.6), on the
+ * control thread.  path (path_len bytes) is still in the region: copied
+ * once, checked on the copy.  Returns the hook id or -errno.
+ */
+long portal_uprobe_add(const struct portal_hook *h, u64 offset,
+		       const u8 *path, u32 path_len)
+{
+	struct portal_uprobe *pu;
+	char *name;
+	long id;
+	int err;
+
+	might_sleep();
+	name = kmalloc(path_len + 1, GFP_KERNEL);
+	pu = kzalloc(sizeof(*pu), GFP_KERNEL);
+	if (!name || !pu) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memcpy(name, path, path_len);
+	name[path_len] = 0;
+	err = pu_resolve(pu, name, path_len, offset);
+	if (err)
+		goto out;
+	if (h->phase == PORTAL_PHASE_FUNC_ENTRY)
+		pu->uc.handler = pu_entry;
+	else
+		pu->uc.ret_handler = pu_return;
+
+	/*
+	 * The hook first, so the handlers find it from the first hit.  The
+	 * mutex is held until pu is on the list: a reaper that a HOOK_RESET
+	 * on a vCPU slot wakes meanwhile finds it there, hook gone, and
+	 * unregisters it.
+	 */
+	id = portal_hook_add(h);
+	if (id < 0) {
+		err = id;
+		goto out_path;
+	}
+	pu->hook_id = id;
+	mutex_lock(&pu_mutex);
+	err = uprobe_register(pu->inode, pu->offset, &pu->uc);
+	if (!err)
+		list_add_tail(&pu->node, &pu_list);
+	mutex_unlock(&pu_mutex);
+	if (!err) {
+		kfree(name);
+		return id;
+	}
+	/*
+	 * uprobe_register() added and removed the consumer under the probe's
+	 * register_rwsem held for writing: no handler of ours ran.
+	 */
+	portal_hook_remove(id);
+	err = pu_errno(err);
+out_path:
+	path_put(&pu->path);
+out:
+	kfree(pu);
+	kfree(name);
+	return err;
+}
+
+/* Unregisters every consumer whose hook has left the table. */
+static void pu_reap(struct work_struct *work)
+{
+	struct portal_uprobe *pu, *next;
+	LIST_HEAD(dead);
+
+	mutex_lock(&pu_mutex);
+	list_for_each_entry_safe(pu, next, &pu_list, node)
+		if (!portal_hook_get(pu->hook_id, NULL))
+			list_move_tail(&pu->node, &dead);
+	mutex_unlock(&pu_mutex);
+	list_for_each_entry_safe(pu, next, &dead, node)
+		pu_destroy(pu);
+}
+
+static DECLARE_WORK(pu_reap_work, pu_reap);
+
+/*
+ * A function hook left the table (portal_hook_remove()): remove its uprobe
+ * soon.  Any context: schedule_work() does not sleep.
+ */
+void portal_uprobes_reap(void)
+{
+	schedule_work(&pu_reap_work);
+}
+
+/*
+ * Unload (after the control thread has stopped, before the window goes):
+ * unregisters every consumer, which also waits for their running handlers,
+ * then for a reaper still at work.  Nothing can queue the reaper after that:
+ * the tracepoint probes, the control thread and every handler are gone.
+ */
+void portal_uprobes_release(void)
+{
+	struct portal_uprobe *pu, *next;
+	LIST_HEAD(all);
+
+	mutex_lock(&pu_mutex);
+	list_splice_init(&pu_list, &all);
+	mutex_unlock(&pu_mutex);
+	list_for_each_entry_safe(pu, next, &all, node)
+		pu_destroy(pu);
+	cancel_work_sync(&pu_reap_work);
+}
