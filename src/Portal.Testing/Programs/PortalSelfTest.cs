@@ -103,6 +103,9 @@ public static class PortalSelfTest
             case "getpid":
                 context.PrintLine(Invariant($"pid={await context.GetPidAsync().ConfigureAwait(false)}"));
                 return 0;
+            case "func" when args.Count == 7:
+                context.PrintLine(Invariant($"func rc={ProbeTarget(context, args.Skip(1).Select(a => ParseNumber(context, a)).ToArray())}"));
+                return 0;
             default:
                 return Usage(context);
         }
@@ -151,6 +154,17 @@ public static class PortalSelfTest
         return 0;
     }
 
+    /// <summary>
+    /// <c>portal_probe_target(a, b, c, d, e, f)</c> of the C program: a + 2b + 3c + 4d + 5e + 6f, wrapping
+    /// at the register width, as a signed <c>long</c>. The C program's function is the real guests' target
+    /// of function hooks (protocol.md §4.6); the emulated guest has none, so here it is only computed.
+    /// </summary>
+    private static long ProbeTarget(GuestProgramContext context, ulong[] v)
+    {
+        var sum = unchecked(v[0] + 2 * v[1] + 3 * v[2] + 4 * v[3] + 5 * v[4] + 6 * v[5]);
+        return context.Abi.SignExtendRegister(sum);
+    }
+
     /// <summary>Like <c>strtoul(text, NULL, 0)</c> at the guest's register width.</summary>
     private static ulong ParseNumber(GuestProgramContext context, string text)
     {
@@ -191,7 +205,7 @@ public static class PortalSelfTest
 
     private static int Usage(GuestProgramContext context)
     {
-        context.PrintLine("usage: portal-selftest [--comm NAME] desc [CMD] | ioctl CMD ARG [CMD ARG]... | named CMD NAME... | open PATH... | write N... | getpid");
+        context.PrintLine("usage: portal-selftest [--comm NAME] desc [CMD] | ioctl CMD ARG [CMD ARG]... | named CMD NAME... | open PATH... | write N... | getpid | func A B C D E F");
         return 2;
     }
 
