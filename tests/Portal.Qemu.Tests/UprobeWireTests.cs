@@ -128,6 +128,82 @@ public sealed class UprobeWireTests
         await KernelLog.AssertCleanAsync(guest, token);
     }
 
+    /// <summary>
+    /// The hard parts of a uprobe's lifetime: an event the host leaves unanswered (abandoned after the
+    /// timeout, the function runs untouched); two vCPUs hitting the function in a loop while the host
+    /// registers and unregisters hooks on it (the handlers race with the removal of their uprobe); and
+    /// unloading portal.ko with hooks registered while the function is being hit.
+    /// </summary>
+    [TestMethod]
+    [DataRow("x86_64"), DataRow("aarch64")]
+    public async Task Uprobe_hooks_survive_abandonment_churn_on_two_vcpus_and_unload(string abiName)
+    {
+        var abi = GuestAbi.Parse(abiName);
+        var token = TestContext.CancellationToken;
+        await using var guest = await QemuGuest.StartAsync(new QemuGuestOptions { Abi = abi, Cpus = 2 }, token);
+        var binary = Path.Combine(Path.GetDirectoryName(guest.Image.Initramfs)!, "bin", "portal-selftest");
+        var (_, offset) = ElfSymbol(binary, Symbol);
+        var control = guest.Connection.Control;
+        using var sink = new Sink(guest.Connection);
+
+        // abandonment: the host sits on the entry event past the guest's timeout
+        var hook = await RegisterAsync(control, Descriptor(PhaseEntry, 0, offset, Program), token);
+        var timeoutsBefore = await StatAsync(control, 2, token);
+        sink.OnHeld = async _ => await Task.Delay(TimeSpan.FromSeconds(3), token);
+        var run = await guest.RunAsync(GuestCommand.Of("portal-selftest", "func", "1", "2", "3", "4", "5", "6"), token);
+        sink.OnHeld = null;
+        StringAssert.Contains(run.Output, "func rc=91", "an abandoned event leaves the function alone");
+        Assert.AreEqual(timeoutsBefore + 1, await StatAsync(control, 2, token), "host_timeouts");
+        Request(control.Region, (ulong)PortalOp.HookUnregister, hook, 0);
+        await control.ExchangeAsync(token);
+        Assert.AreEqual((ulong)PortalResponse.ExtOk, Op(control.Region));
+
+        // churn: both vCPUs call the function in a loop while hooks come and go
+        var loop = guest.RunShellAsync(
+            "for j in 1 2; do (i=0; while [ $i -lt 150 ]; do portal-selftest func 1 2 3 4 5 6; i=$((i+1)); done) & done; wait",
+            cancellationToken: token);
+        var registered = 0;
+        while (!loop.IsCompleted)
+        {
+            var entry = await RegisterAsync(control, Descriptor(PhaseEntry, 0, offset, Program), token);
+            var ret = await RegisterAsync(control, Descriptor(PhaseReturn, 0, offset, Program), token);
+            registered += 2;
+            await Task.Delay(20, token);
+            Request(control.Region, (ulong)PortalOp.HookUnregister, registered % 4 == 0 ? entry : ret, 0);
+            await control.ExchangeAsync(token);
+            Request(control.Region, (ulong)PortalOp.HookReset, 0, 0);
+            await control.ExchangeAsync(token);
+        }
+        run = await loop;
+        Assert.AreEqual(0, run.ExitCode, run.Output);
+        var results = run.Lines.Where(line => line.StartsWith("func rc=", StringComparison.Ordinal)).ToList();
+        Assert.HasCount(300, results, run.Output);
+        CollectionAssert.IsSubsetOf(results.Distinct().ToList(), new[] { "func rc=91", "func rc=664", "func rc=4242" }, run.Output);
+        Assert.IsEmpty(sink.Failures, string.Join("\n", sink.Failures));
+        TestContext.WriteLine($"{registered} hooks registered, {sink.Events.Count} events, results: " +
+            string.Join(", ", results.GroupBy(r => r).Select(g => $"{g.Key} x{g.Count()}")));
+        await KernelLog.AssertCleanAsync(guest, token);
+
+        // unload with hooks registered while both vCPUs hit the function
+        await RegisterAsync(control, Descriptor(PhaseEntry, 0, offset, Program), token);
+        await RegisterAsync(control, Descriptor(PhaseReturn, 0, offset, Program), token);
+        run = await guest.RunShellAsync(
+            "for j in 1 2; do (while [ ! -e /tmp/stop ]; do portal-selftest func 1 2 3 4 5 6 >/dev/null; done) & done; " +
+            "sleep 2; rmmod portal; echo rmmod=$?; sleep 1; touch /tmp/stop; wait; portal-selftest func 1 2 3 4 5 6",
+            cancellationToken: token);
+        StringAssert.Contains(run.Output, "rmmod=0", run.Output);
+        StringAssert.Contains(run.Output, "func rc=91", "no breakpoint left behind");
+        var log = await KernelLog.AssertCleanAsync(guest, token);
+        StringAssert.Contains(log, "portal: unloaded");
+    }
+
+    private static async Task<long> StatAsync(IGuestChannel control, int index, CancellationToken token)
+    {
+        Request(control.Region, (ulong)PortalOp.Stats, 0, 0);
+        await control.ExchangeAsync(token);
+        return BinaryPrimitives.ReadInt64LittleEndian(control.Region[(24 + 8 * index)..]);
+    }
+
     private sealed record Event(uint Hook, uint Phase, ulong Nr, ulong[] Args, long Retval, uint Pid, string Comm, ulong Scratch, uint ScratchSize, ulong ProcPid);
 
     /// <summary>Answers entry with SET_ARGS (a = 10, f = 100) and return with SET_RETVAL 4242.</summary>
@@ -149,6 +225,7 @@ public sealed class UprobeWireTests
         {
             var region = channel.Region;
             var eventId = Addr(region);
+            var phase = BinaryPrimitives.ReadUInt32LittleEndian(region[(24 + 4)..]);
             try
             {
                 var d = region[24..];
@@ -163,7 +240,8 @@ public sealed class UprobeWireTests
                 Request(channel.Region, (ulong)PortalOp.ReadProcPid, 0, 0);
                 await channel.ExchangeAsync(cancellationToken);
                 ev = ev with { ProcPid = Addr(channel.Region) };
-                Events.Add(ev);
+                lock (Events)
+                    Events.Add(ev);
                 if (OnHeld is { } held)
                     await held(channel);
             }
@@ -171,7 +249,6 @@ public sealed class UprobeWireTests
             {
                 Failures.Add(e.ToString());
             }
-            var phase = Events.Count > 0 ? Events[^1].Phase : 0;
             region = channel.Region;
             region[..(24 + 72)].Clear();
             BinaryPrimitives.WriteUInt64LittleEndian(region, (ulong)PortalOp.Verdict);
