@@ -38,6 +38,9 @@
  *                                        written
  *   portal_arch_func_get_retval(regs)    on return, sign-extended
  *   portal_arch_func_set_retval(regs, v) on return (low 32 bits on 32-bit)
+ *   PORTAL_ARCH_FUNC_RET_SP              how far above its value at the
+ *                                        function's first instruction the
+ *                                        stack pointer is once it returned
  */
 #ifndef PORTAL_ARCH_H
 #define PORTAL_ARCH_H
@@ -192,6 +195,9 @@ static __always_inline bool portal_arch_func_native(struct pt_regs *regs)
 	return user_64bit_mode(regs);
 }
 
+/* ret pops the return address that call pushed */
+#define PORTAL_ARCH_FUNC_RET_SP	8
+
 static inline unsigned int portal_arch_func_get_args(struct pt_regs *regs,
 						     u64 args[PORTAL_SYSCALL_ARGS])
 {
@@ -300,6 +306,9 @@ static __always_inline bool portal_arch_func_native(struct pt_regs *regs)
 {
 	return !compat_user_mode(regs);
 }
+
+/* the return address is in x30: sp is back where it was at entry */
+#define PORTAL_ARCH_FUNC_RET_SP	0
 
 static inline unsigned int portal_arch_func_get_args(struct pt_regs *regs,
 						     u64 args[PORTAL_SYSCALL_ARGS])
@@ -434,6 +443,9 @@ static __always_inline bool portal_arch_func_native(struct pt_regs *regs)
 	return true;
 }
 
+/* the return address is in ra: sp is back where it was at entry */
+#define PORTAL_ARCH_FUNC_RET_SP	0
+
 static inline unsigned int portal_arch_func_get_args(struct pt_regs *regs,
 						     u64 args[PORTAL_SYSCALL_ARGS])
 {
@@ -561,6 +573,9 @@ static __always_inline bool portal_arch_func_native(struct pt_regs *regs)
 {
 	return true;
 }
+
+/* the return address is in lr: sp is back where it was at entry */
+#define PORTAL_ARCH_FUNC_RET_SP	0
 
 static inline unsigned int portal_arch_func_get_args(struct pt_regs *regs,
 						     u64 args[PORTAL_SYSCALL_ARGS])

@@ -28,6 +28,18 @@
  * the list only; a consumer being unregistered is off the list and owned by
  * whoever took it off.
  *
+ * Arguments on return.  When a function returns, the registers that
+ * carried its arguments hold something else (on ARM and AArch64 the first
+ * one is the return value), yet a return event carries the arguments the
+ * call was made with (§4.6), for filters and handlers alike.  So a return
+ * hook's consumer has an entry handler too, which saves the arguments of
+ * each call in pu_saved, keyed by hook, thread and stack pointer; the return
+ * handler takes them back.  The stack pointer tells nested and recursive
+ * calls apart (each has its own frame) and finds frames a longjmp() left
+ * for good (below the returning one).  A return without saved arguments
+ * (the table was full, or the hook joined the probe while the call ran)
+ * has arguments 0, which no filter can use (filter_faults).
+ *
  * References.  uprobes keep no reference to the inode ("the caller is
  * required to keep @inode (and the containing mount) referenced",
  * __uprobe_register()), so each portal_uprobe holds the path it was given
@@ -66,6 +78,108 @@ struct portal_uprobe {
 
 static LIST_HEAD(pu_list);
 static DEFINE_MUTEX(pu_mutex);	/* guards pu_list */
+
+/*
+ * The arguments of calls in progress, for their return events.  Entries
+ * are free (hook_id 0), or a call's; when none is free the oldest is
+ * replaced.  Short critical sections under a raw spinlock: the handlers are
+ * preemptible process context, many CPUs may enter at once.
+ */
+#define PU_SAVED_MAX	128
+
+struct pu_saved {
+	u32 hook_id;			/* 0 = free */
+	pid_t tid;
+	const struct task_struct *task;	/* compared, never dereferenced */
+	unsigned long sp;		/* at the function's first instruction */
+	u64 age;
+	unsigned int unread;		/* arguments that could not be read */
+	u64 args[PORTAL_SYSCALL_ARGS];
+};
+
+static struct pu_saved pu_saved[PU_SAVED_MAX];
+static u64 pu_saved_age;
+static DEFINE_RAW_SPINLOCK(pu_saved_lock);
+
+/* ------------------------------------------------------------------------ */
+/* Arguments saved at entry for the return                                  */
+
+static bool pu_saved_is_current(const struct pu_saved *e, u32 id)
+{
+	return e->hook_id == id && e->task == current && e->tid == current->pid;
+}
+
+/* At the entry of a call a return hook will see: its arguments and frame. */
+static void pu_save_args(u32 id, struct pt_regs *regs)
+{
+	unsigned long sp = user_stack_pointer(regs);
+	struct pu_saved *e, *victim = NULL;
+	u64 args[PORTAL_SYSCALL_ARGS];
+	unsigned int unread, i;
+
+	unread = portal_arch_func_get_args(regs, args);
+	raw_spin_lock(&pu_saved_lock);
+	for (i = 0; i < PU_SAVED_MAX; i++) {
+		e = &pu_saved[i];
+		/* a tail call re-enters in the same frame: one return for both */
+		if (pu_saved_is_current(e, id) && e->sp == sp) {
+			victim = e;
+			break;
+		}
+		if (!victim || (victim->hook_id && (!e->hook_id || e->age < victim->age)))
+			victim = e;
+	}
+	victim->hook_id = id;
+	victim->tid = current->pid;
+	victim->task = current;
+	victim->sp = sp;
+	victim->age = ++pu_saved_age;
+	victim->unread = unread;
+	memcpy(victim->args, args, sizeof(args));
+	raw_spin_unlock(&pu_saved_lock);
+}
+
+/*
+ * On return: the arguments saved when this call entered, found by its
+ * frame; false if there are none.  This thread's entries of the hook for
+ * frames below the returning one are calls that will never return here
+ * (left by longjmp()): dropped.
+ */
+static bool pu_take_args(u32 id, struct pt_regs *regs, u64 *args,
+			 unsigned int *unread)
+{
+	unsigned long sp = user_stack_pointer(regs) - PORTAL_ARCH_FUNC_RET_SP;
+	bool found = false;
+	unsigned int i;
+
+	raw_spin_lock(&pu_saved_lock);
+	for (i = 0; i < PU_SAVED_MAX; i++) {
+		struct pu_saved *e = &pu_saved[i];
+
+		if (!pu_saved_is_current(e, id) || e->sp > sp)
+			continue;
+		if (e->sp == sp && !found) {
+			memcpy(args, e->args, sizeof(e->args));
+			*unread = e->unread;
+			found = true;
+		}
+		e->hook_id = 0;
+	}
+	raw_spin_unlock(&pu_saved_lock);
+	return found;
+}
+
+/* The hook's consumer is gone: so are the calls it saved. */
+static void pu_forget_args(u32 id)
+{
+	unsigned int i;
+
+	raw_spin_lock(&pu_saved_lock);
+	for (i = 0; i < PU_SAVED_MAX; i++)
+		if (pu_saved[i].hook_id == id)
+			pu_saved[i].hook_id = 0;
+	raw_spin_unlock(&pu_saved_lock);
+}
 
 /* ------------------------------------------------------------------------ */
 /* The handlers                                                             */
@@ -109,9 +223,15 @@ static void func_hit(u32 id, u32 phase, struct pt_regs *regs, u64 addr)
 		stat_inc(PORTAL_STAT_FILTERED_OUT);
 		return;
 	}
-	unread = portal_arch_func_get_args(regs, args);
-	if (phase == PORTAL_PHASE_FUNC_RETURN)
+	if (phase == PORTAL_PHASE_FUNC_ENTRY) {
+		unread = portal_arch_func_get_args(regs, args);
+	} else {
+		if (!pu_take_args(id, regs, args, &unread)) {
+			memset(args, 0, sizeof(args));
+			unread = (1U << PORTAL_SYSCALL_ARGS) - 1;
+		}
 		retval = portal_arch_func_get_retval(regs);
+	}
 	if (!func_hook_match(&h, args, unread, retval)) {
 		stat_inc(PORTAL_STAT_FILTERED_OUT);
 		return;
@@ -129,6 +249,17 @@ static int pu_entry(struct uprobe_consumer *uc, struct pt_regs *regs)
 	/* handle_swbp() has set the instruction pointer to the breakpoint */
 	func_hit(pu->hook_id, PORTAL_PHASE_FUNC_ENTRY, regs,
 		 instruction_pointer(regs));
+	return 0;
+}
+
+/* A return hook's entry: only the arguments, saved for the return. */
+static int pu_return_entry(struct uprobe_consumer *uc, struct pt_regs *regs)
+{
+	struct portal_uprobe *pu = container_of(uc, struct portal_uprobe, uc);
+
+	if (!READ_ONCE(portal_unloading) && portal_arch_func_native(regs) &&
+	    portal_hook_get(pu->hook_id, NULL))
+		pu_save_args(pu->hook_id, regs);
 	return 0;
 }
 
@@ -168,6 +299,7 @@ static long pu_errno(int err)
 static void pu_destroy(struct portal_uprobe *pu)
 {
 	uprobe_unregister(pu->inode, pu->offset, &pu->uc);
+	pu_forget_args(pu->hook_id);
 	path_put(&pu->path);
 	kfree(pu);
 }
@@ -232,10 +364,12 @@ long portal_uprobe_add(const struct portal_hook *h, u64 offset,
 	err = pu_resolve(pu, name, path_len, offset);
 	if (err)
 		goto out;
-	if (h->phase == PORTAL_PHASE_FUNC_ENTRY)
+	if (h->phase == PORTAL_PHASE_FUNC_ENTRY) {
 		pu->uc.handler = pu_entry;
-	else
+	} else {
+		pu->uc.handler = pu_return_entry;
 		pu->uc.ret_handler = pu_return;
+	}
 
 	/*
 	 * The hook first, so the handlers find it from the first hit.  The

@@ -78,6 +78,11 @@ public sealed class UprobeWireTests
         Assert.AreEqual(e.Pid, e.ProcPid, "process-bound requests run in the probed process");
         Assert.AreEqual((ret, PhaseReturn, address), (r.Hook, r.Phase, r.Nr), "return: hook, phase, the function's address");
         Assert.AreEqual(664L, r.Retval, "10 + 2*2 + 3*3 + 4*4 + 5*5 + 6*100");
+        // the return event carries the call's arguments, saved at its entry (before or after the entry
+        // hook's SET_ARGS: the kernel runs the newest consumer first)
+        CollectionAssert.AreEqual(new ulong[] { 2, 3, 4, 5 }, r.Args[1..5], "the arguments at return are the call's");
+        CollectionAssert.Contains(new ulong[] { 1, 10 }, r.Args[0]);
+        CollectionAssert.Contains(new ulong[] { 6, 100 }, r.Args[5]);
         Assert.AreEqual(e.Pid, r.Pid);
         Assert.IsTrue(sink.Reports.All(report => report.IsClean), string.Join("\n", sink.Reports));
 
@@ -88,6 +93,7 @@ public sealed class UprobeWireTests
         Assert.HasCount(1, sink.Events, "only the return hook");
         Assert.AreEqual(PhaseReturn, sink.Events[0].Phase);
         Assert.AreEqual(101L, sink.Events[0].Retval);
+        CollectionAssert.AreEqual(new ulong[] { 1, 2, 3, 4, 7, 6 }, sink.Events[0].Args, "the call's arguments, not the registers at return");
 
         // a held slot: registering a function hook is refused (EPERM), unregistering one works (the entry hook)
         sink.Events.Clear();
