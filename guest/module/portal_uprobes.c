@@ -68,7 +68,7 @@
 #include "portal.h"
 
 struct portal_uprobe {
-	struct uprobe_consumer uc;	/* .handler or .ret_handler */
+	struct uprobe_consumer uc;	/* entry: .handler; return: both */
 	u32 hook_id;			/* its hook in the table */
 	struct path path;		/* pins the inode and its mount */
 	struct inode *inode;		/* d_real_inode(path.dentry) */
@@ -126,7 +126,9 @@ static void pu_save_args(u32 id, struct pt_regs *regs)
 			victim = e;
 			break;
 		}
-		if (!victim || (victim->hook_id && (!e->hook_id || e->age < victim->age)))
+		/* else the first free entry, or the oldest */
+		if (!victim || (victim->hook_id &&
+				(!e->hook_id || e->age < victim->age)))
 			victim = e;
 	}
 	victim->hook_id = id;
@@ -188,15 +190,20 @@ static void pu_forget_args(u32 id)
  * Whether h's filters pass.  A filter on an argument the guest could not
  * read (on the stack, not resident) cannot be evaluated: like a memory
  * filter that cannot read its memory, it does not match and counts in
- * filter_faults (§4.6: only when a filter needed the argument).
+ * filter_faults (§4.6: only when a filter needed the argument).  Kinds
+ * 1..10 look at their argument; later kinds (scope, §4.3) at the calling
+ * process only.
  */
 static bool func_hook_match(const struct portal_hook *h, const u64 *args,
 			    unsigned int unread, s64 retval)
 {
-	unsigned int i;
+	u32 i, n = min_t(u32, h->nfilters, PORTAL_HD_MAX_FILTERS);
 
-	for (i = 0; unread && i < min_t(u32, h->nfilters, PORTAL_HD_MAX_FILTERS); i++) {
-		if (unread & (1U << (h->args[i].arg % PORTAL_SYSCALL_ARGS))) {
+	for (i = 0; unread && i < n; i++) {
+		const struct portal_filter *f = &h->args[i];
+
+		if (f->kind <= PORTAL_FLT_MEM_CONTAINS &&
+		    (unread & (1U << (f->arg % PORTAL_SYSCALL_ARGS)))) {
 			stat_inc(PORTAL_STAT_FILTER_FAULTS);
 			return false;
 		}
