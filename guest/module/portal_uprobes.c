@@ -24,7 +24,9 @@
  * register_rwsem held for reading (handler_chain(), handle_uretprobe_chain()),
  * and uprobe_unregister() removes the consumer under it held for writing: once
  * it returns, no handler of that consumer runs or will run, so the
- * portal_uprobe can be freed.  It is never freed before.  pu_mutex guards
+ * portal_uprobe can be freed.  It is never freed before.  (Kernels from
+ * 6.12 on run handlers under SRCU instead, with another unregistering API:
+ * this file is written against 6.1's.)  pu_mutex guards
  * the list only; a consumer being unregistered is off the list and owned by
  * whoever took it off.
  *
