@@ -10,6 +10,7 @@
  *   portal_events.c   the probes, events and the hold budget
  *   portal_verdict.c  verdicts and their reports
  *   portal_control.c  the control slot's thread
+ *   portal_query.c    QUERY and QUERY_PAGE: introspection that sleeps
  *   portal_arch.h     the architecture rules, one block per architecture
  *   portal_proto.h    the wire format (docs/protocol.md)
  *
@@ -266,5 +267,11 @@ void portal_probes_unregister(void);
 bool portal_verdict(struct portal_slot *s, struct portal_held *held);
 int portal_control_start(void);
 void portal_control_stop(void);
+
+/* ------------------------------------------------------------------------ */
+/* QUERY (portal_query.c): the control thread only, which may sleep         */
+
+void portal_op_query(struct portal_slot *s, u64 op, u64 addr, u64 size);
+void portal_query_release(void);
 
 #endif /* PORTAL_H */

@@ -30,7 +30,10 @@
  *
  * Nothing in the probe or request paths sleeps or allocates: user memory is
  * accessed with the *_nofault helpers, so pages that are not resident fail
- * with EFAULT instead of being faulted in. *
+ * with EFAULT instead of being faulted in.  The exception is QUERY
+ * (portal_query.c), which only the control thread serves, in process
+ * context.
+ *
  * This file loads and unloads the module; portal.h says which file owns
  * what.
  */
@@ -118,6 +121,7 @@ static int __init portal_init(void)
 
 fail_thread:
 	portal_control_stop();
+	portal_query_release();
 fail:
 	portal_window_abort();
 	return err;
@@ -130,6 +134,7 @@ static void __exit portal_exit(void)
 	WRITE_ONCE(portal_unloading, true);	/* held syscalls stop waiting */
 	portal_probes_unregister();
 	portal_control_stop();
+	portal_query_release();	/* the control thread held it */
 	portal_window_destroy();
 	pr_info("unloaded\n");
 }
