@@ -44,6 +44,7 @@
 #include <linux/path.h>
 #include <linux/pid.h>
 #include <linux/rcupdate.h>
+#include <linux/seq_file.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -767,22 +768,40 @@ out:
 /*
  * Files are opened O_NONBLOCK so that a FIFO, a terminal or /proc/kmsg
  * cannot park the control thread forever (for regular, procfs and sysfs
- * files it changes nothing).  They are read and written through
- * vfs_iter_read/write on a kernel buffer rather than kernel_read/write:
- * those refuse, with a line in the log, files that have both ->read and
- * ->read_iter, such as /dev/null and /dev/zero.  A file with no ->read_iter
- * (a few procfs files) cannot be read from a kernel buffer: EINVAL, as the
- * kernel says.
+ * files it changes nothing).  They are read and written through an
+ * iov_iter on a kernel buffer: vfs_iter_read/write rather than
+ * kernel_read/write, which refuse, with a line in the log, files that have
+ * both ->read and ->read_iter, such as /dev/null and /dev/zero.  Many
+ * procfs files of 6.1 (/proc/<pid>/status, maps...) have only ->read =
+ * seq_read, a wrapper of seq_read_iter() for user buffers: those are read
+ * through seq_read_iter() as seq_read() itself does.  A file with some
+ * other ->read only (/proc/<pid>/cmdline, environ, mem) copies to user
+ * memory, which a kernel thread has none of: EINVAL, what kernel_read()
+ * says of it.
  */
 #define Q_OPEN_FLAGS	(O_LARGEFILE | O_NONBLOCK | O_NOCTTY)
+
+static bool q_readable(struct file *file)
+{
+	return file->f_op->read_iter || file->f_op->read == seq_read;
+}
 
 static ssize_t q_read(struct file *file, void *buf, size_t n, loff_t *pos)
 {
 	struct kvec kv = { .iov_base = buf, .iov_len = n };
 	struct iov_iter iter;
+	struct kiocb kiocb;
+	ssize_t ret;
 
 	iov_iter_kvec(&iter, ITER_DEST, &kv, 1, n);
-	return vfs_iter_read(file, &iter, pos, 0);
+	if (file->f_op->read_iter)
+		return vfs_iter_read(file, &iter, pos, 0);
+	/* seq_read() with our buffer in place of the user's */
+	init_sync_kiocb(&kiocb, file);
+	kiocb.ki_pos = *pos;
+	ret = seq_read_iter(&kiocb, &iter);
+	*pos = kiocb.ki_pos;
+	return ret;
 }
 
 static ssize_t q_write(struct file *file, const void *buf, size_t n,
@@ -834,7 +853,11 @@ static int q_file_read(struct qbuf *b, const u8 *req, u64 size)
 		err = PTR_ERR(file);
 		goto out_path;
 	}
-	if (!file->f_op->read_iter) {
+	if (S_ISDIR(file_inode(file)->i_mode)) {
+		err = -EISDIR;	/* as read(2) says; directories have no ->read_iter */
+		goto out_file;
+	}
+	if (!q_readable(file)) {
 		err = -EINVAL;
 		goto out_file;
 	}
