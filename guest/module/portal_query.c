@@ -318,7 +318,7 @@ static void qproc_put(struct qproc *v, size_t n)
 /*
  * argv as /proc/<pid>/cmdline reads it (access_process_vm on the argument
  * block), its first argv_max bytes into dst.  Returns the bytes read and
- * adds PORTAL_QP_ARGV_* to *flags.  May sleep (the process's mmap lock).
+ * adds PORTAL_QP_ARGV_* to q->flags.  May sleep (the process's mmap lock).
  */
 static u32 qproc_argv(struct qproc *q, u8 *dst, u32 argv_max)
 {
