@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE		4096
@@ -261,6 +262,48 @@ static int cmd_open(int argc, char **argv)
 	return 0;
 }
 
+static int usage(void);
+
+/*
+ * hold PATH: stay alive with PATH open and one page of it mapped, in /tmp,
+ * until PATH.release exists (exit 0) or 60 s pass (exit 3), so the host can
+ * look at a live process: its list entry, mappings, fds and paths.
+ */
+static int cmd_hold(const char *path)
+{
+	char release[4096];
+	void *map;
+	int fd;
+
+	if (snprintf(release, sizeof(release), "%s.release", path) >= (int)sizeof(release))
+		return usage();
+	if (chdir("/tmp")) {
+		printf("hold: chdir /tmp: errno=%d\n", errno);
+		return 1;
+	}
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		printf("hold: open %s: errno=%d\n", path, errno);
+		return 1;
+	}
+	map = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		printf("hold: mmap %s: errno=%d\n", path, errno);
+		return 1;
+	}
+	printf("hold pid=%d fd=%d map=0x%lx\n", getpid(), fd, (unsigned long)map);
+	fflush(stdout);
+	for (int waited_ms = 0; waited_ms < 60000; waited_ms += 10) {
+		struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+
+		if (!access(release, F_OK))
+			return 0;
+		nanosleep(&tick, NULL);
+	}
+	printf("hold: timed out\n");
+	return 3;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -271,7 +314,8 @@ static int usage(void)
 		"  named CMD NAME...         ioctl(devnull, CMD, &selftest_named{NAME}) per NAME\n"
 		"  open PATH...             openat(AT_FDCWD, PATH, O_RDONLY) per PATH\n"
 		"  getpid                   print pid=<getpid()>\n"
-		"  pvr N...                 process_vm_readv(self, local[5], N, remote[1], 1, 0), N 1..5\n");
+		"  pvr N...                 process_vm_readv(self, local[5], N, remote[1], 1, 0), N 1..5\n"
+		"  hold PATH                keep PATH open and mapped, in /tmp, until PATH.release exists\n");
 	return 2;
 }
 
@@ -305,6 +349,8 @@ int main(int argc, char **argv)
 		return cmd_open(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "pvr"))
 		return cmd_pvr(argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "hold") && argc - i == 2)
+		return cmd_hold(argv[i + 1]);
 	if (!strcmp(argv[i], "getpid")) {
 		printf("pid=%d\n", getpid());
 		return 0;

@@ -54,6 +54,9 @@ public sealed partial class PortalSession : IAsyncDisposable
         Statistics = statistics;
         _control = control;
         _logger = logger;
+        var queries = new Introspection.QueryChannel(control, guest, () => _currentHandler.Value is { } context && context.Session == this);
+        Processes = new Introspection.GuestProcesses(queries);
+        Files = new Introspection.GuestFiles(queries);
     }
 
     /// <summary>What the guest said about itself.</summary>
@@ -64,6 +67,12 @@ public sealed partial class PortalSession : IAsyncDisposable
 
     /// <summary>Exchange and handler counters.</summary>
     public PortalStatistics Statistics { get; }
+
+    /// <summary>The guest's processes: the list, mappings, open files, paths (docs/protocol.md §3.4).</summary>
+    public Introspection.GuestProcesses Processes { get; }
+
+    /// <summary>The guest's files by path: read, write, list, stat (docs/protocol.md §3.4).</summary>
+    public Introspection.GuestFiles Files { get; }
 
     /// <summary>The hooks currently registered by this session.</summary>
     public IReadOnlyCollection<HookRegistration> Hooks => [.. _hooks.Values.OrderBy(h => h.Id)];

@@ -18,6 +18,8 @@ public enum GuestFeatures : uint
     VerdictReports = 4,
     /// <summary>Set and memory filters, OUT_SRANGE and the descriptor's data area (docs/protocol.md §4.3).</summary>
     FiltersV2 = 8,
+    /// <summary>QUERY and QUERY_PAGE: processes, mappings, file descriptors, guest files (docs/protocol.md §3.4).</summary>
+    Query = 16,
 }
 
 /// <summary>What a guest says about itself (GUEST_INFO).</summary>
