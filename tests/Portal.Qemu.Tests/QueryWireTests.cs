@@ -377,6 +377,69 @@ public abstract class QueryWireTests
         Assert.AreEqual(ExtOk, (await RequestAsync(OpQuery, Stat, P(4u, 0u, Path("/tmp")))).Op);
     }
 
+    /// <summary>
+    /// What a handler does on a guest with two vCPUs: its syscall holds one, and the control thread
+    /// queries the held process on the other, which must neither wait for the held vCPU nor disturb it.
+    /// </summary>
+    [TestMethod]
+    public async Task The_control_thread_queries_a_held_process_beside_its_held_vcpu()
+    {
+        var abi = Guest.Abi;
+        if (abi == GuestAbi.MipsEl)
+            Assert.Inconclusive("the mipsel guest runs one vCPU");
+        await using var guest = await QemuGuest.StartAsync(new QemuGuestOptions
+        {
+            Abi = abi, Cpus = 2, HostTimeout = TimeSpan.FromSeconds(10), HoldBudget = TimeSpan.FromSeconds(10),
+            ExchangeTimeout = TimeSpan.FromSeconds(20),
+        }, Token);
+        await KernelLog.AssertCleanAsync(guest, Token);
+        var control = guest.Connection.Control;
+        const uint Cmd = 0x7482;
+        var region = control.Region;
+        region[..(24 + 88)].Clear();
+        Header(region, OpHookRegister, 0, 64 + 24);
+        var d = region[24..];
+        BinaryPrimitives.WriteUInt32LittleEndian(d, (uint)abi.Syscalls.GetNumber("ioctl"));
+        BinaryPrimitives.WriteUInt32LittleEndian(d[4..], 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[12..], 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[64..], 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[68..], 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(d[72..], Cmd);
+        await control.ExchangeAsync(Token);
+        Assert.AreEqual(ExtOk, Op(control.Region), "hook installed");
+
+        var sink = new HeldSink(async channel =>
+        {
+            var pid = BinaryPrimitives.ReadUInt32LittleEndian(channel.Region[(24 + 72)..]);
+            var desc = BinaryPrimitives.ReadUInt64LittleEndian(channel.Region[(24 + 16 + 16)..]);
+            var watch = Stopwatch.StartNew();
+            var processes = ParseProcesses(await QueryOnAsync(control, Processes, P(64u, 0u)), 64);
+            var held = processes.Single(p => p.Pid == pid);
+            Assert.AreEqual(("portal-selftest", 'R'), (held.Comm, held.State), "held in its syscall, on its vCPU");
+            StringAssert.StartsWith(held.Argv.Split('\0')[1], "desc");
+            var maps = ParseMappings(await QueryOnAsync(control, Mappings, P(pid, 0u, 0UL)));
+            var area = ParseMappings(await QueryOnAsync(control, Mappings, P(pid, 1u, desc))).Single();
+            Assert.IsTrue(area.Start <= desc && desc < area.End && (area.Flags & 3) == 3, "the descriptor is in a rw mapping");
+            CollectionAssert.Contains(maps, area);
+            var fds = ParseFiles(await QueryOnAsync(control, Files, P(pid, 0u)));
+            var devNull = fds.Single(f => f.Path == "/dev/null" && f.Fd > 2);
+            Assert.AreEqual(2u, devNull.OpenFlags & 3, "portal-selftest opened /dev/null O_RDWR");
+            var paths = ParsePaths(await QueryOnAsync(control, Paths, P(pid, 0u)));
+            StringAssert.EndsWith(paths.Exe, "/portal-selftest");
+            Assert.IsTrue(maps.Any(m => m.Path == paths.Exe));
+            TestContext.WriteLine($"4 kinds of query on the held process ({processes.Count} processes, {maps.Count} mappings, {fds.Count} fds) in {watch.ElapsedMilliseconds} ms");
+        });
+        GuestCommandResult run;
+        using (guest.Connection.Attach(sink))
+            run = await guest.RunAsync(GuestCommand.Of("portal-selftest", "desc", $"0x{Cmd:x}"), Token);
+        Header(control.Region, OpHookReset, 0, 0);
+        await control.ExchangeAsync(Token);
+        sink.Error?.Throw();
+        Assert.AreEqual(1, sink.Events, run.Output);
+        Assert.AreEqual(0, run.ExitCode, run.Output);
+        await KernelLog.AssertCleanAsync(guest, Token);
+    }
+
     [TestMethod]
     public async Task Reading_every_proc_and_sys_file_and_random_queries_do_not_hurt_the_guest()
     {
@@ -450,16 +513,18 @@ public abstract class QueryWireTests
     private sealed record Response(ulong Op, ulong Addr, byte[] Data);
 
     /// <summary>One exchange on the control slot; <paramref name="size"/> overrides the data's length.</summary>
-    private async Task<Response> RequestAsync(ulong op, ulong addr, byte[] data, ulong? size = null)
+    private Task<Response> RequestAsync(ulong op, ulong addr, byte[] data, ulong? size = null) => RequestOnAsync(Control, op, addr, data, size);
+
+    private async Task<Response> RequestOnAsync(IGuestChannel channel, ulong op, ulong addr, byte[] data, ulong? size = null)
     {
         Assert.IsLessThanOrEqualTo(Chunk, data.Length);
-        Control.Region[24..].Clear();
-        data.CopyTo(Control.Region[24..]);
-        Header(Control.Region, op, addr, size ?? (ulong)data.Length);
-        await Control.ExchangeAsync(Token);
-        var responseSize = Size(Control.Region);
+        channel.Region[24..].Clear();
+        data.CopyTo(channel.Region[24..]);
+        Header(channel.Region, op, addr, size ?? (ulong)data.Length);
+        await channel.ExchangeAsync(Token);
+        var responseSize = Size(channel.Region);
         Assert.IsLessThanOrEqualTo((ulong)Chunk, responseSize);
-        return new(Op(Control.Region), Addr(Control.Region), Control.Region.Slice(24, (int)responseSize).ToArray());
+        return new(Op(channel.Region), Addr(channel.Region), channel.Region.Slice(24, (int)responseSize).ToArray());
     }
 
     private static (ulong Op, ulong Errno) Fail(Response response) => (response.Op, response.Addr);
@@ -467,13 +532,18 @@ public abstract class QueryWireTests
     private ulong Errno(GuestErrno errno) => (ulong)Guest.Abi.ToNativeErrno(errno);
 
     /// <summary>A whole result, every page checked; afterwards the result is released (ESTALE).</summary>
-    private async Task<byte[]> QueryAsync(ulong kind, byte[] parameters)
+    private Task<byte[]> QueryAsync(ulong kind, byte[] parameters) => QueryOnAsync(Control, kind, parameters);
+
+    private async Task<byte[]> QueryOnAsync(IGuestChannel channel, ulong kind, byte[] parameters)
     {
-        var first = await RequestAsync(OpQuery, kind, parameters);
+        var first = await RequestOnAsync(channel, OpQuery, kind, parameters);
         Assert.AreEqual(ExtOk, first.Op, $"QUERY {kind} failed with errno {first.Addr} ({Guest.Abi.ToErrno((long)first.Addr)})");
         var id = first.Addr;
-        Assert.IsGreaterThan(_lastId, id, "a new id for every QUERY");
-        _lastId = id;
+        if (channel == Control)
+        {
+            Assert.IsGreaterThan(_lastId, id, "a new id for every QUERY");
+            _lastId = id;
+        }
         var total = (long)BinaryPrimitives.ReadUInt64LittleEndian(first.Data);
         Assert.IsLessThanOrEqualTo(4L << 20, total);
         AssertPage(first.Data, total, 0);
@@ -481,12 +551,12 @@ public abstract class QueryWireTests
         first.Data.AsSpan(16).CopyTo(result);
         for (long offset = first.Data.Length - 16; offset < total; offset += PageMax)
         {
-            var page = await RequestAsync(OpQueryPage, id, Le64((ulong)offset));
+            var page = await RequestOnAsync(channel, OpQueryPage, id, Le64((ulong)offset));
             Assert.AreEqual((ExtOk, id), (page.Op, page.Addr), $"page at {offset}");
             AssertPage(page.Data, total, offset);
             page.Data.AsSpan(16).CopyTo(result.AsSpan((int)offset));
         }
-        var after = await RequestAsync(OpQueryPage, id, Le64(0));
+        var after = await RequestOnAsync(channel, OpQueryPage, id, Le64(0));
         Assert.AreEqual((ExtFail, Errno(GuestErrno.ESTALE)), Fail(after), "released after its last page");
         return result;
     }
