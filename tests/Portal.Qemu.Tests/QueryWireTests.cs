@@ -440,6 +440,51 @@ public abstract class QueryWireTests
         await KernelLog.AssertCleanAsync(guest, Token);
     }
 
+    /// <summary>
+    /// Processes that appear and exit while they are listed and looked at: every query answers,
+    /// with a record or ESRCH, and no reference is left behind (the kernel log stays clean).
+    /// </summary>
+    [TestMethod]
+    public async Task Queries_race_processes_that_come_and_go()
+    {
+        var esrch = Errno(GuestErrno.ESRCH);
+        var churn = Guest.RunShellAsync("i=0; while [ $i -lt 300 ]; do (sleep 0; true) & i=$((i+1)); done; wait; echo churned",
+            cancellationToken: Token);
+        var random = new Random(1109);
+        int lists = 0, looks = 0, gone = 0, unreadable = 0;
+        var watch = Stopwatch.StartNew();
+        while (!churn.IsCompleted || lists < 5)
+        {
+            var processes = ParseProcesses(await QueryAsync(Processes, P(4096u, 0u)), 4096);
+            lists++;
+            unreadable += processes.Count(p => (p.Flags & 4) != 0);
+            var users = processes.Where(p => (p.Flags & 1) == 0).ToList();
+            for (var i = 0; i < 6 && users.Count > 0; i++)
+            {
+                var pid = users[random.Next(users.Count)].Pid;
+                foreach (var (kind, parameters) in new[] { (Mappings, P(pid, 0u, 0UL)), (Files, P(pid, 0u)), (Paths, P(pid, 0u)) })
+                {
+                    var first = await RequestAsync(OpQuery, kind, parameters);
+                    looks++;
+                    if (first.Op == ExtFail)
+                    {
+                        Assert.AreEqual(esrch, first.Addr, $"QUERY {kind} of pid {pid}");
+                        gone++;
+                    }
+                    else
+                    {
+                        Assert.AreEqual(ExtOk, first.Op);
+                        _lastId = first.Addr;
+                    }
+                }
+            }
+        }
+        var result = await churn;
+        StringAssert.Contains(result.Output, "churned");
+        TestContext.WriteLine($"{lists} lists and {looks} looks in {watch.ElapsedMilliseconds} ms while 300 processes came and went: " +
+            $"{gone} ESRCH, {unreadable} argv unreadable");
+    }
+
     [TestMethod]
     public async Task Reading_every_proc_and_sys_file_and_random_queries_do_not_hurt_the_guest()
     {
