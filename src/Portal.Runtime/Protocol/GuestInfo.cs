@@ -20,6 +20,8 @@ public enum GuestFeatures : uint
     FiltersV2 = 8,
     /// <summary>QUERY and QUERY_PAGE: processes, mappings, file descriptors, guest files (docs/protocol.md §3.4).</summary>
     Query = 16,
+    /// <summary>Function hooks: uprobes on user-space functions (docs/protocol.md §4.6).</summary>
+    FunctionHooks = 64,
 }
 
 /// <summary>What a guest says about itself (GUEST_INFO).</summary>

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text;
 using Portal.Abi;
 using Portal.Channels;
@@ -20,8 +21,9 @@ internal sealed partial class EmulatedKernel : IDisposable
     private readonly OpServer _ops;
     private readonly TimeSpan _hostTimeout;
     private readonly TimeSpan _holdBudget;
+    private readonly Stopwatch _sinceBoot = Stopwatch.StartNew();
     private int _nextPid = 100;
-    private int _nextInode = 10_000;
+    private long _nextInode = 10_000;
 
     /// <summary>How long each exchange's answer takes (<see cref="EmulatedGuestOptions.ExchangeDelay"/>).</summary>
     public TimeSpan ExchangeDelay { get; }
@@ -41,6 +43,10 @@ internal sealed partial class EmulatedKernel : IDisposable
         _freeCpus = new SemaphoreSlim(options.CpuCount, options.CpuCount);
         _ops = new OpServer(this);
         Connection = new EmulatedConnection(this);
+        Files = new EmulatedFileSystem(KernelRelease, NextInode);
+        // What every Linux has before the first command: init and the kernel threads' parent.
+        Processes.Add(new EmulatedProcess(1, abi, ["/sbin/init"], []) { ParentPid = 0, Executable = "/sbin/init" });
+        Processes.Add(EmulatedProcess.KernelThread(2, abi, "kthreadd"));
     }
 
     public GuestAbi Abi { get; }
@@ -60,14 +66,37 @@ internal sealed partial class EmulatedKernel : IDisposable
 
     public EmulatedConnection Connection { get; }
 
-    public Dictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
+    /// <summary>The file system: what programs open and map, and what FILE_READ, DIRECTORY and the like serve.</summary>
+    public EmulatedFileSystem Files { get; }
+
+    /// <summary>The running processes (and init and kthreadd), what PROCESSES lists.</summary>
+    public ProcessTable Processes { get; } = new();
 
     public void Dispose() => _freeCpus.Dispose();
 
     public void Serve(EmulatedSlot slot) => _ops.Serve(slot.GuestView, slot.Held);
 
-    public EmulatedProcess CreateProcess(IReadOnlyList<string> arguments, IReadOnlyList<string> environment) =>
-        new(Interlocked.Increment(ref _nextPid), Abi, arguments, environment);
+    /// <summary>
+    /// A process for a program, listed in <see cref="Processes"/> until <see cref="Exit"/>. Its executable
+    /// is <c>/bin/</c> and argv[0]'s file name: where the program would live on a real guest.
+    /// </summary>
+    public EmulatedProcess CreateProcess(IReadOnlyList<string> arguments, IReadOnlyList<string> environment)
+    {
+        var name = arguments[0];
+        var process = new EmulatedProcess(Interlocked.Increment(ref _nextPid), Abi, arguments, environment)
+        {
+            Executable = "/bin/" + name[(name.LastIndexOf('/') + 1)..],
+            StartedNanoseconds = _sinceBoot.Elapsed.Ticks * 100,
+        };
+        Processes.Add(process);
+        return process;
+    }
+
+    /// <summary>The process's program has ended.</summary>
+    public void Exit(EmulatedProcess process) => Processes.Remove(process);
+
+    /// <summary>A new inode number (files, sockets).</summary>
+    private ulong NextInode() => (ulong)Interlocked.Increment(ref _nextInode);
 
     /// <summary>
     /// A syscall from a guest program: enter hooks, the syscall itself (unless skipped), return hooks.
