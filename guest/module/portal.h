@@ -11,6 +11,7 @@
  *   portal_verdict.c  verdicts and their reports
  *   portal_control.c  the control slot's thread
  *   portal_uprobes.c  function hooks: uprobe consumers and their lifetime
+ *   portal_query.c    QUERY and QUERY_PAGE: introspection that sleeps
  *   portal_arch.h     the architecture rules, one block per architecture
  *   portal_proto.h    the wire format (docs/protocol.md)
  *
@@ -307,5 +308,11 @@ static inline void portal_uprobes_reap(void) { }
 static inline void portal_uprobes_release(void) { }
 #define PORTAL_FEAT_UPROBES_IF	0
 #endif
+
+/* ------------------------------------------------------------------------ */
+/* QUERY (portal_query.c): the control thread only, which may sleep         */
+
+void portal_op_query(struct portal_slot *s, u64 op, u64 addr, u64 size);
+void portal_query_release(void);
 
 #endif /* PORTAL_H */

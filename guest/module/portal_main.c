@@ -32,7 +32,10 @@
  *
  * Nothing in the probe or request paths sleeps or allocates: user memory is
  * accessed with the *_nofault helpers, so pages that are not resident fail
- * with EFAULT instead of being faulted in. *
+ * with EFAULT instead of being faulted in.  The exception is QUERY
+ * (portal_query.c), which only the control thread serves, in process
+ * context.
+ *
  * This file loads and unloads the module; portal.h says which file owns
  * what.
  */
@@ -121,6 +124,7 @@ static int __init portal_init(void)
 fail_thread:
 	portal_control_stop();
 	portal_uprobes_release();
+	portal_query_release();
 fail:
 	portal_window_abort();
 	return err;
@@ -135,6 +139,7 @@ static void __exit portal_exit(void)
 	portal_control_stop();
 	/* no function hook handler runs past this, nor uses the window */
 	portal_uprobes_release();
+	portal_query_release();	/* the control thread held it */
 	portal_window_destroy();
 	pr_info("unloaded\n");
 }
