@@ -139,8 +139,9 @@
 #define PORTAL_HT_PATH_LEN	8	/* le32 */
 #define PORTAL_HT_RESERVED	12	/* le32 */
 #define PORTAL_HT_PATH		16
+#define PORTAL_HT_PATH_MAX	4000
 #define PORTAL_HD_DATA_FLAG	0x8	/* a data area follows the arg filters */
-#define PORTAL_HD_KNOWN_FLAGS	0xf
+#define PORTAL_HD_KNOWN_FLAGS	0x1f
 #define PORTAL_HD_DATA_HDR	8	/* le32 data_size, 4 reserved bytes */
 #define PORTAL_HD_MAX_DATA	256
 

@@ -262,6 +262,39 @@ static int cmd_open(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The target of the function-hook tests (protocol.md §4.6): six arguments,
+ * so that on armel and mipsel two travel on the stack, and a result each of
+ * them changes.  Not inlined, not cloned (a specialised copy would take its
+ * calls), kept in the symbol table under this name; called through a
+ * volatile pointer so that the call always reaches this very code, and the
+ * result hidden from the optimiser so it cannot be folded.  The sum is
+ * computed unsigned: it wraps at the register width instead of overflowing.
+ */
+__attribute__((noinline, noclone, used))
+long portal_probe_target(long a, long b, long c, long d, long e, long f)
+{
+	unsigned long r = (unsigned long)a + 2UL * (unsigned long)b +
+			  3UL * (unsigned long)c + 4UL * (unsigned long)d +
+			  5UL * (unsigned long)e + 6UL * (unsigned long)f;
+
+	__asm__ volatile("" : "+r"(r));
+	return (long)r;
+}
+
+/* func A B C D E F: print portal_probe_target(A, ..., F). */
+static int cmd_func(char **argv)
+{
+	long (*volatile target)(long, long, long, long, long, long) = portal_probe_target;
+	long v[6], rc;
+
+	for (int i = 0; i < 6; i++)
+		v[i] = (long)strtoul(argv[i], NULL, 0);
+	rc = target(v[0], v[1], v[2], v[3], v[4], v[5]);
+	printf("func rc=%ld\n", rc);
+	return 0;
+}
+
 static int usage(void);
 
 /*
@@ -315,7 +348,8 @@ static int usage(void)
 		"  open PATH...             openat(AT_FDCWD, PATH, O_RDONLY) per PATH\n"
 		"  getpid                   print pid=<getpid()>\n"
 		"  pvr N...                 process_vm_readv(self, local[5], N, remote[1], 1, 0), N 1..5\n"
-		"  hold PATH                keep PATH open and mapped, in /tmp, until PATH.release exists\n");
+		"  hold PATH                keep PATH open and mapped, in /tmp, until PATH.release exists\n"
+		"  func A B C D E F         print func rc=<portal_probe_target(A..F) = A+2B+3C+4D+5E+6F>\n");
 	return 2;
 }
 
@@ -351,6 +385,8 @@ int main(int argc, char **argv)
 		return cmd_pvr(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "hold") && argc - i == 2)
 		return cmd_hold(argv[i + 1]);
+	if (!strcmp(argv[i], "func") && argc - i == 7)
+		return cmd_func(argv + i + 1);
 	if (!strcmp(argv[i], "getpid")) {
 		printf("pid=%d\n", getpid());
 		return 0;

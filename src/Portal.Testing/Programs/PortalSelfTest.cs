@@ -112,6 +112,9 @@ public static class PortalSelfTest
                 return 0;
             case "hold" when args.Count == 2:
                 return await HoldAsync(context, args[1]).ConfigureAwait(false);
+            case "func" when args.Count == 7:
+                context.PrintLine(Invariant($"func rc={ProbeTarget(context, args.Skip(1).Select(a => ParseNumber(context, a)).ToArray())}"));
+                return 0;
             default:
                 return Usage(context);
         }
@@ -158,6 +161,17 @@ public static class PortalSelfTest
         context.PrintLine(Invariant($"buf_crc=0x{SelfTestPattern.Crc32(memory.Read(buf, BufferSize)):x8}"));
         context.PrintLine(Invariant($"ro_crc=0x{SelfTestPattern.Crc32(memory.Read(ro, (int)page)):x8}"));
         return 0;
+    }
+
+    /// <summary>
+    /// <c>portal_probe_target(a, b, c, d, e, f)</c> of the C program: a + 2b + 3c + 4d + 5e + 6f, wrapping
+    /// at the register width, as a signed <c>long</c>. The C program's function is the real guests' target
+    /// of function hooks (protocol.md §4.6); the emulated guest has none, so here it is only computed.
+    /// </summary>
+    private static long ProbeTarget(GuestProgramContext context, ulong[] v)
+    {
+        var sum = unchecked(v[0] + 2 * v[1] + 3 * v[2] + 4 * v[3] + 5 * v[4] + 6 * v[5]);
+        return context.Abi.SignExtendRegister(sum);
     }
 
     /// <summary>Like <c>strtoul(text, NULL, 0)</c> at the guest's register width.</summary>
@@ -240,7 +254,7 @@ public static class PortalSelfTest
 
     private static int Usage(GuestProgramContext context)
     {
-        context.PrintLine("usage: portal-selftest [--comm NAME] desc [CMD] | ioctl CMD ARG [CMD ARG]... | named CMD NAME... | open PATH... | write N... | getpid | hold PATH");
+        context.PrintLine("usage: portal-selftest [--comm NAME] desc [CMD] | ioctl CMD ARG [CMD ARG]... | named CMD NAME... | open PATH... | write N... | getpid | hold PATH | func A B C D E F");
         return 2;
     }
 
