@@ -35,7 +35,10 @@ public abstract partial class ConformanceSuite
         while (true)
         {
             var processes = await session.Processes.ListAsync(cancellationToken: TestContext.CancellationToken);
-            var held = processes.FirstOrDefault(p => p.Arguments.Count == 3 && p.Arguments[1] == "hold" && p.Arguments[2] == path);
+            // Its comm too: an exec replaces argv a moment before the comm, so for that moment the list shows
+            // the new argv under the old name (the agent's env, say) — the kernel's own state, not a torn record.
+            var held = processes.FirstOrDefault(p => p.Arguments.Count == 3 && p.Arguments[1] == "hold" && p.Arguments[2] == path
+                && p.Comm == PortalSelfTest.Name);
             if (held is not null)
                 return new HeldProcess(path, held, run);
             if (run.IsCompleted)
