@@ -830,7 +830,7 @@ static void scenario_garbage_events(long n)
 		case G_SIZE_HUGE: put64(region(s) + R_SIZE, 1ULL << 40); break;
 		case G_SIZE_SHORT: put64(region(s) + R_SIZE, 95); break;
 		case G_SIZE_OVER: put64(region(s) + R_SIZE, CHUNK + 1); break;
-		case G_PHASE: put32(d + 4, 3 + (uint32_t)(rnd() % 1000)); break;
+		case G_PHASE: put32(d + 4, 5 + (uint32_t)(rnd() % 1000)); break;	/* 1-4 are valid (§4.1, §4.6) */
 		case G_WRONG_NR: put32(d, h->id), put64(d + 8, h->nr + 1); break;
 		case G_WRONG_PHASE: put32(d, h->id), put32(d + 4, h->phase == 1 ? 2 : 1); break;
 		case G_PID_ZERO: put32(d + 72, 0); break;
@@ -838,7 +838,7 @@ static void scenario_garbage_events(long n)
 		default:
 			for (int k = 0; k < CHUNK; k += 8)
 				put64(d + k, rnd());
-			put32(d + 4, 3 + (uint32_t)(rnd() % 1000));	/* never a valid phase */
+			put32(d + 4, 5 + (uint32_t)(rnd() % 1000));	/* never a valid phase: 1-4 are */
 			put64(region(s) + R_SIZE, 96 + rnd() % (CHUNK - 96 + 1));
 			break;
 		}
