@@ -42,6 +42,7 @@ public sealed partial class PortalSession : IAsyncDisposable
     private readonly CancellationTokenSource _closing = new();
     private readonly ConcurrentDictionary<int, HeldEvent> _heldEvents = new();     // by slot
     private GuestStatistics? _guestBaseline;
+    private GuestScope? _scope;
     private IDisposable? _attachment;
     private int _disposed;
 
@@ -64,6 +65,20 @@ public sealed partial class PortalSession : IAsyncDisposable
 
     /// <summary>Exchange and handler counters.</summary>
     public PortalStatistics Statistics { get; }
+
+    /// <summary>
+    /// The processes every hook registered from now on sees (plugin hooks and hooks registered by handlers
+    /// included), on top of each hook's own scope; null (the default) for every process. Hooks already
+    /// registered keep what they had. A hook opts out with <see cref="HookBuilder.IgnoringSessionScope"/>
+    /// (<see cref="HookSpec.IgnoresSessionScope"/>, <c>[Scope(IgnoreSessionScope = true)]</c>). The guest
+    /// needs the scope filters feature (<see cref="GuestFeatures.ScopeFilters"/>). For a firmware:
+    /// <c>GuestScope.Subtree(1).Excluding(agentPid)</c>, so hooks do not fire for Portal's own agent.
+    /// </summary>
+    public GuestScope? Scope
+    {
+        get => Volatile.Read(ref _scope);
+        set => Volatile.Write(ref _scope, value);
+    }
 
     /// <summary>The hooks currently registered by this session.</summary>
     public IReadOnlyCollection<HookRegistration> Hooks => [.. _hooks.Values.OrderBy(h => h.Id)];
@@ -131,10 +146,15 @@ public sealed partial class PortalSession : IAsyncDisposable
         return registration;
     }
 
-    /// <summary>The spec with its ABI-dependent filters made for this guest, checked against its ABI and features.</summary>
+    /// <summary>
+    /// The spec with the session's scope added (unless it ignores it) and its ABI-dependent filters made for
+    /// this guest, checked against its ABI and features: what is installed and what the registration shows.
+    /// </summary>
     /// <exception cref="ArgumentException">It cannot work on this guest; the message lists why.</exception>
     private HookSpec ForThisGuest(HookSpec spec)
     {
+        if (Scope is { } sessionScope && !spec.IgnoresSessionScope)
+            spec = spec with { Scope = GuestScope.AllOf([sessionScope, spec.Scope]) };
         var resolved = spec.ForAbi(Abi);
         resolved.Validate(Abi);
         resolved.RequireFeatures(Guest.Features);

@@ -18,6 +18,8 @@ public enum GuestFeatures : uint
     VerdictReports = 4,
     /// <summary>Set and memory filters, OUT_SRANGE and the descriptor's data area (docs/protocol.md §4.3).</summary>
     FiltersV2 = 8,
+    /// <summary>Scope filters: a hook limited to a process subtree, outside one, or to a set of processes (docs/protocol.md §4.3).</summary>
+    ScopeFilters = 0x20,
 }
 
 /// <summary>What a guest says about itself (GUEST_INFO).</summary>
