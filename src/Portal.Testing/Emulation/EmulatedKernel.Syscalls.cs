@@ -22,7 +22,7 @@ internal sealed partial class EmulatedKernel
         return name switch
         {
             "getpid" or "gettid" => process.Pid,
-            "getppid" => 1,
+            "getppid" => process.ParentPid,
             "open" => Open(process, args[0]),
             "openat" => Open(process, args[1]),
             "close" => Close(process, (int)args[0]),

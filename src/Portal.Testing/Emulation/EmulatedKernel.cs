@@ -4,6 +4,7 @@ using System.Text;
 using Portal.Abi;
 using Portal.Channels;
 using Portal.Testing.Processes;
+using Portal.Testing.Programs;
 using static Portal.Testing.Emulation.GuestWire;
 
 namespace Portal.Testing.Emulation;
@@ -62,12 +63,44 @@ internal sealed partial class EmulatedKernel : IDisposable
 
     public Dictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The installed programs, by file name (what a command or a shell can run).</summary>
+    public Dictionary<string, GuestProgram> Programs { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The live processes and their parents.</summary>
+    public ProcessTree Processes { get; } = new();
+
     public void Dispose() => _freeCpus.Dispose();
 
     public void Serve(EmulatedSlot slot) => _ops.Serve(slot.GuestView, slot.Held);
 
-    public EmulatedProcess CreateProcess(IReadOnlyList<string> arguments, IReadOnlyList<string> environment) =>
-        new(Interlocked.Increment(ref _nextPid), Abi, arguments, environment);
+    /// <summary>A new process, a child of <paramref name="parentPid"/> (default: init, as the commands the host runs).</summary>
+    public EmulatedProcess CreateProcess(IReadOnlyList<string> arguments, IReadOnlyList<string> environment, int parentPid = ProcessTree.InitPid)
+    {
+        var process = new EmulatedProcess(Interlocked.Increment(ref _nextPid), parentPid, Abi, arguments, environment);
+        Processes.Add(process);
+        return process;
+    }
+
+    /// <summary>The program installed under the file name of <paramref name="path"/> (a shell looks up a command so), or null.</summary>
+    public GuestProgram? FindProgram(string path) => Programs.GetValueOrDefault(path[(path.LastIndexOf('/') + 1)..]);
+
+    /// <summary>Runs <paramref name="program"/> as <paramref name="process"/> until it exits; returns its exit status.</summary>
+    public async Task<int> RunProgramAsync(GuestProgram program, EmulatedProcess process, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await program(new GuestProgramContext(this, process, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (SegmentationFaultException fault)
+        {
+            process.AppendOutput($"{fault.Message}\n");
+            return 139;     // killed by SIGSEGV, as a shell reports it
+        }
+        finally
+        {
+            Processes.Exit(process);
+        }
+    }
 
     /// <summary>
     /// A syscall from a guest program: enter hooks, the syscall itself (unless skipped), return hooks.
@@ -114,7 +147,7 @@ internal sealed partial class EmulatedKernel : IDisposable
             if (hook.Number != number || hook.Phase != phase)
                 continue;
             watched = true;
-            if (!hook.Matches(number, phase, args, result, process, Counters))
+            if (!hook.Matches(number, phase, args, result, process, Processes, Counters))
                 continue;
             matched = true;
             var now = DateTime.UtcNow;

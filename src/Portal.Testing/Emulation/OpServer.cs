@@ -178,8 +178,8 @@ internal sealed class OpServer
         BinaryPrimitives.WriteUInt32LittleEndian(data[16..], (uint)Abi.PageSize);
         BinaryPrimitives.WriteUInt32LittleEndian(data[20..], (uint)_kernel.CpuCount);
         BinaryPrimitives.WriteUInt32LittleEndian(data[24..], (uint)_kernel.Hooks.Capacity);
-        // verdict writes (bit 0), BATCH (bit 1, optional), verdict reports (bit 2), filters v2 (bit 3)
-        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], _kernel.OffersBatch ? 0xfu : 0xdu);
+        // verdict writes (bit 0), BATCH (bit 1, optional), verdict reports (bit 2), filters v2 (bit 3), scope filters (bit 5)
+        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], _kernel.OffersBatch ? 0x2fu : 0x2du);
         var release = Encoding.UTF8.GetBytes(_kernel.KernelRelease);
         release.AsSpan(0, Math.Min(63, release.Length)).CopyTo(data[32..]);
         Respond(region, ExtOk, 0, 96);

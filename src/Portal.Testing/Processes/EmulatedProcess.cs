@@ -19,15 +19,16 @@ internal sealed record OpenFile(FileKind Kind, string Path, byte[]? Content = nu
     public long Position { get; set; }
 }
 
-/// <summary>A process of the emulated guest: pid, comm, argv, environment, memory, file descriptors.</summary>
+/// <summary>A process of the emulated guest: pid, parent, comm, argv, environment, memory, file descriptors.</summary>
 public sealed class EmulatedProcess
 {
     private readonly StringBuilder _output = new();
     private readonly Lock _outputLock = new();
 
-    internal EmulatedProcess(int pid, GuestAbi abi, IReadOnlyList<string> arguments, IReadOnlyList<string> environment)
+    internal EmulatedProcess(int pid, int parentPid, GuestAbi abi, IReadOnlyList<string> arguments, IReadOnlyList<string> environment)
     {
         Pid = pid;
+        ParentPid = parentPid;
         Arguments = arguments;
         Environment = environment;
         Memory = new EmulatedAddressSpace(abi);
@@ -40,6 +41,12 @@ public sealed class EmulatedProcess
 
     /// <summary>Process id (also the id of its only thread).</summary>
     public int Pid { get; }
+
+    /// <summary>
+    /// The parent's pid (getppid): 1, the guest's init, for a command the host runs; the process that
+    /// started it (<see cref="Programs.GuestProgramContext.RunChildAsync"/>) otherwise; 1 again once that one exited.
+    /// </summary>
+    public int ParentPid { get; internal set; }
 
     /// <summary>The kernel's name for the process: the program's file name, at most 15 bytes; changed by <c>prctl(PR_SET_NAME)</c>.</summary>
     public string Comm { get; internal set; }
