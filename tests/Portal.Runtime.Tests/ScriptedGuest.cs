@@ -77,7 +77,7 @@ internal static class Answer
     public static Span<byte> Data(byte[] region) => region.AsSpan(24);
 
     /// <summary>A well-formed GUEST_INFO answer.</summary>
-    public static void GuestInfo(byte[] region, GuestAbi abi, uint version = 1)
+    public static void GuestInfo(byte[] region, GuestAbi abi, uint version = 1, GuestFeatures features = GuestFeatures.None)
     {
         var data = Data(region);
         data[..96].Clear();
@@ -88,19 +88,20 @@ internal static class Answer
         BinaryPrimitives.WriteUInt32LittleEndian(data[16..], 4096);
         BinaryPrimitives.WriteUInt32LittleEndian(data[20..], 1);
         BinaryPrimitives.WriteUInt32LittleEndian(data[24..], 64);
+        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], (uint)features);
         "6.1.0-scripted"u8.CopyTo(data[32..]);
         Header(region, (ulong)PortalResponse.ExtOk, 0, 96);
     }
 
     /// <summary>A control-slot guest that accepts everything (hook ids count up from 1).</summary>
-    public static Action<byte[]> CooperativeControl(GuestAbi abi)
+    public static Action<byte[]> CooperativeControl(GuestAbi abi, GuestFeatures features = GuestFeatures.None)
     {
         ulong nextHook = 1;
         return region =>
         {
             switch ((PortalOp)Op(region))
             {
-                case PortalOp.GuestInfo: GuestInfo(region, abi); break;
+                case PortalOp.GuestInfo: GuestInfo(region, abi, features: features); break;
                 case PortalOp.HookRegister: Header(region, (ulong)PortalResponse.ExtOk, nextHook++, 0); break;
                 case PortalOp.Stats: Data(region)[..80].Clear(); Header(region, (ulong)PortalResponse.ExtOk, 0, 80); break;
                 default: Header(region, (ulong)PortalResponse.ExtOk, Addr(region), 0); break;

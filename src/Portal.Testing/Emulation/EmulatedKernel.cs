@@ -81,6 +81,14 @@ internal sealed partial class EmulatedKernel : IDisposable
         return process;
     }
 
+    /// <summary>What exec makes of <paramref name="process"/>: the same pid, parent and environment, a new program's name and memory.</summary>
+    public EmulatedProcess ReplaceProcess(EmulatedProcess process, IReadOnlyList<string> arguments)
+    {
+        var image = new EmulatedProcess(process.Pid, process.ParentPid, Abi, arguments, process.Environment);
+        Processes.Replace(image);
+        return image;
+    }
+
     /// <summary>The program installed under the file name of <paramref name="path"/> (a shell looks up a command so), or null.</summary>
     public GuestProgram? FindProgram(string path) => Programs.GetValueOrDefault(path[(path.LastIndexOf('/') + 1)..]);
 

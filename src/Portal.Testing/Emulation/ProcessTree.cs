@@ -25,7 +25,14 @@ internal sealed class ProcessTree
             _live.Add(process.Pid, process);
     }
 
-    /// <summary>The process exited: it leaves the tree, and init adopts its children.</summary>
+    /// <summary>The process exec'd: <paramref name="image"/> holds its pid now (its children stay its children).</summary>
+    public void Replace(EmulatedProcess image)
+    {
+        lock (_lock)
+            _live[image.Pid] = image;
+    }
+
+    /// <summary>The process exited (also the program an exec replaced, which exits with it): it leaves the tree, and init adopts its children.</summary>
     public void Exit(EmulatedProcess process)
     {
         lock (_lock)

@@ -125,6 +125,26 @@ public sealed class GuestProgramContext
         return status;
     }
 
+    /// <summary>
+    /// Replaces this process's program with the installed program named by <paramref name="arguments"/>[0],
+    /// as exec does (without the syscall): it runs with this process's pid, parent and environment, in a
+    /// new address space and under its own name, and what it prints joins this process's output. Returns
+    /// its exit status, which the caller returns as its own (after exec nothing of the old program runs),
+    /// or null when no program has that name (exec's ENOENT; the old program goes on).
+    /// </summary>
+    public async ValueTask<int?> ExecAsync(IReadOnlyList<string> arguments)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        if (arguments.Count == 0)
+            throw new ArgumentException("A process needs at least a program name (argv[0]).", nameof(arguments));
+        if (_kernel.FindProgram(arguments[0]) is not { } program)
+            return null;
+        var image = _kernel.ReplaceProcess(Process, arguments);
+        var status = await _kernel.RunProgramAsync(program, image, CancellationToken).ConfigureAwait(false);
+        Process.AppendOutput(image.Output);
+        return status;
+    }
+
     /// <summary>Converts a kernel result to libc's convention: (−1, errno) on failure, (result, 0) otherwise.</summary>
     public static (long Result, int Errno) Libc(long kernelResult) =>
         kernelResult is < 0 and >= -4095 ? (-1, (int)-kernelResult) : (kernelResult, 0);

@@ -6,8 +6,9 @@ namespace Portal.Testing.Programs;
 /// <summary>
 /// <c>sh -c SCRIPT</c>: the emulated guest's stand-in for busybox sh, enough to run programs in a
 /// process subtree (docs/guest-programs.md, "sh"). SCRIPT is a list of commands separated by <c>;</c>
-/// or newlines; each runs in a child of the shell, one after the other, and the shell's status is the
-/// last one's. Words are split at blanks; <c>'…'</c>, <c>"…"</c> and <c>\</c> quote; <c>$$</c> is the
+/// or newlines; each runs in a child of the shell, one after the other, except the last, which
+/// replaces the shell (exec: it keeps the shell's pid), as busybox sh does with <c>-c</c>; the shell's
+/// status is the last command's. Words are split at blanks; <c>'…'</c>, <c>"…"</c> and <c>\</c> quote; <c>$$</c> is the
 /// shell's pid; <c>#</c> starts a comment. Anything else a real shell reads as syntax (pipes,
 /// redirections, variables, builtins) is refused with status 2 rather than misread.
 /// </summary>
@@ -32,9 +33,12 @@ public static class Shell
             return 2;
         }
         var status = 0;
-        foreach (var words in commands)
+        for (var i = 0; i < commands.Count; i++)
         {
-            var exited = await context.RunChildAsync(words).ConfigureAwait(false);
+            var words = commands[i];
+            var exited = i == commands.Count - 1
+                ? await context.ExecAsync(words).ConfigureAwait(false)
+                : await context.RunChildAsync(words).ConfigureAwait(false);
             if (exited is null)
                 context.PrintLine($"sh: {words[0]}: not found");
             status = exited ?? 127;
