@@ -90,6 +90,25 @@ public abstract partial class ConformanceSuite
     }
 
     [TestMethod, TestCategory("Conformance"), TestCategory("Scope")]
+    public async Task A_subtree_holds_processes_64_generations_below_its_root_and_none_further()
+    {
+        await using var session = await AttachAsync();
+        List<(ulong Argument, int Pid)> inside = [], outside = [];
+        // The shell is the root; a program it starts is one generation below it, --descend N adds N.
+        var run = await RunInShellAsync(session,
+            $"{TellShellPid}; {PortalSelfTest.Name} --descend 63 ioctl 0x7002 64; {PortalSelfTest.Name} --descend 64 ioctl 0x7002 65; " +
+            $"{PortalSelfTest.Name} getpid",
+            async (context, pid) =>
+            {
+                inside = await RecordSecondIoctlAsync(context.Session, hook => hook.WithinScope(GuestScope.Subtree(pid)), "inside");
+                outside = await RecordSecondIoctlAsync(context.Session, hook => hook.WithinScope(GuestScope.ExcludingSubtree(pid)), "outside");
+            });
+        StringAssert.Contains(run.Output, "ioctl cmd=0x7002 arg=0x41 rc=-1", "the 65th generation ran");
+        CollectionAssert.AreEqual(new[] { 64UL }, inside.Select(s => s.Argument).ToArray());
+        CollectionAssert.AreEqual(new[] { 65UL }, outside.Select(s => s.Argument).ToArray(), "deeper than 64 generations is outside the subtree");
+    }
+
+    [TestMethod, TestCategory("Conformance"), TestCategory("Scope")]
     public async Task A_process_set_sees_exactly_its_processes_and_not_their_children_or_siblings()
     {
         await using var session = await AttachAsync();

@@ -126,6 +126,22 @@ public sealed class GuestProgramContext
     }
 
     /// <summary>
+    /// Runs <paramref name="child"/> in a new child process of this one and waits for it, as fork and wait
+    /// would (the emulated kernel issues no syscalls for them): the child has this process's name,
+    /// arguments and environment, but a new, empty address space (fork would copy this one); what it prints
+    /// joins this process's output. Returns the child's exit status.
+    /// </summary>
+    public async ValueTask<int> ForkAsync(GuestProgram child)
+    {
+        ArgumentNullException.ThrowIfNull(child);
+        var process = _kernel.CreateProcess(Process.Arguments, Process.Environment, parentPid: Process.Pid);
+        process.Comm = Process.Comm;
+        var status = await _kernel.RunProgramAsync(child, process, CancellationToken).ConfigureAwait(false);
+        Process.AppendOutput(process.Output);
+        return status;
+    }
+
+    /// <summary>
     /// Replaces this process's program with the installed program named by <paramref name="arguments"/>[0],
     /// as exec does (without the syscall): it runs with this process's pid, parent and environment, in a
     /// new address space and under its own name, and what it prints joins this process's output. Returns
