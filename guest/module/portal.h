@@ -10,6 +10,8 @@
  *   portal_events.c   the probes, events and the hold budget
  *   portal_verdict.c  verdicts and their reports
  *   portal_control.c  the control slot's thread
+ *   portal_uprobes.c  function hooks: uprobe consumers and their lifetime
+ *   portal_query.c    QUERY and QUERY_PAGE: introspection that sleeps
  *   portal_arch.h     the architecture rules, one block per architecture
  *   portal_proto.h    the wire format (docs/protocol.md)
  *
@@ -23,6 +25,7 @@
 #include <linux/atomic.h>
 #include <linux/bitops.h>
 #include <linux/compiler.h>
+#include <linux/errno.h>
 #include <linux/sched.h>
 #include <linux/types.h>
 #include <asm/barrier.h>
@@ -247,11 +250,27 @@ struct portal_hook {
 extern unsigned long portal_hooked_enter[BITS_TO_LONGS(PORTAL_NR_BITS)];
 extern unsigned long portal_hooked_exit[BITS_TO_LONGS(PORTAL_NR_BITS)];
 
+/* Function hooks (§4.6) share the table but never match a syscall. */
+static inline bool portal_phase_is_func(u32 phase)
+{
+	return phase == PORTAL_PHASE_FUNC_ENTRY ||
+	       phase == PORTAL_PHASE_FUNC_RETURN;
+}
+
+/* The phases whose events carry a return value (and may filter on it). */
+static inline bool portal_phase_has_retval(u32 phase)
+{
+	return phase == PORTAL_PHASE_RETURN ||
+	       phase == PORTAL_PHASE_FUNC_RETURN;
+}
+
 void portal_op_hook_register(struct portal_slot *s, u64 size);
+long portal_hook_add(const struct portal_hook *h);
 unsigned int portal_hook_remove(u64 id);
 u32 portal_hook_last_id(void);
 bool portal_hook_next(u32 nr, u32 phase, u32 after, u32 upto,
 		      struct portal_hook *out);
+bool portal_hook_get(u32 id, struct portal_hook *out);
 bool portal_hook_match(const struct portal_hook *h,
 		       const u64 args[PORTAL_SYSCALL_ARGS], s64 retval);
 void portal_task_comm16(char out[TASK_COMM_LEN]);
@@ -264,7 +283,36 @@ int portal_probes_find(void);
 int portal_probes_register(void);
 void portal_probes_unregister(void);
 bool portal_verdict(struct portal_slot *s, struct portal_held *held);
+void portal_func_event(struct pt_regs *regs, u64 addr, u32 phase,
+		       const struct portal_hook *h,
+		       const u64 args[PORTAL_SYSCALL_ARGS], s64 retval);
 int portal_control_start(void);
 void portal_control_stop(void);
+
+/* ------------------------------------------------------------------------ */
+/* Function hooks (portal_uprobes.c)                                        */
+
+#ifdef CONFIG_UPROBES
+long portal_uprobe_add(const struct portal_hook *h, u64 offset,
+		       const u8 *path, u32 path_len);
+void portal_uprobes_reap(void);
+void portal_uprobes_release(void);
+#define PORTAL_FEAT_UPROBES_IF	PORTAL_FEAT_UPROBES
+#else
+static inline long portal_uprobe_add(const struct portal_hook *h, u64 offset,
+				     const u8 *path, u32 path_len)
+{
+	return -EOPNOTSUPP;
+}
+static inline void portal_uprobes_reap(void) { }
+static inline void portal_uprobes_release(void) { }
+#define PORTAL_FEAT_UPROBES_IF	0
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* QUERY (portal_query.c): the control thread only, which may sleep         */
+
+void portal_op_query(struct portal_slot *s, u64 op, u64 addr, u64 size);
+void portal_query_release(void);
 
 #endif /* PORTAL_H */

@@ -20,6 +20,27 @@
  * and PORTAL_ARCH_SKIP_AT_EXIT when a skip must be completed at sys_exit
  * (portal_skip_*() in portal_events.c): there the syscall number at sys_exit
  * is still the original one, and the return value must be set there.
+ *
+ * And for function hooks (uprobes, protocol.md §4.6), in a uprobe handler,
+ * whose regs are the task's user registers as its breakpoint trap saved them
+ * (handle_swbp() has set the instruction pointer back to the breakpoint; a
+ * return handler runs at the uretprobe trampoline, after the function
+ * returned), by the C calling convention, not the syscall one.  Stack
+ * arguments are where the convention puts them at the function's first
+ * instruction (the host probes that one; past the prologue sp has moved):
+ *   portal_arch_func_native(regs)        the task uses the ABI the hooks name
+ *   portal_arch_func_get_args(regs, a)   the six arguments, zero-extended;
+ *                                        returns a mask of those that could
+ *                                        not be read (stack, not resident),
+ *                                        which read as 0
+ *   portal_arch_func_set_arg(regs, i, v) at entry: replaces one; -EFAULT
+ *                                        when a stack argument cannot be
+ *                                        written
+ *   portal_arch_func_get_retval(regs)    on return, sign-extended
+ *   portal_arch_func_set_retval(regs, v) on return (low 32 bits on 32-bit)
+ *   PORTAL_ARCH_FUNC_RET_SP              how far above its value at the
+ *                                        function's first instruction the
+ *                                        stack pointer is once it returned
  */
 #ifndef PORTAL_ARCH_H
 #define PORTAL_ARCH_H
@@ -27,6 +48,7 @@
 #include <linux/compat.h>
 #include <linux/err.h>
 #include <linux/sched.h>
+#include <linux/uaccess.h>
 #include <asm/ptrace.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
@@ -44,6 +66,34 @@ bool portal_skip_applied(struct task_struct *task);
 
 /* Size of the hooked-number bitmaps; numbers outside are never hooked. */
 #define PORTAL_NR_BITS		1024
+
+/*
+ * Function arguments on the user stack (32-bit conventions): the word at
+ * sp + off, read and written without faulting pages in, like every user
+ * access on the event path.  A page that is not resident fails.
+ */
+static inline bool portal_arch_stack_get(struct pt_regs *regs,
+					 unsigned long off, u64 *val)
+{
+	unsigned long at = user_stack_pointer(regs) + off;
+	u32 word;
+
+	if (copy_from_user_nofault(&word, (const void __user *)at, sizeof(word)))
+		return false;
+	*val = word;
+	return true;
+}
+
+static inline int portal_arch_stack_set(struct pt_regs *regs,
+					unsigned long off, u64 val)
+{
+	unsigned long at = user_stack_pointer(regs) + off;
+	u32 word = (u32)val;
+
+	if (copy_to_user_nofault((void __user *)at, &word, sizeof(word)))
+		return -EFAULT;
+	return 0;
+}
 
 #if defined(CONFIG_X86_64)
 /*
@@ -134,6 +184,52 @@ static inline s64 portal_arch_get_retval(struct pt_regs *regs)
 	return (s64)(long)regs->ax;
 }
 
+/*
+ * Function hooks (arch/x86/include/asm/ptrace.h, the SysV x86-64 psABI):
+ * the arguments are di, si, dx, cx (not the syscall's r10), r8, r9, all in
+ * registers; the return value is ax (regs_return_value()).  A 32-bit task
+ * (user_64bit_mode() false) passes arguments on the stack: not hooked.
+ */
+static __always_inline bool portal_arch_func_native(struct pt_regs *regs)
+{
+	return user_64bit_mode(regs);
+}
+
+/* ret pops the return address that call pushed */
+#define PORTAL_ARCH_FUNC_RET_SP	8
+
+static inline unsigned int portal_arch_func_get_args(struct pt_regs *regs,
+						     u64 args[PORTAL_SYSCALL_ARGS])
+{
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->cx;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+	return 0;
+}
+
+static inline int portal_arch_func_set_arg(struct pt_regs *regs, int i,
+					   u64 val)
+{
+	if (i == 3) {
+		regs->cx = val;
+		return 0;
+	}
+	return portal_arch_set_arg(regs, i, val);	/* the others are shared */
+}
+
+static inline s64 portal_arch_func_get_retval(struct pt_regs *regs)
+{
+	return (s64)(long)regs_return_value(regs);
+}
+
+static inline void portal_arch_func_set_retval(struct pt_regs *regs, s64 v)
+{
+	regs_set_return_value(regs, v);
+}
+
 #elif defined(CONFIG_ARM64)
 /*
  * arm64 (verified on Debian 6.1.0-57-arm64, arch/arm64/kernel/syscall.c):
@@ -197,6 +293,50 @@ static inline void portal_arch_set_retval(struct pt_regs *regs, s64 retval)
 static inline s64 portal_arch_get_retval(struct pt_regs *regs)
 {
 	return (s64)(long)regs->regs[0];
+}
+
+/*
+ * Function hooks (arch/arm64/include/asm/ptrace.h, AAPCS64): the arguments
+ * are x0..x5, the return value x0 (regs_return_value(), which sign-extends
+ * only for compat tasks).  orig_x0 is a syscall's, untouched by a breakpoint
+ * trap.  An AArch32 task (compat_user_mode()) uses other registers: not
+ * hooked.
+ */
+static __always_inline bool portal_arch_func_native(struct pt_regs *regs)
+{
+	return !compat_user_mode(regs);
+}
+
+/* the return address is in x30: sp is back where it was at entry */
+#define PORTAL_ARCH_FUNC_RET_SP	0
+
+static inline unsigned int portal_arch_func_get_args(struct pt_regs *regs,
+						     u64 args[PORTAL_SYSCALL_ARGS])
+{
+	int i;
+
+	for (i = 0; i < PORTAL_SYSCALL_ARGS; i++)
+		args[i] = regs->regs[i];
+	return 0;
+}
+
+static inline int portal_arch_func_set_arg(struct pt_regs *regs, int i,
+					   u64 val)
+{
+	if (i < 0 || i >= PORTAL_SYSCALL_ARGS)
+		return -EINVAL;
+	regs->regs[i] = val;
+	return 0;
+}
+
+static inline s64 portal_arch_func_get_retval(struct pt_regs *regs)
+{
+	return (s64)(long)regs->regs[0];
+}
+
+static inline void portal_arch_func_set_retval(struct pt_regs *regs, s64 v)
+{
+	regs_set_return_value(regs, v);
 }
 
 #elif defined(CONFIG_MIPS) && defined(CONFIG_32BIT)
@@ -290,6 +430,59 @@ static inline s64 portal_arch_get_retval(struct pt_regs *regs)
 	return regs_return_value(regs);
 }
 
+/*
+ * Function hooks (arch/mips/include/asm/ptrace.h, the o32 calling
+ * convention): the arguments are a0..a3 (regs[4..7]), then the words at
+ * sp + 16 and sp + 20 (the caller reserves 16 bytes for a0..a3 below them;
+ * sp is regs[29], user_stack_pointer()); the return value is v0 (regs[2]),
+ * and v1 holds the high word of a 64-bit one.  Not regs_return_value() nor
+ * syscall_set_return_value(): those apply the syscall error flag in a3.
+ */
+static __always_inline bool portal_arch_func_native(struct pt_regs *regs)
+{
+	return true;
+}
+
+/* the return address is in ra: sp is back where it was at entry */
+#define PORTAL_ARCH_FUNC_RET_SP	0
+
+static inline unsigned int portal_arch_func_get_args(struct pt_regs *regs,
+						     u64 args[PORTAL_SYSCALL_ARGS])
+{
+	unsigned int i, unread = 0;
+
+	for (i = 0; i < 4; i++)
+		args[i] = regs->regs[4 + i];
+	for (i = 4; i < PORTAL_SYSCALL_ARGS; i++) {
+		args[i] = 0;
+		if (!portal_arch_stack_get(regs, 16 + 4 * (i - 4), &args[i]))
+			unread |= 1U << i;
+	}
+	return unread;
+}
+
+static inline int portal_arch_func_set_arg(struct pt_regs *regs, int i,
+					   u64 val)
+{
+	if (i >= 0 && i < 4) {
+		regs->regs[4 + i] = val;
+		return 0;
+	}
+	if (i == 4 || i == 5)
+		return portal_arch_stack_set(regs, 16 + 4 * (i - 4), val);
+	return -EINVAL;
+}
+
+static inline s64 portal_arch_func_get_retval(struct pt_regs *regs)
+{
+	return (s64)(long)regs->regs[2];
+}
+
+static inline void portal_arch_func_set_retval(struct pt_regs *regs, s64 v)
+{
+	regs->regs[2] = (unsigned long)v;
+}
+
 #elif defined(CONFIG_ARM) && defined(CONFIG_AEABI) && !defined(CONFIG_OABI_COMPAT)
 /*
  * 32-bit ARM, EABI (verified on Debian 6.1.0-57-armmp, vector_swi in
@@ -365,6 +558,60 @@ static inline void portal_arch_set_retval(struct pt_regs *regs, s64 retval)
 static inline s64 portal_arch_get_retval(struct pt_regs *regs)
 {
 	return (s64)(long)regs->ARM_r0;
+}
+
+/*
+ * Function hooks (arch/arm/include/asm/ptrace.h and uapi/asm/ptrace.h, the
+ * AAPCS): the arguments are r0..r3, then the words at sp and sp + 4 (sp is
+ * ARM_sp, user_stack_pointer()); the return value is r0 (regs_return_value()),
+ * and r1 holds the high word of a 64-bit one.  ARM_ORIG_r0 is a syscall's,
+ * untouched by a breakpoint trap.  The kernel's uprobes decode the probed
+ * instruction as ARM code (and refuse offsets that are not 4-byte aligned):
+ * Thumb code cannot be probed (§4.6 excludes it).
+ */
+static __always_inline bool portal_arch_func_native(struct pt_regs *regs)
+{
+	return true;
+}
+
+/* the return address is in lr: sp is back where it was at entry */
+#define PORTAL_ARCH_FUNC_RET_SP	0
+
+static inline unsigned int portal_arch_func_get_args(struct pt_regs *regs,
+						     u64 args[PORTAL_SYSCALL_ARGS])
+{
+	unsigned int i, unread = 0;
+
+	for (i = 0; i < 4; i++)
+		args[i] = regs->uregs[i];
+	for (i = 4; i < PORTAL_SYSCALL_ARGS; i++) {
+		args[i] = 0;
+		if (!portal_arch_stack_get(regs, 4 * (i - 4), &args[i]))
+			unread |= 1U << i;
+	}
+	return unread;
+}
+
+static inline int portal_arch_func_set_arg(struct pt_regs *regs, int i,
+					   u64 val)
+{
+	if (i >= 0 && i < 4) {
+		regs->uregs[i] = val;
+		return 0;
+	}
+	if (i == 4 || i == 5)
+		return portal_arch_stack_set(regs, 4 * (i - 4), val);
+	return -EINVAL;
+}
+
+static inline s64 portal_arch_func_get_retval(struct pt_regs *regs)
+{
+	return (s64)(long)regs->ARM_r0;
+}
+
+static inline void portal_arch_func_set_retval(struct pt_regs *regs, s64 v)
+{
+	regs->ARM_r0 = (unsigned long)v;
 }
 
 #else

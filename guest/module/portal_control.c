@@ -2,7 +2,8 @@
 /*
  * The control slot (slot 0): served by the portal-control kernel thread,
  * which polls host_seq.  It holds no syscall, so process-bound requests fail
- * there with ESRCH (portal_serve()).
+ * there with ESRCH (portal_serve()).  Being a thread in process context, it
+ * is the one place QUERY (portal_query.c), which sleeps, is served.
  */
 #include <linux/delay.h>
 #include <linux/err.h>

@@ -3,7 +3,9 @@
  * The syscall path: the sys_enter / sys_exit probes, the events they send
  * for matching hooks (protocol.md §4.1), the wait for each verdict with
  * requests served inline, and the bounds on that wait (§5.3): the event's
- * timeout and the stop's hold budget.
+ * timeout and the stop's hold budget.  Function hooks (§4.6, their uprobe
+ * handlers in portal_uprobes.c) deliver through the same path:
+ * portal_func_event().
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -93,9 +95,12 @@ static void event_scratch(const struct portal_held *held, u64 *addr,
 	*size = top - bottom;
 }
 
-/* Writes the event record (§4.1) and its response header into the region. */
+/*
+ * Writes the event record (§4.1) and its response header into the region.
+ * nr is the syscall number, or a function hook's address (§4.6).
+ */
 static void event_write(struct portal_slot *s, const struct portal_held *held,
-			long nr, const struct portal_hook *h,
+			u64 nr, const struct portal_hook *h,
 			const u64 args[PORTAL_SYSCALL_ARGS], s64 retval)
 {
 	u8 *d = slot_data(s);
@@ -106,10 +111,10 @@ static void event_write(struct portal_slot *s, const struct portal_held *held,
 	BUILD_BUG_ON(PORTAL_EV_ARGS + 8 * PORTAL_SYSCALL_ARGS > PORTAL_EV_RETVAL);
 	put_unaligned_le32(h->id, d + PORTAL_EV_HOOK_ID);
 	put_unaligned_le32(held->phase, d + PORTAL_EV_PHASE);
-	put_unaligned_le64((u64)nr, d + PORTAL_EV_NR);
+	put_unaligned_le64(nr, d + PORTAL_EV_NR);
 	for (i = 0; i < PORTAL_SYSCALL_ARGS; i++)
 		put_unaligned_le64(args[i], d + PORTAL_EV_ARGS + 8 * i);
-	put_unaligned_le64(held->phase == PORTAL_PHASE_RETURN ? retval : 0,
+	put_unaligned_le64(portal_phase_has_retval(held->phase) ? retval : 0,
 			   d + PORTAL_EV_RETVAL);
 	put_unaligned_le32(current->tgid, d + PORTAL_EV_PID);
 	put_unaligned_le32(current->pid, d + PORTAL_EV_TID);
@@ -175,7 +180,7 @@ static enum portal_outcome event_wait(struct portal_slot *s,
  * inline, for at most host_timeout_ms and never past the stop's deadline.
  */
 static enum portal_outcome portal_event(struct portal_slot *s,
-					struct portal_held *held, long nr,
+					struct portal_held *held, u64 nr,
 					const struct portal_hook *h,
 					const u64 args[PORTAL_SYSCALL_ARGS],
 					s64 retval)
@@ -221,6 +226,14 @@ static bool event_admit(struct portal_slot *s, struct portal_held *held,
 	return true;
 }
 
+/* The current vCPU's slot, NULL if it has none.  Preemption is disabled. */
+static struct portal_slot *event_slot(void)
+{
+	int cpu = smp_processor_id();
+
+	return cpu + 1 < portal_slot_count ? &portal_slots[cpu + 1] : NULL;
+}
+
 /*
  * Slow path: the syscall number is hooked for this phase.  Delivers one
  * event per matching hook, in registration order; each hook is matched
@@ -234,13 +247,10 @@ static noinline void portal_dispatch(struct pt_regs *regs, long nr, u32 phase)
 	u32 upto = portal_hook_last_id(), after = 0;
 	struct portal_held held = { .regs = regs, .phase = phase };
 	enum portal_outcome outcome = PORTAL_ANSWERED;
-	int cpu = smp_processor_id();	/* preemption is disabled in probes */
-	struct portal_slot *s = NULL;
+	struct portal_slot *s = event_slot();	/* probes run non-preemptible */
 	struct portal_hook h;
 	bool matched = false;
 
-	if (cpu + 1 < portal_slot_count)
-		s = &portal_slots[cpu + 1];
 	while (portal_hook_next(nr, phase, after, upto, &h)) {
 		u64 args[PORTAL_SYSCALL_ARGS];
 		s64 retval = 0;
@@ -260,6 +270,25 @@ static noinline void portal_dispatch(struct pt_regs *regs, long nr, u32 phase)
 	}
 	if (!matched)
 		stat_inc(PORTAL_STAT_FILTERED_OUT);
+}
+
+/*
+ * A function hook's hit (§4.6) that passed its filters, from its uprobe
+ * handler with preemption disabled: a stop of one event, delivered, timed,
+ * budgeted, abandoned and counted exactly like a syscall's.  A stop that
+ * follows another on this vCPU without a context switch in between shares
+ * its deadline (stop_deadline()), e.g. the events of two hooks on one
+ * function.  addr is the probed address (the event's nr).
+ */
+void portal_func_event(struct pt_regs *regs, u64 addr, u32 phase,
+		       const struct portal_hook *h,
+		       const u64 args[PORTAL_SYSCALL_ARGS], s64 retval)
+{
+	struct portal_held held = { .regs = regs, .phase = phase };
+	struct portal_slot *s = event_slot();
+
+	if (event_admit(s, &held, PORTAL_ANSWERED))
+		portal_event(s, &held, addr, h, args, retval);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -2,7 +2,9 @@
 /*
  * The hook table (protocol.md §4.3): the hooks the host registered, their
  * filters (on arguments, the return value, memory, and the calling process's
- * place in the process tree), and the per-phase bitmaps the probes test first.
+ * place in the process tree), and the per-phase bitmaps the probes test
+ * first.  Function hooks (§4.6) live in the same table, with their own
+ * phases, which no syscall matches; portal_uprobes.c owns their uprobes.
  */
 #include <linux/bitmap.h>
 #include <linux/errno.h>
@@ -66,7 +68,7 @@ static void hooks_rebuild_maps(void)
 		const struct portal_hook *h = &hooks[i];
 		long idx;
 
-		if (!h->id)
+		if (!h->id || portal_phase_is_func(h->phase))
 			continue;
 		idx = portal_arch_nr_index(h->nr);
 		if (idx < 0)
@@ -158,7 +160,7 @@ static int hook_parse_filters(const u8 *d, struct portal_hook *h)
 	unsigned int i;
 
 	if (h->flags & PORTAL_HD_RETVAL_FILTER_FLAG) {
-		if (h->phase != PORTAL_PHASE_RETURN)
+		if (!portal_phase_has_retval(h->phase))
 			return -EINVAL;
 		filter_parse(d + PORTAL_HD_RETVAL_FILTER, &h->retval);
 		h->retval.arg = 0;
@@ -198,12 +200,54 @@ static int hook_parse_data(const u8 *d, const u8 *region, u64 size,
 	return 0;
 }
 
+/* Where a function hook's file and offset are (§4.6). */
+struct hook_target {
+	u64 offset;		/* in the file */
+	u32 path_len;
+	u32 path_at;		/* the path's offset in the descriptor */
+};
+
 /*
- * Parses and validates a hook descriptor (§4.3); d holds
+ * The target of a function hook (flag bit 4, §4.6): after the filters, or
+ * after the data area (padded to 8) when there is one; the descriptor ends
+ * exactly with its path.  Its header is copied from the region once; the
+ * path is left there for portal_uprobe_add() to copy.  Syscall hooks have
+ * no target, function hooks must have one, with nr 0.
+ */
+static int hook_parse_target(const u8 *region, u64 size,
+			     const struct portal_hook *h, struct hook_target *t)
+{
+	u64 at = PORTAL_HD_ARG_FILTERS + (u64)PORTAL_FLT_SIZE * h->nfilters;
+	bool func = portal_phase_is_func(h->phase);
+	u8 th[PORTAL_HT_PATH];
+
+	if (!!(h->flags & PORTAL_HD_TARGET_FLAG) != func)
+		return -EINVAL;
+	if (!func)
+		return 0;
+	if (h->nr)
+		return -EINVAL;
+	if (h->flags & PORTAL_HD_DATA_FLAG)
+		at += PORTAL_HD_DATA_HDR + ALIGN((u64)h->data_size, 8);
+	if (size < at + PORTAL_HT_PATH)
+		return -EINVAL;
+	memcpy(th, region + at, sizeof(th));
+	t->offset = get_unaligned_le64(th + PORTAL_HT_OFFSET);
+	t->path_len = get_unaligned_le32(th + PORTAL_HT_PATH_LEN);
+	if (t->path_len < 1 || t->path_len > PORTAL_HT_PATH_MAX ||
+	    get_unaligned_le32(th + PORTAL_HT_RESERVED) ||
+	    size != at + PORTAL_HT_PATH + t->path_len)
+		return -EINVAL;
+	t->path_at = at + PORTAL_HT_PATH;
+	return 0;
+}
+
+/*
+ * Parses and validates a hook descriptor (§4.3, §4.6); d holds
  * min(size, PORTAL_DESC_MAX) bytes copied from region.
  */
 static int hook_parse(const u8 *d, const u8 *region, u64 size,
-		      struct portal_hook *h)
+		      struct portal_hook *h, struct hook_target *t)
 {
 	unsigned int i;
 	int err;
@@ -218,7 +262,8 @@ static int hook_parse(const u8 *d, const u8 *region, u64 size,
 	if (h->nfilters > PORTAL_HD_MAX_FILTERS ||
 	    size < PORTAL_HD_ARG_FILTERS + (u64)PORTAL_FLT_SIZE * h->nfilters)
 		return -EINVAL;
-	if (h->phase != PORTAL_PHASE_ENTER && h->phase != PORTAL_PHASE_RETURN)
+	if (h->phase != PORTAL_PHASE_ENTER && h->phase != PORTAL_PHASE_RETURN &&
+	    !portal_phase_is_func(h->phase))
 		return -EINVAL;
 	if (h->flags & ~PORTAL_HD_KNOWN_FLAGS)
 		return -EINVAL;
@@ -230,11 +275,13 @@ static int hook_parse(const u8 *d, const u8 *region, u64 size,
 			break;
 	}
 	err = hook_parse_data(d, region, size, h);
-	return err ? err : hook_parse_filters(d, h);
+	if (!err)
+		err = hook_parse_filters(d, h);
+	return err ? err : hook_parse_target(region, size, h, t);
 }
 
 /* Adds a parsed hook; returns its id or -ENOSPC.  Atomic-safe. */
-static long hook_add(const struct portal_hook *h)
+long portal_hook_add(const struct portal_hook *h)
 {
 	unsigned long flags;
 	long ret = -ENOSPC;
@@ -258,11 +305,16 @@ static long hook_add(const struct portal_hook *h)
 	return ret;
 }
 
-/* Removes hook id (0 = all); returns the number removed.  Atomic-safe. */
+/*
+ * Removes hook id (0 = all); returns the number removed.  Atomic-safe.  A
+ * function hook's handlers stop delivering at once (they look their hook up
+ * here); its uprobe is removed later, in process context.
+ */
 unsigned int portal_hook_remove(u64 id)
 {
 	unsigned int i, n = 0;
 	unsigned long flags;
+	bool func = false;
 
 	raw_spin_lock_irqsave(&hooks_lock, flags);
 	write_seqcount_begin(&hooks_seq);
@@ -270,11 +322,14 @@ unsigned int portal_hook_remove(u64 id)
 		if (!hooks[i].id || (id && hooks[i].id != id))
 			continue;
 		hooks[i].id = 0;
+		func |= portal_phase_is_func(hooks[i].phase);
 		n++;
 	}
 	write_seqcount_end(&hooks_seq);
 	hooks_rebuild_maps();
 	raw_spin_unlock_irqrestore(&hooks_lock, flags);
+	if (func)
+		portal_uprobes_reap();
 	return n;
 }
 
@@ -311,6 +366,32 @@ bool portal_hook_next(u32 nr, u32 phase, u32 after, u32 upto,
 			*out = hooks[best];
 	} while (read_seqcount_retry(&hooks_seq, seq));
 	return best >= 0;
+}
+
+/*
+ * Copies hook id if it is in the table (out may be NULL: only whether it is).
+ * Lock-free, like portal_hook_next().
+ */
+bool portal_hook_get(u32 id, struct portal_hook *out)
+{
+	unsigned int seq, i;
+	int found;
+
+	if (!id)
+		return false;
+	do {
+		seq = read_seqcount_begin(&hooks_seq);
+		found = -1;
+		for (i = 0; i < PORTAL_MAX_HOOKS; i++) {
+			if (hooks[i].id == id) {
+				found = i;
+				break;
+			}
+		}
+		if (found >= 0 && out)
+			*out = hooks[found];
+	} while (read_seqcount_retry(&hooks_seq, seq));
+	return found >= 0;
 }
 
 static bool set_contains(const struct portal_hook *h,
@@ -547,18 +628,30 @@ bool portal_hook_match(const struct portal_hook *h,
 	return true;
 }
 
-/* HOOK_REGISTER (§4.3): the descriptor is in the region, size bytes. */
+/* HOOK_REGISTER (§4.3, §4.6): the descriptor is in the region, size bytes. */
 void portal_op_hook_register(struct portal_slot *s, u64 size)
 {
 	u8 desc[PORTAL_DESC_MAX];
+	struct hook_target t = { 0 };
 	struct portal_hook h;
 	long id;
 
 	/* validate a private copy: the host may change the region meanwhile */
 	memcpy(desc, slot_data(s), min_t(u64, size, sizeof(desc)));
-	if (hook_parse(desc, slot_data(s), size, &h))
+	if (hook_parse(desc, slot_data(s), size, &h, &t))
 		return region_respond(s, PORTAL_EXT_FAIL, EINVAL, 0);
-	id = hook_add(&h);
+	if (portal_phase_is_func(h.phase)) {
+		/*
+		 * Placing a uprobe sleeps: only the control thread may, a
+		 * vCPU slot is served where its task is held (§4.6).
+		 */
+		if (s != &portal_slots[0])
+			return region_respond(s, PORTAL_EXT_FAIL, EPERM, 0);
+		id = portal_uprobe_add(&h, t.offset, slot_data(s) + t.path_at,
+				       t.path_len);
+	} else {
+		id = portal_hook_add(&h);
+	}
 	if (id < 0)
 		return region_respond(s, PORTAL_EXT_FAIL, -id, 0);
 	region_respond(s, PORTAL_EXT_OK, id, 0);

@@ -26,11 +26,16 @@
  *    deadline: hold_budget_ms is the longest the probes keep a vCPU from
  *    scheduling (protocol.md §5.3), well under the soft-lockup threshold;
  *  - the guest reports the outcome of every verdict it accepts, its writes
- *    included, in the slot's verdict report (protocol.md §4.2).
+ *    included, in the slot's verdict report (protocol.md §4.2);
+ *  - function hooks (protocol.md §4.6) are uprobes whose handlers deliver
+ *    events through the same path, on the slot of the vCPU that hit them.
  *
  * Nothing in the probe or request paths sleeps or allocates: user memory is
  * accessed with the *_nofault helpers, so pages that are not resident fail
- * with EFAULT instead of being faulted in. *
+ * with EFAULT instead of being faulted in.  The exception is QUERY
+ * (portal_query.c), which only the control thread serves, in process
+ * context.
+ *
  * This file loads and unloads the module; portal.h says which file owns
  * what.
  */
@@ -118,6 +123,8 @@ static int __init portal_init(void)
 
 fail_thread:
 	portal_control_stop();
+	portal_uprobes_release();
+	portal_query_release();
 fail:
 	portal_window_abort();
 	return err;
@@ -130,6 +137,9 @@ static void __exit portal_exit(void)
 	WRITE_ONCE(portal_unloading, true);	/* held syscalls stop waiting */
 	portal_probes_unregister();
 	portal_control_stop();
+	/* no function hook handler runs past this, nor uses the window */
+	portal_uprobes_release();
+	portal_query_release();	/* the control thread held it */
 	portal_window_destroy();
 	pr_info("unloaded\n");
 }

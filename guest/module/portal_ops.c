@@ -265,7 +265,8 @@ static void op_guest_info(struct portal_slot *s)
 	put_unaligned_le32(PORTAL_MAX_HOOKS, d + PORTAL_GI_MAX_HOOKS);
 	put_unaligned_le32(PORTAL_FEAT_VERDICT_WRITES | PORTAL_FEAT_BATCH |
 			   PORTAL_FEAT_VERDICT_REPORT | PORTAL_FEAT_FILTERS_V2 |
-			   PORTAL_FEAT_SCOPE,
+			   PORTAL_FEAT_UPROBES_IF |
+			   PORTAL_FEAT_QUERY | PORTAL_FEAT_SCOPE,
 			   d + PORTAL_GI_FEATURES);
 	memcpy(d + PORTAL_GI_RELEASE, init_utsname()->release,
 	       strnlen(init_utsname()->release, 64));
@@ -285,7 +286,8 @@ static void op_stats(struct portal_slot *s)
 /*
  * Executes the request in the slot's region and writes the response; the
  * caller posts it.  held is the syscall the slot holds, NULL if none.
- * Runs in atomic context for a held slot: nothing here may sleep.
+ * Runs in atomic context for a held slot: nothing here may sleep, except a
+ * QUERY, which only the control thread (held == NULL) may run.
  */
 void portal_serve(struct portal_slot *s, struct portal_held *held)
 {
@@ -327,6 +329,15 @@ void portal_serve(struct portal_slot *s, struct portal_held *held)
 		return region_respond(s, PORTAL_EXT_OK, addr, 0);
 	case PORTAL_OP_STATS:
 		return op_stats(s);
+	case PORTAL_OP_QUERY:
+	case PORTAL_OP_QUERY_PAGE:
+		/*
+		 * §3.4: a query sleeps, so only the control thread (no held
+		 * syscall, process context) may run one.
+		 */
+		if (held)
+			return region_respond(s, PORTAL_EXT_FAIL, EPERM, 0);
+		return portal_op_query(s, op, addr, size);
 	}
 	/* protocol.md §3.2: an unknown op gets EXT_FAIL with ENOSYS */
 	region_respond(s, PORTAL_EXT_FAIL, ENOSYS, 0);

@@ -103,6 +103,8 @@
 
 #define PORTAL_PHASE_ENTER	1
 #define PORTAL_PHASE_RETURN	2
+#define PORTAL_PHASE_FUNC_ENTRY	3	/* function hooks (§4.6) */
+#define PORTAL_PHASE_FUNC_RETURN 4
 
 /* verdict (§4.2) */
 #define PORTAL_VD_FLAGS		0	/* le32 */
@@ -132,8 +134,14 @@
 #define PORTAL_HD_COMM_FILTER	0x1
 #define PORTAL_HD_PID_FILTER	0x2
 #define PORTAL_HD_RETVAL_FILTER_FLAG 0x4
+#define PORTAL_HD_TARGET_FLAG	0x10	/* a function target follows (§4.6) */
+#define PORTAL_HT_OFFSET	0	/* le64, within the target */
+#define PORTAL_HT_PATH_LEN	8	/* le32 */
+#define PORTAL_HT_RESERVED	12	/* le32 */
+#define PORTAL_HT_PATH		16
+#define PORTAL_HT_PATH_MAX	4000
 #define PORTAL_HD_DATA_FLAG	0x8	/* a data area follows the arg filters */
-#define PORTAL_HD_KNOWN_FLAGS	0xf
+#define PORTAL_HD_KNOWN_FLAGS	0x1f
 #define PORTAL_HD_DATA_HDR	8	/* le32 data_size, 4 reserved bytes */
 #define PORTAL_HD_MAX_DATA	256
 
@@ -212,6 +220,7 @@
 #define PORTAL_FEAT_FILTERS_V2	0x8
 #define PORTAL_FEAT_QUERY	0x10
 #define PORTAL_FEAT_SCOPE	0x20
+#define PORTAL_FEAT_UPROBES	0x40	/* function hooks (§4.6) */
 
 /* QUERY (§3.4) */
 #define PORTAL_Q_PAGE_TOTAL	0	/* le64, within a page */

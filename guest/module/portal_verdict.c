@@ -77,6 +77,38 @@ static void verdict_writes(const u8 *v, u32 count, struct portal_report *rep)
 }
 
 /*
+ * A function hook's verdict (§4.6).  On entry SET_ARGS replaces arguments;
+ * those the convention puts on the stack (armel, mipsel) are written there,
+ * and one that cannot be is a failed verdict write: counted in
+ * verdict_write_faults and write_failures (it has no write entry, so no
+ * bit in failed_mask).  On return SET_RETVAL replaces the return value.
+ * Everything else is invalid there and ignored; a function is never
+ * skipped.
+ */
+static void verdict_func_regs(const u8 *v, struct portal_held *held,
+			      u32 flags, struct portal_report *rep)
+{
+	u32 mask = get_unaligned_le32(v + PORTAL_VD_ARG_MASK);
+	u32 i;
+
+	if (held->phase == PORTAL_PHASE_FUNC_RETURN) {
+		if (flags & PORTAL_VD_SET_RETVAL)
+			portal_arch_func_set_retval(held->regs,
+				(s64)get_unaligned_le64(v + PORTAL_VD_RETVAL));
+		return;
+	}
+	for (i = 0; i < PORTAL_SYSCALL_ARGS && (flags & PORTAL_VD_SET_ARGS); i++) {
+		u64 arg = get_unaligned_le64(v + PORTAL_VD_ARGS + 8 * i);
+
+		if (!(mask & BIT(i)) ||
+		    !portal_arch_func_set_arg(held->regs, i, arg))
+			continue;
+		stat_inc(PORTAL_STAT_VERDICT_WRITE_FAULTS);
+		rep->failures++;
+	}
+}
+
+/*
  * Applies v's register changes; returns true if the syscall was skipped.
  * A skip the architecture cannot record (portal_arch.h) leaves the call to
  * run: counted in skips_failed and reported as rejected.
@@ -90,6 +122,10 @@ static bool verdict_regs(const u8 *v, struct portal_held *held, u32 flags,
 
 	BUILD_BUG_ON(PORTAL_VD_ARGS + 8 * PORTAL_SYSCALL_ARGS >
 		     PORTAL_VD_WRITE_COUNT);
+	if (portal_phase_is_func(held->phase)) {
+		verdict_func_regs(v, held, flags, rep);
+		return false;
+	}
 	if (held->phase == PORTAL_PHASE_ENTER) {
 		/* SET_RETVAL without SKIP is invalid on enter: ignored */
 		for (i = 0; i < PORTAL_SYSCALL_ARGS && (flags & PORTAL_VD_SET_ARGS); i++) {

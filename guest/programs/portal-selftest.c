@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE		4096
@@ -290,6 +291,81 @@ static void descend(unsigned long generations)
 	}
 }
 
+/*
+ * The target of the function-hook tests (protocol.md §4.6): six arguments,
+ * so that on armel and mipsel two travel on the stack, and a result each of
+ * them changes.  Not inlined, not cloned (a specialised copy would take its
+ * calls), kept in the symbol table under this name; called through a
+ * volatile pointer so that the call always reaches this very code, and the
+ * result hidden from the optimiser so it cannot be folded.  The sum is
+ * computed unsigned: it wraps at the register width instead of overflowing.
+ */
+__attribute__((noinline, noclone, used))
+long portal_probe_target(long a, long b, long c, long d, long e, long f)
+{
+	unsigned long r = (unsigned long)a + 2UL * (unsigned long)b +
+			  3UL * (unsigned long)c + 4UL * (unsigned long)d +
+			  5UL * (unsigned long)e + 6UL * (unsigned long)f;
+
+	__asm__ volatile("" : "+r"(r));
+	return (long)r;
+}
+
+/* func A B C D E F: print portal_probe_target(A, ..., F). */
+static int cmd_func(char **argv)
+{
+	long (*volatile target)(long, long, long, long, long, long) = portal_probe_target;
+	long v[6], rc;
+
+	for (int i = 0; i < 6; i++)
+		v[i] = (long)strtoul(argv[i], NULL, 0);
+	rc = target(v[0], v[1], v[2], v[3], v[4], v[5]);
+	printf("func rc=%ld\n", rc);
+	return 0;
+}
+
+static int usage(void);
+
+/*
+ * hold PATH: stay alive with PATH open and one page of it mapped, in /tmp,
+ * until PATH.release exists (exit 0) or 60 s pass (exit 3), so the host can
+ * look at a live process: its list entry, mappings, fds and paths.
+ */
+static int cmd_hold(const char *path)
+{
+	char release[4096];
+	void *map;
+	int fd;
+
+	if (snprintf(release, sizeof(release), "%s.release", path) >= (int)sizeof(release))
+		return usage();
+	if (chdir("/tmp")) {
+		printf("hold: chdir /tmp: errno=%d\n", errno);
+		return 1;
+	}
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		printf("hold: open %s: errno=%d\n", path, errno);
+		return 1;
+	}
+	map = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		printf("hold: mmap %s: errno=%d\n", path, errno);
+		return 1;
+	}
+	printf("hold pid=%d fd=%d map=0x%lx\n", getpid(), fd, (unsigned long)map);
+	fflush(stdout);
+	for (int waited_ms = 0; waited_ms < 60000; waited_ms += 10) {
+		struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+
+		if (!access(release, F_OK))
+			return 0;
+		nanosleep(&tick, NULL);
+	}
+	printf("hold: timed out\n");
+	return 3;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -300,7 +376,9 @@ static int usage(void)
 		"  named CMD NAME...         ioctl(devnull, CMD, &selftest_named{NAME}) per NAME\n"
 		"  open PATH...             openat(AT_FDCWD, PATH, O_RDONLY) per PATH\n"
 		"  getpid                   print pid=<getpid()>\n"
-		"  pvr N...                 process_vm_readv(self, local[5], N, remote[1], 1, 0), N 1..5\n");
+		"  pvr N...                 process_vm_readv(self, local[5], N, remote[1], 1, 0), N 1..5\n"
+		"  hold PATH                keep PATH open and mapped, in /tmp, until PATH.release exists\n"
+		"  func A B C D E F         print func rc=<portal_probe_target(A..F) = A+2B+3C+4D+5E+6F>\n");
 	return 2;
 }
 
@@ -338,6 +416,10 @@ int main(int argc, char **argv)
 		return cmd_open(argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "pvr"))
 		return cmd_pvr(argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "hold") && argc - i == 2)
+		return cmd_hold(argv[i + 1]);
+	if (!strcmp(argv[i], "func") && argc - i == 7)
+		return cmd_func(argv + i + 1);
 	if (!strcmp(argv[i], "getpid")) {
 		printf("pid=%d\n", getpid());
 		return 0;

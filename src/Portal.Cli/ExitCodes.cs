@@ -13,6 +13,13 @@ internal static class ExitCodes
     /// <summary><c>portal headers</c>: the header did not parse (the diagnostics are on stderr).</summary>
     public const int HeaderFailure = 1;
 
+    /// <summary>
+    /// <c>portal inspect</c> (and <c>boot --inspect</c>): a query failed: the guest refused it (ENOENT, ESRCH…), no
+    /// mapping contains the address, a <c>run</c> command exited nonzero, or a shell line was not a query. The others
+    /// still ran; stderr (or the JSON error document) says which failed and why.
+    /// </summary>
+    public const int QueryFailed = 1;
+
     /// <summary>Bad arguments: unknown option or command, missing guest command, malformed --file, a file that does not exist.</summary>
     public const int Usage = 64;
 
@@ -25,7 +32,10 @@ internal static class ExitCodes
     /// </summary>
     public const int BadFirmware = 66;
 
-    /// <summary>Something the guest or the header tool needs is not installed (<c>portal setup</c> installs it).</summary>
+    /// <summary>
+    /// Something the guest or the header tool needs is not installed (<c>portal setup</c> installs it); for
+    /// <c>portal inspect</c>: the guest's Portal module serves no introspection queries (no QUERY feature).
+    /// </summary>
     public const int Unavailable = 69;
 
     /// <summary>The guest could not be built or booted (or attached to).</summary>

@@ -5,7 +5,7 @@ using Portal.Cli.Terminal;
 
 namespace Portal.Cli;
 
-/// <summary>The <c>portal</c> command line: <c>run</c>, <c>boot</c>, <c>setup</c>, <c>guest</c>, <c>headers</c>.</summary>
+/// <summary>The <c>portal</c> command line: <c>run</c>, <c>boot</c>, <c>setup</c>, <c>guest</c>, <c>headers</c>, <c>inspect</c> (and its aliases <c>ps</c>, <c>maps</c>, <c>fds</c>, <c>cat</c>).</summary>
 internal static class PortalCommandLine
 {
     public static async Task<int> RunAsync(string[] args, CliConsole console)
@@ -17,7 +17,10 @@ internal static class PortalCommandLine
             SetupCommand.Create(console),
             QemuGuestCommand.Create(console),
             HeadersCommand.Create(console),
+            InspectCommand.Create(console),
         };
+        foreach (var alias in InspectCommand.CreateAliases(console))
+            root.Subcommands.Add(alias);
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
         {

@@ -80,7 +80,8 @@ public sealed partial class PortalSession
         {
             var record = await lease.InspectAsync(Abi, static (abi, region) => SyscallEventRecord.Decode(region, abi)).ConfigureAwait(false);
             if (_tracer is not null)
-                traced = new TracedSyscall(channel.Slot, held.EventId, held.Started, Abi.Syscalls.GetName(record.Number) ?? $"syscall {record.Number}",
+                traced = new TracedSyscall(channel.Slot, held.EventId, held.Started,
+                    record.IsFunction ? $"function at 0x{record.Number:x}" : Abi.Syscalls.GetName(record.Number) ?? $"syscall {record.Number}",
                     record.Phase, record.Pid, record.Tid, record.Comm);
             if (_closing.IsCancellationRequested || !_hooks.TryGetValue(record.HookId, out var hook))
             {
@@ -89,10 +90,17 @@ public sealed partial class PortalSession
                     Log.UnknownHook(_logger, held.EventId, record.HookId, suppressed);
                 return;
             }
-            var expectedNumber = Abi.Syscalls.GetNumber(hook.Spec.Syscall);
-            if (record.Number != expectedNumber || record.Phase != hook.Spec.Phase)
+            if (hook.Spec.Function is { } function)
+            {
+                if (!record.IsFunction || record.Phase != hook.Spec.Phase)
+                    throw new PortalProtocolException(
+                        $"Guest sent an event for function hook {hook.Id} ({function} {hook.Spec.Phase}) that is {(record.IsFunction ? "a function" : "a syscall")} {record.Phase} event.");
+            }
+            else if (record.IsFunction || record.Number != Abi.Syscalls.GetNumber(hook.Spec.Syscall) || record.Phase != hook.Spec.Phase)
+            {
                 throw new PortalProtocolException(
-                    $"Guest sent an event for hook {hook.Id} ({hook.Spec.Syscall} {hook.Spec.Phase}) with syscall {record.Number} {record.Phase}.");
+                    $"Guest sent an event for hook {hook.Id} ({hook.Spec.Syscall} {hook.Spec.Phase}) with {(record.IsFunction ? "function" : "syscall")} {record.Number} {record.Phase}.");
+            }
 
             held.Hook = hook;
             lease.AttributeTo(hook.Statistics);

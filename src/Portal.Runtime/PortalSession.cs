@@ -41,6 +41,7 @@ public sealed partial class PortalSession : IAsyncDisposable
     private readonly AsyncLocal<SyscallContext?> _currentHandler = new();
     private readonly CancellationTokenSource _closing = new();
     private readonly ConcurrentDictionary<int, HeldEvent> _heldEvents = new();     // by slot
+    private readonly FunctionHooks.FunctionResolver _functions;
     private GuestStatistics? _guestBaseline;
     private GuestScope? _scope;
     private IDisposable? _attachment;
@@ -55,6 +56,10 @@ public sealed partial class PortalSession : IAsyncDisposable
         Statistics = statistics;
         _control = control;
         _logger = logger;
+        var queries = new Introspection.QueryChannel(control, guest, () => _currentHandler.Value is { } context && context.Session == this);
+        Processes = new Introspection.GuestProcesses(queries);
+        Files = new Introspection.GuestFiles(queries);
+        _functions = new FunctionHooks.FunctionResolver(Files, guest.Abi);
     }
 
     /// <summary>What the guest said about itself.</summary>
@@ -79,6 +84,12 @@ public sealed partial class PortalSession : IAsyncDisposable
         get => Volatile.Read(ref _scope);
         set => Volatile.Write(ref _scope, value);
     }
+
+    /// <summary>The guest's processes: the list, mappings, open files, paths (docs/protocol.md §3.4).</summary>
+    public Introspection.GuestProcesses Processes { get; }
+
+    /// <summary>The guest's files by path: read, write, list, stat (docs/protocol.md §3.4).</summary>
+    public Introspection.GuestFiles Files { get; }
 
     /// <summary>The hooks currently registered by this session.</summary>
     public IReadOnlyCollection<HookRegistration> Hooks => [.. _hooks.Values.OrderBy(h => h.Id)];
@@ -118,8 +129,22 @@ public sealed partial class PortalSession : IAsyncDisposable
     }
 
     /// <summary>
+    /// Starts a fluent registration of a function hook (a uprobe, docs/protocol.md §4.6): the function
+    /// <paramref name="symbol"/> of the binary <paramref name="path"/> in the guest, at its entry
+    /// (<see cref="SyscallPhase.Enter"/>) or when it returns (<see cref="SyscallPhase.Return"/>).
+    /// </summary>
+    public HookBuilder OnFunction(string path, string symbol, SyscallPhase phase) =>
+        new(this, new FunctionHooks.FunctionTarget(path, symbol), phase);
+
+    /// <summary>A function hook at the instruction at file offset <paramref name="offset"/> of <paramref name="path"/> (a stripped binary).</summary>
+    public HookBuilder OnFunction(string path, ulong offset, SyscallPhase phase) =>
+        new(this, new FunctionHooks.FunctionTarget(path, offset), phase);
+
+    /// <summary>
     /// Installs a hook in the guest. Called from inside a handler, the registration travels through
-    /// the held slot (a one-vCPU guest can serve nothing else meanwhile).
+    /// the held slot (a one-vCPU guest can serve nothing else meanwhile). A function hook is installed
+    /// by the guest's control thread (placing a breakpoint sleeps), after the host has found the
+    /// function's file offset in the binary, which it reads from the guest once per binary.
     /// </summary>
     /// <exception cref="ArgumentException">The spec cannot work on this guest's ABI; the message lists why.</exception>
     /// <exception cref="Memory.GuestOperationException">The guest refused it (for example, its hook table is full: ENOSPC).</exception>
@@ -131,8 +156,18 @@ public sealed partial class PortalSession : IAsyncDisposable
         ThrowIfDisposed();
         spec = ForThisGuest(spec);
         name ??= DefaultName(spec, handler);
+        var lease = CurrentLease();
+        if (spec.Function is not null)
+        {
+            if (Guest.CpuSlots == 1 && lease != _control)
+                throw new InvalidOperationException(
+                    $"A function hook ({spec.Function}) is installed by the guest's control thread, which cannot run while a handler holds this guest's only vCPU. " +
+                    "Register it outside the handler, or give the guest a second vCPU.");
+            spec = spec with { Function = await _functions.ResolveAsync(spec.Function, cancellationToken).ConfigureAwait(false) };
+            lease = _control;
+        }
 
-        var result = await CurrentLease().RoundTripAsync((Spec: spec, Abi), static (state, region) => HookDescriptor.WriteRequest(region, state.Spec, state.Abi),
+        var result = await lease.RoundTripAsync((Spec: spec, Abi), static (state, region) => HookDescriptor.WriteRequest(region, state.Spec, state.Abi),
             static (_, region) => ResponseReader.ExtResult(region, PortalOp.HookRegister), cancellationToken).ConfigureAwait(false);
         if (!result.Ok)
             throw new Memory.GuestOperationException(PortalOp.HookRegister, Abi.ToErrno(result.Errno), result.Errno,
@@ -286,7 +321,7 @@ public sealed partial class PortalSession : IAsyncDisposable
     private static string DefaultName(HookSpec spec, Func<SyscallContext, ValueTask> handler)
     {
         var method = handler.Method.Name;
-        return method.Contains('<', StringComparison.Ordinal) ? $"{spec.Syscall}:{spec.Phase}" : method;
+        return method.Contains('<', StringComparison.Ordinal) ? $"{spec.Function?.Symbol ?? spec.Syscall}:{spec.Phase}" : method;
     }
 
     private static partial class Log

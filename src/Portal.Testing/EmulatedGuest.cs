@@ -67,12 +67,16 @@ public sealed class EmulatedGuest : IGuest
         _kernel.Programs[name] = program;
     }
 
-    /// <summary>Adds a readable file that programs can open.</summary>
+    /// <summary>
+    /// Adds (or replaces) a file that programs can open and map, and the host can read, list and stat
+    /// (<c>session.Files</c>); its directories are created with it.
+    /// </summary>
+    /// <exception cref="ArgumentException">A directory or device has that path, or a file has one of its directories' paths.</exception>
     public void AddFile(string path, byte[] content)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(content);
-        _kernel.Files[path] = content;
+        _kernel.Files.Add(path, content);
     }
 
     /// <summary>Runs an installed program; an unknown name gives exit code 127, as a shell would.</summary>

@@ -31,11 +31,14 @@ internal static class Cli
 
     public static string Root => RepositoryRoot();
 
-    public static async Task<CliResult> RunInProcessAsync(params string[] args)
+    public static Task<CliResult> RunInProcessAsync(params string[] args) => RunInProcessWithInputAsync("", args);
+
+    /// <summary>Runs portal in this process with <paramref name="input"/> as its stdin (not a terminal), then end of input.</summary>
+    public static async Task<CliResult> RunInProcessWithInputAsync(string input, params string[] args)
     {
         var output = new StringWriter();
         var errors = new StringWriter();
-        var exitCode = await PortalCommandLine.RunAsync(args, new CliConsole(output, errors, interactive: false));
+        var exitCode = await PortalCommandLine.RunAsync(args, new CliConsole(output, errors, interactive: false) { In = new StringReader(input) });
         return new CliResult(exitCode, output.ToString(), errors.ToString());
     }
 

@@ -10,7 +10,7 @@ namespace Portal.Qemu.Tests;
 /// The conformance suite on a real guest: Debian's kernel for the architecture under QEMU with portal.ko,
 /// one boot per class. Each test leaves the guest kernel without an oops, warning or lockup.
 /// </summary>
-public abstract class QemuConformance : ConformanceSuite
+public abstract partial class QemuConformance : ConformanceSuite
 {
     private static readonly Dictionary<Type, QemuGuest> Guests = [];
 

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Portal.Abi;
 using Portal.Channels;
+using Portal.Cli.Inspecting;
 using Portal.Cli.Plugins;
 using Portal.Cli.Running;
 using Portal.Cli.Terminal;
@@ -17,7 +18,8 @@ namespace Portal.Cli.Commands;
 /// starts the firmware's init and streams its console. Ends when the console matches <c>--until</c>
 /// (exit 0), at <c>--timeout</c> (with <c>--until</c>: the boot stalled, <see cref="ExitCodes.BootStalled"/>
 /// and the last console lines; without: exit 0), on Ctrl-C, or when the guest ends; prints each
-/// handler's statistics.
+/// handler's statistics. <c>--inspect QUERY</c> (repeatable) runs introspection queries once the boot has
+/// ended successfully, before the guest is shut down (docs/introspection.md).
 /// </summary>
 internal static class BootCommand
 {
@@ -29,7 +31,7 @@ internal static class BootCommand
 
     /// <summary>Validated arguments; <paramref name="Abi"/> is the --abi given, if any (the firmware decides otherwise).</summary>
     private sealed record Settings(string Rootfs, GuestAbi? Abi, IReadOnlyList<PluginAssembly> Plugins, Regex? Until, TimeSpan? Timeout,
-        string? Init, bool Verbose, bool AllowUnhandled, string? Trace);
+        string? Init, bool Verbose, bool AllowUnhandled, string? Trace, IReadOnlyList<Query> Inspect);
 
     public static Command Create(CliConsole console)
     {
@@ -56,9 +58,16 @@ internal static class BootCommand
         var verbose = CliOptions.Verbose();
         var allowUnhandled = CliOptions.AllowUnhandled("the boot's outcome");
         var trace = CliOptions.Trace();
+        var inspect = new Option<string[]>("--inspect")
+        {
+            Description = "Once the boot has ended by --until (or --timeout), run this introspection query before shutting the guest down, " +
+                "e.g. --inspect ps --inspect 'fds' --inspect 'cat /proc/mtd' (repeatable; the queries of portal inspect).",
+            HelpName = "query",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
         var boot = new Command("boot", "Boot a firmware's root filesystem with Portal, its hooks registered before the firmware's init starts, and follow its console.")
         {
-            rootfs, abi, plugins, until, timeout, init, verbose, allowUnhandled, trace,
+            rootfs, abi, plugins, until, timeout, init, verbose, allowUnhandled, trace, inspect,
         };
         boot.SetAction(async (parse, _) =>
         {
@@ -66,9 +75,10 @@ internal static class BootCommand
             try
             {
                 settings = Validate(parse.GetValue(rootfs)!, parse.GetValue(abi), parse.GetValue(plugins) ?? [], parse.GetValue(until),
-                    parse.GetValue(timeout), parse.GetValue(init), parse.GetValue(verbose), parse.GetValue(allowUnhandled), parse.GetValue(trace));
+                    parse.GetValue(timeout), parse.GetValue(init), parse.GetValue(verbose), parse.GetValue(allowUnhandled), parse.GetValue(trace),
+                    parse.GetValue(inspect) ?? []);
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException or QueryUsageException)
             {
                 console.Fail(e.Message);
                 return ExitCodes.Usage;
@@ -79,7 +89,7 @@ internal static class BootCommand
     }
 
     private static Settings Validate(string rootfs, string? abiName, string[] plugins, string? until, double? timeoutSeconds, string? init, bool verbose,
-        bool allowUnhandled, string? trace)
+        bool allowUnhandled, string? trace, string[] inspect)
     {
         Regex? pattern = null;
         if (until is not null)
@@ -98,8 +108,12 @@ internal static class BootCommand
         var timeout = timeoutSeconds is { } given ? TimeSpan.FromSeconds(given) : pattern is null ? (TimeSpan?)null : TimeSpan.FromSeconds(DefaultTimeoutSeconds);
         if (init is not null && !init.StartsWith('/'))
             throw new ArgumentException($"--init {init}: give the init's absolute path inside the firmware (e.g. /sbin/init)");
+        // Without an end (only Ctrl-C stops such a boot) the queries would never run: say so now rather than after the boot.
+        if (inspect.Length > 0 && timeout is null)
+            throw new ArgumentException("--inspect runs its queries when the boot ends by --until or --timeout: give one of them");
+        var queries = inspect.Select(q => QueryParser.Parse(q)).ToList();
         return new Settings(CliOptions.CheckRootfs(rootfs), abiName is null ? null : GuestAbi.Parse(abiName),
-            [.. plugins.Select(PluginAssembly.Parse)], pattern, timeout, init, verbose, allowUnhandled, trace);
+            [.. plugins.Select(PluginAssembly.Parse)], pattern, timeout, init, verbose, allowUnhandled, trace, queries);
     }
 
     private static async Task<int> BootAsync(CliConsole console, Settings settings)
@@ -131,6 +145,9 @@ internal static class BootCommand
             await using (session.ConfigureAwait(false))
             {
                 var exitCode = await FollowAsync(console, settings, qemu, firmwareConsole, signals).ConfigureAwait(false);
+                var inspected = ExitCodes.Success;
+                if (exitCode == ExitCodes.Success && settings.Inspect.Count > 0)
+                    (exitCode, inspected) = await InspectAsync(console, settings, session, qemu, firmwareConsole, signals).ConfigureAwait(false);
                 var unhandled = await HandlerReport.PrintAsync(console, session, settings.Verbose, account: !qemu.Lost.IsCompleted).ConfigureAwait(false);
                 if (exitCode == ExitCodes.Success && unhandled != 0 && !settings.AllowUnhandled)
                 {
@@ -138,7 +155,8 @@ internal static class BootCommand
                     console.Say($"portal: exiting with status {ExitCodes.SyscallsUnhandled}: matching syscalls went unhandled during the boot (--allow-unhandled keeps the boot's outcome)");
                     return ExitCodes.SyscallsUnhandled;
                 }
-                return exitCode;
+                // The boot went well: a failed query is what is left to report.
+                return exitCode == ExitCodes.Success ? inspected : exitCode;
             }
         }
         catch (OperationCanceledException) when (signals.Interrupted)
@@ -149,6 +167,38 @@ internal static class BootCommand
         finally
         {
             await console.StepAsync("Shutting the guest down", () => guest.DisposeAsync().AsTask()).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Runs the --inspect queries in the booted firmware, as <c>portal inspect</c> shows them. The firmware's console
+    /// lines that come meanwhile are held and written after the last query, so none lands inside a result. Returns the
+    /// boot's outcome (interrupted or lost meanwhile: no longer a success) and the queries' exit code.
+    /// </summary>
+    private static async Task<(int Boot, int Queries)> InspectAsync(CliConsole console, Settings settings, PortalSession session, QemuGuest guest,
+        FirmwareConsole firmwareConsole, InterruptSignals signals)
+    {
+        var shell = new QueryShell(console, new QueryRunner(session, guest, console.Out), new TextFormatter(console), settings.Verbose);
+        firmwareConsole.Hold();
+        try
+        {
+            foreach (var query in settings.Inspect)
+                await shell.RunAsync(query, signals.Token).ConfigureAwait(false);
+            return (ExitCodes.Success, shell.ExitCode);
+        }
+        catch (OperationCanceledException) when (signals.Interrupted)
+        {
+            console.Fail("interrupted while inspecting the firmware.");
+            return (signals.ExitCode, shell.ExitCode);
+        }
+        catch (Exception e) when (e is PortalException or IOException)
+        {
+            console.Fail($"lost the guest while inspecting the firmware: {e.Message}");
+            return (ExitCodes.GuestLost, shell.ExitCode);
+        }
+        finally
+        {
+            firmwareConsole.Release();
         }
     }
 
@@ -203,7 +253,8 @@ internal static class BootCommand
     /// <summary>
     /// The firmware's console: from the pre-init's line announcing the firmware's init (guest/firmware-init),
     /// each line is written to the output and checked against the pattern; the last lines are kept for the
-    /// stall message. Portal's own boot before it is not shown (-v logs it).
+    /// stall message. Portal's own boot before it is not shown (-v logs it). While held (--inspect's queries
+    /// print), lines are kept and written on release.
     /// </summary>
     private sealed class FirmwareConsole(TextWriter output, Regex? pattern)
     {
@@ -211,6 +262,8 @@ internal static class BootCommand
         private const string InitStarts = "portal-init: starting the firmware's init";
         private readonly Lock _gate = new();
         private readonly Queue<string> _tail = new();
+        private readonly List<string> _held = [];
+        private bool _holding;
         private readonly TaskCompletionSource<string> _matched = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private bool _started;
 
@@ -227,8 +280,13 @@ internal static class BootCommand
                 _tail.Enqueue(line);
                 if (_tail.Count > Kept)
                     _tail.Dequeue();
-                output.WriteLine(line);
-                output.Flush();
+                if (_holding)
+                    _held.Add(line);
+                else
+                {
+                    output.WriteLine(line);
+                    output.Flush();
+                }
             }
             try
             {
@@ -238,6 +296,26 @@ internal static class BootCommand
             catch (RegexMatchTimeoutException)
             {
                 // a pathological pattern on a long line: that line does not match
+            }
+        }
+
+        /// <summary>Keeps the lines that come from now on until <see cref="Release"/>.</summary>
+        public void Hold()
+        {
+            lock (_gate)
+                _holding = true;
+        }
+
+        /// <summary>Writes the lines held, and the next ones as they come.</summary>
+        public void Release()
+        {
+            lock (_gate)
+            {
+                foreach (var line in _held)
+                    output.WriteLine(line);
+                output.Flush();
+                _held.Clear();
+                _holding = false;
             }
         }
 

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Portal.Abi;
+using Portal.Cli.Running;
 using Portal.Qemu;
 using Portal.Qemu.Image;
 
@@ -7,6 +9,49 @@ namespace Portal.Cli.Commands;
 /// <summary>Options more than one command takes, defined once.</summary>
 internal static class CliOptions
 {
+    /// <summary>--guest qemu|emulated (default qemu), for <c>portal run</c> and <c>portal inspect</c>.</summary>
+    public static Option<string> Guest()
+    {
+        var guest = new Option<string>("--guest", "-g")
+        {
+            Description = "qemu: a real Linux guest with portal.ko (x86_64, mipsel, aarch64 or armel by --abi); emulated: the in-process guest (any --abi; only its built-in programs).",
+            DefaultValueFactory = _ => "qemu",
+        };
+        guest.AcceptOnlyFromAmong("qemu", "emulated");
+        return guest;
+    }
+
+    /// <summary>--abi among every ABI Portal knows (the emulated guest takes any; <see cref="CheckGuest"/> checks the QEMU guest's).</summary>
+    public static Option<string> AnyAbi()
+    {
+        var abi = new Option<string>("--abi")
+        {
+            Description = "The guest's architecture (default x86_64). The QEMU guest boots x86_64, mipsel, aarch64 or armel; the emulated guest takes any.",
+            HelpName = string.Join('|', GuestAbi.All.Select(a => a.Name)),
+        };
+        abi.AcceptOnlyFromAmong([.. GuestAbi.All.Select(a => a.Name)]);
+        return abi;
+    }
+
+    /// <summary>
+    /// --guest, --abi and --rootfs checked together: the guest's kind, the ABI asked for (null: the firmware's,
+    /// else x86_64) and the firmware's full path (null without --rootfs).
+    /// </summary>
+    /// <exception cref="ArgumentException">A combination no guest boots, or a firmware that is not there.</exception>
+    public static (GuestKind Kind, GuestAbi? Abi, string? Rootfs) CheckGuest(string guestName, string? abiName, string? rootfs)
+    {
+        var kind = guestName == "emulated" ? GuestKind.Emulated : GuestKind.Qemu;
+        var abi = abiName is null ? (GuestAbi?)null : GuestAbi.Parse(abiName);
+        if (rootfs is not null && kind == GuestKind.Emulated)
+            throw new ArgumentException("--rootfs boots a firmware in the QEMU guest; the emulated guest runs only its built-in programs.");
+        var firmware = rootfs is null ? null : CheckRootfs(rootfs);
+        if (kind == GuestKind.Qemu && abi is not null && !QemuGuest.RealGuestAbis.Contains(abi))
+            throw new ArgumentException(
+                $"--abi {abiName}: there is no real {abi.Name} guest (the QEMU guest boots {string.Join(", ", QemuGuest.RealGuestAbis.Select(a => a.Name))}); " +
+                "use --guest emulated for it.");
+        return (kind, abi, firmware);
+    }
+
     public static Option<string> Rootfs(string description) => new("--rootfs")
     {
         Description = description + " A directory, a tarball (.tar, .tar.gz, .tar.xz, .tar.bz2), a squashfs image or a firmware image with one inside; never modified (the guest boots a copy).",

@@ -29,18 +29,8 @@ internal static class RunCommand
 
     public static Command Create(CliConsole console)
     {
-        var guest = new Option<string>("--guest", "-g")
-        {
-            Description = "qemu: a real Linux guest with portal.ko (x86_64, mipsel, aarch64 or armel by --abi); emulated: the in-process guest (any --abi; only its built-in programs).",
-            DefaultValueFactory = _ => "qemu",
-        };
-        guest.AcceptOnlyFromAmong("qemu", "emulated");
-        var abi = new Option<string>("--abi")
-        {
-            Description = "The guest's architecture (default x86_64). The QEMU guest boots x86_64, mipsel, aarch64 or armel; the emulated guest takes any.",
-            HelpName = string.Join('|', GuestAbi.All.Select(a => a.Name)),
-        };
-        abi.AcceptOnlyFromAmong([.. GuestAbi.All.Select(a => a.Name)]);
+        var guest = CliOptions.Guest();
+        var abi = CliOptions.AnyAbi();
         var plugins = CliOptions.Plugins();
         var files = CliOptions.Files();
         var rootfs = CliOptions.Rootfs("Run the command in a firmware's root filesystem (its init does not run; its programs come first on PATH). The architecture comes from its binaries.");
@@ -84,15 +74,7 @@ internal static class RunCommand
         // An option the parser does not know lands in the command: no guest program starts with '-'.
         if (command[0].StartsWith('-'))
             throw new ArgumentException($"unknown option '{command[0]}' (the guest command goes after --)");
-        var kind = guestName == "emulated" ? GuestKind.Emulated : GuestKind.Qemu;
-        var abi = abiName is null ? (GuestAbi?)null : GuestAbi.Parse(abiName);
-        if (rootfs is not null && kind == GuestKind.Emulated)
-            throw new ArgumentException("--rootfs boots a firmware in the QEMU guest; the emulated guest runs only its built-in programs.");
-        var firmware = rootfs is null ? null : CliOptions.CheckRootfs(rootfs);
-        if (kind == GuestKind.Qemu && abi is not null && !QemuGuest.RealGuestAbis.Contains(abi))
-            throw new ArgumentException(
-                $"--abi {abiName}: there is no real {abi.Name} guest (the QEMU guest boots {string.Join(", ", QemuGuest.RealGuestAbis.Select(a => a.Name))}); " +
-                "use --guest emulated for it.");
+        var (kind, abi, firmware) = CliOptions.CheckGuest(guestName, abiName, rootfs);
         return new Settings(kind, abi, firmware, [.. plugins.Select(PluginAssembly.Parse)], CliOptions.ParseFiles(files), new GuestCommand(command), verbose,
             allowUnhandled, trace);
     }

@@ -30,27 +30,51 @@ internal sealed class CliConsole
     }
 
     /// <summary>The process's console; animated only when stderr is a terminal that can show it.</summary>
-    public static CliConsole ForProcess() =>
-        new(StandardOutput(), Console.Error,
+    public static CliConsole ForProcess()
+    {
+        var stdout = Console.OpenStandardOutput();
+        return new(StandardOutput(stdout), Console.Error,
             interactive: !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") is { Length: > 0 } term && term != "dumb")
         {
             In = Console.In,
             InputIsTerminal = !Console.IsInputRedirected,
+            OutBytes = stdout,
         };
+    }
 
     /// <summary>
     /// stdout, flushed after every write as <see cref="Console.Out"/> is, but through a 64 KiB buffer:
     /// Console.Out's 256-byte one costs a write() per 256 bytes, which made streaming guest output to
     /// stdout cost 20 ns a byte.
     /// </summary>
-    private static TextWriter StandardOutput() =>
-        TextWriter.Synchronized(new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), 64 * 1024)
+    private static TextWriter StandardOutput(Stream stdout) =>
+        TextWriter.Synchronized(new StreamWriter(stdout, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), 64 * 1024)
         {
             AutoFlush = true,
         });
 
     /// <summary>The guest command's output.</summary>
     public TextWriter Out { get; }
+
+    /// <summary>
+    /// The stream under <see cref="Out"/>, for bytes that are not text (<c>portal cat</c> of a binary file);
+    /// null when Out is only a writer (the tests' in-process runs), where <see cref="WriteBytes"/> writes them as UTF-8 text.
+    /// </summary>
+    public Stream? OutBytes { get; init; }
+
+    /// <summary>Writes bytes to stdout unchanged, after what <see cref="Out"/> has written so far.</summary>
+    public void WriteBytes(ReadOnlySpan<byte> bytes)
+    {
+        Out.Flush();
+        if (OutBytes is null)
+        {
+            Out.Write(System.Text.Encoding.UTF8.GetString(bytes));
+            Out.Flush();
+            return;
+        }
+        OutBytes.Write(bytes);
+        OutBytes.Flush();
+    }
 
     /// <summary>Everything portal itself says.</summary>
     public TextWriter Error { get; }

@@ -25,6 +25,12 @@ public sealed class HookBuilder
         Phase = phase;
     }
 
+    internal HookBuilder(PortalSession session, FunctionHooks.FunctionTarget function, SyscallPhase phase)
+        : this(session, "", phase) => Function = function;
+
+    /// <summary>For a function hook: the function (null for a syscall hook).</summary>
+    public FunctionHooks.FunctionTarget? Function { get; }
+
     /// <summary>The syscall name.</summary>
     public string Syscall { get; }
 
@@ -38,6 +44,7 @@ public sealed class HookBuilder
         AbiDependentFilters = [.. _abiDependent],
         Scope = _scope,
         IgnoresSessionScope = _ignoresSessionScope,
+        Function = Function,
     };
 
     /// <summary>Adds a condition on argument <paramref name="index"/> (0..5).</summary>

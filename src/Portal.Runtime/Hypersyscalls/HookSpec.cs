@@ -26,6 +26,15 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
     /// <summary>Conditions on the memory arguments point to (all must hold; the guest tests them after the value filters).</summary>
     public IReadOnlyList<(int Index, MemoryFilter Filter)> MemoryFilters { get; init; } = [];
 
+    /// <summary>
+    /// For a function hook (a uprobe, docs/protocol.md §4.6): the function; <see cref="Syscall"/> is then
+    /// unused and <see cref="Phase"/> means the function's entry or its return. Null for a syscall hook.
+    /// </summary>
+    public FunctionHooks.FunctionTarget? Function { get; init; }
+
+    /// <summary>What the hook is on, for messages: the syscall's name or the function.</summary>
+    public string Subject => Function?.ToString() ?? Syscall;
+
     /// <summary>Filters that depend on the guest's ABI (a generated ioctl number, a member's offset), made when the hook is registered.</summary>
     public IReadOnlyList<AbiDependentFilter> AbiDependentFilters { get; init; } = [];
 
@@ -77,7 +86,7 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
             }
         }
         if (problems.Count > 0)
-            throw new ArgumentException($"Hook on {Syscall} ({Phase}) is invalid: {string.Join("; ", problems)}");
+            throw new ArgumentException($"Hook on {Subject} ({Phase}) is invalid: {string.Join("; ", problems)}");
         return this with { ArgFilters = values, MemoryFilters = memory, AbiDependentFilters = [] };
     }
 
@@ -89,8 +98,26 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
         var problems = new List<string>();
         if (!Enum.IsDefined(Phase))
             problems.Add($"phase {Phase} is neither Enter nor Return");
-        if (!abi.Syscalls.TryGetNumber(Syscall, out _))
+        if (Function is { } function)
+        {
+            if (!function.Path.StartsWith('/') || function.Path.Contains('\0', StringComparison.Ordinal))
+                problems.Add($"the binary's path {function.Path} must be absolute and without NUL");
+            if (function.Offset is { } offset)
+            {
+                try
+                {
+                    FunctionHooks.ElfFunctionResolver.CheckOffset(offset, abi, function.Path);
+                }
+                catch (ArgumentException e)
+                {
+                    problems.Add(e.Message.TrimEnd('.'));
+                }
+            }
+        }
+        else if (!abi.Syscalls.TryGetNumber(Syscall, out _))
+        {
             problems.Add(abi.Syscalls.DescribeUnknown(Syscall));
+        }
         var filterCount = ArgFilters.Count + MemoryFilters.Count + AbiDependentFilters.Count + ScopeFilters.Count;
         if (filterCount > MaxArgFilters)
             problems.Add(ScopeFilters.Count == 0
@@ -126,7 +153,7 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
         if (problems.Count == 0)
             problems.AddRange(FilterContradictions.Find(this, abi));
         if (problems.Count > 0)
-            throw new ArgumentException($"Hook on {Syscall} ({Phase}) is invalid: {string.Join("; ", problems)}.");
+            throw new ArgumentException($"Hook on {Subject} ({Phase}) is invalid: {string.Join("; ", problems)}.");
     }
 
     /// <summary>
@@ -147,7 +174,8 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
             conditions.Add($"comm is '{Comm}'");
         if (Pid is { } pid)
             conditions.Add(string.Create(CultureInfo.InvariantCulture, $"pid is {pid}"));
-        return conditions.Count == 0 ? $"{Syscall} {Phase}, every call" : $"{Syscall} {Phase} where {string.Join(" and ", conditions)}";
+        var subject = Function is null ? $"{Syscall} {Phase}" : $"function {Function} {(Phase == SyscallPhase.Enter ? "entry" : "return")}";
+        return conditions.Count == 0 ? $"{subject}, every call" : $"{subject} where {string.Join(" and ", conditions)}";
     }
 
     /// <summary>Checks what the guest must support for this spec.</summary>
@@ -155,9 +183,11 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
     internal void RequireFeatures(GuestFeatures features)
     {
         if (NeedsFiltersV2 && !features.HasFlag(GuestFeatures.FiltersV2))
-            throw new ArgumentException($"Hook on {Syscall} ({Phase}) uses set, outside-range or memory filters, which this guest's portal.ko predates (no filters v2 feature): rebuild the guest image.");
+            throw new ArgumentException($"Hook on {Subject} ({Phase}) uses set, outside-range or memory filters, which this guest's portal.ko predates (no filters v2 feature): rebuild the guest image.");
         if (Scope is not null && !features.HasFlag(GuestFeatures.ScopeFilters))
-            throw new ArgumentException($"Hook on {Syscall} ({Phase}) is limited to a scope ({Scope}), which this guest's portal.ko predates (no scope filters feature): rebuild the guest image, or register the hook without the scope (and without the session's: IgnoringSessionScope).");
+            throw new ArgumentException($"Hook on {Subject} ({Phase}) is limited to a scope ({Scope}), which this guest's portal.ko predates (no scope filters feature): rebuild the guest image, or register the hook without the scope (and without the session's: IgnoringSessionScope).");
+        if (Function is not null && !features.HasFlag(GuestFeatures.FunctionHooks))
+            throw new ArgumentException($"Hook on function {Function}: this guest's portal.ko has no function hooks (uprobes; docs/protocol.md §4.6): rebuild the guest image.");
     }
 
     /// <summary>Bytes of the descriptor's data area: the sets' values, the process sets and the patterns.</summary>

@@ -251,7 +251,7 @@ public sealed class ArgMemoryAttribute(int index) : Attribute
 }
 
 /// <summary>
-/// Which processes a <see cref="HypersyscallAttribute"/> handler sees, tested by the guest (docs/filters.md,
+/// Which processes a <see cref="HypersyscallAttribute"/> (or <see cref="FunctionHooks.UprobeAttribute"/>) handler sees, tested by the guest (docs/filters.md,
 /// "Scope"); on a plugin class it applies to every handler of the class. Every property set adds a
 /// condition; all must hold, with those of other [Scope] attributes and the session's
 /// <see cref="PortalSession.Scope"/>. Examples: <c>[Scope(Subtree = 1)]</c> (the firmware's init and what

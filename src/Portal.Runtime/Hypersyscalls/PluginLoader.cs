@@ -41,15 +41,16 @@ internal static class PluginLoader
         foreach (var method in type.GetMethods(Methods))
         {
             var hooks = method.GetCustomAttributes<HypersyscallAttribute>().ToList();
+            var functions = method.GetCustomAttributes<FunctionHooks.UprobeAttribute>().ToList();
             var args = method.GetCustomAttributes<ArgAttribute>().ToList();
             var constants = method.GetCustomAttributes<ArgConstAttribute>().ToList();
             var memory = method.GetCustomAttributes<ArgMemoryAttribute>().ToList();
             var retval = method.GetCustomAttribute<RetvalAttribute>();
             var scopes = method.GetCustomAttributes<ScopeAttribute>().ToList();
-            if (hooks.Count == 0)
+            if (hooks.Count == 0 && functions.Count == 0)
             {
                 if (args.Count > 0 || constants.Count > 0 || memory.Count > 0 || retval is not null || scopes.Count > 0)
-                    throw new ArgumentException($"{type.Name}.{method.Name} has [Arg]/[ArgConst]/[ArgMemory]/[Retval]/[Scope] but no [Hypersyscall].");
+                    throw new ArgumentException($"{type.Name}.{method.Name} has [Arg]/[ArgConst]/[ArgMemory]/[Retval]/[Scope] but no [Hypersyscall] or [Uprobe].");
                 continue;
             }
             var handler = CreateHandler(plugin, method);
@@ -69,9 +70,20 @@ internal static class PluginLoader
                 };
                 found.Add((spec, hook.Name ?? $"{type.Name}.{method.Name}", handler));
             }
+            foreach (var function in functions)
+            {
+                var spec = new HookSpec("", function.Phase, argFilters, function.Comm, function.Pid == 0 ? null : function.Pid, retval?.Filter())
+                {
+                    AbiDependentFilters = abiDependent,
+                    Function = function.Target(),
+                    Scope = scope,
+                    IgnoresSessionScope = allScopes.Any(s => s.IgnoreSessionScope),
+                };
+                found.Add((spec, function.Name ?? $"{type.Name}.{method.Name}", handler));
+            }
         }
         if (found.Count == 0)
-            throw new ArgumentException($"{type.FullName} has no [Hypersyscall] methods.", nameof(plugin));
+            throw new ArgumentException($"{type.FullName} has no [Hypersyscall] or [Uprobe] methods.", nameof(plugin));
         return found;
     }
 

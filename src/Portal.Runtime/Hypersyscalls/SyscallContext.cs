@@ -24,7 +24,8 @@ public sealed class SyscallContext
         _lease = lease;
         Abi = session.Abi;
         Phase = record.Phase;
-        SyscallNumber = record.Number;
+        SyscallNumber = record.IsFunction ? -1 : record.Number;
+        FunctionAddress = record.IsFunction ? (ulong)record.Number : 0;
         Pid = record.Pid;
         Tid = record.Tid;
         Comm = record.Comm;
@@ -51,11 +52,17 @@ public sealed class SyscallContext
     /// <summary>The guest's ABI.</summary>
     public GuestAbi Abi { get; }
 
-    /// <summary>The syscall's name (as registered).</summary>
-    public string SyscallName => Hook.Spec.Syscall;
+    /// <summary>The syscall's name (as registered); for a function hook, the function (symbol or offset) and its binary.</summary>
+    public string SyscallName => Hook.Spec.Subject;
 
-    /// <summary>The syscall's number in the guest's numbering.</summary>
+    /// <summary>The syscall's number in the guest's numbering; −1 for a function hook.</summary>
     public long SyscallNumber { get; }
+
+    /// <summary>For a function hook: the probed instruction's address in the process (on return, the function's); 0 for a syscall.</summary>
+    public ulong FunctionAddress { get; }
+
+    /// <summary>The hook is on a user-space function (a uprobe): <see cref="Args"/> are the function's arguments by the calling convention.</summary>
+    public bool IsFunctionHook => Hook.Spec.Function is not null;
 
     /// <summary>Enter or return.</summary>
     public SyscallPhase Phase { get; }
@@ -110,6 +117,9 @@ public sealed class SyscallContext
         {
             if (Phase != SyscallPhase.Enter)
                 throw new InvalidOperationException("SkipSyscall only works on the Enter phase; the syscall has already run.");
+            if (IsFunctionHook)
+                throw new InvalidOperationException(
+                    "A function cannot be skipped (the guest would need its prototype); hook its return and set Retval instead.");
             _skip = value;
         }
     }
@@ -125,6 +135,9 @@ public sealed class SyscallContext
         var verdict = Verdict.Untouched;
         if (Phase == SyscallPhase.Enter)
         {
+            if (RetvalSet && IsFunctionHook)
+                throw new InvalidOperationException(
+                    "Retval was set at a function's entry: the function would overwrite it. Hook the function's Return phase to change what it returns.");
             if (RetvalSet && !_skip)
                 throw new InvalidOperationException(
                     "Retval was set on Enter without SkipSyscall: the syscall would overwrite it. Set SkipSyscall = true, or hook the Return phase.");

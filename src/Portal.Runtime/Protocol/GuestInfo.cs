@@ -18,8 +18,12 @@ public enum GuestFeatures : uint
     VerdictReports = 4,
     /// <summary>Set and memory filters, OUT_SRANGE and the descriptor's data area (docs/protocol.md §4.3).</summary>
     FiltersV2 = 8,
+    /// <summary>QUERY and QUERY_PAGE: processes, mappings, file descriptors, guest files (docs/protocol.md §3.4).</summary>
+    Query = 16,
     /// <summary>Scope filters: a hook limited to a process subtree, outside one, or to a set of processes (docs/protocol.md §4.3).</summary>
     ScopeFilters = 0x20,
+    /// <summary>Function hooks: uprobes on user-space functions (docs/protocol.md §4.6).</summary>
+    FunctionHooks = 64,
 }
 
 /// <summary>What a guest says about itself (GUEST_INFO).</summary>

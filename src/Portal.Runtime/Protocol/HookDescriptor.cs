@@ -14,7 +14,13 @@ internal static class HookDescriptor
     /// <summary>Header of the data area (data_size, reserved) that follows the argument filters.</summary>
     public const int DataHeaderLength = 8;
 
-    private const uint CommFlag = 1, PidFlag = 2, RetvalFlag = 4, DataFlag = 8;
+    private const uint CommFlag = 1, PidFlag = 2, RetvalFlag = 4, DataFlag = 8, TargetFlag = 16;
+
+    /// <summary>A function target's header (le64 offset, le32 path_length, le32 reserved), before the path (docs/protocol.md §4.6).</summary>
+    public const int TargetHeaderLength = 16;
+
+    /// <summary>Wire phases of a function hook's entry and return (docs/protocol.md §4.6).</summary>
+    private const uint FunctionEntryPhase = 3, FunctionReturnPhase = 4;
 
     /// <summary>Memory filter <c>b</c> bits (§4.3): through a pointer, stop at NUL.</summary>
     private const ulong ThroughPointer = 1UL << 48, StopAtNul = 1UL << 49;
@@ -27,13 +33,30 @@ internal static class HookDescriptor
         var dataLength = spec.FilterDataLength;
         var areaAt = HeaderLength + FilterLength * filterCount;
         var length = areaAt + (dataLength > 0 ? DataHeaderLength + dataLength : 0);
+        var targetAt = (length + 7) / 8 * 8;
+        var path = spec.Function is { } function ? Encoding.UTF8.GetBytes(function.Path) : [];
+        if (spec.Function is not null)
+            length = targetAt + TargetHeaderLength + path.Length;
         data[..length].Clear();
         var area = data[(areaAt + DataHeaderLength)..];
         var used = 0;
 
-        BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)abi.Syscalls.GetNumber(spec.Syscall));
-        BinaryPrimitives.WriteUInt32LittleEndian(data[4..], (uint)spec.Phase);
         var flags = 0u;
+        if (spec.Function is { } target)
+        {
+            // nr stays 0; the target follows the filters and the data area (docs/protocol.md §4.6)
+            BinaryPrimitives.WriteUInt32LittleEndian(data[4..], spec.Phase == SyscallPhase.Enter ? FunctionEntryPhase : FunctionReturnPhase);
+            flags |= TargetFlag;
+            BinaryPrimitives.WriteUInt64LittleEndian(data[targetAt..], target.Offset
+                ?? throw new InvalidOperationException($"The function {target} has no file offset yet: resolve it before encoding."));
+            BinaryPrimitives.WriteUInt32LittleEndian(data[(targetAt + 8)..], (uint)path.Length);
+            path.CopyTo(data[(targetAt + TargetHeaderLength)..]);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)abi.Syscalls.GetNumber(spec.Syscall));
+            BinaryPrimitives.WriteUInt32LittleEndian(data[4..], (uint)spec.Phase);
+        }
         if (spec.Comm is { } comm)
         {
             flags |= CommFlag;

@@ -35,6 +35,10 @@ public enum PortalOp : ulong
     Stats = 0x106,
     /// <summary>Extension: remove every hook.</summary>
     HookReset = 0x107,
+    /// <summary>Extension: run an introspection query (processes, mappings, files) on the control slot; the first page of its result.</summary>
+    Query = 0x108,
+    /// <summary>Extension: another page of the query result the guest holds.</summary>
+    QueryPage = 0x109,
 }
 
 /// <summary>Response codes the guest writes into a region's <c>op</c> (docs/protocol.md §3).</summary>

@@ -28,6 +28,8 @@ internal readonly struct SyscallEventRecord
     public ulong EventId { get; init; }
     public uint HookId { get; init; }
     public SyscallPhase Phase { get; init; }
+    /// <summary>A function hook's event (phases 3 and 4, docs/protocol.md §4.6): <see cref="Number"/> is then the probed address.</summary>
+    public bool IsFunction { get; init; }
     public long Number { get; init; }
     public SyscallArgumentValues Arguments { get; init; }
     public long Retval { get; init; }
@@ -54,8 +56,10 @@ internal readonly struct SyscallEventRecord
 
         var data = Region.Data(region);
         var phase = BinaryPrimitives.ReadUInt32LittleEndian(data[4..]);
-        Check(phase is 1 or 2, $"phase {phase} is neither 1 (enter) nor 2 (return)");
+        Check(phase is >= 1 and <= 4, $"phase {phase} is not 1 (enter), 2 (return), 3 (function entry) or 4 (function return)");
+        var isFunction = phase >= 3;
         var number = (long)BinaryPrimitives.ReadUInt64LittleEndian(data[8..]);
+        Check(!isFunction || abi.TruncateToRegister((ulong)number) == (ulong)number, $"function address 0x{number:x} is wider than a {abi.Name} register");
         var arguments = new SyscallArgumentValues();
         for (var i = 0; i < ArgumentCount; i++)
         {
@@ -76,7 +80,7 @@ internal readonly struct SyscallEventRecord
             scratchSize = BinaryPrimitives.ReadUInt32LittleEndian(data[104..]);
             Check(scratchSize <= MaxScratchSize, $"scratch size {scratchSize} is above {MaxScratchSize}");
             Check((scratch == 0) == (scratchSize == 0), $"scratch area 0x{scratch:x} of {scratchSize} bytes: address and size must both be 0 or neither");
-            Check(scratchSize == 0 || phase == 1, $"a return event offers a scratch area");
+            Check(scratchSize == 0 || phase == 1, $"a return or function event offers a scratch area");
             Check(abi.TruncateToRegister(scratch) == scratch && abi.TruncateToRegister(scratch + scratchSize) >= scratch,
                 $"scratch area 0x{scratch:x} of {scratchSize} bytes does not fit the {abi.Name} address space");
         }
@@ -85,7 +89,8 @@ internal readonly struct SyscallEventRecord
         {
             EventId = Region.Address(region),
             HookId = BinaryPrimitives.ReadUInt32LittleEndian(data),
-            Phase = (SyscallPhase)phase,
+            Phase = phase is 1 or 3 ? SyscallPhase.Enter : SyscallPhase.Return,
+            IsFunction = isFunction,
             Number = number,
             Arguments = arguments,
             Retval = retval,

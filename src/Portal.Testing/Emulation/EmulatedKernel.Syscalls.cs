@@ -12,6 +12,9 @@ namespace Portal.Testing.Emulation;
 internal sealed partial class EmulatedKernel
 {
     private const int PrSetName = 15, PrGetName = 16;
+    private const int AtFdCwd = -100;
+    private const int AccessModeMask = 3, ReadOnly = 0;     // O_ACCMODE, O_RDONLY: the same on every architecture
+    private const ulong MapShared = 1, MapPrivate = 2, MapTypeMask = 0xf;
 
     private long Execute(EmulatedProcess process, int number, ulong[] args)
     {
@@ -23,14 +26,19 @@ internal sealed partial class EmulatedKernel
         {
             "getpid" or "gettid" => process.Pid,
             "getppid" => process.ParentPid,
-            "open" => Open(process, args[0]),
-            "openat" => Open(process, args[1]),
+            "open" => Open(process, AtFdCwd, args[0], (int)args[1]),
+            "openat" => Open(process, (int)args[0], args[1], (int)args[2]),
+            "chdir" => Chdir(process, args[0]),
+            "access" => Access(process, AtFdCwd, args[0]),
+            "faccessat" or "faccessat2" => Access(process, (int)args[0], args[1]),
             "close" => Close(process, (int)args[0]),
             "read" => Read(process, (int)args[0], args[1], args[2]),
             "write" => Write(process, (int)args[0], args[1], args[2]),
             "ioctl" => Ioctl(process, (int)args[0], args[1], args[2]),
-            "socket" => process.AllocateFd(new OpenFile(FileKind.Socket, $"socket:[{Interlocked.Increment(ref _nextInode)}]")),
-            "mmap2" or "mmap" => Mmap(process, args[1], args[2]),
+            "socket" => process.AllocateFd(new OpenFile(FileKind.Socket, $"socket:[{NextInode()}]")),
+            // mmap2's offset counts 4096-byte units on every architecture here; mmap's counts bytes
+            "mmap2" => Mmap(process, args[1], args[2], args[3], (int)args[4], args[5] * 4096),
+            "mmap" => Mmap(process, args[1], args[2], args[3], (int)args[4], args[5]),
             "munmap" => Munmap(process, args[0], args[1]),
             "mprotect" => process.Memory.Protect(args[0], args[1], ToProtection(args[2])) ? 0 : Errno(GuestErrno.ENOMEM),
             "prctl" => Prctl(process, (int)args[0], args[1]),
@@ -41,19 +49,77 @@ internal sealed partial class EmulatedKernel
 
     private long Errno(GuestErrno errno) => -Abi.ToNativeErrno(errno);
 
-    private long Open(EmulatedProcess process, ulong pathAddress)
+    /// <summary>
+    /// open/openat: devices, directories (read-only) and the files of <see cref="Files"/>; no creation. The
+    /// descriptor remembers the flags (FILES reports them) and the resolved path (what readlink shows).
+    /// </summary>
+    private long Open(EmulatedProcess process, int directoryFd, ulong pathAddress, int flags)
     {
         var path = ReadUserString(process, pathAddress, 4096);
         if (path is null)
             return Errno(GuestErrno.EFAULT);
-        OpenFile? file = path switch
+        var errno = StartDirectory(process, directoryFd, path, out var start);
+        var resolved = "";
+        var status = default(NodeStatus);
+        if (errno == GuestErrno.None)
+            errno = Files.Lookup(path, start, out resolved, out status);
+        if (errno != GuestErrno.None)
+            return Errno(errno);
+        if (status.Kind == NodeKind.Directory && (flags & AccessModeMask) != ReadOnly)
+            return Errno(GuestErrno.EISDIR);        // a directory opens for reading only
+        var file = status.Kind switch
         {
-            "/dev/null" => new OpenFile(FileKind.Null, path),
-            "/dev/zero" => new OpenFile(FileKind.Zero, path),
-            "/dev/console" or "/dev/tty" => new OpenFile(FileKind.Console, path),
-            _ => Files.TryGetValue(path, out var content) ? new OpenFile(FileKind.Regular, path, content) : null,
+            NodeKind.Directory => new OpenFile(FileKind.Directory, resolved),
+            NodeKind.CharacterDevice => new OpenFile(resolved switch
+            {
+                "/dev/null" => FileKind.Null,
+                "/dev/zero" => FileKind.Zero,
+                _ => FileKind.Console,
+            }, resolved),
+            _ => new OpenFile(FileKind.Regular, resolved, Files.ContentOf(resolved)),
         };
-        return file is null ? Errno(GuestErrno.ENOENT) : process.AllocateFd(file);
+        return process.AllocateFd(file with { Flags = flags });
+    }
+
+    /// <summary>Where a relative path of an *at syscall starts: the working directory, or the directory <paramref name="fd"/> holds open.</summary>
+    private static GuestErrno StartDirectory(EmulatedProcess process, int fd, string path, out string start)
+    {
+        start = process.WorkingDirectory;
+        if (fd == AtFdCwd || path.StartsWith('/'))
+            return GuestErrno.None;
+        var file = Lookup(process, fd);
+        if (file is null)
+            return GuestErrno.EBADF;
+        if (file.Kind != FileKind.Directory)
+            return GuestErrno.ENOTDIR;
+        start = file.Path;
+        return GuestErrno.None;
+    }
+
+    private long Chdir(EmulatedProcess process, ulong pathAddress)
+    {
+        var path = ReadUserString(process, pathAddress, 4096);
+        if (path is null)
+            return Errno(GuestErrno.EFAULT);
+        var errno = Files.Lookup(path, process.WorkingDirectory, out var resolved, out var status);
+        if (errno == GuestErrno.None && status.Kind != NodeKind.Directory)
+            errno = GuestErrno.ENOTDIR;
+        if (errno != GuestErrno.None)
+            return Errno(errno);
+        process.WorkingDirectory = resolved;
+        return 0;
+    }
+
+    /// <summary>access/faccessat: whether the path exists (the caller is root, so every mode is granted).</summary>
+    private long Access(EmulatedProcess process, int directoryFd, ulong pathAddress)
+    {
+        var path = ReadUserString(process, pathAddress, 4096);
+        if (path is null)
+            return Errno(GuestErrno.EFAULT);
+        var errno = StartDirectory(process, directoryFd, path, out var start);
+        if (errno == GuestErrno.None)
+            errno = Files.Lookup(path, start, out _, out _);
+        return errno == GuestErrno.None ? 0 : Errno(errno);
     }
 
     private long Close(EmulatedProcess process, int fd)
@@ -79,6 +145,8 @@ internal sealed partial class EmulatedKernel
         {
             case FileKind.Null or FileKind.Console:
                 return 0;
+            case FileKind.Directory:
+                return Errno(GuestErrno.EISDIR);
             case FileKind.Zero:
                 bytes = new byte[count];
                 break;
@@ -131,11 +199,40 @@ internal sealed partial class EmulatedKernel
         return process.Memory.CopyFromUser(argument, ifreq) != ifreq.Length ? Errno(GuestErrno.EFAULT) : Errno(GuestErrno.ENODEV);
     }
 
-    private long Mmap(EmulatedProcess process, ulong length, ulong protection)
+    /// <summary>
+    /// mmap: anonymous memory, or (without MAP_ANONYMOUS) pages holding a copy of a regular file's bytes
+    /// from <paramref name="offset"/>, remembered as that file's mapping so MAPPINGS shows its path. A
+    /// copy: writes to a shared mapping do not reach the file. /dev/zero maps as anonymous memory, as in
+    /// Linux; other devices cannot be mapped (ENODEV).
+    /// </summary>
+    private long Mmap(EmulatedProcess process, ulong length, ulong protection, ulong flags, int fd, ulong offset)
     {
         if (length == 0 || length > Abi.UserAddressLimit / 2)
             return Errno(GuestErrno.EINVAL);
-        return (long)process.Memory.Map(length, ToProtection(protection));
+        var anonymous = Abi.Id is GuestAbiId.Mips or GuestAbiId.MipsEl ? 0x800UL : 0x20UL;     // MAP_ANONYMOUS
+        if ((flags & anonymous) != 0)
+            return (long)process.Memory.Map(length, ToProtection(protection));
+        var shared = (flags & MapTypeMask) == MapShared;
+        if (!shared && (flags & MapTypeMask) != MapPrivate)
+            return Errno(GuestErrno.EINVAL);
+        if (offset % (ulong)Abi.PageSize != 0)
+            return Errno(GuestErrno.EINVAL);
+        var file = Lookup(process, fd);
+        if (file is null)
+            return Errno(GuestErrno.EBADF);
+        var access = file.Flags & AccessModeMask;
+        if (file.Kind == FileKind.Zero)
+            return (long)process.Memory.Map(length, ToProtection(protection));
+        if (file.Kind != FileKind.Regular)
+            return Errno(GuestErrno.ENODEV);
+        // Linux: every file mapping needs a readable descriptor, a shared writable one a writable descriptor too.
+        if (access == 1 /* O_WRONLY */ || (shared && (protection & 2) != 0 && access != OpenFile.ReadWrite))
+            return Errno(GuestErrno.EACCES);
+        var content = Files.ContentOf(file.Path) ?? file.Content ?? [];
+        var from = (int)Math.Min(offset, (ulong)content.Length);
+        var bytes = content.AsSpan(from, (int)Math.Min((ulong)(content.Length - from), length));
+        var inode = Files.Stat(file.Path, out var status) == GuestErrno.None ? status.Inode : 0;
+        return (long)process.Memory.MapFile(length, ToProtection(protection), bytes, new FileOrigin(file.Path, inode, offset, shared));
     }
 
     private long Munmap(EmulatedProcess process, ulong address, ulong length)

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text;
 using Portal.Abi;
 using Portal.Channels;
@@ -21,8 +22,9 @@ internal sealed partial class EmulatedKernel : IDisposable
     private readonly OpServer _ops;
     private readonly TimeSpan _hostTimeout;
     private readonly TimeSpan _holdBudget;
+    private readonly Stopwatch _sinceBoot = Stopwatch.StartNew();
     private int _nextPid = 100;
-    private int _nextInode = 10_000;
+    private long _nextInode = 10_000;
 
     /// <summary>How long each exchange's answer takes (<see cref="EmulatedGuestOptions.ExchangeDelay"/>).</summary>
     public TimeSpan ExchangeDelay { get; }
@@ -42,6 +44,10 @@ internal sealed partial class EmulatedKernel : IDisposable
         _freeCpus = new SemaphoreSlim(options.CpuCount, options.CpuCount);
         _ops = new OpServer(this);
         Connection = new EmulatedConnection(this);
+        Files = new EmulatedFileSystem(KernelRelease, NextInode);
+        // What every Linux has before the first command: init and the kernel threads' parent.
+        Processes.Add(new EmulatedProcess(1, abi, ["/sbin/init"], []) { ParentPid = 0, Executable = "/sbin/init" });
+        Processes.Add(EmulatedProcess.KernelThread(2, abi, "kthreadd"));
     }
 
     public GuestAbi Abi { get; }
@@ -61,33 +67,56 @@ internal sealed partial class EmulatedKernel : IDisposable
 
     public EmulatedConnection Connection { get; }
 
-    public Dictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
+    /// <summary>The file system: what programs open and map, and what FILE_READ, DIRECTORY and the like serve.</summary>
+    public EmulatedFileSystem Files { get; }
+
+    /// <summary>The running processes (and init and kthreadd), what PROCESSES lists.</summary>
+    public ProcessTable Processes { get; } = new();
 
     /// <summary>The installed programs, by file name (what a command or a shell can run).</summary>
     public Dictionary<string, GuestProgram> Programs { get; } = new(StringComparer.Ordinal);
-
-    /// <summary>The live processes and their parents.</summary>
-    public ProcessTree Processes { get; } = new();
 
     public void Dispose() => _freeCpus.Dispose();
 
     public void Serve(EmulatedSlot slot) => _ops.Serve(slot.GuestView, slot.Held);
 
-    /// <summary>A new process, a child of <paramref name="parentPid"/> (default: init, as the commands the host runs).</summary>
-    public EmulatedProcess CreateProcess(IReadOnlyList<string> arguments, IReadOnlyList<string> environment, int parentPid = ProcessTree.InitPid)
+    /// <summary>
+    /// A process for a program, a child of <paramref name="parentPid"/> (default: init, which starts the
+    /// commands the host runs), listed in <see cref="Processes"/> until <see cref="Exit"/>. Its executable
+    /// is <c>/bin/</c> and argv[0]'s file name: where the program would live on a real guest.
+    /// </summary>
+    public EmulatedProcess CreateProcess(IReadOnlyList<string> arguments, IReadOnlyList<string> environment, int parentPid = ProcessTable.InitPid)
     {
-        var process = new EmulatedProcess(Interlocked.Increment(ref _nextPid), parentPid, Abi, arguments, environment);
+        var name = arguments[0];
+        var process = new EmulatedProcess(Interlocked.Increment(ref _nextPid), Abi, arguments, environment)
+        {
+            ParentPid = parentPid,
+            Executable = "/bin/" + name[(name.LastIndexOf('/') + 1)..],
+            StartedNanoseconds = _sinceBoot.Elapsed.Ticks * 100,
+        };
         Processes.Add(process);
         return process;
     }
 
-    /// <summary>What exec makes of <paramref name="process"/>: the same pid, parent and environment, a new program's name and memory.</summary>
+    /// <summary>
+    /// What exec makes of <paramref name="process"/>: the same pid, parent, start time and environment, a
+    /// new program's name, executable and memory. It takes the old one's place in <see cref="Processes"/>.
+    /// </summary>
     public EmulatedProcess ReplaceProcess(EmulatedProcess process, IReadOnlyList<string> arguments)
     {
-        var image = new EmulatedProcess(process.Pid, process.ParentPid, Abi, arguments, process.Environment);
+        var name = arguments[0];
+        var image = new EmulatedProcess(process.Pid, Abi, arguments, process.Environment)
+        {
+            ParentPid = process.ParentPid,
+            Executable = "/bin/" + name[(name.LastIndexOf('/') + 1)..],
+            StartedNanoseconds = process.StartedNanoseconds,
+        };
         Processes.Replace(image);
         return image;
     }
+
+    /// <summary>The process's program has ended: it leaves <see cref="Processes"/>, and init adopts its children.</summary>
+    public void Exit(EmulatedProcess process) => Processes.Remove(process);
 
     /// <summary>The program installed under the file name of <paramref name="path"/> (a shell looks up a command so), or null.</summary>
     public GuestProgram? FindProgram(string path) => Programs.GetValueOrDefault(path[(path.LastIndexOf('/') + 1)..]);
@@ -106,9 +135,12 @@ internal sealed partial class EmulatedKernel : IDisposable
         }
         finally
         {
-            Processes.Exit(process);
+            Exit(process);      // however it ended, it is no longer in the process list
         }
     }
+
+    /// <summary>A new inode number (files, sockets).</summary>
+    private ulong NextInode() => (ulong)Interlocked.Increment(ref _nextInode);
 
     /// <summary>
     /// A syscall from a guest program: enter hooks, the syscall itself (unless skipped), return hooks.

@@ -54,7 +54,7 @@ internal sealed record GuestHook(uint Id, int Number, int Phase, byte[]? Comm, i
     /// only for calls the others let through. A memory filter that cannot read its memory does not match
     /// and is counted (<c>filter_faults</c>).
     /// </summary>
-    public bool Matches(int number, int phase, ReadOnlySpan<ulong> args, long retval, EmulatedProcess process, ProcessTree tree,
+    public bool Matches(int number, int phase, ReadOnlySpan<ulong> args, long retval, EmulatedProcess process, ProcessTable tree,
         GuestCounters counters)
     {
         if (number != Number || phase != Phase)
@@ -104,7 +104,7 @@ internal sealed record GuestHook(uint Id, int Number, int Phase, byte[]? Comm, i
     };
 
     /// <summary>The module's task_in_subtree and set_contains on the caller's tgid (one process, one thread, here).</summary>
-    private bool ScopeMatches(GuestFilter f, EmulatedProcess process, ProcessTree tree) => f.Kind switch
+    private bool ScopeMatches(GuestFilter f, EmulatedProcess process, ProcessTable tree) => f.Kind switch
     {
         GuestFilter.TaskSubtree => tree.InSubtree(process, f.A),
         GuestFilter.NotSubtree => !tree.InSubtree(process, f.A),

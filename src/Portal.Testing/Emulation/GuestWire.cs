@@ -16,7 +16,18 @@ internal static class GuestWire
     // Requests (protocol.md §3.1, §3.2)
     public const ulong OpRead = 1, OpWrite = 2, OpReadFdName = 3, OpReadProcArgs = 4, OpReadStr = 6, OpReadProcEnv = 8, OpReadProcPid = 9;
     public const ulong OpGuestInfo = 0x100, OpHookRegister = 0x101, OpHookUnregister = 0x102, OpVerdict = 0x103,
-        OpBatch = 0x104, OpPing = 0x105, OpStats = 0x106, OpHookReset = 0x107;
+        OpBatch = 0x104, OpPing = 0x105, OpStats = 0x106, OpHookReset = 0x107, OpQuery = 0x108, OpQueryPage = 0x109;
+
+    // QUERY (§3.4): the kinds, and the limits the guest checks
+    public const ulong QueryProcesses = 1, QueryMappings = 2, QueryFiles = 3, QueryPaths = 4, QueryFileRead = 5, QueryFileWrite = 6,
+        QueryDirectory = 7, QueryStat = 8;
+    public const int QueryPageHeader = 16;                                  // le64 total, le64 offset
+    public const int QueryPageCapacity = DataCapacity - QueryPageHeader;    // 4056 result bytes per page
+    public const int QueryResultLimit = 4 << 20;
+    public const int QueryPathLimit = 4000;                                 // a path parameter
+    public const int QueryReadLimit = 1 << 20;                              // FILE_READ's max_length
+    public const int QueryArgvLimit = 4096;                                 // PROCESSES' argv_max
+    public const int QueryStringLimit = 4095;                               // a path in a record
 
     // Verdict flags (§4.2)
     public const uint VerdictSetRetval = 1, VerdictSkip = 2, VerdictSetArgs = 4;

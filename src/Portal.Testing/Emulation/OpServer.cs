@@ -15,11 +15,13 @@ internal sealed class OpServer
 {
     private readonly EmulatedKernel _kernel;
     private readonly BatchServer _batch;
+    private readonly QueryServer _queries;
 
     public OpServer(EmulatedKernel kernel)
     {
         _kernel = kernel;
         _batch = new BatchServer(this, kernel.Abi);
+        _queries = new QueryServer(kernel);
     }
 
     private GuestAbi Abi => _kernel.Abi;
@@ -67,6 +69,9 @@ internal sealed class OpServer
                 _batch.Serve(region, held);
                 break;
             case OpGuestInfo: ServeGuestInfo(region, data); break;
+            case OpQuery or OpQueryPage:
+                _queries.Serve(region, held);
+                break;
             case OpHookRegister:
                 var id = size > DataCapacity ? -(long)Errno(GuestErrno.EINVAL) : _kernel.Hooks.Register(data, (int)size, Abi);
                 Respond(region, id > 0 ? ExtOk : ExtFail, id > 0 ? (ulong)id : (ulong)-id, 0);
@@ -178,8 +183,8 @@ internal sealed class OpServer
         BinaryPrimitives.WriteUInt32LittleEndian(data[16..], (uint)Abi.PageSize);
         BinaryPrimitives.WriteUInt32LittleEndian(data[20..], (uint)_kernel.CpuCount);
         BinaryPrimitives.WriteUInt32LittleEndian(data[24..], (uint)_kernel.Hooks.Capacity);
-        // verdict writes (bit 0), BATCH (bit 1, optional), verdict reports (bit 2), filters v2 (bit 3), scope filters (bit 5)
-        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], _kernel.OffersBatch ? 0x2fu : 0x2du);
+        // verdict writes (bit 0), BATCH (bit 1, optional), verdict reports (bit 2), filters v2 (bit 3), QUERY (bit 4), scope filters (bit 5)
+        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], _kernel.OffersBatch ? 0x3fu : 0x3du);
         var release = Encoding.UTF8.GetBytes(_kernel.KernelRelease);
         release.AsSpan(0, Math.Min(63, release.Length)).CopyTo(data[32..]);
         Respond(region, ExtOk, 0, 96);

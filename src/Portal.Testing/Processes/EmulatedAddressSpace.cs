@@ -16,6 +16,16 @@ public enum PageProtection
     ReadWrite = Read | Write,
 }
 
+/// <summary>The file a page's bytes came from: its path, inode, the file offset of the page, and whether the mapping is shared.</summary>
+internal readonly record struct FileOrigin(string Path, ulong Inode, ulong Offset, bool Shared);
+
+/// <summary>
+/// A run of mapped pages with the same protection and the same origin (anonymous, or consecutive pages of
+/// one file): what <c>/proc/&lt;pid&gt;/maps</c> shows as one line. <see cref="Origin"/> is that of
+/// <see cref="Start"/>.
+/// </summary>
+internal readonly record struct MemoryRun(ulong Start, ulong End, PageProtection Protection, FileOrigin? Origin);
+
 /// <summary>A process touched memory it may not touch (the emulated program would have crashed).</summary>
 public sealed class SegmentationFaultException(ulong address, string access)
     : Exception($"Segmentation fault: {access} at 0x{address:x}.")
@@ -66,6 +76,56 @@ public sealed class EmulatedAddressSpace
                 _nextMapping = start + size + (ulong)PageSize;   // leave an unmapped guard page between mappings
             return start;
         }
+    }
+
+    /// <summary>
+    /// Maps pages holding <paramref name="content"/> then zeros (like a file-backed <c>mmap</c>, by copy),
+    /// each page remembering its place in the file <paramref name="origin"/> names; returns their address.
+    /// </summary>
+    internal ulong MapFile(ulong length, PageProtection protection, ReadOnlySpan<byte> content, FileOrigin origin)
+    {
+        lock (_lock)
+        {
+            var start = Map(length, protection);
+            for (var offset = 0UL; offset < RoundUp(length); offset += (ulong)PageSize)
+            {
+                var key = (start + offset) / (ulong)PageSize;
+                var page = _pages[key];
+                if (offset < (ulong)content.Length)
+                    content[(int)offset..(int)Math.Min((ulong)content.Length, offset + (ulong)PageSize)].CopyTo(page.Data);
+                _pages[key] = page with { Origin = origin with { Offset = origin.Offset + offset } };
+            }
+            return start;
+        }
+    }
+
+    /// <summary>The mapped memory as runs of like pages, by address (MAPPINGS, docs/protocol.md §3.4).</summary>
+    internal List<MemoryRun> Runs()
+    {
+        var runs = new List<MemoryRun>();
+        lock (_lock)
+        {
+            var size = (ulong)PageSize;
+            foreach (var key in _pages.Keys.Order())
+            {
+                var page = _pages[key];
+                if (runs.Count > 0 && runs[^1] is var last && last.End == key * size && Continues(last, page))
+                    runs[^1] = last with { End = last.End + size };
+                else
+                    runs.Add(new MemoryRun(key * size, (key + 1) * size, page.Protection, page.Origin));
+            }
+        }
+        return runs;
+
+        // The page extends the run: same protection, and both anonymous or the next page of the same file.
+        static bool Continues(MemoryRun run, Page page) =>
+            run.Protection == page.Protection && (run.Origin, page.Origin) switch
+            {
+                (null, null) => true,
+                ({ } file, { } next) => file.Path == next.Path && file.Inode == next.Inode && file.Shared == next.Shared
+                    && next.Offset == file.Offset + (run.End - run.Start),
+                _ => false,
+            };
     }
 
     /// <summary>Unmaps the pages of a range (like <c>munmap</c>); unmapped pages in it are ignored.</summary>
@@ -245,5 +305,6 @@ public sealed class EmulatedAddressSpace
 
     private ulong RoundUp(ulong length) => (length + (ulong)PageSize - 1) / (ulong)PageSize * (ulong)PageSize;
 
-    private readonly record struct Page(byte[] Data, PageProtection Protection);
+    /// <summary>A page: its bytes, its protection, and the file it was mapped from (null: anonymous memory).</summary>
+    private readonly record struct Page(byte[] Data, PageProtection Protection, FileOrigin? Origin = null);
 }

@@ -11,12 +11,22 @@ internal enum FileKind
     Zero,
     Socket,
     Regular,
+    Directory,
 }
 
-/// <summary>An open file: what <c>READ_FD_NAME</c> reports and what reads return.</summary>
+/// <summary>
+/// An open file: what <c>READ_FD_NAME</c> and FILES report and what reads return. A regular file's
+/// <see cref="Content"/> is its bytes when it was opened.
+/// </summary>
 internal sealed record OpenFile(FileKind Kind, string Path, byte[]? Content = null)
 {
+    /// <summary>O_RDWR, the same on every architecture (the console descriptors and sockets are opened so).</summary>
+    public const int ReadWrite = 2;
+
     public long Position { get; set; }
+
+    /// <summary>The <c>O_*</c> flags it was opened with, in the guest's numbering.</summary>
+    public int Flags { get; init; } = ReadWrite;
 }
 
 /// <summary>A process of the emulated guest: pid, parent, comm, argv, environment, memory, file descriptors.</summary>
@@ -25,10 +35,9 @@ public sealed class EmulatedProcess
     private readonly StringBuilder _output = new();
     private readonly Lock _outputLock = new();
 
-    internal EmulatedProcess(int pid, int parentPid, GuestAbi abi, IReadOnlyList<string> arguments, IReadOnlyList<string> environment)
+    internal EmulatedProcess(int pid, GuestAbi abi, IReadOnlyList<string> arguments, IReadOnlyList<string> environment)
     {
         Pid = pid;
-        ParentPid = parentPid;
         Arguments = arguments;
         Environment = environment;
         Memory = new EmulatedAddressSpace(abi);
@@ -43,16 +52,29 @@ public sealed class EmulatedProcess
     public int Pid { get; }
 
     /// <summary>
-    /// The parent's pid (getppid): 1, the guest's init, for a command the host runs; the process that
-    /// started it (<see cref="Programs.GuestProgramContext.RunChildAsync"/>) otherwise; 1 again once that one exited.
+    /// The parent's pid (getppid): 1, init, for a command the host runs; the process that started it
+    /// (<see cref="Programs.GuestProgramContext.RunChildAsync"/>, <see cref="Programs.GuestProgramContext.ForkAsync"/>)
+    /// otherwise, until that one exits and init adopts it; 0 for the kernel's first tasks.
     /// </summary>
-    public int ParentPid { get; internal set; }
+    public int ParentPid { get; internal set; } = 1;
+
+    /// <summary>The working directory (<c>chdir</c> changes it); relative paths of syscalls start there.</summary>
+    public string WorkingDirectory { get; internal set; } = "/";
+
+    /// <summary>The executable, as <c>/proc/&lt;pid&gt;/exe</c> shows it; null for a kernel thread.</summary>
+    internal string? Executable { get; init; }
+
+    /// <summary>A kernel thread: no memory, no descriptors, no argv.</summary>
+    internal bool IsKernelThread { get; private init; }
+
+    /// <summary>When it started, in nanoseconds after the emulated kernel was created ("boot").</summary>
+    internal long StartedNanoseconds { get; init; }
 
     /// <summary>The kernel's name for the process: the program's file name, at most 15 bytes; changed by <c>prctl(PR_SET_NAME)</c>.</summary>
     public string Comm { get; internal set; }
 
-    /// <summary>argv.</summary>
-    public IReadOnlyList<string> Arguments { get; }
+    /// <summary>argv (empty for a kernel thread).</summary>
+    public IReadOnlyList<string> Arguments { get; private set; }
 
     /// <summary>The environment, as NAME=value strings.</summary>
     public IReadOnlyList<string> Environment { get; }
@@ -110,6 +132,15 @@ public sealed class EmulatedProcess
             Files[fd] = file;
             return fd;
         }
+    }
+
+    /// <summary>A kernel thread (kthreadd): a comm, no argv, no memory, no open files, parent 0.</summary>
+    internal static EmulatedProcess KernelThread(int pid, GuestAbi abi, string comm)
+    {
+        var thread = new EmulatedProcess(pid, abi, [comm], []) { IsKernelThread = true, ParentPid = 0 };
+        thread.Files.Clear();
+        thread.Arguments = [];
+        return thread;
     }
 
     internal static string TruncateComm(string name)

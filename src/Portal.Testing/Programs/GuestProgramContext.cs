@@ -91,6 +91,36 @@ public sealed class GuestProgramContext
         return SyscallAsync(call, 0, length, (ulong)protection, flags, Register(-1), 0);
     }
 
+    /// <summary>
+    /// File-backed <c>mmap(NULL, length, protection, MAP_PRIVATE or MAP_SHARED, fd, offset)</c> (mmap2 on
+    /// 32-bit ABIs; <paramref name="offset"/> in bytes, a multiple of the page size); returns the address or −errno.
+    /// </summary>
+    public ValueTask<long> MmapFileAsync(ulong length, PageProtection protection, bool shared, int fd, ulong offset = 0)
+    {
+        var flags = shared ? 1UL : 2UL;                     // MAP_SHARED, MAP_PRIVATE: the same on every architecture
+        if (Abi.PointerSize == 4 && offset % 4096 != 0)
+            return ValueTask.FromResult(-(long)Abi.ToNativeErrno(GuestErrno.EINVAL));     // as libc answers: mmap2 counts pages
+        return Abi.PointerSize == 4
+            ? SyscallAsync("mmap2", 0, length, (ulong)protection, flags, Register(fd), offset / 4096)
+            : SyscallAsync("mmap", 0, length, (ulong)protection, flags, Register(fd), offset);
+    }
+
+    /// <summary><c>chdir(path)</c>; the path is placed in the program's memory first.</summary>
+    public async ValueTask<long> ChdirAsync(string path)
+    {
+        var address = await ScratchAsync().ConfigureAwait(false);
+        Memory.WriteCString(address, path);
+        return await SyscallAsync("chdir", address).ConfigureAwait(false);
+    }
+
+    /// <summary><c>faccessat(AT_FDCWD, path, F_OK, 0)</c>: 0 when the path exists, −errno otherwise (what libc's <c>access</c> becomes).</summary>
+    public async ValueTask<long> AccessAsync(string path)
+    {
+        var address = await ScratchAsync().ConfigureAwait(false);
+        Memory.WriteCString(address, path);
+        return await SyscallAsync("faccessat", Register(-100 /* AT_FDCWD */), address).ConfigureAwait(false);
+    }
+
     /// <summary><c>munmap(address, length)</c>.</summary>
     public ValueTask<long> MunmapAsync(ulong address, ulong length) => SyscallAsync("munmap", address, length);
 

@@ -1,5 +1,6 @@
-using System.Text;
+using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using Portal.Testing.Processes;
 
 namespace Portal.Testing.Programs;
@@ -24,6 +25,12 @@ public static class PortalSelfTest
 
     /// <summary>Length of <c>long_str</c> (without its NUL).</summary>
     public const int LongStringLength = 9000;
+
+    /// <summary>How often <c>hold</c> looks for its release file.</summary>
+    public static readonly TimeSpan HoldPollInterval = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>How long <c>hold</c> waits for its release file before it gives up (exit code 3).</summary>
+    public static readonly TimeSpan HoldTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Offsets of the descriptor's u64 fields.</summary>
     public static class Desc
@@ -120,6 +127,11 @@ public static class PortalSelfTest
             case "getpid":
                 context.PrintLine(Invariant($"pid={await context.GetPidAsync().ConfigureAwait(false)}"));
                 return 0;
+            case "hold" when args.Count == 2:
+                return await HoldAsync(context, args[1]).ConfigureAwait(false);
+            case "func" when args.Count == 7:
+                context.PrintLine(Invariant($"func rc={ProbeTarget(context, args.Skip(1).Select(a => ParseNumber(context, a)).ToArray())}"));
+                return 0;
             default:
                 return Usage(context);
         }
@@ -168,6 +180,17 @@ public static class PortalSelfTest
         return 0;
     }
 
+    /// <summary>
+    /// <c>portal_probe_target(a, b, c, d, e, f)</c> of the C program: a + 2b + 3c + 4d + 5e + 6f, wrapping
+    /// at the register width, as a signed <c>long</c>. The C program's function is the real guests' target
+    /// of function hooks (protocol.md §4.6); the emulated guest has none, so here it is only computed.
+    /// </summary>
+    private static long ProbeTarget(GuestProgramContext context, ulong[] v)
+    {
+        var sum = unchecked(v[0] + 2 * v[1] + 3 * v[2] + 4 * v[3] + 5 * v[4] + 6 * v[5]);
+        return context.Abi.SignExtendRegister(sum);
+    }
+
     /// <summary>Like <c>strtoul(text, NULL, 0)</c> at the guest's register width.</summary>
     private static ulong ParseNumber(GuestProgramContext context, string text)
     {
@@ -206,9 +229,49 @@ public static class PortalSelfTest
         return 0;
     }
 
+    /// <summary>
+    /// <c>hold PATH</c>: a process with something to introspect (docs/guest-programs.md). In /tmp, PATH open
+    /// read-only and one page of it mapped (so MAPPINGS and FILES both name it), it waits until PATH.release
+    /// exists, looking every 10 ms as the C twin does with <c>access(2)</c>.
+    /// </summary>
+    private static async ValueTask<int> HoldAsync(GuestProgramContext context, string path)
+    {
+        var (_, chdirErrno) = GuestProgramContext.Libc(await context.ChdirAsync("/tmp").ConfigureAwait(false));
+        if (chdirErrno != 0)
+        {
+            context.PrintLine(Invariant($"hold: chdir /tmp: errno={chdirErrno}"));
+            return 1;
+        }
+        var (fd, openErrno) = GuestProgramContext.Libc(await context.OpenAsync(path, 0 /* O_RDONLY */).ConfigureAwait(false));
+        if (fd < 0)
+        {
+            context.PrintLine(Invariant($"hold: open {path}: errno={openErrno}"));
+            return 1;
+        }
+        var page = (ulong)context.Abi.PageSize;
+        var (map, mmapErrno) = GuestProgramContext.Libc(await context.MmapFileAsync(page, PageProtection.Read, shared: false, (int)fd).ConfigureAwait(false));
+        if (mmapErrno != 0)
+        {
+            context.PrintLine(Invariant($"hold: mmap {path}: errno={mmapErrno}"));
+            return 1;
+        }
+        var pid = await context.GetPidAsync().ConfigureAwait(false);
+        context.PrintLine(Invariant($"hold pid={pid} fd={fd} map=0x{context.Abi.TruncateToRegister((ulong)map):x}"));
+        var release = path + ".release";
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < HoldTimeout)
+        {
+            if (await context.AccessAsync(release).ConfigureAwait(false) == 0)
+                return 0;
+            await Task.Delay(HoldPollInterval, context.CancellationToken).ConfigureAwait(false);
+        }
+        context.PrintLine("hold: timed out");
+        return 3;
+    }
+
     private static int Usage(GuestProgramContext context)
     {
-        context.PrintLine("usage: portal-selftest [--comm NAME] [--descend N] desc [CMD] | ioctl CMD ARG [CMD ARG]... | named CMD NAME... | open PATH... | write N... | getpid");
+        context.PrintLine("usage: portal-selftest [--comm NAME] [--descend N] desc [CMD] | ioctl CMD ARG [CMD ARG]... | named CMD NAME... | open PATH... | write N... | getpid | hold PATH | func A B C D E F");
         return 2;
     }
 
