@@ -142,6 +142,27 @@ public sealed class ProcessTreeTests
     }
 
     [TestMethod]
+    public async Task The_process_list_follows_the_shells_children_and_its_exec()
+    {
+        await using var guest = new EmulatedGuest(GuestAbi.MipsEl);
+        await using var session = await PortalSession.AttachAsync(guest.Connection, cancellationToken: TestContext.CancellationToken);
+        var seen = new List<(int Pid, int ParentPid, string Comm)>();
+        guest.AddProgram("lister", async context =>
+        {
+            // what the host's PROCESSES query says about this process, while it runs
+            var me = (await session.Processes.ListAsync(cancellationToken: context.CancellationToken)).Single(p => p.Pid == context.Process.Pid);
+            seen.Add((me.Pid, me.ParentPid, me.Comm));
+            return 0;
+        });
+        var run = await guest.RunAsync(GuestCommand.Of("sh", "-c", "lister; lister"), TestContext.CancellationToken);
+        Assert.AreEqual(0, run.ExitCode, run.Output);
+        Assert.HasCount(2, seen);
+        var shell = seen[1].Pid;
+        Assert.AreEqual((shell + 1, shell, "lister"), seen[0], "a child of the shell");
+        Assert.AreEqual((shell, 1, "lister"), seen[1], "the exec'd last command in the shell's place");
+    }
+
+    [TestMethod]
     [DataRow("no-such-program", 127, "sh: no-such-program: not found")]
     [DataRow("portal-selftest getpid | cat", 2, "does not support '|'")]
     [DataRow("echo $HOME", 2, "does not support '$'")]
