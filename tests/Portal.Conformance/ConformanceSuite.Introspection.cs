@@ -39,7 +39,8 @@ public abstract partial class ConformanceSuite
             // the new argv under the old name (the agent's env, say) — the kernel's own state, not a torn record.
             var held = processes.FirstOrDefault(p => p.Arguments.Count == 3 && p.Arguments[1] == "hold" && p.Arguments[2] == path
                 && p.Comm == PortalSelfTest.Name);
-            if (held is not null)
+            // ...and its file mapped: the list shows the process as soon as it has exec'd, before it opened and mapped PATH
+            if (held is not null && (await session.Processes.GetMappingsAsync(held.Pid, TestContext.CancellationToken)).Any(m => m.Path == path))
                 return new HeldProcess(path, held, run);
             if (run.IsCompleted)
                 Assert.Fail($"portal-selftest hold exited before the list showed it:\n{(await run).Output}");

@@ -7,7 +7,7 @@ namespace Portal.Introspection;
 /// <param name="Path">As <c>readlink /proc/&lt;pid&gt;/fd/&lt;fd&gt;</c> shows it: a path, <c>socket:[123]</c>, <c>pipe:[45]</c>, <c>anon_inode:[eventfd]</c>.</param>
 /// <param name="OpenFlags">The file's <c>O_*</c> flags in the guest's numbering (they differ between architectures, except the access mode).</param>
 /// <param name="Mode">The inode's type and permission bits.</param>
-/// <param name="Position">The file position.</param>
+/// <param name="Position">The file position, the kernel's signed <c>loff_t</c> (negative for the high offsets of files such as <c>/proc/&lt;pid&gt;/mem</c>).</param>
 /// <param name="PathTruncated">The path was longer than the guest sends (4095 bytes).</param>
 public sealed record GuestFileDescriptor(int Fd, string Path, uint OpenFlags, uint Mode, long Position, bool PathTruncated)
 {

@@ -87,9 +87,9 @@ internal static class QueryRecords
             reader.Require((flags & ~1u) == 0, $"unknown flags 0x{flags:x}");
             reader.Require(fd <= int.MaxValue, $"fd {fd} is out of range");
             reader.Require(files.Count == 0 || fd > files[^1].Fd, $"fd {fd} does not follow {(files.Count > 0 ? files[^1].Fd : 0)} (the list is by fd)");
-            reader.Require(position <= long.MaxValue, $"position {position} is out of range");
+            // the kernel's loff_t as it is: files with unsigned offsets (/proc/<pid>/mem, /dev/mem) may be past long.MaxValue
             files.Add(new GuestFileDescriptor((int)fd, Utf8(record.Slice(FileFixed, pathLength)), U32(record, 12), U32(record, 16),
-                (long)position, (flags & 1) != 0));
+                unchecked((long)position), (flags & 1) != 0));
         }
         return files;
     }
