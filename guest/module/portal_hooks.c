@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The hook table (protocol.md §4.3): the hooks the host registered, their
- * filters, and the per-phase bitmaps the probes test first.  Function hooks
- * (§4.6) live in the same table, with their own phases, which no syscall
- * matches; portal_uprobes.c owns their uprobes.
+ * filters (on arguments, the return value, memory, and the calling process's
+ * place in the process tree), and the per-phase bitmaps the probes test
+ * first.  Function hooks (§4.6) live in the same table, with their own
+ * phases, which no syscall matches; portal_uprobes.c owns their uprobes.
  */
 #include <linux/bitmap.h>
 #include <linux/errno.h>
 #include <linux/kernel.h>
 #include <linux/minmax.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/seqlock.h>
 #include <linux/spinlock.h>
@@ -101,6 +103,21 @@ static bool mem_filter_valid(const struct portal_hook *h,
 	return window >= len && window <= PORTAL_MEM_MAX_WINDOW;
 }
 
+/*
+ * Scope filters (§4.3): about the calling process, so argument filters only,
+ * with arg 0; a subtree's root is a possible tgid, a set lies in the data area.
+ */
+static bool scope_filter_valid(const struct portal_hook *h,
+			       const struct portal_filter *f)
+{
+	if (f->arg != 0)
+		return false;
+	if (f->kind == PORTAL_FLT_TASK_IN_SET)
+		return f->b >= 1 && f->b <= PORTAL_SET_MAX &&
+		       data_holds(h, f->a, 8 * f->b);
+	return f->b == 0 && f->a >= 1 && f->a <= PORTAL_SCOPE_MAX_ROOT;
+}
+
 static bool filter_kind_valid(const struct portal_hook *h,
 			      const struct portal_filter *f, bool retval)
 {
@@ -121,6 +138,10 @@ static bool filter_kind_valid(const struct portal_hook *h,
 	case PORTAL_FLT_MEM_EQ:
 	case PORTAL_FLT_MEM_CONTAINS:
 		return !retval && mem_filter_valid(h, f);
+	case PORTAL_FLT_TASK_SUBTREE:
+	case PORTAL_FLT_NOT_SUBTREE:
+	case PORTAL_FLT_TASK_IN_SET:
+		return !retval && scope_filter_valid(h, f);
 	}
 	return false;
 }
@@ -387,6 +408,40 @@ static bool set_contains(const struct portal_hook *h,
 }
 
 /*
+ * Whether the calling process is root or one of its descendants at most
+ * PORTAL_SCOPE_MAX_DEPTH generations below it (§4.3, kind 11).  Processes are
+ * thread groups: a thread's real_parent is its process's parent, so comparing
+ * tgids on the way up treats every thread of a process alike.  The walk
+ * follows real_parent, which the kernel changes when a parent dies: an orphan
+ * reparented to init (or a subreaper) has left the subtree.  The probe is
+ * atomic: the ancestors are read under RCU, which keeps every task_struct on
+ * the way valid (they are freed after a grace period); the walk is bounded,
+ * and stops at init (tgid 1) and the idle task (0), whose parent is itself.
+ */
+static bool task_in_subtree(u64 root)
+{
+	const struct task_struct *t;
+	unsigned int generation;
+	bool found = false;
+
+	rcu_read_lock();
+	t = current;
+	for (generation = 0; generation <= PORTAL_SCOPE_MAX_DEPTH; generation++) {
+		pid_t tgid = t->tgid;
+
+		if ((u64)tgid == root) {
+			found = true;
+			break;
+		}
+		if (tgid <= 1)
+			break;
+		t = rcu_dereference(t->real_parent);
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/*
  * Up to n bytes of a string at addr, stopping at its NUL (not counted).  Page
  * by page, so a short string at the end of a mapping reads although the
  * window reaches past it (strncpy_from_user_nofault is not exported).
@@ -489,6 +544,12 @@ static bool filter_match(const struct portal_hook *h,
 		return set_contains(h, f, x);
 	case PORTAL_FLT_OUT_SRANGE:
 		return s < (s64)f->a || s > (s64)f->b;
+	case PORTAL_FLT_TASK_SUBTREE:
+		return task_in_subtree(f->a);
+	case PORTAL_FLT_NOT_SUBTREE:
+		return !task_in_subtree(f->a);
+	case PORTAL_FLT_TASK_IN_SET:
+		return set_contains(h, f, (u64)current->tgid);
 	case PORTAL_FLT_MEM_EQ:
 	case PORTAL_FLT_MEM_CONTAINS: {
 		int m = mem_filter_match(h, f, x);
@@ -544,7 +605,10 @@ bool portal_hook_match(const struct portal_hook *h,
 	if ((h->flags & PORTAL_HD_RETVAL_FILTER_FLAG) &&
 	    !filter_match(h, &h->retval, (u64)retval, retval))
 		return false;
-	/* register filters first: a memory read only for calls they let through */
+	/*
+	 * Register and scope filters first (a scope filter walks at most a few
+	 * dozen task_structs): a memory read only for calls they let through.
+	 */
 	for (i = 0; i < min_t(u32, h->nfilters, PORTAL_HD_MAX_FILTERS); i++) {
 		const struct portal_filter *f = &h->args[i];
 		u64 x = args[f->arg % PORTAL_SYSCALL_ARGS];

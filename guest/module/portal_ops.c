@@ -266,7 +266,7 @@ static void op_guest_info(struct portal_slot *s)
 	put_unaligned_le32(PORTAL_FEAT_VERDICT_WRITES | PORTAL_FEAT_BATCH |
 			   PORTAL_FEAT_VERDICT_REPORT | PORTAL_FEAT_FILTERS_V2 |
 			   PORTAL_FEAT_UPROBES_IF |
-			   PORTAL_FEAT_QUERY,
+			   PORTAL_FEAT_QUERY | PORTAL_FEAT_SCOPE,
 			   d + PORTAL_GI_FEATURES);
 	memcpy(d + PORTAL_GI_RELEASE, init_utsname()->release,
 	       strnlen(init_utsname()->release, 64));

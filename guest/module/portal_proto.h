@@ -163,6 +163,12 @@
 #define PORTAL_FLT_MEM_EQ	9
 #define PORTAL_FLT_MEM_CONTAINS	10
 #define PORTAL_SET_MAX		32
+/* scope filters (PORTAL_FEAT_SCOPE): the calling process, not an argument; arg = 0 */
+#define PORTAL_FLT_TASK_SUBTREE	11	/* a = root tgid (1..2^31-1), b = 0 */
+#define PORTAL_FLT_NOT_SUBTREE	12	/* the negation of 11, same fields */
+#define PORTAL_FLT_TASK_IN_SET	13	/* a = data offset, b = count of le64 tgids */
+#define PORTAL_SCOPE_MAX_DEPTH	64	/* generations below the root still in its subtree */
+#define PORTAL_SCOPE_MAX_ROOT	0x7fffffffULL
 /* memory filters: a = s32 offset | s32 ptr_offset << 32; b fields: */
 #define PORTAL_MEM_DATA_OFF(b)	((u32)((b) & 0xffff))
 #define PORTAL_MEM_LEN(b)	((u32)(((b) >> 16) & 0xffff))
@@ -213,7 +219,8 @@
 #define PORTAL_FEAT_VERDICT_REPORT 0x4
 #define PORTAL_FEAT_FILTERS_V2	0x8
 #define PORTAL_FEAT_QUERY	0x10
-#define PORTAL_FEAT_UPROBES	0x40	/* function hooks (§4.6); 0x20 is scope filters */
+#define PORTAL_FEAT_SCOPE	0x20
+#define PORTAL_FEAT_UPROBES	0x40	/* function hooks (§4.6) */
 
 /* QUERY (§3.4) */
 #define PORTAL_Q_PAGE_TOTAL	0	/* le64, within a page */

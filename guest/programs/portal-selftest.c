@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -263,6 +264,34 @@ static int cmd_open(int argc, char **argv)
 }
 
 /*
+ * --descend N: a chain of N processes below this one, each the child of the
+ * one before, so the scope filters' subtree walk can be tested at a depth.
+ * Each waits for its child and exits with its status; the last one returns
+ * and runs the command.
+ */
+static void descend(unsigned long generations)
+{
+	for (; generations > 0; generations--) {
+		pid_t child;
+		int status;
+
+		fflush(NULL);	/* nothing buffered is printed twice */
+		child = fork();
+		if (child < 0) {
+			perror("fork");
+			exit(1);
+		}
+		if (child == 0)
+			continue;
+		if (waitpid(child, &status, 0) < 0) {
+			perror("waitpid");
+			exit(1);
+		}
+		exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	}
+}
+
+/*
  * The target of the function-hook tests (protocol.md §4.6): six arguments,
  * so that on armel and mipsel two travel on the stack, and a result each of
  * them changes.  Not inlined, not cloned (a specialised copy would take its
@@ -340,7 +369,7 @@ static int cmd_hold(const char *path)
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: portal-selftest [--comm NAME] COMMAND [ARGS...]\n"
+		"usage: portal-selftest [--comm NAME] [--descend N] COMMAND [ARGS...]\n"
 		"  desc [CMD]               ioctl(devnull, CMD (0x7470), &area)\n"
 		"  ioctl CMD ARG [CMD ARG]  ioctl(devnull, CMD, ARG)\n"
 		"  write N...               write(devnull, buffer, N), N <= 4096\n"
@@ -363,6 +392,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		i = 3;
+	}
+	if (i + 1 < argc && !strcmp(argv[i], "--descend")) {
+		descend(strtoul(argv[i + 1], NULL, 0));
+		i += 2;
 	}
 	if (i >= argc)
 		return usage();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Portal.Abi;
@@ -267,6 +268,21 @@ public sealed partial class QemuGuest : IGuest
     {
         ArgumentNullException.ThrowIfNull(command);
         return await RunShellAsync(ShellCommandLine.For(command), output, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The pid of the guest's <c>portal-agent</c>, which runs every command the host sends as its child:
+    /// hooks meant for the firmware leave its subtree out, e.g. <c>session.Scope =
+    /// GuestScope.Subtree(1).Excluding(agentPid)</c> (the agent itself descends from PID 1, docs/filters.md
+    /// "Scope"). Costs one command (<c>echo $PPID</c>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The guest's answer is not a pid.</exception>
+    public async Task<int> GetAgentPidAsync(CancellationToken cancellationToken = default)
+    {
+        var run = await RunShellAsync("echo $PPID", output: null, cancellationToken).ConfigureAwait(false);
+        return run.ExitCode == 0 && int.TryParse(run.Output.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 0
+            ? pid
+            : throw new InvalidOperationException($"The guest did not tell its agent's pid: 'echo $PPID' exited {run.ExitCode} and printed '{run.Output.Trim()}'.");
     }
 
     /// <summary>

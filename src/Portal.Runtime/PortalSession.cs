@@ -43,6 +43,7 @@ public sealed partial class PortalSession : IAsyncDisposable
     private readonly ConcurrentDictionary<int, HeldEvent> _heldEvents = new();     // by slot
     private readonly FunctionHooks.FunctionResolver _functions;
     private GuestStatistics? _guestBaseline;
+    private GuestScope? _scope;
     private IDisposable? _attachment;
     private int _disposed;
 
@@ -69,6 +70,20 @@ public sealed partial class PortalSession : IAsyncDisposable
 
     /// <summary>Exchange and handler counters.</summary>
     public PortalStatistics Statistics { get; }
+
+    /// <summary>
+    /// The processes every hook registered from now on sees (plugin hooks and hooks registered by handlers
+    /// included), on top of each hook's own scope; null (the default) for every process. Hooks already
+    /// registered keep what they had. A hook opts out with <see cref="HookBuilder.IgnoringSessionScope"/>
+    /// (<see cref="HookSpec.IgnoresSessionScope"/>, <c>[Scope(IgnoreSessionScope = true)]</c>). The guest
+    /// needs the scope filters feature (<see cref="GuestFeatures.ScopeFilters"/>). For a firmware:
+    /// <c>GuestScope.Subtree(1).Excluding(agentPid)</c>, so hooks do not fire for Portal's own agent.
+    /// </summary>
+    public GuestScope? Scope
+    {
+        get => Volatile.Read(ref _scope);
+        set => Volatile.Write(ref _scope, value);
+    }
 
     /// <summary>The guest's processes: the list, mappings, open files, paths (docs/protocol.md §3.4).</summary>
     public Introspection.GuestProcesses Processes { get; }
@@ -166,10 +181,15 @@ public sealed partial class PortalSession : IAsyncDisposable
         return registration;
     }
 
-    /// <summary>The spec with its ABI-dependent filters made for this guest, checked against its ABI and features.</summary>
+    /// <summary>
+    /// The spec with the session's scope added (unless it ignores it) and its ABI-dependent filters made for
+    /// this guest, checked against its ABI and features: what is installed and what the registration shows.
+    /// </summary>
     /// <exception cref="ArgumentException">It cannot work on this guest; the message lists why.</exception>
     private HookSpec ForThisGuest(HookSpec spec)
     {
+        if (Scope is { } sessionScope && !spec.IgnoresSessionScope)
+            spec = spec with { Scope = GuestScope.AllOf([sessionScope, spec.Scope]) };
         var resolved = spec.ForAbi(Abi);
         resolved.Validate(Abi);
         resolved.RequireFeatures(Guest.Features);

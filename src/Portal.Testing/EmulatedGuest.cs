@@ -23,7 +23,6 @@ namespace Portal.Testing;
 public sealed class EmulatedGuest : IGuest
 {
     private readonly EmulatedKernel _kernel;
-    private readonly Dictionary<string, GuestProgram> _programs = new(StringComparer.Ordinal);
 
     /// <summary>Creates a guest of the given ABI with the standard programs installed.</summary>
     public EmulatedGuest(GuestAbi abi, EmulatedGuestOptions? options = null)
@@ -34,7 +33,7 @@ public sealed class EmulatedGuest : IGuest
         ArgumentOutOfRangeException.ThrowIfLessThan(options.HookCapacity, 1);
         _kernel = new EmulatedKernel(abi, options);
         foreach (var (name, program) in StandardPrograms.All)
-            _programs[name] = program;
+            _kernel.Programs[name] = program;
     }
 
     /// <inheritdoc/>
@@ -65,7 +64,7 @@ public sealed class EmulatedGuest : IGuest
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(program);
-        _programs[name] = program;
+        _kernel.Programs[name] = program;
     }
 
     /// <summary>
@@ -85,13 +84,13 @@ public sealed class EmulatedGuest : IGuest
     {
         ArgumentNullException.ThrowIfNull(command);
         var name = command.Arguments[0];
-        if (!_programs.TryGetValue(name[(name.LastIndexOf('/') + 1)..], out var program))
+        if (_kernel.FindProgram(name) is not { } program)
             return new GuestCommandResult(127, $"sh: {name}: not found\n");
         var environment = new Dictionary<string, string>(DefaultEnvironment);
         foreach (var (key, value) in command.Environment)
             environment[key] = value;
         var process = _kernel.CreateProcess(command.Arguments, [.. environment.Select(e => $"{e.Key}={e.Value}")]);
-        var exitCode = await RunProgramAsync(program, process, cancellationToken).ConfigureAwait(false);
+        var exitCode = await _kernel.RunProgramAsync(program, process, cancellationToken).ConfigureAwait(false);
         return new GuestCommandResult(exitCode, process.Output);
     }
 
@@ -104,7 +103,7 @@ public sealed class EmulatedGuest : IGuest
         if (arguments.Count == 0)
             throw new ArgumentException("A process needs at least a program name (argv[0]).", nameof(arguments));
         var process = _kernel.CreateProcess(arguments, [.. DefaultEnvironment.Select(e => $"{e.Key}={e.Value}")]);
-        return (process, await RunProgramAsync(program, process, cancellationToken).ConfigureAwait(false));
+        return (process, await _kernel.RunProgramAsync(program, process, cancellationToken).ConfigureAwait(false));
     }
 
     /// <inheritdoc/>
@@ -112,22 +111,5 @@ public sealed class EmulatedGuest : IGuest
     {
         await _kernel.Connection.DisposeAsync().ConfigureAwait(false);
         _kernel.Dispose();
-    }
-
-    private async Task<int> RunProgramAsync(GuestProgram program, EmulatedProcess process, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await program(new GuestProgramContext(_kernel, process, cancellationToken)).ConfigureAwait(false);
-        }
-        catch (SegmentationFaultException fault)
-        {
-            process.AppendOutput($"{fault.Message}\n");
-            return 139;     // killed by SIGSEGV, as a shell reports it
-        }
-        finally
-        {
-            _kernel.Exit(process);      // however it ended, it is no longer in the process list
-        }
     }
 }

@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 using Portal.Abi;
 using Portal.Guests;
+using Portal.Hypersyscalls;
 using Portal.Qemu.Firmware;
 using Portal.Tests.Shared;
 
@@ -49,6 +51,46 @@ public sealed class FirmwareGuestTests
         {
             Directory.Delete(rootfs, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The rehoster's scope (docs/filters.md, "Scope"): the agent descends from PID 1 like the firmware's
+    /// programs, so a session scoped to the subtree of 1 without the agent's sees the firmware's switch
+    /// ioctl (RAETH_ESW_REG_READ, from its rcS) and not the same ioctl from a command the host runs.
+    /// </summary>
+    [TestMethod, TestCategory("Scope")]
+    public async Task A_session_scoped_to_the_firmware_sees_its_programs_and_not_the_agents_commands()
+    {
+        const long EswRegRead = 0x89F1;
+        await using var guest = await QemuGuest.StartAsync(new QemuGuestOptions { Firmware = new FirmwareOptions(DemoFirmware.Squashfs("mipsel")) },
+            TestContext.CancellationToken);
+        var agent = await guest.GetAgentPidAsync(TestContext.CancellationToken);
+        // its parent is the pre-init's subshell, a child of PID 1 (guest/firmware-init)
+        var ancestors = await guest.RunAsync(GuestCommand.Of("sh", "-c", $"p={agent}; while [ $p -gt 1 ]; do p=$(cut -d' ' -f4 /proc/$p/stat); echo $p; done"),
+            TestContext.CancellationToken);
+        Assert.AreEqual("1", ancestors.Lines[^1], $"the agent descends from PID 1, so a subtree of 1 holds it: {ancestors.Output}");
+        await using var session = await PortalSession.AttachAsync(guest.Connection, cancellationToken: TestContext.CancellationToken);
+        session.Scope = GuestScope.Subtree(1).Excluding(agent);
+        var firmware = new ConcurrentQueue<string>();
+        var everyone = new ConcurrentQueue<string>();
+        await session.OnSyscall("ioctl", SyscallPhase.Enter).WhereArg(1, ArgFilter.Equal(EswRegRead))
+            .RegisterAsync(context => { firmware.Enqueue(context.Comm); return ValueTask.CompletedTask; });
+        await session.OnSyscall("ioctl", SyscallPhase.Enter).WhereArg(1, ArgFilter.Equal(EswRegRead)).IgnoringSessionScope()
+            .RegisterAsync(context => { everyone.Enqueue(context.Comm); return ValueTask.CompletedTask; });
+
+        var command = await guest.RunAsync(GuestCommand.Of("portal-selftest", "ioctl", $"0x{EswRegRead:x}", "0"), TestContext.CancellationToken);
+        StringAssert.Contains(command.Output, "ioctl cmd=0x89f1");
+        Assert.IsEmpty(firmware, "a command of the agent is outside the scope");
+        CollectionAssert.AreEqual(new[] { "portal-selftest" }, everyone.ToArray(), "the hook without the session's scope saw it");
+
+        await guest.BootFirmwareAsync(TestContext.CancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        await guest.WaitForConsoleAsync(new Regex("^swRegRead: ioctl: No such device \\(try 2\\)"), timeout.Token);
+        Assert.IsNotEmpty(firmware, "the firmware's switch reads are in the subtree of its init");
+        Assert.IsTrue(firmware.All(comm => comm != "portal-selftest"), string.Join(", ", firmware));
+        Assert.AreEqual(1, everyone.Count(comm => comm == "portal-selftest"), "the firmware's calls reached the unscoped hook too, the command's once");
+        await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
     }
 
     [TestMethod]

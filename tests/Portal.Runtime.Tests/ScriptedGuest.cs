@@ -94,14 +94,14 @@ internal static class Answer
     }
 
     /// <summary>A control-slot guest that accepts everything (hook ids count up from 1).</summary>
-    public static Action<byte[]> CooperativeControl(GuestAbi abi)
+    public static Action<byte[]> CooperativeControl(GuestAbi abi, GuestFeatures features = GuestFeatures.None)
     {
         ulong nextHook = 1;
         return region =>
         {
             switch ((PortalOp)Op(region))
             {
-                case PortalOp.GuestInfo: GuestInfo(region, abi); break;
+                case PortalOp.GuestInfo: GuestInfo(region, abi, features: features); break;
                 case PortalOp.HookRegister: Header(region, (ulong)PortalResponse.ExtOk, nextHook++, 0); break;
                 case PortalOp.Stats: Data(region)[..80].Clear(); Header(region, (ulong)PortalResponse.ExtOk, 0, 80); break;
                 default: Header(region, (ulong)PortalResponse.ExtOk, Addr(region), 0); break;

@@ -102,7 +102,7 @@ public sealed class FiltersV2Tests
         yield return ("MEM_CONTAINS window below the length", Descriptor(16, Enter, [new Filter(2, MemContains, 0, Mem(0, 8, window: 7))], data));
         yield return ("MEM_CONTAINS window 257", Descriptor(16, Enter, [new Filter(2, MemContains, 0, Mem(0, 8, window: 257))], data));
         yield return ("MEM_CONTAINS without a data area", Descriptor(16, Enter, [new Filter(2, MemContains, 0, Mem(0, 1, window: 8))]));
-        yield return ("kind 11", Descriptor(16, Enter, [new Filter(1, 11, 0, 0)], data));
+        yield return ("unknown kind 14", Descriptor(16, Enter, [new Filter(0, 14, 1, 0)], data));
     }
 
     [TestMethod]

@@ -6,7 +6,8 @@ namespace Portal.Hypersyscalls;
 /// Finds filters of one hook that can never all hold (ANDed), so the hook would silently never fire:
 /// e.g. two <c>[Arg(1, Is = …)]</c> with different values. Reports only what it can prove: equalities
 /// and sets against every other filter on the argument, empty range intersections, a bit both
-/// required and forbidden, and two memory equalities on overlapping bytes that differ.
+/// required and forbidden, two memory equalities on overlapping bytes that differ, and a scope that
+/// keeps and excludes one subtree or whose process sets have no pid in common outside the excluded subtrees.
 /// </summary>
 internal static class FilterContradictions
 {
@@ -26,6 +27,28 @@ internal static class FilterContradictions
                     if (Disagree(equalities[i], equalities[j]))
                         yield return $"the memory filters {equalities[i].Describe(group.Key.Index)} and {equalities[j].Describe(group.Key.Index)} want different bytes at the same place";
         }
+        if (spec.Scope is { } scope && EmptyScope(scope) is { } empty)
+            yield return $"the scope ({scope}) holds no process: {empty}";
+    }
+
+    /// <summary>
+    /// Why no process can be in the scope, when that follows from the pids alone (the process tree is
+    /// the guest's): a subtree both kept and excluded, or process sets that leave no pid outside the
+    /// excluded subtrees (an excluded subtree holds its root).
+    /// </summary>
+    private static string? EmptyScope(GuestScope scope)
+    {
+        var excluded = scope.Filters.Where(f => f.Kind == ScopeFilterKind.NotSubtree).Select(f => f.Root).ToHashSet();
+        if (scope.Filters.FirstOrDefault(f => f.Kind == ScopeFilterKind.Subtree && excluded.Contains(f.Root)) is { } both)
+            return $"it keeps and excludes the subtree of {both.Root}";
+        var sets = scope.Filters.Where(f => f.Kind == ScopeFilterKind.Processes).ToList();
+        if (sets.Count == 0)
+            return null;
+        var candidates = sets.Skip(1).Aggregate(sets[0].Pids.ToHashSet(), (common, set) => { common.IntersectWith(set.Pids); return common; });
+        candidates.ExceptWith(excluded);
+        return candidates.Count == 0
+            ? sets.Count == 1 ? "every pid of its set is excluded" : "no pid is in every set and outside the excluded subtrees"
+            : null;
     }
 
     /// <summary>The filter with its operands as the guest compares them (register width).</summary>

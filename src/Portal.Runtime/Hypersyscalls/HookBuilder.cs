@@ -15,6 +15,8 @@ public sealed class HookBuilder
     private string? _comm;
     private int? _pid;
     private ArgFilter? _retval;
+    private GuestScope? _scope;
+    private bool _ignoresSessionScope;
 
     internal HookBuilder(PortalSession session, string syscall, SyscallPhase phase)
     {
@@ -40,6 +42,8 @@ public sealed class HookBuilder
     {
         MemoryFilters = [.. _memoryFilters],
         AbiDependentFilters = [.. _abiDependent],
+        Scope = _scope,
+        IgnoresSessionScope = _ignoresSessionScope,
         Function = Function,
     };
 
@@ -123,6 +127,28 @@ public sealed class HookBuilder
     public HookBuilder WherePid(int pid)
     {
         _pid = pid;
+        return this;
+    }
+
+    /// <summary>
+    /// Only syscalls of the processes in <paramref name="scope"/>, tested by the guest:
+    /// <c>WithinScope(GuestScope.Subtree(1).Excluding(agentPid))</c>. Called again, both scopes must hold.
+    /// The session's <see cref="PortalSession.Scope"/>, if any, applies as well unless <see cref="IgnoringSessionScope"/>.
+    /// </summary>
+    public HookBuilder WithinScope(GuestScope scope)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        _scope = GuestScope.AllOf([_scope, scope]);
+        return this;
+    }
+
+    /// <summary>
+    /// The session's <see cref="PortalSession.Scope"/> does not apply to this hook (its own
+    /// <see cref="WithinScope"/> still does): e.g. a hook on what Portal's agent itself runs.
+    /// </summary>
+    public HookBuilder IgnoringSessionScope()
+    {
+        _ignoresSessionScope = true;
         return this;
     }
 

@@ -38,6 +38,20 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
     /// <summary>Filters that depend on the guest's ABI (a generated ioctl number, a member's offset), made when the hook is registered.</summary>
     public IReadOnlyList<AbiDependentFilter> AbiDependentFilters { get; init; } = [];
 
+    /// <summary>
+    /// Which processes the hook sees (tested by the guest with the value filters; each condition counts
+    /// toward <see cref="MaxArgFilters"/>), or null for every process. A session's
+    /// <see cref="PortalSession.Scope"/> is added to it when the hook is registered, unless
+    /// <see cref="IgnoresSessionScope"/>.
+    /// </summary>
+    public GuestScope? Scope { get; init; }
+
+    /// <summary>The session's <see cref="PortalSession.Scope"/> does not apply to this hook (e.g. a hook that watches Portal's own agent).</summary>
+    public bool IgnoresSessionScope { get; init; }
+
+    /// <summary>The scope's conditions (none without a scope).</summary>
+    internal IReadOnlyList<ScopeFilter> ScopeFilters => Scope is { } scope ? scope.Filters : [];
+
     /// <summary>True when the guest needs the filters v2 feature for this spec (sets, outside-ranges, memory filters).</summary>
     public bool NeedsFiltersV2 =>
         MemoryFilters.Count > 0 || AbiDependentFilters.Count > 0
@@ -104,9 +118,11 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
         {
             problems.Add(abi.Syscalls.DescribeUnknown(Syscall));
         }
-        var filterCount = ArgFilters.Count + MemoryFilters.Count + AbiDependentFilters.Count;
+        var filterCount = ArgFilters.Count + MemoryFilters.Count + AbiDependentFilters.Count + ScopeFilters.Count;
         if (filterCount > MaxArgFilters)
-            problems.Add($"{filterCount} argument filters; at most {MaxArgFilters}");
+            problems.Add(ScopeFilters.Count == 0
+                ? $"{filterCount} argument filters; at most {MaxArgFilters}"
+                : $"{filterCount} argument filters, {ScopeFilters.Count} of them the scope's ({Scope}); at most {MaxArgFilters}");
         foreach (var (index, filter) in ArgFilters)
         {
             if (index is < 0 or > 5)
@@ -122,7 +138,7 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
                 problems.Add($"memory filter {filter.Describe(index)}: {problem}");
         }
         if (FilterDataLength > MaxFilterData)
-            problems.Add($"the sets and patterns take {FilterDataLength} bytes; at most {MaxFilterData}");
+            problems.Add($"the sets, patterns and process sets take {FilterDataLength} bytes; at most {MaxFilterData}");
         if (RetvalFilter is { } retval)
         {
             if (Phase != SyscallPhase.Return)
@@ -153,6 +169,7 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
         conditions.AddRange(AbiDependentFilters.Select(f => string.Create(CultureInfo.InvariantCulture, $"arg{f.Index} {f.Description}")));
         if (RetvalFilter is { } retval)
             conditions.Add($"retval {retval}");
+        conditions.AddRange(ScopeFilters.Select(f => f.ToString()));
         if (Comm is not null)
             conditions.Add($"comm is '{Comm}'");
         if (Pid is { } pid)
@@ -167,14 +184,16 @@ public sealed record HookSpec(string Syscall, SyscallPhase Phase, IReadOnlyList<
     {
         if (NeedsFiltersV2 && !features.HasFlag(GuestFeatures.FiltersV2))
             throw new ArgumentException($"Hook on {Subject} ({Phase}) uses set, outside-range or memory filters, which this guest's portal.ko predates (no filters v2 feature): rebuild the guest image.");
+        if (Scope is not null && !features.HasFlag(GuestFeatures.ScopeFilters))
+            throw new ArgumentException($"Hook on {Subject} ({Phase}) is limited to a scope ({Scope}), which this guest's portal.ko predates (no scope filters feature): rebuild the guest image, or register the hook without the scope (and without the session's: IgnoringSessionScope).");
         if (Function is not null && !features.HasFlag(GuestFeatures.FunctionHooks))
             throw new ArgumentException($"Hook on function {Function}: this guest's portal.ko has no function hooks (uprobes; docs/protocol.md §4.6): rebuild the guest image.");
     }
 
-    /// <summary>Bytes of the descriptor's data area: the sets' values and the patterns.</summary>
+    /// <summary>Bytes of the descriptor's data area: the sets' values, the process sets and the patterns.</summary>
     internal int FilterDataLength =>
         ArgFilters.Sum(f => 8 * f.Filter.Values.Length) + (RetvalFilter?.Values.Length ?? 0) * 8
-        + MemoryFilters.Sum(f => f.Filter.Pattern.Length);
+        + ScopeFilters.Sum(f => f.DataLength) + MemoryFilters.Sum(f => f.Filter.Pattern.Length);
 
     /// <summary>Converts an operand to what the guest compares against, or null when it cannot be represented.</summary>
     internal static ulong? ToRegister(ulong value, ArgFilterKind kind, GuestAbi abi)

@@ -249,3 +249,45 @@ public sealed class ArgMemoryAttribute(int index) : Attribute
             });
     }
 }
+
+/// <summary>
+/// Which processes a <see cref="HypersyscallAttribute"/> (or <see cref="FunctionHooks.UprobeAttribute"/>) handler sees, tested by the guest (docs/filters.md,
+/// "Scope"); on a plugin class it applies to every handler of the class. Every property set adds a
+/// condition; all must hold, with those of other [Scope] attributes and the session's
+/// <see cref="PortalSession.Scope"/>. Examples: <c>[Scope(Subtree = 1)]</c> (the firmware's init and what
+/// it starts), <c>[Scope(Subtree = 1, ExcludingSubtree = 230)]</c>, <c>[Scope(IgnoreSessionScope = true)]</c>.
+/// Pids known only at run time belong in <see cref="PortalSession.Scope"/> or <see cref="HookBuilder.WithinScope"/>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method | AttributeTargets.Class, AllowMultiple = true)]
+public sealed class ScopeAttribute : Attribute
+{
+    /// <summary>Only this process and its descendants (0 = no such condition).</summary>
+    public int Subtree { get; set; }
+
+    /// <summary>Not this process nor its descendants (0 = no such condition).</summary>
+    public int ExcludingSubtree { get; set; }
+
+    /// <summary>Only these processes (1 to <see cref="GuestScope.MaxProcesses"/> pids).</summary>
+    public int[]? Processes { get; set; }
+
+    /// <summary>The session's <see cref="PortalSession.Scope"/> does not apply to the handler.</summary>
+    public bool IgnoreSessionScope { get; set; }
+
+    /// <summary>The attribute's conditions, or null when it sets none (only <see cref="IgnoreSessionScope"/>).</summary>
+    internal GuestScope? Scope(string place)
+    {
+        if (Subtree < 0 || ExcludingSubtree < 0 || Processes?.Any(pid => pid < 1) == true)
+            throw new ArgumentException($"{place}: [Scope] names a pid below 1 (a pid is at least 1; 0 means no condition).");
+        if (Processes is { Length: < 1 or > GuestScope.MaxProcesses })
+            throw new ArgumentException($"{place}: [Scope] Processes holds {Processes.Length} pids; 1 to {GuestScope.MaxProcesses}.");
+        var scope = GuestScope.AllOf(
+        [
+            Subtree != 0 ? GuestScope.Subtree(Subtree) : null,
+            ExcludingSubtree != 0 ? GuestScope.ExcludingSubtree(ExcludingSubtree) : null,
+            Processes is { } pids ? GuestScope.Processes(pids) : null,
+        ]);
+        return scope is null && !IgnoreSessionScope
+            ? throw new ArgumentException($"{place}: [Scope] needs Subtree, ExcludingSubtree, Processes or IgnoreSessionScope.")
+            : scope;
+    }
+}

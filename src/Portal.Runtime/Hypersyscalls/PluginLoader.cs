@@ -37,6 +37,7 @@ internal static class PluginLoader
     {
         var type = plugin.GetType();
         var found = new List<(HookSpec, string, Func<SyscallContext, ValueTask>)>();
+        var classScopes = type.GetCustomAttributes<ScopeAttribute>(inherit: true).ToList();
         foreach (var method in type.GetMethods(Methods))
         {
             var hooks = method.GetCustomAttributes<HypersyscallAttribute>().ToList();
@@ -45,21 +46,27 @@ internal static class PluginLoader
             var constants = method.GetCustomAttributes<ArgConstAttribute>().ToList();
             var memory = method.GetCustomAttributes<ArgMemoryAttribute>().ToList();
             var retval = method.GetCustomAttribute<RetvalAttribute>();
+            var scopes = method.GetCustomAttributes<ScopeAttribute>().ToList();
             if (hooks.Count == 0 && functions.Count == 0)
             {
-                if (args.Count > 0 || constants.Count > 0 || memory.Count > 0 || retval is not null)
-                    throw new ArgumentException($"{type.Name}.{method.Name} has [Arg]/[ArgConst]/[ArgMemory]/[Retval] but no [Hypersyscall] or [Uprobe].");
+                if (args.Count > 0 || constants.Count > 0 || memory.Count > 0 || retval is not null || scopes.Count > 0)
+                    throw new ArgumentException($"{type.Name}.{method.Name} has [Arg]/[ArgConst]/[ArgMemory]/[Retval]/[Scope] but no [Hypersyscall] or [Uprobe].");
                 continue;
             }
             var handler = CreateHandler(plugin, method);
             var argFilters = args.SelectMany(a => a.Filters().Select(f => (a.Index, f))).ToList();
             // made for the guest's ABI at registration (HookSpec.ForAbi)
             List<AbiDependentFilter> abiDependent = [.. constants.Select(c => c.Filter()), .. memory.Select(m => m.Filter($"{type.Name}.{method.Name}"))];
+            // the class's [Scope] first, then the method's: all of their conditions hold
+            List<ScopeAttribute> allScopes = [.. classScopes, .. scopes];
+            var scope = GuestScope.AllOf(allScopes.Select(s => s.Scope($"{type.Name}.{method.Name}")));
             foreach (var hook in hooks)
             {
                 var spec = new HookSpec(hook.Syscall, hook.Phase, argFilters, hook.Comm, hook.Pid == 0 ? null : hook.Pid, retval?.Filter())
                 {
                     AbiDependentFilters = abiDependent,
+                    Scope = scope,
+                    IgnoresSessionScope = allScopes.Any(s => s.IgnoreSessionScope),
                 };
                 found.Add((spec, hook.Name ?? $"{type.Name}.{method.Name}", handler));
             }
@@ -69,6 +76,8 @@ internal static class PluginLoader
                 {
                     AbiDependentFilters = abiDependent,
                     Function = function.Target(),
+                    Scope = scope,
+                    IgnoresSessionScope = allScopes.Any(s => s.IgnoreSessionScope),
                 };
                 found.Add((spec, function.Name ?? $"{type.Name}.{method.Name}", handler));
             }

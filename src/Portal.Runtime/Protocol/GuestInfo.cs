@@ -20,6 +20,8 @@ public enum GuestFeatures : uint
     FiltersV2 = 8,
     /// <summary>QUERY and QUERY_PAGE: processes, mappings, file descriptors, guest files (docs/protocol.md §3.4).</summary>
     Query = 16,
+    /// <summary>Scope filters: a hook limited to a process subtree, outside one, or to a set of processes (docs/protocol.md §4.3).</summary>
+    ScopeFilters = 0x20,
     /// <summary>Function hooks: uprobes on user-space functions (docs/protocol.md §4.6).</summary>
     FunctionHooks = 64,
 }

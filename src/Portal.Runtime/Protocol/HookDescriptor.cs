@@ -29,7 +29,7 @@ internal static class HookDescriptor
     public static void WriteRequest(Span<byte> region, HookSpec spec, GuestAbi abi)
     {
         var data = Region.Data(region);
-        var filterCount = spec.ArgFilters.Count + spec.MemoryFilters.Count;
+        var filterCount = spec.ArgFilters.Count + spec.ScopeFilters.Count + spec.MemoryFilters.Count;
         var dataLength = spec.FilterDataLength;
         var areaAt = HeaderLength + FilterLength * filterCount;
         var length = areaAt + (dataLength > 0 ? DataHeaderLength + dataLength : 0);
@@ -81,6 +81,12 @@ internal static class HookDescriptor
             WriteValueFilter(data[entry..], index, filter, area, ref used, v => HookSpec.ToRegister(v, filter.Kind, abi)!.Value);
             entry += FilterLength;
         }
+        // after the value filters, before the memory filters: the order the guest tests them in anyway
+        foreach (var scope in spec.ScopeFilters)
+        {
+            WriteScopeFilter(data[entry..], scope, area, ref used);
+            entry += FilterLength;
+        }
         foreach (var (index, filter) in spec.MemoryFilters)
         {
             var offsets = (ulong)(uint)filter.Offset | (ulong)(uint)(filter.PointerOffset ?? 0) << 32;
@@ -112,6 +118,22 @@ internal static class HookDescriptor
         foreach (var value in filter.Values)
         {
             BinaryPrimitives.WriteUInt64LittleEndian(area[used..], operand(value));
+            used += 8;
+        }
+    }
+
+    /// <summary>A scope filter: <c>arg</c> 0; a subtree's root in <c>a</c>; a process set's pids to the data area (le64 each).</summary>
+    private static void WriteScopeFilter(Span<byte> entry, ScopeFilter filter, Span<byte> area, ref int used)
+    {
+        if (filter.Kind != ScopeFilterKind.Processes)
+        {
+            WriteFilter(entry, 0, (uint)filter.Kind, (ulong)filter.Root, 0);
+            return;
+        }
+        WriteFilter(entry, 0, (uint)filter.Kind, (ulong)used, (ulong)filter.Pids.Length);
+        foreach (var pid in filter.Pids)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(area[used..], (ulong)pid);
             used += 8;
         }
     }

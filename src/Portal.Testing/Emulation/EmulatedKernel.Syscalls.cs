@@ -25,7 +25,7 @@ internal sealed partial class EmulatedKernel
         return name switch
         {
             "getpid" or "gettid" => process.Pid,
-            "getppid" => 1,
+            "getppid" => process.ParentPid,
             "open" => Open(process, AtFdCwd, args[0], (int)args[1]),
             "openat" => Open(process, (int)args[0], args[1], (int)args[2]),
             "chdir" => Chdir(process, args[0]),

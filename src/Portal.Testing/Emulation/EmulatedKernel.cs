@@ -5,6 +5,7 @@ using System.Text;
 using Portal.Abi;
 using Portal.Channels;
 using Portal.Testing.Processes;
+using Portal.Testing.Programs;
 using static Portal.Testing.Emulation.GuestWire;
 
 namespace Portal.Testing.Emulation;
@@ -72,19 +73,24 @@ internal sealed partial class EmulatedKernel : IDisposable
     /// <summary>The running processes (and init and kthreadd), what PROCESSES lists.</summary>
     public ProcessTable Processes { get; } = new();
 
+    /// <summary>The installed programs, by file name (what a command or a shell can run).</summary>
+    public Dictionary<string, GuestProgram> Programs { get; } = new(StringComparer.Ordinal);
+
     public void Dispose() => _freeCpus.Dispose();
 
     public void Serve(EmulatedSlot slot) => _ops.Serve(slot.GuestView, slot.Held);
 
     /// <summary>
-    /// A process for a program, listed in <see cref="Processes"/> until <see cref="Exit"/>. Its executable
+    /// A process for a program, a child of <paramref name="parentPid"/> (default: init, which starts the
+    /// commands the host runs), listed in <see cref="Processes"/> until <see cref="Exit"/>. Its executable
     /// is <c>/bin/</c> and argv[0]'s file name: where the program would live on a real guest.
     /// </summary>
-    public EmulatedProcess CreateProcess(IReadOnlyList<string> arguments, IReadOnlyList<string> environment)
+    public EmulatedProcess CreateProcess(IReadOnlyList<string> arguments, IReadOnlyList<string> environment, int parentPid = ProcessTable.InitPid)
     {
         var name = arguments[0];
         var process = new EmulatedProcess(Interlocked.Increment(ref _nextPid), Abi, arguments, environment)
         {
+            ParentPid = parentPid,
             Executable = "/bin/" + name[(name.LastIndexOf('/') + 1)..],
             StartedNanoseconds = _sinceBoot.Elapsed.Ticks * 100,
         };
@@ -92,8 +98,46 @@ internal sealed partial class EmulatedKernel : IDisposable
         return process;
     }
 
-    /// <summary>The process's program has ended.</summary>
+    /// <summary>
+    /// What exec makes of <paramref name="process"/>: the same pid, parent, start time and environment, a
+    /// new program's name, executable and memory. It takes the old one's place in <see cref="Processes"/>.
+    /// </summary>
+    public EmulatedProcess ReplaceProcess(EmulatedProcess process, IReadOnlyList<string> arguments)
+    {
+        var name = arguments[0];
+        var image = new EmulatedProcess(process.Pid, Abi, arguments, process.Environment)
+        {
+            ParentPid = process.ParentPid,
+            Executable = "/bin/" + name[(name.LastIndexOf('/') + 1)..],
+            StartedNanoseconds = process.StartedNanoseconds,
+        };
+        Processes.Replace(image);
+        return image;
+    }
+
+    /// <summary>The process's program has ended: it leaves <see cref="Processes"/>, and init adopts its children.</summary>
     public void Exit(EmulatedProcess process) => Processes.Remove(process);
+
+    /// <summary>The program installed under the file name of <paramref name="path"/> (a shell looks up a command so), or null.</summary>
+    public GuestProgram? FindProgram(string path) => Programs.GetValueOrDefault(path[(path.LastIndexOf('/') + 1)..]);
+
+    /// <summary>Runs <paramref name="program"/> as <paramref name="process"/> until it exits; returns its exit status.</summary>
+    public async Task<int> RunProgramAsync(GuestProgram program, EmulatedProcess process, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await program(new GuestProgramContext(this, process, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (SegmentationFaultException fault)
+        {
+            process.AppendOutput($"{fault.Message}\n");
+            return 139;     // killed by SIGSEGV, as a shell reports it
+        }
+        finally
+        {
+            Exit(process);      // however it ended, it is no longer in the process list
+        }
+    }
 
     /// <summary>A new inode number (files, sockets).</summary>
     private ulong NextInode() => (ulong)Interlocked.Increment(ref _nextInode);
@@ -143,7 +187,7 @@ internal sealed partial class EmulatedKernel : IDisposable
             if (hook.Number != number || hook.Phase != phase)
                 continue;
             watched = true;
-            if (!hook.Matches(number, phase, args, result, process, Counters))
+            if (!hook.Matches(number, phase, args, result, process, Processes, Counters))
                 continue;
             matched = true;
             var now = DateTime.UtcNow;

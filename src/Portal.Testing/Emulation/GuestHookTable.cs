@@ -13,6 +13,12 @@ internal readonly record struct GuestFilter(uint Arg, uint Kind, ulong A, ulong 
     /// <summary>Filters v2 (docs/protocol.md §4.3, feature bit 3).</summary>
     public const uint InSet = 7, OutSRange = 8, MemEq = 9, MemContains = 10;
 
+    /// <summary>Scope filters (§4.3, feature bit 5): on the calling process, not an argument.</summary>
+    public const uint TaskSubtree = 11, NotSubtree = 12, TaskInSet = 13;
+
+    /// <summary>The highest pid a subtree's root may be (the module's PORTAL_SCOPE_MAX_ROOT).</summary>
+    public const ulong MaxRoot = 0x7fff_ffff;
+
     /// <summary>The most values a set holds; the longest pattern; the widest window (the module's PORTAL_SET_MAX, PORTAL_MEM_MAX_*).</summary>
     public const int MaxSetCount = 32, MaxPatternLength = 64, MaxWindow = 256;
 
@@ -20,6 +26,8 @@ internal readonly record struct GuestFilter(uint Arg, uint Kind, ulong A, ulong 
     public const ulong Deref = 1UL << 48, StopAtNul = 1UL << 49, KnownMemoryBits = 0xffff_ffff_ffffUL | Deref | StopAtNul;
 
     public bool IsMemoryFilter => Kind is MemEq or MemContains;
+
+    public bool IsScopeFilter => Kind is TaskSubtree or NotSubtree or TaskInSet;
 
     /// <summary>Memory filters: the pattern's offset in the data area, its length, the window searched (kind 10).</summary>
     public int PatternOffset => (int)(B & 0xffff);
@@ -42,11 +50,12 @@ internal sealed record GuestHook(uint Id, int Number, int Phase, byte[]? Comm, i
 
     /// <summary>
     /// Whether the syscall passes the filters, in the module's order (portal_hook_match): pid, comm, the
-    /// retval filter, the register filters, and only then the memory filters, so memory is read only for
-    /// calls the others let through. A memory filter that cannot read its memory does not match and is
-    /// counted (<c>filter_faults</c>).
+    /// retval filter, the register and scope filters, and only then the memory filters, so memory is read
+    /// only for calls the others let through. A memory filter that cannot read its memory does not match
+    /// and is counted (<c>filter_faults</c>).
     /// </summary>
-    public bool Matches(int number, int phase, ReadOnlySpan<ulong> args, long retval, EmulatedProcess process, GuestCounters counters)
+    public bool Matches(int number, int phase, ReadOnlySpan<ulong> args, long retval, EmulatedProcess process, ProcessTable tree,
+        GuestCounters counters)
     {
         if (number != Number || phase != Phase)
             return false;
@@ -60,7 +69,8 @@ internal sealed record GuestHook(uint Id, int Number, int Phase, byte[]? Comm, i
         foreach (var filter in ArgFilters)
         {
             var x = args[(int)filter.Arg];
-            if (!filter.IsMemoryFilter && !RegisterMatches(filter, x, abi.SignExtendRegister(x)))
+            if (filter.IsScopeFilter ? !ScopeMatches(filter, process, tree)
+                : !filter.IsMemoryFilter && !RegisterMatches(filter, x, abi.SignExtendRegister(x)))
                 return false;
         }
         foreach (var filter in ArgFilters)
@@ -90,6 +100,15 @@ internal sealed record GuestHook(uint Id, int Number, int Phase, byte[]? Comm, i
         GuestFilter.MaskClear => (x & f.A) == 0,
         GuestFilter.InSet => SetContains(f, x),
         GuestFilter.OutSRange => s < (long)f.A || s > (long)f.B,
+        _ => false,
+    };
+
+    /// <summary>The module's task_in_subtree and set_contains on the caller's tgid (one process, one thread, here).</summary>
+    private bool ScopeMatches(GuestFilter f, EmulatedProcess process, ProcessTable tree) => f.Kind switch
+    {
+        GuestFilter.TaskSubtree => tree.InSubtree(process, f.A),
+        GuestFilter.NotSubtree => !tree.InSubtree(process, f.A),
+        GuestFilter.TaskInSet => SetContains(f, (ulong)process.Pid),
         _ => false,
     };
 
@@ -283,8 +302,19 @@ internal sealed class GuestHookTable(int capacity)
         GuestFilter.SRange or GuestFilter.OutSRange => (long)filter.A <= (long)filter.B,
         GuestFilter.InSet => filter.B is >= 1 and <= GuestFilter.MaxSetCount && DataHolds(dataSize, filter.A, 8 * filter.B),
         GuestFilter.MemEq or GuestFilter.MemContains => !isRetval && ValidMemoryFilter(filter, dataSize),
+        GuestFilter.TaskSubtree or GuestFilter.NotSubtree or GuestFilter.TaskInSet => !isRetval && ValidScopeFilter(filter, dataSize),
         _ => false,
     };
+
+    /// <summary>A scope filter (the module's scope_filter_valid): arg 0; a subtree's root 1..2^31−1 with b 0; a set inside the data area.</summary>
+    private static bool ValidScopeFilter(GuestFilter filter, int dataSize)
+    {
+        if (filter.Arg != 0)
+            return false;
+        if (filter.Kind == GuestFilter.TaskInSet)
+            return filter.B is >= 1 and <= GuestFilter.MaxSetCount && DataHolds(dataSize, filter.A, 8 * filter.B);
+        return filter.B == 0 && filter.A is >= 1 and <= GuestFilter.MaxRoot;
+    }
 
     /// <summary>A memory filter: no unknown bits in b, a pattern of 1..64 bytes inside the data area, and a window only for MEM_CONTAINS.</summary>
     private static bool ValidMemoryFilter(GuestFilter filter, int dataSize)

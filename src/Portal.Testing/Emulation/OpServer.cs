@@ -183,8 +183,8 @@ internal sealed class OpServer
         BinaryPrimitives.WriteUInt32LittleEndian(data[16..], (uint)Abi.PageSize);
         BinaryPrimitives.WriteUInt32LittleEndian(data[20..], (uint)_kernel.CpuCount);
         BinaryPrimitives.WriteUInt32LittleEndian(data[24..], (uint)_kernel.Hooks.Capacity);
-        // verdict writes (bit 0), BATCH (bit 1, optional), verdict reports (bit 2), filters v2 (bit 3), QUERY (bit 4)
-        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], _kernel.OffersBatch ? 0x1fu : 0x1du);
+        // verdict writes (bit 0), BATCH (bit 1, optional), verdict reports (bit 2), filters v2 (bit 3), QUERY (bit 4), scope filters (bit 5)
+        BinaryPrimitives.WriteUInt32LittleEndian(data[28..], _kernel.OffersBatch ? 0x3fu : 0x3du);
         var release = Encoding.UTF8.GetBytes(_kernel.KernelRelease);
         release.AsSpan(0, Math.Min(63, release.Length)).CopyTo(data[32..]);
         Respond(region, ExtOk, 0, 96);

@@ -29,7 +29,7 @@ internal sealed record OpenFile(FileKind Kind, string Path, byte[]? Content = nu
     public int Flags { get; init; } = ReadWrite;
 }
 
-/// <summary>A process of the emulated guest: pid, comm, argv, environment, memory, file descriptors.</summary>
+/// <summary>A process of the emulated guest: pid, parent, comm, argv, environment, memory, file descriptors.</summary>
 public sealed class EmulatedProcess
 {
     private readonly StringBuilder _output = new();
@@ -51,7 +51,11 @@ public sealed class EmulatedProcess
     /// <summary>Process id (also the id of its only thread).</summary>
     public int Pid { get; }
 
-    /// <summary>The parent's pid: 1 (init starts every command), 0 for the kernel's first tasks.</summary>
+    /// <summary>
+    /// The parent's pid (getppid): 1, init, for a command the host runs; the process that started it
+    /// (<see cref="Programs.GuestProgramContext.RunChildAsync"/>, <see cref="Programs.GuestProgramContext.ForkAsync"/>)
+    /// otherwise, until that one exits and init adopts it; 0 for the kernel's first tasks.
+    /// </summary>
     public int ParentPid { get; internal set; } = 1;
 
     /// <summary>The working directory (<c>chdir</c> changes it); relative paths of syscalls start there.</summary>

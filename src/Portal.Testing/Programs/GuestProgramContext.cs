@@ -136,6 +136,61 @@ public sealed class GuestProgramContext
         return await SyscallAsync("prctl", 15, address).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Runs the installed program named by <paramref name="arguments"/>[0] in a child of this process and
+    /// waits for it, as fork, exec and wait would (the emulated kernel issues no syscalls for them): the
+    /// child's parent is this process, it inherits the environment, and what it prints joins this
+    /// process's output. Returns its exit status, or null when no program has that name (exec's ENOENT).
+    /// </summary>
+    public async ValueTask<int?> RunChildAsync(IReadOnlyList<string> arguments)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        if (arguments.Count == 0)
+            throw new ArgumentException("A process needs at least a program name (argv[0]).", nameof(arguments));
+        if (_kernel.FindProgram(arguments[0]) is not { } program)
+            return null;
+        var child = _kernel.CreateProcess(arguments, Process.Environment, parentPid: Process.Pid);
+        var status = await _kernel.RunProgramAsync(program, child, CancellationToken).ConfigureAwait(false);
+        Process.AppendOutput(child.Output);
+        return status;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="child"/> in a new child process of this one and waits for it, as fork and wait
+    /// would (the emulated kernel issues no syscalls for them): the child has this process's name,
+    /// arguments and environment, but a new, empty address space (fork would copy this one); what it prints
+    /// joins this process's output. Returns the child's exit status.
+    /// </summary>
+    public async ValueTask<int> ForkAsync(GuestProgram child)
+    {
+        ArgumentNullException.ThrowIfNull(child);
+        var process = _kernel.CreateProcess(Process.Arguments, Process.Environment, parentPid: Process.Pid);
+        process.Comm = Process.Comm;
+        var status = await _kernel.RunProgramAsync(child, process, CancellationToken).ConfigureAwait(false);
+        Process.AppendOutput(process.Output);
+        return status;
+    }
+
+    /// <summary>
+    /// Replaces this process's program with the installed program named by <paramref name="arguments"/>[0],
+    /// as exec does (without the syscall): it runs with this process's pid, parent and environment, in a
+    /// new address space and under its own name, and what it prints joins this process's output. Returns
+    /// its exit status, which the caller returns as its own (after exec nothing of the old program runs),
+    /// or null when no program has that name (exec's ENOENT; the old program goes on).
+    /// </summary>
+    public async ValueTask<int?> ExecAsync(IReadOnlyList<string> arguments)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        if (arguments.Count == 0)
+            throw new ArgumentException("A process needs at least a program name (argv[0]).", nameof(arguments));
+        if (_kernel.FindProgram(arguments[0]) is not { } program)
+            return null;
+        var image = _kernel.ReplaceProcess(Process, arguments);
+        var status = await _kernel.RunProgramAsync(program, image, CancellationToken).ConfigureAwait(false);
+        Process.AppendOutput(image.Output);
+        return status;
+    }
+
     /// <summary>Converts a kernel result to libc's convention: (−1, errno) on failure, (result, 0) otherwise.</summary>
     public static (long Result, int Errno) Libc(long kernelResult) =>
         kernelResult is < 0 and >= -4095 ? (-1, (int)-kernelResult) : (kernelResult, 0);

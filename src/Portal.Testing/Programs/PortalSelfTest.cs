@@ -72,6 +72,23 @@ public static class PortalSelfTest
             await context.SetNameAsync(args[1]).ConfigureAwait(false);
             args.RemoveRange(0, 2);
         }
+        var generations = 0UL;
+        if (args.Count >= 2 && args[0] == "--descend")
+        {
+            generations = ParseNumber(context, args[1]);
+            args.RemoveRange(0, 2);
+        }
+        return await DescendAsync(context, generations, args).ConfigureAwait(false);
+    }
+
+    /// <summary><c>--descend N</c>: each generation forks the next and waits for it; the last runs the command.</summary>
+    private static async ValueTask<int> DescendAsync(GuestProgramContext context, ulong generations, List<string> args) =>
+        generations == 0
+            ? await CommandAsync(context, args).ConfigureAwait(false)
+            : await context.ForkAsync(child => DescendAsync(child, generations - 1, args)).ConfigureAwait(false);
+
+    private static async ValueTask<int> CommandAsync(GuestProgramContext context, List<string> args)
+    {
         if (args.Count == 0)
             return Usage(context);
         var devnull = (int)await context.OpenAsync("/dev/null").ConfigureAwait(false);
@@ -254,7 +271,7 @@ public static class PortalSelfTest
 
     private static int Usage(GuestProgramContext context)
     {
-        context.PrintLine("usage: portal-selftest [--comm NAME] desc [CMD] | ioctl CMD ARG [CMD ARG]... | named CMD NAME... | open PATH... | write N... | getpid | hold PATH | func A B C D E F");
+        context.PrintLine("usage: portal-selftest [--comm NAME] [--descend N] desc [CMD] | ioctl CMD ARG [CMD ARG]... | named CMD NAME... | open PATH... | write N... | getpid | hold PATH | func A B C D E F");
         return 2;
     }
 

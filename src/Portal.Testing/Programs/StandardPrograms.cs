@@ -1,6 +1,6 @@
 namespace Portal.Testing.Programs;
 
-/// <summary>The programs every emulated guest has, by name (the C# twins of guest/programs/).</summary>
+/// <summary>The programs every emulated guest has, by name (the C# twins of guest/programs/, and a shell for <c>sh -c</c>).</summary>
 public static class StandardPrograms
 {
     /// <summary>Name and entry point of each standard program.</summary>
@@ -9,5 +9,6 @@ public static class StandardPrograms
         (PortalSelfTest.Name, PortalSelfTest.RunAsync),
         (IoctlInteraction.Name, IoctlInteraction.RunAsync),
         (Mtk7530Switch.Name, Mtk7530Switch.RunAsync),
+        (Shell.Name, Shell.RunAsync),
     ];
 }
