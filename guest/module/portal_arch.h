@@ -95,6 +95,41 @@ static inline int portal_arch_stack_set(struct pt_regs *regs,
 	return 0;
 }
 
+/*
+ * The 32-bit calling conventions (MIPS o32, ARM AAPCS) pass the first four
+ * arguments in four consecutive registers, reg[0..3], and the fifth and
+ * sixth as the words at sp + stack and sp + stack + 4.
+ */
+static inline unsigned int portal_func_get_args_4reg(struct pt_regs *regs,
+						     const unsigned long *reg,
+						     unsigned long stack,
+						     u64 args[PORTAL_SYSCALL_ARGS])
+{
+	unsigned int i, unread = 0;
+
+	for (i = 0; i < 4; i++)
+		args[i] = reg[i];
+	for (i = 4; i < PORTAL_SYSCALL_ARGS; i++) {
+		args[i] = 0;
+		if (!portal_arch_stack_get(regs, stack + 4 * (i - 4), &args[i]))
+			unread |= 1U << i;
+	}
+	return unread;
+}
+
+static inline int portal_func_set_arg_4reg(struct pt_regs *regs,
+					   unsigned long *reg,
+					   unsigned long stack, int i, u64 val)
+{
+	if (i >= 0 && i < 4) {
+		reg[i] = val;
+		return 0;
+	}
+	if (i == 4 || i == 5)
+		return portal_arch_stack_set(regs, stack + 4 * (i - 4), val);
+	return -EINVAL;
+}
+
 #if defined(CONFIG_X86_64)
 /*
  * x86_64 (verified on Debian 6.1.0-NN-amd64):
@@ -449,28 +484,13 @@ static __always_inline bool portal_arch_func_native(struct pt_regs *regs)
 static inline unsigned int portal_arch_func_get_args(struct pt_regs *regs,
 						     u64 args[PORTAL_SYSCALL_ARGS])
 {
-	unsigned int i, unread = 0;
-
-	for (i = 0; i < 4; i++)
-		args[i] = regs->regs[4 + i];
-	for (i = 4; i < PORTAL_SYSCALL_ARGS; i++) {
-		args[i] = 0;
-		if (!portal_arch_stack_get(regs, 16 + 4 * (i - 4), &args[i]))
-			unread |= 1U << i;
-	}
-	return unread;
+	return portal_func_get_args_4reg(regs, &regs->regs[4], 16, args);
 }
 
 static inline int portal_arch_func_set_arg(struct pt_regs *regs, int i,
 					   u64 val)
 {
-	if (i >= 0 && i < 4) {
-		regs->regs[4 + i] = val;
-		return 0;
-	}
-	if (i == 4 || i == 5)
-		return portal_arch_stack_set(regs, 16 + 4 * (i - 4), val);
-	return -EINVAL;
+	return portal_func_set_arg_4reg(regs, &regs->regs[4], 16, i, val);
 }
 
 static inline s64 portal_arch_func_get_retval(struct pt_regs *regs)
@@ -580,28 +600,13 @@ static __always_inline bool portal_arch_func_native(struct pt_regs *regs)
 static inline unsigned int portal_arch_func_get_args(struct pt_regs *regs,
 						     u64 args[PORTAL_SYSCALL_ARGS])
 {
-	unsigned int i, unread = 0;
-
-	for (i = 0; i < 4; i++)
-		args[i] = regs->uregs[i];
-	for (i = 4; i < PORTAL_SYSCALL_ARGS; i++) {
-		args[i] = 0;
-		if (!portal_arch_stack_get(regs, 4 * (i - 4), &args[i]))
-			unread |= 1U << i;
-	}
-	return unread;
+	return portal_func_get_args_4reg(regs, &regs->uregs[0], 0, args);
 }
 
 static inline int portal_arch_func_set_arg(struct pt_regs *regs, int i,
 					   u64 val)
 {
-	if (i >= 0 && i < 4) {
-		regs->uregs[i] = val;
-		return 0;
-	}
-	if (i == 4 || i == 5)
-		return portal_arch_stack_set(regs, 4 * (i - 4), val);
-	return -EINVAL;
+	return portal_func_set_arg_4reg(regs, &regs->uregs[0], 0, i, val);
 }
 
 static inline s64 portal_arch_func_get_retval(struct pt_regs *regs)

@@ -1109,27 +1109,23 @@ static void q_page(struct portal_slot *s, u64 offset)
 	region_respond(s, PORTAL_EXT_OK, id, PORTAL_Q_PAGE_HDR + n);
 }
 
+/* The kinds, by number (protocol.md §3.4); a gap or a larger number is EINVAL. */
+static int (*const q_kinds[])(struct qbuf *b, const u8 *req, u64 size) = {
+	[PORTAL_Q_PROCESSES]	= q_processes,
+	[PORTAL_Q_MAPPINGS]	= q_mappings,
+	[PORTAL_Q_FILES]	= q_files,
+	[PORTAL_Q_PATHS]	= q_paths,
+	[PORTAL_Q_FILE_READ]	= q_file_read,
+	[PORTAL_Q_FILE_WRITE]	= q_file_write,
+	[PORTAL_Q_DIRECTORY]	= q_directory,
+	[PORTAL_Q_STAT]		= q_stat,
+};
+
 static int q_run(struct qbuf *b, u64 kind, const u8 *req, u64 size)
 {
-	switch (kind) {
-	case PORTAL_Q_PROCESSES:
-		return q_processes(b, req, size);
-	case PORTAL_Q_MAPPINGS:
-		return q_mappings(b, req, size);
-	case PORTAL_Q_FILES:
-		return q_files(b, req, size);
-	case PORTAL_Q_PATHS:
-		return q_paths(b, req, size);
-	case PORTAL_Q_FILE_READ:
-		return q_file_read(b, req, size);
-	case PORTAL_Q_FILE_WRITE:
-		return q_file_write(b, req, size);
-	case PORTAL_Q_DIRECTORY:
-		return q_directory(b, req, size);
-	case PORTAL_Q_STAT:
-		return q_stat(b, req, size);
-	}
-	return -EINVAL;
+	if (kind >= ARRAY_SIZE(q_kinds) || !q_kinds[kind])
+		return -EINVAL;
+	return q_kinds[kind](b, req, size);
 }
 
 /* QUERY: addr = kind, size = parameter length, data = parameters. */

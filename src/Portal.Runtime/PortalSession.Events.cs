@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics;
 using Microsoft.Extensions.Logging;
 using Portal.Channels;
 using Portal.Diagnostics;
@@ -34,6 +35,13 @@ public sealed partial class PortalSession
 
         /// <summary>The writes the verdict carried (set before it is posted: its report may arrive at once).</summary>
         public IReadOnlyList<VerdictWrite> Writes { get; set; } = [];
+
+        /// <summary>
+        /// Function arguments the verdict replaced (set with <see cref="Writes"/>). The guest writes
+        /// those the calling convention puts on the stack (the fifth and sixth on mipsel and armel), and
+        /// reports one it could not write as a failed write, though the verdict has no write entry for it.
+        /// </summary>
+        public int FunctionArgumentsSet { get; set; }
 
         /// <summary>A verdict went out and the guest's report on it has not come back yet.</summary>
         public bool AwaitingReport
@@ -157,6 +165,9 @@ public sealed partial class PortalSession
         {
             _currentHandler.Value = null;
             held.Writes = writes;
+            held.FunctionArgumentsSet = held.Hook?.Spec.Function is not null && (verdict.Flags & VerdictFlags.SetArgs) != 0
+                ? BitOperations.PopCount(verdict.ArgMask)
+                : 0;
             // Before the verdict goes out: once it has, the guest runs on, and the run (and its trace) may end before this thread resumes.
             if (_tracer is not null)
                 TraceEnd(held, channel.Slot, traced, verdict, writes.Count, failure, notHandled);
@@ -312,7 +323,9 @@ public sealed partial class PortalSession
                 Log.ReportUnknown(_logger, report.EventId, slot, suppressed);
             return;
         }
-        if (report.Outcome == VerdictOutcome.Applied && held.Writes.Count == 0)
+        // What can fail: the write entries, and the function arguments the guest writes on the stack.
+        var failable = held.Writes.Count + held.FunctionArgumentsSet;
+        if (report.Outcome == VerdictOutcome.Applied && failable == 0)
         {
             // Failed writes on a verdict that carried none: no honest guest says so, and it is not the handler's failure.
             if (_guestNoise.TryEnter(out var suppressed))
@@ -325,7 +338,7 @@ public sealed partial class PortalSession
         else
         {
             // The guest's count is untrusted: at least one write failed, at most every write the verdict carried.
-            hook.Statistics.AddFailedVerdictWrites(Math.Clamp(report.WriteFailures, 1, Math.Max(held.Writes.Count, 1)));
+            hook.Statistics.AddFailedVerdictWrites(Math.Clamp(report.WriteFailures, 1, failable));
             Statistics.AddVerdictWithFailedWrites();
         }
         Interlocked.Increment(ref _reportsBeingLogged);
@@ -333,7 +346,7 @@ public sealed partial class PortalSession
         {
             try
             {
-                state.Session.LogReport(state.Hook.Name, state.Held.Writes, state.Report);
+                state.Session.LogReport(state.Hook.Name, state.Held, state.Report);
             }
             finally
             {
@@ -342,8 +355,9 @@ public sealed partial class PortalSession
         }, (Session: this, Hook: hook, Held: held, Report: report), preferLocal: false);
     }
 
-    private void LogReport(string handler, IReadOnlyList<VerdictWrite> writes, VerdictReport report)
+    private void LogReport(string handler, HeldEvent held, VerdictReport report)
     {
+        var writes = held.Writes;
         if (report.Outcome == VerdictOutcome.Rejected)
         {
             // The host never sends a malformed verdict: a rejection is the guest's claim, at the guest's rate.
@@ -356,7 +370,13 @@ public sealed partial class PortalSession
             if ((report.FailedMask & (1UL << i)) != 0)
                 Log.VerdictWriteFailed(_logger, handler, report.EventId, writes[i].Data.Length, writes[i].Address);
         }
-        if (writes.Count > 64 || report.FailedMask == 0)
+        if (held.FunctionArgumentsSet > 0 && report.WriteFailures > BitOperations.PopCount(report.FailedMask))
+        {
+            // Failures the mask does not name: an argument on the stack (§4.6), whose page was not resident.
+            var arguments = Math.Clamp(report.WriteFailures - BitOperations.PopCount(report.FailedMask), 1, held.FunctionArgumentsSet);
+            Log.FunctionArgumentsNotWritten(_logger, handler, report.EventId, arguments, held.FunctionArgumentsSet);
+        }
+        else if (writes.Count > 64 || report.FailedMask == 0)
             Log.VerdictWritesFailed(_logger, handler, report.EventId, Math.Clamp(report.WriteFailures, 1, Math.Max(writes.Count, 1)), writes.Count);
     }
 

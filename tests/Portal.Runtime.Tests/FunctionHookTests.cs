@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Portal.Abi;
+using Portal.Channels;
 using Portal.FunctionHooks;
 using Portal.Hypersyscalls;
 using Portal.Protocol;
@@ -12,6 +13,8 @@ namespace Portal.Runtime.Tests;
 [TestClass]
 public sealed class FunctionHookTests
 {
+    public TestContext TestContext { get; set; } = null!;
+
     private static HookSpec Function(SyscallPhase phase, ulong offset, params (int, ArgFilter)[] filters) =>
         new("", phase, filters, Comm: "httpd", Pid: null, RetvalFilter: null) { Function = new FunctionTarget("/usr/sbin/httpd", offset) };
 
@@ -128,5 +131,60 @@ public sealed class FunctionHookTests
         BinaryPrimitives.WriteUInt64LittleEndian(d[8..], 0x1_0000_0000);
         StringAssert.Contains(Assert.ThrowsExactly<PortalProtocolException>(() => SyscallEventRecord.Decode(region, GuestAbi.MipsEl)).Message,
             "wider than a mipsel register");
+    }
+
+    /// <summary>
+    /// On mipsel the fifth and sixth arguments are on the stack: the guest writes them there, and one it
+    /// cannot write is a failed write of the handler's verdict, though the verdict has no write entry
+    /// (§4.6). Before this was counted, the report was dismissed as impossible and nothing was counted.
+    /// </summary>
+    [TestMethod]
+    public async Task A_stack_argument_the_guest_could_not_write_is_counted_against_the_handler()
+    {
+        var cooperative = Answer.CooperativeControl(GuestAbi.MipsEl);
+        var connection = new ScriptedConnection(region =>
+        {
+            if ((PortalOp)Answer.Op(region) == PortalOp.GuestInfo)
+                Answer.GuestInfo(region, GuestAbi.MipsEl, features: GuestFeatures.FunctionHooks | GuestFeatures.VerdictReports);
+            else
+                cooperative(region);
+        });
+        await using var session = await PortalSession.AttachAsync(connection);
+        var replaced = await session.OnFunction("/usr/sbin/httpd", 0x400, SyscallPhase.Enter).RegisterAsync(context =>
+        {
+            context.Args[4] = 7;
+            return ValueTask.CompletedTask;
+        }, "Replaces");
+        var untouched = await session.OnFunction("/usr/sbin/httpd", 0x800, SyscallPhase.Enter).RegisterAsync(_ => ValueTask.CompletedTask, "Untouched");
+        var slot = new ScriptedChannel(_ => Assert.Fail("no exchange expected"));
+
+        WriteFunctionEntry(slot.Buffer, eventId: 1, replaced.Id, address: 0x0040_0400);
+        await connection.Sink!.OnEventAsync(slot, TestContext.CancellationToken);
+        var verdict = Answer.Data(slot.Buffer);
+        Assert.AreEqual((uint)VerdictFlags.SetArgs, BinaryPrimitives.ReadUInt32LittleEndian(verdict), "the verdict replaces arguments");
+        Assert.AreEqual(1u << 4, BinaryPrimitives.ReadUInt32LittleEndian(verdict[4..]), "the fifth");
+        Assert.AreEqual(0u, BinaryPrimitives.ReadUInt32LittleEndian(verdict[64..]), "and carries no write entry");
+        connection.Sink.OnVerdictReport(slot, new VerdictReport(1, VerdictOutcome.Applied, WriteFailures: 5, FailedMask: 0, FirstFailedWritten: 0));
+        Assert.AreEqual(1, replaced.Statistics.FailedVerdictWrites, "one argument was set: a guest claiming five failures is clamped to it");
+        Assert.AreEqual(1, session.Statistics.VerdictsWithFailedWrites);
+
+        // A verdict that replaced nothing cannot have failed: the claim is the guest's noise, not the handler's failure.
+        WriteFunctionEntry(slot.Buffer, eventId: 2, untouched.Id, address: 0x0040_0800);
+        await connection.Sink.OnEventAsync(slot, TestContext.CancellationToken);
+        connection.Sink.OnVerdictReport(slot, new VerdictReport(2, VerdictOutcome.Applied, WriteFailures: 1, FailedMask: 0, FirstFailedWritten: 0));
+        Assert.AreEqual(0, untouched.Statistics.FailedVerdictWrites);
+        Assert.AreEqual(1, session.Statistics.VerdictsWithFailedWrites);
+    }
+
+    private static void WriteFunctionEntry(byte[] region, ulong eventId, uint hookId, ulong address)
+    {
+        var d = Answer.Data(region);
+        d[..112].Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(d, hookId);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[4..], 3);                // function entry
+        BinaryPrimitives.WriteUInt64LittleEndian(d[8..], address);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[72..], 100);
+        BinaryPrimitives.WriteUInt32LittleEndian(d[76..], 100);
+        Answer.Header(region, (ulong)PortalResponse.Event, eventId, 112);
     }
 }
