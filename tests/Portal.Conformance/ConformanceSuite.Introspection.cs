@@ -158,21 +158,52 @@ public abstract partial class ConformanceSuite
         }
     }
 
+    /// <summary>
+    /// A chain of 40 processes below the command (<c>--descend 40</c>), the last one holding a file,
+    /// makes the list longer than a page on every guest, the emulated one too: 41 records of about
+    /// 150 bytes each with their argv.
+    /// </summary>
     [TestMethod, TestCategory("Conformance")]
     public async Task The_process_list_costs_one_exchange_per_page_of_its_records()
     {
+        const int Generations = 40;
         await using var session = await AttachAsync();
-        foreach (var argvBytes in new[] { 0, 16, GuestProcesses.DefaultArgumentBytes })
+        var path = $"/tmp/portal-hold-{Guid.NewGuid():n}";
+        await session.Files.WriteAllBytesAsync(path, "held\n"u8.ToArray(), cancellationToken: TestContext.CancellationToken);
+        var run = RunAsync(PortalSelfTest.Name, "--descend", Generations.ToString(CultureInfo.InvariantCulture), "hold", path);
+        try
         {
-            var before = session.Statistics.ControlExchanges;
-            var list = await session.Processes.ListAsync(argvBytes, TestContext.CancellationToken);
-            var exchanges = session.Statistics.ControlExchanges - before;
-            // each record: 64 fixed bytes and argv's bytes as the kernel stores them (each argument NUL-terminated), padded to 8
-            var total = list.Sum(p => (64L + ArgvBytes(p, argvBytes) + 7) / 8 * 8);
-            Assert.AreEqual(Math.Max(1, (total + QueryPageBytes - 1) / QueryPageBytes), exchanges,
-                $"{list.Count} processes, {total} bytes of records with argv ≤ {argvBytes}");
-            Assert.IsTrue(list.All(p => argvBytes > 0 || p.Arguments.Count == 0), "argv 0 bytes: no arguments");
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while ((await session.Processes.ListAsync(cancellationToken: TestContext.CancellationToken))
+                   .Count(p => p.Arguments.Count == 5 && p.Arguments[^1] == path) < Generations + 1)
+            {
+                if (run.IsCompleted)
+                    Assert.Fail($"portal-selftest --descend {Generations} hold exited early:\n{(await run).Output}");
+                Assert.IsLessThan(deadline, DateTime.UtcNow, $"the {Generations + 1} processes of the chain never all showed");
+                await Task.Delay(20, TestContext.CancellationToken);
+            }
+
+            var paged = false;
+            foreach (var argvBytes in new[] { 0, 16, GuestProcesses.DefaultArgumentBytes })
+            {
+                var before = session.Statistics.ControlExchanges;
+                var list = await session.Processes.ListAsync(argvBytes, TestContext.CancellationToken);
+                var exchanges = session.Statistics.ControlExchanges - before;
+                // each record: 64 fixed bytes and argv's bytes as the kernel stores them (each argument NUL-terminated), padded to 8
+                var total = list.Sum(p => (64L + ArgvBytes(p, argvBytes) + 7) / 8 * 8);
+                Assert.AreEqual(Math.Max(1, (total + QueryPageBytes - 1) / QueryPageBytes), exchanges,
+                    $"{list.Count} processes, {total} bytes of records with argv ≤ {argvBytes}");
+                Assert.IsTrue(list.All(p => argvBytes > 0 || p.Arguments.Count == 0), "argv 0 bytes: no arguments");
+                paged |= exchanges > 1;
+            }
+            Assert.IsTrue(paged, "with the chain, the list with argv takes more than one page: paging is what this test checks");
         }
+        finally
+        {
+            await session.Files.WriteAllBytesAsync(path + ".release", Array.Empty<byte>(), cancellationToken: TestContext.CancellationToken);
+        }
+        var result = await run;
+        Assert.AreEqual(0, result.ExitCode, result.Output);
     }
 
     private static long ArgvBytes(GuestProcess process, int argvMax) =>
