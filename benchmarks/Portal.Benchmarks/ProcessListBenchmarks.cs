@@ -69,7 +69,7 @@ public class ProcessListBenchmarks
             var booted = (await crowd.Session.Processes.ListAsync()).Count;
             if (processes < booted)
                 throw new ArgumentOutOfRangeException(nameof(processes), $"the emulated guest starts with {booted} processes");
-            var started = new CountdownEvent(processes - booted);
+            using var started = new CountdownEvent(processes - booted);
             GuestProgram sleeper = async context =>
             {
                 started.Signal();

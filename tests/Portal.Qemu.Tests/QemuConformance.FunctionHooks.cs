@@ -24,7 +24,7 @@ public abstract partial class QemuConformance
         RunAsync([PortalSelfTest.Name, "func", .. arguments.Select(a => a.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
 
     [TestMethod, TestCategory("Conformance")]
-    public async Task A_function_hook_sees_the_arguments_by_the_calling_convention_and_changes_the_return_value()
+    public async Task A_function_hook_sees_and_replaces_the_arguments_by_the_calling_convention_and_changes_the_return_value()
     {
         await using var session = await AttachAsync();
         var entries = new ConcurrentQueue<(ulong[] Args, ulong Address, int Pid)>();
@@ -33,6 +33,8 @@ public abstract partial class QemuConformance
             .RegisterAsync(context =>
             {
                 entries.Enqueue(([.. Enumerable.Range(0, 6).Select(i => context.Args[i])], context.FunctionAddress, context.Pid));
+                context.Args[0] = 10;       // a register on every architecture
+                context.Args[5] = 100;      // on the stack on mipsel and armel
                 return ValueTask.CompletedTask;
             });
         await session.OnFunction(SelfTestBinary, ProbeTarget, SyscallPhase.Return).WhereComm(PortalSelfTest.Name)
@@ -50,7 +52,7 @@ public abstract partial class QemuConformance
         var (args, address, pid) = entries.Single();
         CollectionAssert.AreEqual(new ulong[] { 1, 2, 3, 4, 5, 6 }, args, "all six arguments, the fifth and sixth from the stack on mipsel and armel");
         Assert.AreNotEqual(0UL, address);
-        Assert.AreEqual(ProbeTargetResult(1, 2, 3, 4, 5, 6), returns.Single(), "what the function really returned");
+        Assert.AreEqual(ProbeTargetResult(10, 2, 3, 4, 5, 100), returns.Single(), "what the function returned, with the arguments the entry hook replaced");
         Assert.IsTrue(pid > 0);
     }
 
