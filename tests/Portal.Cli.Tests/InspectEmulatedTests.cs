@@ -110,6 +110,41 @@ public sealed partial class InspectEmulatedTests
         StringAssert.StartsWith(lines[2].GetProperty("text").GetString(), "Linux version ");
     }
 
+    /// <summary>A plugin's hooks are live while the queries run: a 'run' query's program meets them, and each handler is reported as portal run reports it.</summary>
+    [TestMethod]
+    public async Task A_plugin_handles_what_a_run_query_runs_and_is_reported()
+    {
+        var result = await Cli.RunInProcessAsync("inspect", "--guest", "emulated", "--plugin", $"{Cli.RaethDll}#RaethPlugin",
+            "run mtk7530_switch table_del", "ps");
+        Assert.AreEqual(ExitCodes.Success, result.ExitCode, result.ToString());
+        StringAssert.Contains(result.Output, "done.\n", "the switch got its register: " + result);
+        StringAssert.Contains(result.Errors, "info RaethPlugin: read register 0x34 -> 0x2", "the plugin's log");
+        StringAssert.Matches(result.Errors, new Regex(@"^handler RAEth: calls=1 exchanges=1 mean=\d+\.\dµs$", RegexOptions.Multiline), result.ToString());
+    }
+
+    /// <summary>As with portal run: a syscall a hook should have handled and did not never ends in 0, unless allowed.</summary>
+    [TestMethod]
+    public async Task A_syscall_a_plugin_left_unhandled_exits_75_unless_allowed()
+    {
+        string[] arguments = ["inspect", "--guest", "emulated", "--plugin", $"{Cli.TestsDll}#ThrowsOnIoctl", "run portal-selftest ioctl 0x7003 0"];
+        var failed = await Cli.RunInProcessAsync(arguments);
+        Assert.AreEqual(ExitCodes.SyscallsUnhandled, failed.ExitCode, failed.ToString());
+        StringAssert.Matches(failed.Errors, new Regex(@"^handler throws: calls=1 exchanges=0 mean=\d+\.\dµs errors=1$", RegexOptions.Multiline), failed.ToString());
+        StringAssert.Contains(failed.Errors, "matching syscalls went unhandled (--allow-unhandled keeps the queries' status)");
+
+        var allowed = await Cli.RunInProcessAsync([.. arguments, "--allow-unhandled"]);
+        Assert.AreEqual(ExitCodes.Success, allowed.ExitCode, allowed.ToString());
+        StringAssert.Contains(allowed.Errors, "handler throws: calls=1");
+    }
+
+    [TestMethod]
+    public async Task A_plugin_that_cannot_load_stops_inspect_before_the_guest_starts()
+    {
+        var result = await Cli.RunInProcessAsync("ps", "--guest", "emulated", "--plugin", $"{Cli.TestsDll}#FailsToStart");
+        Assert.AreEqual(ExitCodes.PluginFailure, result.ExitCode, result.ToString());
+        Assert.IsFalse(result.Errors.Contains("Starting the emulated", StringComparison.Ordinal), "nothing booted: " + result);
+    }
+
     [GeneratedRegex(@"^\s*1\s+0\s+0\s+[A-Z]\s+\d+\.\d\ds\s+/sbin/init$")]
     private static partial Regex InitLine();
 

@@ -10,13 +10,14 @@ using Portal.Qemu;
 namespace Portal.Cli.Commands;
 
 /// <summary>
-/// <c>portal inspect [--guest qemu|emulated] [--abi A] [--rootfs R] [--json] [QUERY…]</c>: boots the guest as
-/// <c>portal run</c> does, attaches a session, runs each query (<c>ps</c>, <c>maps 1</c>, <c>cat /proc/version</c>…)
+/// <c>portal inspect [--guest qemu|emulated] [--abi A] [--rootfs R] [--plugin asm]… [--json] [QUERY…]</c>: boots the guest as
+/// <c>portal run</c> does, attaches a session with the plugins' hooks, runs each query (<c>ps</c>, <c>maps 1</c>, <c>cat /proc/version</c>…)
 /// and prints its result, then shuts the guest down. Without queries it reads them from stdin, one a line: a
 /// shell over one session. Every query given on the command line is checked before booting. Also
 /// <c>portal ps</c>, <c>portal maps</c>, <c>portal fds</c> and <c>portal cat</c>: inspect with that one query.
 /// Exits 0 when every query succeeded, <see cref="ExitCodes.QueryFailed"/> when one failed (the others still ran),
-/// <see cref="ExitCodes.Unavailable"/> when the guest's module serves no queries.
+/// <see cref="ExitCodes.Unavailable"/> when the guest's module serves no queries, <see cref="ExitCodes.SyscallsUnhandled"/>
+/// when the plugins' hooks left syscalls unhandled (unless --allow-unhandled).
 /// </summary>
 internal static class InspectCommand
 {
@@ -112,6 +113,10 @@ internal static class InspectCommand
     {
         using var signals = new InterruptSignals();
         using var loggerFactory = GuestSteps.CreateLoggerFactory(console, choice.Verbose);
+        // As portal run: a firmware's architecture is known once its image is read; its hooks' syscalls are checked then.
+        var knownAbi = choice.Rootfs is null ? choice.Abi ?? GuestAbi.X86_64 : choice.Abi;
+        if (GuestSteps.CreatePlugins(console, choice.Plugins, loggerFactory, knownAbi) is not { } plugins)
+            return ExitCodes.PluginFailure;
         var abiName = (choice.Abi ?? GuestAbi.X86_64).Name;
         var description = choice switch
         {
@@ -128,7 +133,7 @@ internal static class InspectCommand
             return startFailure;
         try
         {
-            return await QueryAsync(console, choice, queries, guest, loggerFactory, signals).ConfigureAwait(false);
+            return await QueryAsync(console, choice, queries, guest, plugins, loggerFactory, signals).ConfigureAwait(false);
         }
         finally
         {
@@ -137,9 +142,9 @@ internal static class InspectCommand
     }
 
     private static async Task<int> QueryAsync(CliConsole console, InspectOptions.Choice choice, IReadOnlyList<Query> queries, IGuest guest,
-        ILoggerFactory loggerFactory, InterruptSignals signals)
+        List<object> plugins, ILoggerFactory loggerFactory, InterruptSignals signals)
     {
-        var (session, attachFailure) = await GuestSteps.AttachAsync(console, guest, plugins: [], loggerFactory, trace: null, "the queries", signals.Token)
+        var (session, attachFailure) = await GuestSteps.AttachAsync(console, guest, plugins, loggerFactory, trace: null, "the queries", signals.Token)
             .ConfigureAwait(false);
         if (session is null)
             return attachFailure;
@@ -164,6 +169,15 @@ internal static class InspectCommand
                 // GuestLostException says what happened (the panic text, how QEMU ended); anything else broke the link to the guest.
                 console.Fail($"lost the guest: {e.Message}");
                 return ExitCodes.GuestLost;
+            }
+            if (plugins.Count == 0)
+                return shell.ExitCode;
+            // As portal run: each handler's line, and never 0 when a syscall a hook should have handled was not.
+            var unhandled = await HandlerReport.PrintAsync(console, session, choice.Verbose, account: true).ConfigureAwait(false);
+            if (unhandled != 0 && !choice.AllowUnhandled)
+            {
+                console.Say($"portal: exiting with status {ExitCodes.SyscallsUnhandled}: matching syscalls went unhandled (--allow-unhandled keeps the queries' status)");
+                return ExitCodes.SyscallsUnhandled;
             }
             return shell.ExitCode;
         }
