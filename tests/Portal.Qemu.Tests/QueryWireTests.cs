@@ -224,6 +224,32 @@ public abstract class QueryWireTests
             "no create: the File must exist");
     }
 
+    /// <summary>
+    /// The result cap: a directory of 16,000 entries with 255-byte names lists to 4.35 MB of records,
+    /// over the 4 MiB a result may hold. The listing's buffer doubles until the cap and the query fails
+    /// with E2BIG, with no result held; the guest answers the next query as before.
+    /// </summary>
+    [TestMethod]
+    public async Task A_result_over_4_MiB_is_E2BIG_and_the_guest_answers_on()
+    {
+        const string Big = "/tmp/query-wire-e2big";
+        var pad = new string('n', 250);     // + a five-digit number: 255 bytes, the longest name; a record of 16 + 256
+        var made = await Guest.RunAsync(GuestCommand.Of("sh", "-c",
+            $"mkdir {Big} && cd {Big} && i=10000; while [ $i -lt 26000 ]; do : > {pad}$i; i=$((i+1)); done && ls | wc -l"), Token);
+        Assert.AreEqual((0, "16000"), (made.ExitCode, made.Output.Trim()), made.Output);
+        try
+        {
+            Assert.AreEqual(Errno(GuestErrno.E2BIG), await FailsAsync(Directory, P((uint)Big.Length, 0u, Path(Big))));
+            Assert.AreEqual(ExtFail, (await RequestAsync(OpQueryPage, _lastId + 1, Le64(0))).Op, "no result is held");
+            var listed = ParseDirectory(await QueryAsync(Directory, P(4u, 0u, Path("/tmp"))));
+            Assert.IsTrue(listed.Any(e => e.Name == "query-wire-e2big" && e.Type == 4), "the next query is answered");
+        }
+        finally
+        {
+            await Guest.RunAsync(GuestCommand.Of("rm", "-rf", Big), Token);
+        }
+    }
+
     [TestMethod]
     public async Task Mappings_files_and_paths_of_a_process_are_what_proc_shows()
     {
