@@ -311,6 +311,20 @@ long portal_probe_target(long a, long b, long c, long d, long e, long f)
 	return (long)r;
 }
 
+#if defined(__x86_64__)
+/*
+ * A first instruction x86's uprobes will not single-step (hlt: the
+ * kernel's table of probeable opcodes leaves it out), so a function hook
+ * here is refused with EOPNOTSUPP while a process has this file mapped
+ * (protocol.md §4.6).  Naked: hlt is the first byte.  Never called.
+ */
+__attribute__((naked, used, noinline))
+void portal_probe_refused(void)
+{
+	__asm__ volatile("hlt");
+}
+#endif
+
 /* func A B C D E F: print portal_probe_target(A, ..., F). */
 static int cmd_func(char **argv)
 {

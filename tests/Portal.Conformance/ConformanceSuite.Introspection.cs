@@ -20,13 +20,13 @@ public abstract partial class ConformanceSuite
     private const int QueryPageBytes = 4056;
 
     /// <summary>A held <c>portal-selftest hold</c>: its file, its process as the list showed it, and the running command.</summary>
-    private sealed record HeldProcess(string Path, GuestProcess Process, Task<Portal.Guests.GuestCommandResult> Run);
+    protected sealed record HeldProcess(string Path, GuestProcess Process, Task<Portal.Guests.GuestCommandResult> Run);
 
     /// <summary>
     /// Writes a file under /tmp (through the session: FILE_WRITE is tested on the way), starts
     /// <c>portal-selftest hold</c> on it, and waits until the process list shows it.
     /// </summary>
-    private async Task<HeldProcess> HoldAsync(PortalSession session)
+    protected async Task<HeldProcess> HoldAsync(PortalSession session)
     {
         var path = $"/tmp/portal-hold-{Guid.NewGuid():n}";
         await session.Files.WriteAllBytesAsync(path, Encoding.ASCII.GetBytes("held by portal-selftest\n"), cancellationToken: TestContext.CancellationToken);
@@ -51,7 +51,7 @@ public abstract partial class ConformanceSuite
     }
 
     /// <summary>Lets the held process go and checks that it exited as itself.</summary>
-    private async Task ReleaseAsync(PortalSession session, HeldProcess held)
+    protected async Task ReleaseAsync(PortalSession session, HeldProcess held)
     {
         await session.Files.WriteAllBytesAsync(held.Path + ".release", "go"u8.ToArray(), cancellationToken: TestContext.CancellationToken);
         var result = await held.Run;

@@ -110,4 +110,27 @@ public abstract partial class QemuConformance
         Assert.AreEqual(0, session.Hooks.Count, "nothing stayed registered");
         StringAssert.Contains((await FuncAsync(1, 1, 1, 1, 1, 1)).Output, $"func rc={ProbeTargetResult(1, 1, 1, 1, 1, 1)}");
     }
+
+    /// <summary>
+    /// An instruction the kernel cannot single-step (x86_64's hlt, portal-selftest's portal_probe_refused,
+    /// built on x86_64 only): the kernel examines it where the file is mapped, so with a process holding
+    /// the binary mapped the registration fails with EOPNOTSUPP, and nothing stays registered
+    /// (docs/function-hooks.md). The x86_64 class runs it.
+    /// </summary>
+    protected async Task AssertAnUnsteppableInstructionIsRefusedAsync()
+    {
+        await using var session = await AttachAsync();
+        var held = await HoldAsync(session);
+        try
+        {
+            var refused = await CaptureAsync(() => session.OnFunction(SelfTestBinary, "portal_probe_refused", SyscallPhase.Enter)
+                .RegisterAsync(_ => ValueTask.CompletedTask).AsTask());
+            Assert.AreEqual(GuestErrno.EOPNOTSUPP, (refused as GuestOperationException)?.Errno, $"got {refused}");
+            Assert.AreEqual(0, session.Hooks.Count, "nothing stayed registered");
+        }
+        finally
+        {
+            await ReleaseAsync(session, held);
+        }
+    }
 }

@@ -114,6 +114,10 @@ public sealed class QemuX86_64Conformance : QemuConformance
 
     [ClassCleanup]
     public static Task ShutDownAsync() => ShutDownAsync(typeof(QemuX86_64Conformance));
+
+    /// <summary>x86_64 only: the other architectures' unprobeable code is refused on the host (Thumb, microMIPS, alignment).</summary>
+    [TestMethod, TestCategory("Conformance")]
+    public Task An_instruction_the_kernel_cannot_step_is_refused_while_the_binary_is_mapped() => AssertAnUnsteppableInstructionIsRefusedAsync();
 }
 
 /// <summary>The Archer C20's architecture: Debian's 4kc-malta kernel on QEMU's Malta board.</summary>
