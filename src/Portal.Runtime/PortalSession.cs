@@ -380,10 +380,10 @@ public sealed partial class PortalSession : IAsyncDisposable
         [LoggerMessage(18, LogLevel.Warning, "Slot {Slot}: the guest reported {Failures} failed writes on the verdict of event {EventId}, which carried none; ignored ({Suppressed} similar messages suppressed before this one).")]
         public static partial void ReportImpossible(ILogger logger, ulong eventId, int slot, int failures, long suppressed);
 
-        [LoggerMessage(20, LogLevel.Error, "Handler {Handler}, event {EventId}: the guest could not write {Failures} of the {Count} function arguments the verdict replaced (those on the stack: its page was not resident); the function ran with their old values.")]
-        public static partial void FunctionArgumentsNotWritten(ILogger logger, string handler, ulong eventId, int failures, int count);
-
         [LoggerMessage(19, LogLevel.Warning, "{Suppressed} similar messages about what the guest sent (malformed events, invalid answers, unknown hooks, abandonments and reports of events no handler held) were not logged one by one; the statistics count them.")]
         public static partial void GuestNoiseSuppressed(ILogger logger, long suppressed);
+
+        [LoggerMessage(20, LogLevel.Error, "Handler {Handler}, event {EventId}: the guest could not write {Failures} of the {Count} function arguments the verdict replaced (those on the stack: its page was not resident); the function ran with their old values.")]
+        public static partial void FunctionArgumentsNotWritten(ILogger logger, string handler, ulong eventId, int failures, int count);
     }
 }
