@@ -93,6 +93,48 @@ public sealed class FirmwareGuestTests
         await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
     }
 
+    /// <summary>
+    /// The case ("what does httpd pass to nvram_get?") on the demo firmware, which is dynamically
+    /// linked against Debian's C library: a function hook on the library's <c>ioctl</c> (a shared object,
+    /// its symbol from .dynsym) sees the switch tool's Ralink request, and its return hook answers it as
+    /// the RAEth plugin's syscall hook does — the register's value written through the caller's pointers,
+    /// the return value replaced — so the firmware boots to the end with no syscall hook at all.
+    /// </summary>
+    [TestMethod, TestCategory("FunctionHooks")]
+    [DataRow("mipsel", "/lib/mipsel-linux-gnu/libc.so.6"), DataRow("armel", "/lib/arm-linux-gnueabi/libc.so.6"),
+     DataRow("aarch64", "/lib/aarch64-linux-gnu/libc.so.6"), DataRow("x86_64", "/lib/x86_64-linux-gnu/libc.so.6")]
+    public async Task A_function_hook_on_the_firmware_C_library_answers_its_switch_tool(string abi, string libc)
+    {
+        const long EswRegRead = 0x89F1;
+        await using var guest = await QemuGuest.StartAsync(new QemuGuestOptions { Firmware = new FirmwareOptions(DemoFirmware.Squashfs(abi)) },
+            TestContext.CancellationToken);
+        await using var session = await PortalSession.AttachAsync(guest.Connection, cancellationToken: TestContext.CancellationToken);
+        var calls = new ConcurrentQueue<(ulong Request, long Returned, ulong Function)>();
+        var hook = await session.OnFunction(libc, "ioctl", SyscallPhase.Return).WhereComm("mtk7530_switch").WhereArg(1, ArgFilter.Equal(EswRegRead))
+            .RegisterAsync(async context =>
+            {
+                calls.Enqueue((context.Args[1], context.Retval, context.FunctionAddress));
+                // struct ifreq: char ifr_name[16], then ifr_data, a pointer to esw_reg { u32 off; u32 val; }
+                var register = await context.Memory.ReadPtrAsync(context.Args[2] + 16);
+                await context.Memory.WriteIntAsync(register + 4UL, 0x2u);
+                context.Retval = 0;
+            }, "LibcIoctl", TestContext.CancellationToken);
+
+        await guest.BootFirmwareAsync(TestContext.CancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        await guest.WaitForConsoleAsync(new Regex("^rcS: boot complete"), timeout.Token);
+
+        Assert.IsNotEmpty(calls, "the switch tool's ioctl went through the C library");
+        // (int): the function returns an int, and a 64-bit register's upper half is undefined then (x86_64's is 0 here)
+        Assert.IsTrue(calls.All(c => c.Request == EswRegRead && (int)c.Returned == -1), "the library returned -1 (ENODEV: no Ralink driver here) before the hook: "
+            + string.Join(", ", calls));
+        Assert.AreEqual(1, calls.Select(c => c.Function).Distinct().Count(), "one function, wherever the library is mapped");
+        Assert.AreEqual(0, hook.Statistics.Errors);
+        Assert.AreEqual(0, (await session.GetSyscallAccountingAsync(TestContext.CancellationToken)).Unhandled);
+        await KernelLog.AssertCleanAsync(guest, TestContext.CancellationToken);
+    }
+
     [TestMethod]
     public async Task Without_its_init_the_firmware_root_only_runs_commands()
     {
