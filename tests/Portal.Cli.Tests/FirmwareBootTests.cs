@@ -38,6 +38,23 @@ public sealed class FirmwareBootTests
         StringAssert.Matches(booted.Errors, new Regex(@"^handler RAEth: calls=1 exchanges=1 mean=\d+\.\dµs$", RegexOptions.Multiline));
     }
 
+    /// <summary>
+    /// The same boot completed by a plugin whose only hook is a function hook (<c>[Uprobe]</c> on the firmware's
+    /// libc ioctl, tests' LibcIoctlAnswer) instead of a syscall hook: a class with only [Uprobe] methods is a plugin.
+    /// Before the fix portal refused it: "Portal.Cli.Tests.dll has no plugin class 'LibcIoctlAnswer'".
+    /// </summary>
+    [TestMethod, TestCategory("FunctionHooks")]
+    public async Task The_firmware_boot_completes_with_a_function_hook_plugin_on_its_C_library()
+    {
+        var booted = await Cli.RunAsync(TestContext.CancellationToken, "boot", "--rootfs", DemoFirmware.Squashfs("mipsel"),
+            "--plugin", $"{Cli.TestsDll}#LibcIoctlAnswer", "--until", "rcS: boot complete");
+        TestContext.WriteLine(booted.ToString());
+        Assert.AreEqual(0, booted.ExitCode, booted.ToString());
+        StringAssert.Contains(booted.Output, "done.\nrcS: boot complete\n");
+        Assert.DoesNotContain("swRegRead", booted.Output, "the first register read is answered");
+        StringAssert.Matches(booted.Errors, new Regex(@"^handler libc-ioctl: calls=1 exchanges=1 mean=\d+\.\dµs$", RegexOptions.Multiline), booted.ToString());
+    }
+
     /// <summary>A boot that reached its pattern while matching syscalls went unhandled never exits 0 unless allowed (as portal run).</summary>
     [TestMethod, TestCategory("Reliability")]
     public async Task A_boot_in_which_matching_syscalls_went_unhandled_never_exits_0_unless_allowed()

@@ -18,7 +18,7 @@ public sealed class PluginLoadingTests
 
     [TestMethod]
     public Task An_assembly_without_plugins() =>
-        AssertRefusedAsync(typeof(PortalSession).Assembly.Location, "Portal.Runtime.dll has no plugin: no class with [Hypersyscall] methods.");
+        AssertRefusedAsync(typeof(PortalSession).Assembly.Location, "Portal.Runtime.dll has no plugin: no class with [Hypersyscall] or [Uprobe] methods.");
 
     [TestMethod]
     public Task A_class_that_is_not_there_lists_the_plugins_that_are() =>

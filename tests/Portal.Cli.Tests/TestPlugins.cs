@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Portal.FunctionHooks;
 using Portal.Hypersyscalls;
 
 namespace Portal.Cli.Tests;
@@ -120,4 +121,22 @@ public sealed class ThrowsOnRegisterRead
     [Hypersyscall("ioctl", SyscallPhase.Enter, Name = "throws-on-register-read")]
     [Arg(1, Is = 0x89F1)]
     public static ValueTask OnIoctl(SyscallContext syscall) => throw new InvalidOperationException("the handler failed");
+}
+
+/// <summary>
+/// The RAEth answer given by a function hook on the mipsel demo firmware's C library instead of a syscall
+/// hook: when libc's ioctl returns from the switch tool's register read, write the register's value through
+/// its ifreq (ifr_data at 16 points to esw_reg { u32 off; u32 val; }) and make the call return 0.
+/// </summary>
+public sealed class LibcIoctlAnswer
+{
+    [Uprobe("/lib/mipsel-linux-gnu/libc.so.6", "ioctl", Return = true, Comm = "mtk7530_switch", Name = "libc-ioctl")]
+    [Arg(1, Is = 0x89F1)]
+    public static async ValueTask OnIoctlReturn(SyscallContext call)
+    {
+        var register = await call.Memory.ReadPtrAsync(call.Args[2] + 16);
+        using (call.Memory.BeginBatch())
+            await call.Memory.WriteIntAsync(register + 4, 0x2u);     // staged: it rides on the verdict, as RAEth's does
+        call.Retval = 0;
+    }
 }

@@ -1,12 +1,13 @@
 using System.Reflection;
 using Microsoft.Extensions.Logging;
+using Portal.FunctionHooks;
 using Portal.Hypersyscalls;
 
 namespace Portal.Cli.Plugins;
 
 /// <summary>
 /// A <c>--plugin</c> argument: an assembly path, optionally followed by <c>#TypeName</c> to pick one
-/// plugin class out of several. A plugin class is any class with <c>[Hypersyscall]</c> methods; portal
+/// plugin class out of several. A plugin class is any class with <c>[Hypersyscall]</c> or <c>[Uprobe]</c> methods; portal
 /// creates it with a public constructor taking nothing, an <see cref="ILogger"/> or an <see cref="ILoggerFactory"/>.
 /// </summary>
 internal sealed record PluginAssembly(string Path, string? TypeName)
@@ -44,7 +45,7 @@ internal sealed record PluginAssembly(string Path, string? TypeName)
 
         var pluginTypes = PluginTypes(assembly, name);
         if (pluginTypes.Count == 0)
-            throw new PluginLoadException($"{name} has no plugin: no class with [Hypersyscall] methods.");
+            throw new PluginLoadException($"{name} has no plugin: no class with [Hypersyscall] or [Uprobe] methods.");
         if (TypeName is not null)
         {
             var chosen = pluginTypes.Where(t => t.Name == TypeName || t.FullName == TypeName).ToList();
@@ -71,7 +72,7 @@ internal sealed record PluginAssembly(string Path, string? TypeName)
         }
         return [.. types
             .Where(t => t is { IsClass: true, IsAbstract: false, ContainsGenericParameters: false })
-            .Where(t => t.GetMethods(AnyMethod).Any(m => m.IsDefined(typeof(HypersyscallAttribute), inherit: false)))
+            .Where(t => t.GetMethods(AnyMethod).Any(m => m.IsDefined(typeof(HypersyscallAttribute), inherit: false) || m.IsDefined(typeof(UprobeAttribute), inherit: false)))
             .OrderBy(t => t.FullName, StringComparer.Ordinal)];
     }
 
