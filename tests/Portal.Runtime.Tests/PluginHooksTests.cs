@@ -1,5 +1,6 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Portal.Abi;
+using Portal.FunctionHooks;
 using Portal.Hypersyscalls;
 
 namespace Portal.Runtime.Tests;
@@ -27,6 +28,16 @@ public sealed class PluginHooksTests
         }
     }
 
+    private sealed class Functions
+    {
+        [Uprobe("/usr/sbin/httpd", "nvram_get", Comm = "httpd")]
+        public static ValueTask OnNvramGet(SyscallContext call) => ValueTask.CompletedTask;
+
+        [Uprobe("/lib/libnvram.so", 0x1002UL, Return = true, Name = "nvram-return")]
+        [Arg(0, Is = 0)]
+        public static ValueTask OnReturn(SyscallContext call) => ValueTask.CompletedTask;
+    }
+
     private sealed class OnlyOnSomeAbis
     {
         [Hypersyscall("open", SyscallPhase.Enter)]
@@ -41,6 +52,18 @@ public sealed class PluginHooksTests
             Filtered.OnGetpid: getpid Enter, every call
             RAEth: ioctl Return where arg1 == 0x89f1 and retval in [0, 4] (signed) and comm is 'mtk7530_switch'
             """, string.Join('\n', hooks));
+    }
+
+    [TestMethod]
+    public void Uprobe_methods_are_function_hooks_checked_against_the_abi()
+    {
+        var hooks = PluginHooks.Check(new Functions(), GuestAbi.X86_64).Select(h => h.ToString()).Order(StringComparer.Ordinal);
+        Assert.AreEqual("""
+            Functions.OnNvramGet: function nvram_get in /usr/sbin/httpd entry where comm is 'httpd'
+            nvram-return: function 0x1002 in /lib/libnvram.so return where arg0 == 0x0
+            """, string.Join('\n', hooks));
+        var error = Assert.ThrowsExactly<ArgumentException>(() => PluginHooks.Check(new Functions(), GuestAbi.MipsEl));
+        StringAssert.Contains(error.Message, "not 4-byte aligned", "an offset a MIPS uprobe cannot take is refused before any guest");
     }
 
     [TestMethod]
