@@ -102,63 +102,29 @@ public class HandlerBenchmarks
                 .WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(15)
                 .WithIterationTime(TimeInterval.FromMilliseconds(250))
                 .WithEvaluateOverhead(false));                                    // µs-scale work: the ns overhead is noise
-            AddColumn(StatisticColumn.Median, new ExchangesColumn(), new VersusSeedStyleColumn());
+            AddColumn(StatisticColumn.Median,
+                new ComputedColumn("Exchanges", 0, "Guest round trips per handled call (the verdict not included), counted by the session", (_, c) => Exchanges(c)),
+                new ComputedColumn("vs seed-style", 1, "Median time relative to the seed-style handler of the same scenario on the same guest", VersusSeedStyle));
             AddDiagnoser(MemoryDiagnoser.Default);
             HideColumns(Column.Job, Column.Toolchain, Column.IterationTime, Column.LaunchCount, Column.WarmupCount, Column.IterationCount, Column.EvaluateOverhead);
         }
     }
 
     /// <summary>Exchanges per handled call, as counted by the session.</summary>
-    private sealed class ExchangesColumn : IColumn
-    {
-        public string Id => nameof(ExchangesColumn);
-        public string ColumnName => "Exchanges";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 0;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "Guest round trips per handled call (the verdict not included), counted by the session";
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(Summary summary) => true;
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) =>
-            ExchangesByCase.TryGetValue(Key(benchmarkCase), out var range)
-                ? range.Min == range.Max ? $"{range.Min}" : $"{range.Min}–{range.Max}"
-                : "?";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-    }
+    private static string Exchanges(BenchmarkCase benchmarkCase) =>
+        ExchangesByCase.TryGetValue(Key(benchmarkCase), out var range)
+            ? range.Min == range.Max ? $"{range.Min}" : $"{range.Min}–{range.Max}"
+            : "?";
 
     /// <summary>Median of this case over the median of the same scenario, seed-style, on the same guest.</summary>
-    private sealed class VersusSeedStyleColumn : IColumn
+    private static string VersusSeedStyle(Summary summary, BenchmarkCase benchmarkCase)
     {
-        public string Id => nameof(VersusSeedStyleColumn);
-        public string ColumnName => "vs seed-style";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 1;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "Median time relative to the seed-style handler of the same scenario on the same guest";
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public bool IsAvailable(Summary summary) => true;
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
-        {
-            var seedStyle = summary.BenchmarksCases.FirstOrDefault(other =>
-                Equals(other.Parameters[nameof(Guest)], benchmarkCase.Parameters[nameof(Guest)]) &&
-                Equals(other.Parameters[nameof(Scenario)], benchmarkCase.Parameters[nameof(Scenario)]) &&
-                Equals(other.Parameters[nameof(Style)], HandlerStyle.SeedStyle));
-            var mine = summary[benchmarkCase]?.ResultStatistics?.Median;
-            var theirs = seedStyle is null ? null : summary[seedStyle]?.ResultStatistics?.Median;
-            return mine is null || theirs is null or 0 ? "?" : $"{mine / theirs:F2}";
-        }
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
+        var seedStyle = summary.BenchmarksCases.FirstOrDefault(other =>
+            Equals(other.Parameters[nameof(Guest)], benchmarkCase.Parameters[nameof(Guest)]) &&
+            Equals(other.Parameters[nameof(Scenario)], benchmarkCase.Parameters[nameof(Scenario)]) &&
+            Equals(other.Parameters[nameof(Style)], HandlerStyle.SeedStyle));
+        var mine = summary[benchmarkCase]?.ResultStatistics?.Median;
+        var theirs = seedStyle is null ? null : summary[seedStyle]?.ResultStatistics?.Median;
+        return mine is null || theirs is null or 0 ? "?" : $"{mine / theirs:F2}";
     }
 }

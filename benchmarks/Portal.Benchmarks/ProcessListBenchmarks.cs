@@ -102,31 +102,17 @@ public class ProcessListBenchmarks
     /// <summary>Adds "Exchanges": what one list costs in exchanges, counted by the session on a fresh guest of the same size.</summary>
     private sealed class WithExchangesColumn : ManualConfig
     {
-        public WithExchangesColumn() => AddColumn(new ExchangesColumn());
+        public WithExchangesColumn() => AddColumn(new ComputedColumn("Exchanges", 0,
+            "Exchanges one process list took (QUERY and its pages), counted by PortalSession.Statistics", (_, c) => CountExchanges(c)));
     }
 
-    private sealed class ExchangesColumn : IColumn
+    private static string CountExchanges(BenchmarkCase benchmarkCase)
     {
-        public string Id => nameof(ExchangesColumn);
-        public string ColumnName => "Exchanges";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 0;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "Exchanges one process list took (QUERY and its pages), counted by PortalSession.Statistics";
-        public bool IsAvailable(Summary summary) => true;
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
+        var processes = (int)benchmarkCase.Parameters[nameof(Processes)]!;
+        var argvBytes = (int)benchmarkCase.Parameters[nameof(ArgvBytes)]!;
+        return CountAsync(processes, argvBytes).GetAwaiter().GetResult().ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
-        {
-            var processes = (int)benchmarkCase.Parameters[nameof(Processes)]!;
-            var argvBytes = (int)benchmarkCase.Parameters[nameof(ArgvBytes)]!;
-            return CountAsync(processes, argvBytes).GetAwaiter().GetResult().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-
-        private static async Task<long> CountAsync(int processes, int argvBytes)
+        static async Task<long> CountAsync(int processes, int argvBytes)
         {
             await using var crowd = await CrowdedGuest.StartAsync(processes, argvBytes);
             var before = crowd.Session.Statistics.ControlExchanges;

@@ -12,33 +12,12 @@ namespace Portal.Qemu.Tests;
 /// </summary>
 public abstract partial class QemuConformance : ConformanceSuite
 {
-    private static readonly Dictionary<Type, QemuGuest> Guests = [];
+    protected static Task BootAsync(Type suite, GuestAbi abi, CancellationToken cancellationToken) =>
+        ClassGuests.BootAsync(suite, new QemuGuestOptions { Abi = abi }, cancellationToken);
 
-    protected static async Task BootAsync(Type suite, GuestAbi abi, CancellationToken cancellationToken)
-    {
-        var guest = await QemuGuest.StartAsync(new QemuGuestOptions { Abi = abi }, cancellationToken);
-        lock (Guests)
-            Guests[suite] = guest;
-        await KernelLog.AssertCleanAsync(guest, cancellationToken);     // the boot messages go; only new ones count
-    }
+    protected static Task ShutDownAsync(Type suite) => ClassGuests.ShutDownAsync(suite);
 
-    protected static async Task ShutDownAsync(Type suite)
-    {
-        QemuGuest? guest;
-        lock (Guests)
-            Guests.Remove(suite, out guest);
-        if (guest is not null)
-            await guest.DisposeAsync();
-    }
-
-    private QemuGuest RealGuest
-    {
-        get
-        {
-            lock (Guests)
-                return Guests[GetType()];
-        }
-    }
+    private QemuGuest RealGuest => ClassGuests.Of(GetType());
 
     protected override IGuest Guest => RealGuest;
 

@@ -26,40 +26,20 @@ public abstract class QueryWireTests
     private const uint Mode600 = 0x180, Mode640 = 0x1a0, Mode644 = 0x1a4;   // 0600, 0640, 0644
     private const uint SIfMt = 0xf000, SIfReg = 0x8000, SIfDir = 0x4000, SIfChr = 0x2000, SIfLnk = 0xa000;
 
-    private static readonly Dictionary<Type, QemuGuest> Guests = [];
     private ulong _lastId;
 
     public TestContext TestContext { get; set; } = null!;
 
-    private QemuGuest Guest
-    {
-        get
-        {
-            lock (Guests)
-                return Guests[GetType()];
-        }
-    }
+    private QemuGuest Guest => ClassGuests.Of(GetType());
 
     private IGuestChannel Control => Guest.Connection.Control;
 
     private CancellationToken Token => TestContext.CancellationToken;
 
-    protected static async Task BootAsync(Type suite, GuestAbi abi, CancellationToken cancellationToken)
-    {
-        var guest = await QemuGuest.StartAsync(new QemuGuestOptions { Abi = abi, ExchangeTimeout = TimeSpan.FromSeconds(20) }, cancellationToken);
-        lock (Guests)
-            Guests[suite] = guest;
-        await KernelLog.AssertCleanAsync(guest, cancellationToken);
-    }
+    protected static Task BootAsync(Type suite, GuestAbi abi, CancellationToken cancellationToken) =>
+        ClassGuests.BootAsync(suite, new QemuGuestOptions { Abi = abi, ExchangeTimeout = TimeSpan.FromSeconds(20) }, cancellationToken);
 
-    protected static async Task ShutDownAsync(Type suite)
-    {
-        QemuGuest? guest;
-        lock (Guests)
-            Guests.Remove(suite, out guest);
-        if (guest is not null)
-            await guest.DisposeAsync();
-    }
+    protected static Task ShutDownAsync(Type suite) => ClassGuests.ShutDownAsync(suite);
 
     [TestCleanup]
     public async Task KernelStaysHealthyAsync() => await KernelLog.AssertCleanAsync(Guest, Token);
