@@ -232,6 +232,18 @@ static struct task_struct *q_task(u32 nr)
 	return t;
 }
 
+/*
+ * The parameters of FILES and PATHS: le32 pid, le32 flags (0).  The task
+ * with a reference in *task, or -EINVAL / -ESRCH.
+ */
+static int q_pid_param(const u8 *req, u64 size, struct task_struct **task)
+{
+	if (size != 8 || get_unaligned_le32(req + 4))
+		return -EINVAL;
+	*task = q_task(get_unaligned_le32(req));
+	return *task ? 0 : -ESRCH;
+}
+
 /* ------------------------------------------------------------------------ */
 /* PROCESSES                                                                */
 
@@ -634,11 +646,9 @@ static int q_files(struct qbuf *b, const u8 *req, u64 size)
 	char *pathbuf;
 	int err = 0;
 
-	if (size != 8 || get_unaligned_le32(req + 4))
-		return -EINVAL;
-	task = q_task(get_unaligned_le32(req));
-	if (!task)
-		return -ESRCH;
+	err = q_pid_param(req, size, &task);
+	if (err)
+		return err;
 	pathbuf = kmalloc(Q_PATHBUF, GFP_KERNEL);
 	if (!pathbuf) {
 		put_task_struct(task);
@@ -714,11 +724,9 @@ static int q_paths(struct qbuf *b, const u8 *req, u64 size)
 	size_t used = 0;
 	int err = 0;
 
-	if (size != 8 || get_unaligned_le32(req + 4))
-		return -EINVAL;
-	task = q_task(get_unaligned_le32(req));
-	if (!task)
-		return -ESRCH;
+	err = q_pid_param(req, size, &task);
+	if (err)
+		return err;
 	exe = q_exe_file(task);
 	/* as /proc/<pid>/cwd and root: under task_lock, the fs may go away */
 	task_lock(task);
